@@ -1,0 +1,1 @@
+"""The planner agent: fast-path grammar, LLM backends, layout reasoning and the executor loop."""

@@ -1,0 +1,1 @@
+"""The tool API for other agents (MCP over stdio and local HTTP)."""

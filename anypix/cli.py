@@ -1,0 +1,220 @@
+"""The ``anypix`` command: thin typer commands over the core.
+
+Heavy libraries (torch, diffusers, llama.cpp) are imported inside the commands that need them,
+so ``anypix --help`` and a fast-path ``anypix plan`` start quickly. User errors
+(:class:`anypix.errors.AnypixError`) are printed on one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+
+from anypix.errors import AnypixError, EmptyInstructionError, NotAvailableError
+
+app = typer.Typer(
+    name="anypix",
+    help="A local, agentic, multimodal image-editing assistant.\n\n"
+    'Example: anypix edit --asset photo=photo.png --asset dog=dog.png "add [dog] to [photo] on the left"',
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+AssetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--asset",
+        "-a",
+        metavar="NAME=PATH",
+        help="Attach a file under a name the instruction refers to as [NAME]. Repeatable.",
+    ),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Where sessions and assets live (default: the user data dir)."),
+]
+
+
+def _not_yet(feature: str, issue: str) -> NoReturn:
+    raise NotAvailableError(f"{feature} is not available in this build yet", f"it arrives with {issue}")
+
+
+def _instruction(text: str) -> str:
+    if not text.strip():
+        raise EmptyInstructionError()
+    return text.strip()
+
+
+def _print_json(value: object) -> None:
+    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+
+
+# -- planning and editing -------------------------------------------------------------------------
+
+
+@app.command()
+def plan(
+    instruction: Annotated[str, typer.Argument(help='What to do, e.g. "add [dog] to [photo]".')],
+    asset: AssetOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")] = False,
+) -> None:
+    """Turn an instruction into an edit plan and print it (nothing is rendered or stored)."""
+    from anypix.agent.grammar import parse_instruction
+    from anypix.media import parse_attachments
+
+    text = _instruction(instruction)
+    attachments = parse_attachments(asset or [])
+    edit_plan = parse_instruction(text, {n: a.modality for n, a in attachments.items()})
+    if as_json:
+        _print_json(edit_plan.contract())
+    else:
+        sys.stdout.write(edit_plan.tokens() + "\n")
+
+
+@app.command()
+def edit(
+    instruction: Annotated[str, typer.Argument(help="What to do.")],
+    asset: AssetOption = None,
+) -> None:
+    """Plan, render and store one edit; prints the output path(s)."""
+    _instruction(instruction)
+    _not_yet("anypix edit", "the planner and memory issues")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="Folder for the demo's images and report.")] = Path(
+        "out/demo"
+    ),
+) -> None:
+    """Run the offline demo: plan a few instructions and render them."""
+    from anypix.demo import run_demo
+
+    run_demo(out)
+
+
+# -- front ends -----------------------------------------------------------------------------------
+
+
+@app.command()
+def run(file: Annotated[Path, typer.Argument(help="A scripted instruction file (YAML or JSONL).")]) -> None:
+    """Run a scripted file of instructions, resumably."""
+    _not_yet("anypix run", "the front-ends issue")
+
+
+@app.command()
+def chat() -> None:
+    """A plain prompt loop: type instructions, /undo, /branch N, /attach name=path, /show."""
+    _not_yet("anypix chat", "the front-ends issue")
+
+
+@app.command()
+def tui() -> None:
+    """The full-screen terminal UI."""
+    _not_yet("anypix tui", "the front-ends issue")
+
+
+@app.command()
+def serve() -> None:
+    """Serve anypix's tools to other agents over MCP (stdio or local HTTP)."""
+    _not_yet("anypix serve", "the front-ends issue")
+
+
+@app.command()
+def tools(
+    as_json: Annotated[bool, typer.Option("--json", help="OpenAI-style function schemas.")] = False,
+) -> None:
+    """List the tools the planner, the CLI and the MCP server share."""
+    from anypix.tools.registry import all_tools
+
+    found = all_tools()
+    if as_json:
+        _print_json([t.openai_schema() for t in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("tool", "description")
+    for t in found:
+        table.add_row(t.name, t.description)
+    Console().print(table if found else "no tools are registered yet")
+
+
+# -- models and benchmarks ------------------------------------------------------------------------
+
+
+@app.command()
+def models() -> None:
+    """List the model presets and where each loads from."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from anypix.config import config_file, load_settings
+    from anypix.models.registry import PRESETS, local_path
+
+    settings = load_settings()
+    table = Table("preset", "kind", "source", "description", title="model presets")
+    for preset in PRESETS.values():
+        local = local_path(preset.name, settings)
+        source = f"{local} (local)" if local else preset.source
+        table.add_row(preset.name, preset.kind, source, preset.description)
+    console = Console()
+    console.print(table)
+    console.print(f"Point a preset at a local directory with model_paths in {config_file()}.")
+
+
+@app.command()
+def bench(
+    name: Annotated[str, typer.Argument(help="Benchmark to run: startup, engine, memory, ...")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Run one of the benchmarks in benchmarks/ and print its table."""
+    import runpy
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    if not script.exists():
+        found = sorted(p.stem for p in script.parent.glob("*.py") if not p.stem.startswith("_"))
+        raise AnypixError(f"no benchmark named {name!r}", f"choose one of {', '.join(found) or 'none'}")
+    sys.argv = [str(script), *(["--json"] if as_json else [])]
+    runpy.run_path(str(script), run_name="__main__")
+
+
+# -- memory: sessions, history, undo/redo/branch, export/import ------------------------------------
+
+
+# -- training ---------------------------------------------------------------------------------------
+
+train_app = typer.Typer(help="Train anypix's own models (CPU works; a GPU is faster).", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+# -- entry point ------------------------------------------------------------------------------------
+
+
+@app.callback()
+def _root(data_dir: DataDirOption = None) -> None:
+    if data_dir is not None:
+        import os
+
+        os.environ["ANYPIX_DATA_DIR"] = str(data_dir)
+
+
+def main() -> None:
+    try:
+        app()
+    except AnypixError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        raise SystemExit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,109 @@
+"""Settings: defaults < TOML file in the user config dir < ``ANYPIX_*`` environment < CLI flags.
+
+The TOML file is ``<user config dir>/anypix/config.toml`` (``anypix models`` prints the path), or
+the file named by ``ANYPIX_CONFIG``. Example::
+
+    model = "sd15"
+    llm = "openai"
+    llm_base_url = "http://127.0.0.1:8000/v1"
+    llm_model = "lmsys/vicuna-7b-v1.5"
+
+    [model_paths]
+    sd15 = "/models/stable-diffusion-v1-5"
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from anypix.errors import ConfigError
+
+LlmBackendName = Literal["auto", "fast", "smollm2", "openai", "fake"]
+
+
+def _user_dir(kind: Literal["data", "config"]) -> Path:
+    import platformdirs
+
+    if kind == "data":
+        return Path(platformdirs.user_data_dir("anypix", appauthor=False))
+    return Path(platformdirs.user_config_dir("anypix", appauthor=False))
+
+
+def config_file() -> Path:
+    return Path(os.environ.get("ANYPIX_CONFIG") or _user_dir("config") / "config.toml")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ANYPIX_", extra="forbid", validate_default=True, env_nested_delimiter="__"
+    )
+
+    data_dir: Path = Field(
+        default_factory=lambda: _user_dir("data"),
+        description="where sessions (SQLite) and assets live",
+    )
+    model: str = Field(default="miniworld", description="diffusion preset used by edit/render")
+    llm: LlmBackendName = Field(
+        default="auto",
+        description="planner backend: auto (fast path, then smollm2), fast (grammar only), "
+        "smollm2 (embedded llama.cpp), openai (any OpenAI-compatible server), fake (tests)",
+    )
+    llm_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible URL")
+    llm_model: str = Field(default="lmsys/vicuna-7b-v1.5", description="model name on that server")
+    llm_api_key: str | None = Field(default=None, description="bearer token for that server")
+    llm_timeout_s: float = Field(default=60.0, gt=0, description="per request")
+    device: str = Field(default="auto", description="auto, cpu, cuda, cuda:1, mps")
+    threads: int | None = Field(default=None, ge=1, description="torch/llama.cpp CPU threads")
+    allow_downloads: bool = Field(
+        default=False,
+        description="let Hub presets download weights; off by default so nothing hangs offline",
+    )
+    model_paths: dict[str, Path] = Field(
+        default_factory=dict, description="preset name -> local directory that holds its weights"
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "anypix.db"
+
+    @property
+    def asset_dir(self) -> Path:
+        return self.data_dir / "assets"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings; CLI flags come in as ``overrides`` (``None`` values are ignored)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(
+            f"setting {where!r} is invalid: {err['msg']}",
+            f"check ANYPIX_{where.upper()} or {config_file()}",
+        ) from None
+    except (OSError, ValueError) as exc:  # a TOML file that cannot be read or parsed
+        raise ConfigError(f"cannot read {config_file()}: {exc}", "fix or remove the file") from None

@@ -1,0 +1,81 @@
+"""User-facing errors.
+
+Every error a person can cause derives from :class:`AnypixError`. Its message says what was wrong
+and how to fix it; front ends print it on one line, without a traceback, and exit with
+``exit_code``. Anything else that escapes is a bug in anypix and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AnypixError(Exception):
+    """A problem the user can fix. ``hint`` says how."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return f"{self.message} ({self.hint})" if self.hint else self.message
+
+
+class PlanParseError(AnypixError):
+    """Token text, CSS layout or plan JSON that does not follow the plan language."""
+
+    def __init__(self, message: str, line: int | None = None, hint: str | None = None) -> None:
+        self.line = line
+        where = f"line {line}: " if line is not None else ""
+        super().__init__(where + message, hint)
+
+
+class PlanValidationError(AnypixError):
+    """A well-formed plan that is inconsistent with itself or with the session's assets."""
+
+
+class EmptyInstructionError(AnypixError):
+    def __init__(self) -> None:
+        super().__init__(
+            "the instruction is empty", 'write what to do, e.g. anypix plan "add [dog] to [photo]"'
+        )
+
+
+class UnknownAssetError(AnypixError):
+    """An instruction or plan names an asset the session does not have."""
+
+    def __init__(self, name: str, known: list[str] | None = None) -> None:
+        have = f"; this session has {', '.join(sorted(known))}" if known else ""
+        super().__init__(
+            f"[{name}] is not in this session{have}", f"attach it with --asset {name}=PATH"
+        )
+        self.name = name
+
+
+class AssetError(AnypixError):
+    """A file that cannot be used as an asset (missing, unreadable, wrong type, too large...)."""
+
+
+class NotAvailableError(AnypixError):
+    """A command or feature that this build of anypix does not provide yet."""
+
+    exit_code = 3
+
+
+class ModelUnavailableError(AnypixError):
+    """A model preset whose weights or server cannot be reached."""
+
+
+class BackendError(AnypixError):
+    """An LLM server that is down, slow or answers nonsense after retries."""
+
+
+class ConfigError(AnypixError):
+    """A setting that cannot be used (bad value in the environment or the TOML file)."""
+
+
+class CancelledError(AnypixError):
+    """Work the user cancelled; nothing was stored beyond what is marked cancelled."""
+
+    exit_code = 130

@@ -1,0 +1,1 @@
+"""Sessions, turns, assets and lineage in SQLite."""

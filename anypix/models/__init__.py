@@ -1,0 +1,1 @@
+"""Model presets, loaders, attention processors and the miniworld model family."""

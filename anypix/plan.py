@@ -1,0 +1,604 @@
+"""The plan language: what the planner produces and the renderer consumes.
+
+An :class:`EditPlan` is InstructAny2Pix's ``[base]/[sub]/[gen]`` triple plus a BlobGEN blob layout,
+GLIGEN boxes, an optional style reference, a list of typed ops and the sampling knobs. It has two
+text forms that round-trip exactly:
+
+* the **token form** (``EditPlan.tokens()`` / ``EditPlan.from_tokens()``), one line per item::
+
+      [base] photo
+      [sub] dog
+      [gen] a dog sitting on the grass
+      [blob] dog {major-radius: 162px; minor-radius: 76px; cx: 444px; cy: 258px; angle: 96} "A brown dog"
+      [box] {left: 51.2px; top: 102.4px; right: 256px; bottom: 307.2px} "a dog"
+      [style] monet
+      [op] add dog ref=dog
+      [knobs] alpha=0.7 seed=42
+
+* the **JSON contract** (``EditPlan.contract()``) printed by ``anypix plan --json``.
+
+Geometry is in normalised canvas units, origin top-left, y down. Centres are fractions of the
+canvas width (x) and height (y); radii are fractions of the canvas's *shorter side*, so an ellipse
+keeps its shape on any canvas. Angles are degrees in [0, 180), measured from the +x axis towards +y
+(clockwise on screen), as in BlobGEN's CSS. Coordinates are kept on a grid of 1/16384 (so whole
+pixels on any power-of-two canvas up to 16384 px are exact) and angles to 2 decimals, which is
+what makes the text forms round-trip exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from anypix.errors import PlanParseError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+OpKind = Literal["generate", "add", "remove", "replace", "restyle", "recolor", "move", "variation"]
+OP_KINDS: tuple[str, ...] = get_args(OpKind)
+# Ops that edit an existing image and so need a [base].
+EDIT_OPS = frozenset(OP_KINDS) - {"generate"}
+
+ASSET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
+_COORD_GRID = 16384
+_ANGLE_DECIMALS = 2
+
+
+def _one_line(text: str) -> str:
+    """Collapse whitespace so text fields print on one line and compare canonically."""
+    return " ".join(text.split())
+
+
+def _asset_name(name: str) -> str:
+    if not ASSET_NAME.match(name):
+        raise ValueError(
+            f"{name!r} is not an asset name: use letters, digits, '_', '-' or '.', "
+            "at most 64 characters, not starting with '-' or '.'"
+        )
+    return name
+
+
+AssetName = Annotated[str, AfterValidator(_asset_name)]
+OneLine = Annotated[str, AfterValidator(_one_line)]
+
+
+def _q(value: float) -> float:
+    """Snap a coordinate to the 1/16384 grid; exact in binary floating point."""
+    return round(float(value) * _COORD_GRID) / _COORD_GRID + 0.0  # "+ 0.0": no -0.0
+
+
+def _round(value: float, decimals: int) -> float:
+    return round(float(value), decimals) + 0.0
+
+
+def _fmt(value: float) -> str:
+    """Shortest text for a number: 444 not 444.0, 0.5 not 0.50000."""
+    text = format(value, ".10g")
+    return "0" if text == "-0" else text
+
+
+def _slug(text: str) -> str:
+    words = re.findall(r"[A-Za-z0-9]+", text.lower())
+    return "_".join(words[-2:])[:32] or "object"
+
+
+class Blob(BaseModel):
+    """A tilted ellipse and the sentence that describes what fills it (BlobGEN).
+
+    ``label`` is the short name used as the CSS selector (``dog``); it defaults to a slug of the
+    description.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    description: OneLine = Field(min_length=1, max_length=300)
+    cx: float = Field(ge=0, le=1, description="centre x, fraction of canvas width")
+    cy: float = Field(ge=0, le=1, description="centre y, fraction of canvas height")
+    a: float = Field(gt=0, le=2, description="semi-major axis, fraction of the shorter side")
+    b: float = Field(gt=0, le=2, description="semi-minor axis, fraction of the shorter side")
+    angle: float = Field(default=0.0, description="degrees in [0, 180), +x towards +y")
+    label: str = ""
+
+    @field_validator("cx", "cy", "a", "b", mode="after")
+    @classmethod
+    def _quantise(cls, value: float) -> float:
+        return _q(value)
+
+    @field_validator("angle", mode="after")
+    @classmethod
+    def _wrap_angle(cls, value: float) -> float:
+        if not math.isfinite(value):
+            raise ValueError("angle must be a finite number of degrees")
+        wrapped = _round(value % 180.0, _ANGLE_DECIMALS)
+        return 0.0 if wrapped >= 180.0 else wrapped
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.b > self.a:
+            raise ValueError(
+                f"minor radius b={self.b} is larger than major radius a={self.a}; "
+                "swap them and add 90 to the angle"
+            )
+        if self.b == 0:
+            raise ValueError("radii must be at least 1/16384 of the canvas")
+        label = self.label.strip() or _slug(self.description)
+        if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,31}", label):
+            raise ValueError(f"blob label {label!r} must be one word of letters, digits, '_' or '-'")
+        object.__setattr__(self, "label", label)
+        return self
+
+    # -- CSS (BlobGEN's layout form) -------------------------------------------------------------
+    def to_css(self, width: int = 512, height: int = 512) -> str:
+        side = min(width, height)
+        return (
+            f"{self.label} {{major-radius: {_fmt(self.a * side)}px; "
+            f"minor-radius: {_fmt(self.b * side)}px; cx: {_fmt(self.cx * width)}px; "
+            f"cy: {_fmt(self.cy * height)}px; angle: {_fmt(self.angle)}}}"
+        )
+
+    @classmethod
+    def from_css(
+        cls, css: str, width: int = 512, height: int = 512, description: str | None = None
+    ) -> Blob:
+        """Parse one ``name {major-radius: ..px; ...}`` rule. A minor radius larger than the major
+        one (a common LLM slip) is fixed by swapping them and turning the ellipse by 90 degrees."""
+        label, props = _parse_css_rule(css)
+        major, minor, angle = props["major-radius"], props["minor-radius"], props["angle"]
+        if minor > major:
+            major, minor, angle = minor, major, angle + 90.0
+        side = min(width, height)
+        try:
+            return cls(
+                description=description or label.replace("_", " "),
+                label=label,
+                cx=props["cx"] / width,
+                cy=props["cy"] / height,
+                a=major / side,
+                b=minor / side,
+                angle=angle,
+            )
+        except ValidationError as exc:
+            raise PlanParseError(f"blob {label!r}: {_first_error(exc)}") from None
+
+    # -- geometry ---------------------------------------------------------------------------------
+    def bbox(self, width: int = 1, height: int = 1) -> Box:
+        """The axis-aligned box that encloses the ellipse, clipped to the canvas."""
+        side = min(width, height)
+        t = math.radians(self.angle)
+        a, b = self.a * side, self.b * side
+        half_w = math.sqrt((a * math.cos(t)) ** 2 + (b * math.sin(t)) ** 2) / width
+        half_h = math.sqrt((a * math.sin(t)) ** 2 + (b * math.cos(t)) ** 2) / height
+        return Box(
+            phrase=self.description,
+            x0=max(0.0, self.cx - half_w),
+            y0=max(0.0, self.cy - half_h),
+            x1=min(1.0, self.cx + half_w),
+            y1=min(1.0, self.cy + half_h),
+        )
+
+    def mask(self, width: int, height: int) -> np.ndarray:
+        """Boolean (height, width) mask of the pixels whose centres lie inside the ellipse."""
+        import numpy as np
+
+        side = min(width, height)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+        dx = xs + 0.5 - self.cx * width
+        dy = ys + 0.5 - self.cy * height
+        t = math.radians(self.angle)
+        u = dx * math.cos(t) + dy * math.sin(t)
+        v = -dx * math.sin(t) + dy * math.cos(t)
+        return (u / (self.a * side)) ** 2 + (v / (self.b * side)) ** 2 <= 1.0
+
+
+class Box(BaseModel):
+    """An axis-aligned box (x0, y0, x1, y1 as fractions of the canvas) and its grounding phrase,
+    as GLIGEN takes them."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    phrase: OneLine = Field(min_length=1, max_length=300)
+    x0: float = Field(ge=0, le=1)
+    y0: float = Field(ge=0, le=1)
+    x1: float = Field(ge=0, le=1)
+    y1: float = Field(ge=0, le=1)
+
+    @field_validator("x0", "y0", "x1", "y1", mode="after")
+    @classmethod
+    def _quantise(cls, value: float) -> float:
+        return _q(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if not (self.x0 < self.x1 and self.y0 < self.y1):
+            raise ValueError(
+                f"box ({self.x0}, {self.y0}, {self.x1}, {self.y1}) is empty: need x0 < x1 and y0 < y1"
+            )
+        return self
+
+    def xyxy(self) -> tuple[float, float, float, float]:
+        return (self.x0, self.y0, self.x1, self.y1)
+
+    def to_css(self, width: int = 512, height: int = 512) -> str:
+        return (
+            f"{{left: {_fmt(self.x0 * width)}px; top: {_fmt(self.y0 * height)}px; "
+            f"right: {_fmt(self.x1 * width)}px; bottom: {_fmt(self.y1 * height)}px}}"
+        )
+
+
+def _target(text: str) -> str:
+    text = _one_line(text)
+    if re.search(r"(^|\s)ref=\S*$", text):
+        raise ValueError("an op target may not end with 'ref=...'; put the asset in ref")
+    return text
+
+
+class Op(BaseModel):
+    """One edit: what to do (closed vocabulary), to what (free text) and with which asset."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    op: OpKind
+    target: Annotated[str, AfterValidator(_target)] = Field(default="", max_length=300)
+    ref: AssetName | None = None
+
+
+class Knobs(BaseModel):
+    """Sampling knobs. ``None`` means "the model preset's default"; the render records the value
+    it actually used."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    alpha: float = Field(
+        default=0.7,
+        ge=0,
+        le=1,
+        description="how much of the inverted [base] the start latent keeps: 1 keeps the source "
+        "exactly, 0 starts from fresh noise (InstructAny2Pix's convention)",
+    )
+    guidance: float | None = Field(default=None, ge=0, le=50, description="CFG scale")
+    steps: int | None = Field(default=None, ge=1, le=1000, description="denoising steps")
+    seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="None: random")
+    size: tuple[int, int] | None = Field(default=None, description="(width, height) in pixels")
+    beta: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="GLIGEN scheduled sampling: box grounding is on for the first beta*steps steps",
+    )
+    # InstructAny2Pix's conditioning mix: weights of the [base] embedding, the planner's [gen]
+    # embedding and the refinement prior's output, renormalised to mix_norm (0: keep the norm).
+    mix_base: float = Field(default=0.0, ge=0, le=10, description="weight of the [base] embedding")
+    mix_gen: float = Field(default=1.0, ge=0, le=10, description="weight of the [gen] embedding")
+    mix_prior: float = Field(default=1.0, ge=0, le=10, description="weight of the prior's output")
+    mix_norm: float = Field(default=0.0, ge=0, le=100, description="target norm; 0 keeps the norm")
+
+    @field_validator("size", mode="after")
+    @classmethod
+    def _check_size(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not all(8 <= s <= 4096 for s in value):
+            raise ValueError(f"size {value[0]}x{value[1]} must be between 8 and 4096 pixels a side")
+        return value
+
+    @field_validator("alpha", "guidance", "beta", "mix_base", "mix_gen", "mix_prior", "mix_norm", mode="after")
+    @classmethod
+    def _round_knobs(cls, value: float | None) -> float | None:
+        return None if value is None else _round(value, 6)
+
+
+class EditPlan(BaseModel):
+    """A complete, self-consistent instruction for the renderer."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    base: AssetName | None = None
+    subs: list[AssetName] = Field(default_factory=list)
+    gen: OneLine = Field(default="", max_length=1000)
+    ops: list[Op] = Field(min_length=1)
+    blobs: list[Blob] = Field(default_factory=list)
+    boxes: list[Box] = Field(default_factory=list)
+    style_ref: AssetName | None = None
+    knobs: Knobs = Field(default_factory=Knobs)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        kinds = {op.op for op in self.ops}
+        if self.base is None and kinds & EDIT_OPS:
+            edits = ", ".join(sorted(kinds & EDIT_OPS))
+            raise ValueError(f"ops {edits} edit an image, so the plan needs a [base]")
+        if self.base is not None and "generate" in kinds:
+            raise ValueError("'generate' makes a new image; a plan with a [base] edits it instead")
+        if len(set(self.subs)) != len(self.subs):
+            raise ValueError(f"[sub] names repeat: {self.subs}")
+        if self.base is not None and self.base in self.subs:
+            raise ValueError(f"[{self.base}] cannot be both the [base] and a [sub]")
+        known = {*self.subs, *([self.style_ref] if self.style_ref else [])}
+        for op in self.ops:
+            if op.ref is not None and op.ref not in known:
+                raise ValueError(
+                    f"op '{op.op}' refers to [{op.ref}], which is neither a [sub] nor the [style]"
+                )
+        return self
+
+    # -- the token form ---------------------------------------------------------------------------
+    def canvas(self, default: tuple[int, int] = (512, 512)) -> tuple[int, int]:
+        return self.knobs.size or default
+
+    def tokens(self) -> str:
+        width, height = self.canvas()
+        lines: list[str] = []
+        if self.base is not None:
+            lines.append(f"[base] {self.base}")
+        lines += [f"[sub] {name}" for name in self.subs]
+        if self.gen:
+            lines.append(f"[gen] {self.gen}")
+        for blob in self.blobs:
+            lines.append(f"[blob] {blob.to_css(width, height)} {_quote(blob.description)}")
+        for box in self.boxes:
+            lines.append(f"[box] {box.to_css(width, height)} {_quote(box.phrase)}")
+        if self.style_ref is not None:
+            lines.append(f"[style] {self.style_ref}")
+        for op in self.ops:
+            text = " ".join(part for part in (op.op, op.target) if part)
+            lines.append(f"[op] {text}" + (f" ref={op.ref}" if op.ref else ""))
+        knobs = _knob_text(self.knobs)
+        if knobs:
+            lines.append(f"[knobs] {knobs}")
+        return "\n".join(lines)
+
+    @classmethod
+    def from_tokens(cls, text: str) -> EditPlan:
+        """Parse the token form. Raises :class:`PlanParseError` naming the line at fault."""
+        return _TokenParser(text).parse()
+
+    # -- the JSON contract ------------------------------------------------------------------------
+    def contract(self) -> dict[str, Any]:
+        """The object ``anypix plan --json`` prints: exactly these keys, asset names not paths."""
+        return {
+            "base": self.base,
+            "subs": list(self.subs),
+            "gen": self.gen,
+            "ops": [{"op": op.op, "target": op.target, "ref": op.ref} for op in self.ops],
+            "blobs": [blob.model_dump() for blob in self.blobs],
+            "boxes": [box.model_dump() for box in self.boxes],
+            "style_ref": self.style_ref,
+            "tokens": self.tokens(),
+        }
+
+    def asset_names(self) -> list[str]:
+        """Every asset the plan reads, in order of first mention."""
+        names = [self.base, *self.subs, self.style_ref, *(op.ref for op in self.ops)]
+        return list(dict.fromkeys(n for n in names if n))
+
+
+# -- parsing helpers -------------------------------------------------------------------------------
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+_CSS_RULE = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_\-]*)\s*\{([^{}]*)\}\s*$")
+_CSS_PROP = re.compile(rf"^\s*([a-z\-]+)\s*:\s*({_NUMBER})\s*(px|deg)?\s*$", re.IGNORECASE)
+_BLOB_PROPS = ("major-radius", "minor-radius", "cx", "cy", "angle")
+_BOX_PROPS = ("left", "top", "right", "bottom")
+
+
+def _parse_css_props(body: str, expected: tuple[str, ...]) -> dict[str, float]:
+    props: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in body.split(";"))):
+        match = _CSS_PROP.match(part)
+        if not match:
+            raise PlanParseError(f"cannot read CSS property {part!r}; expected 'name: NUMBERpx'")
+        name, value = match.group(1).lower(), float(match.group(2))
+        if name not in expected:
+            raise PlanParseError(f"unknown CSS property {name!r}; expected {', '.join(expected)}")
+        if name in props:
+            raise PlanParseError(f"CSS property {name!r} is given twice")
+        if not math.isfinite(value):
+            raise PlanParseError(f"CSS property {name!r} must be a finite number")
+        props[name] = value
+    missing = [name for name in expected if name not in props]
+    if missing:
+        raise PlanParseError(f"CSS is missing {', '.join(missing)}")
+    return props
+
+
+def _parse_css_rule(css: str) -> tuple[str, dict[str, float]]:
+    match = _CSS_RULE.match(css)
+    if not match:
+        raise PlanParseError(
+            f"cannot read blob CSS {css.strip()[:80]!r}; expected "
+            "'name {major-radius: ?px; minor-radius: ?px; cx: ?px; cy: ?px; angle: ?}'"
+        )
+    return match.group(1), _parse_css_props(match.group(2), _BLOB_PROPS)
+
+
+def parse_css_layout(text: str, width: int = 512, height: int = 512) -> list[Blob]:
+    """Parse a BlobGEN layout: one CSS rule per line (blank lines and '#' comments ignored)."""
+    blobs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            blobs.append(Blob.from_css(line, width, height))
+        except PlanParseError as exc:
+            raise PlanParseError(exc.message, line=number) from None
+    return blobs
+
+
+def _quote(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _unquote(text: str) -> str:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, str):
+        raise PlanParseError(f"expected a double-quoted sentence, got {text[:60]!r}")
+    return value
+
+
+def _knob_text(knobs: Knobs) -> str:
+    defaults = Knobs()
+    parts = []
+    for name in Knobs.model_fields:
+        value = getattr(knobs, name)
+        if value == getattr(defaults, name):
+            continue
+        if name == "size":
+            parts.append(f"size={value[0]}x{value[1]}")
+        else:
+            parts.append(f"{name}={value if isinstance(value, int) else _fmt(value)}")
+    return " ".join(parts)
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    where = ".".join(str(p) for p in err["loc"])
+    message = str(err["msg"]).removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message
+
+
+_TAG = re.compile(r"^\s*\[([A-Za-z]+)\]\s*(.*?)\s*$")
+_SINGLE_TAGS = ("base", "gen", "style", "knobs")
+_TAG_SHAPES = {
+    "base": "[base] NAME",
+    "sub": "[sub] NAME",
+    "gen": "[gen] a description of the result",
+    "blob": '[blob] NAME {major-radius: ?px; minor-radius: ?px; cx: ?px; cy: ?px; angle: ?} "sentence"',
+    "box": '[box] {left: ?px; top: ?px; right: ?px; bottom: ?px} "phrase"',
+    "style": "[style] NAME",
+    "op": f"[op] {'|'.join(OP_KINDS)} TARGET [ref=NAME]",
+    "knobs": "[knobs] alpha=0.7 guidance=7.5 steps=30 seed=1 size=512x512",
+}
+
+
+class _TokenParser:
+    """Reads the token form line by line; knobs are read first because CSS pixels need the canvas."""
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise PlanParseError("plan tokens must be text")
+        self.lines: list[tuple[int, str, str]] = []
+        for number, raw in enumerate(text.splitlines(), 1):
+            if not raw.strip() or raw.lstrip().startswith("#"):
+                continue
+            match = _TAG.match(raw)
+            if not match or match.group(1).lower() not in _TAG_SHAPES:
+                shown = raw.strip()[:60]
+                raise PlanParseError(
+                    f"expected a line starting with one of "
+                    f"{', '.join('[' + t + ']' for t in _TAG_SHAPES)}, got {shown!r}",
+                    line=number,
+                )
+            self.lines.append((number, match.group(1).lower(), match.group(2)))
+
+    def parse(self) -> EditPlan:
+        seen: dict[str, int] = {}
+        for number, tag, _ in self.lines:
+            if tag in _SINGLE_TAGS and tag in seen:
+                raise PlanParseError(f"[{tag}] appears twice (first on line {seen[tag]})", number)
+            seen.setdefault(tag, number)
+        if "op" not in seen:
+            raise PlanParseError("a plan needs at least one [op] line", hint=_TAG_SHAPES["op"])
+
+        fields: dict[str, Any] = {"subs": [], "ops": [], "blobs": [], "boxes": []}
+        knobs = Knobs()
+        for number, tag, rest in self.lines:
+            if tag == "knobs":
+                knobs = self._guard(number, tag, lambda rest=rest: self._knobs(rest))
+        width, height = knobs.size or (512, 512)
+        fields["knobs"] = knobs
+
+        for number, tag, rest in self.lines:
+            if tag == "knobs":
+                continue
+            if not rest:
+                raise PlanParseError(f"[{tag}] is empty; expected {_TAG_SHAPES[tag]}", number)
+            value = self._guard(number, tag, lambda t=tag, r=rest: self._item(t, r, width, height))
+            if tag in ("base", "gen", "style"):
+                fields["style_ref" if tag == "style" else tag] = value
+            else:
+                fields[{"sub": "subs", "op": "ops", "blob": "blobs", "box": "boxes"}[tag]].append(value)
+        try:
+            return EditPlan(**fields)
+        except ValidationError as exc:
+            raise PlanParseError(f"inconsistent plan: {_first_error(exc)}") from None
+
+    @staticmethod
+    def _guard(number: int, tag: str, read: Any) -> Any:
+        try:
+            return read()
+        except PlanParseError as exc:
+            raise PlanParseError(exc.message, number, hint=f"expected {_TAG_SHAPES[tag]}") from None
+        except (ValidationError, ValueError) as exc:
+            reason = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
+            raise PlanParseError(reason, number, hint=f"expected {_TAG_SHAPES[tag]}") from None
+
+    @staticmethod
+    def _item(tag: str, rest: str, width: int, height: int) -> Any:
+        if tag in ("base", "sub", "style"):
+            return _asset_name(rest)
+        if tag == "gen":
+            return rest
+        if tag == "op":
+            return _parse_op(rest)
+        brace = rest.find("}")
+        if brace < 0:
+            raise PlanParseError("missing '}' after the CSS")
+        css, tail = rest[: brace + 1], rest[brace + 1 :].strip()
+        if tag == "blob":
+            _parse_css_rule(css)  # report a CSS problem before a missing sentence
+            return Blob.from_css(css, width, height, description=_unquote(tail))
+        body = css.strip()
+        if not (body.startswith("{") and body.endswith("}")):
+            raise PlanParseError("box CSS must be '{left: ..; top: ..; right: ..; bottom: ..}'")
+        props = _parse_css_props(body[1:-1], _BOX_PROPS)
+        return Box(
+            phrase=_unquote(tail),
+            x0=props["left"] / width,
+            y0=props["top"] / height,
+            x1=props["right"] / width,
+            y1=props["bottom"] / height,
+        )
+
+    @staticmethod
+    def _knobs(rest: str) -> Knobs:
+        values: dict[str, Any] = {}
+        for part in rest.split():
+            name, sep, value = part.partition("=")
+            name = name.lower()
+            if not sep or name not in Knobs.model_fields:
+                raise PlanParseError(f"cannot read knob {part!r}; known knobs: {', '.join(Knobs.model_fields)}")
+            if name in values:
+                raise PlanParseError(f"knob {name!r} is given twice")
+            if name == "size":
+                match = re.fullmatch(r"(\d+)[xX](\d+)", value)
+                if not match:
+                    raise PlanParseError(f"size must look like 512x512, got {value!r}")
+                values[name] = (int(match.group(1)), int(match.group(2)))
+            else:
+                values[name] = value
+        return Knobs(**values)
+
+
+def _parse_op(rest: str) -> Op:
+    kind, _, target = rest.partition(" ")
+    if kind.lower() not in OP_KINDS:
+        raise PlanParseError(f"unknown op {kind!r}; ops are {', '.join(OP_KINDS)}")
+    ref = None
+    match = re.search(r"(?:^|\s)ref=(\S+)$", target)
+    if match:
+        ref, target = match.group(1), target[: match.start()]
+    return Op(op=kind.lower(), target=target, ref=ref)  # type: ignore[arg-type]

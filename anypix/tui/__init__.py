@@ -1,0 +1,1 @@
+"""The Textual terminal UI (imports textual; the core never imports this package)."""
