@@ -42,7 +42,9 @@ DataDirOption = Annotated[
 
 
 def _not_yet(feature: str, issue: str) -> NoReturn:
-    raise NotAvailableError(f"{feature} is not available in this build yet", f"it arrives with {issue}")
+    raise NotAvailableError(
+        f"{feature} is not available in this build yet", f"it arrives with {issue}"
+    )
 
 
 def _instruction(text: str) -> str:
@@ -62,14 +64,17 @@ def _print_json(value: object) -> None:
 def plan(
     instruction: Annotated[str, typer.Argument(help='What to do, e.g. "add [dog] to [photo]".')],
     asset: AssetOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the plan as one JSON object.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the plan as one JSON object.")
+    ] = False,
 ) -> None:
     """Turn an instruction into an edit plan and print it (nothing is rendered or stored)."""
-    from anypix.agent.grammar import parse_instruction
     from anypix.media import parse_attachments
 
     text = _instruction(instruction)
     attachments = parse_attachments(asset or [])
+    from anypix.agent.grammar import parse_instruction
+
     edit_plan = parse_instruction(text, {n: a.modality for n, a in attachments.items()})
     if as_json:
         _print_json(edit_plan.contract())
@@ -103,7 +108,9 @@ def demo(
 
 
 @app.command()
-def run(file: Annotated[Path, typer.Argument(help="A scripted instruction file (YAML or JSONL).")]) -> None:
+def run(
+    file: Annotated[Path, typer.Argument(help="A scripted instruction file (YAML or JSONL).")],
+) -> None:
     """Run a scripted file of instructions, resumably."""
     _not_yet("anypix run", "the front-ends issue")
 
@@ -180,7 +187,9 @@ def bench(
     script = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
     if not script.exists():
         found = sorted(p.stem for p in script.parent.glob("*.py") if not p.stem.startswith("_"))
-        raise AnypixError(f"no benchmark named {name!r}", f"choose one of {', '.join(found) or 'none'}")
+        raise AnypixError(
+            f"no benchmark named {name!r}", f"choose one of {', '.join(found) or 'none'}"
+        )
     sys.argv = [str(script), *(["--json"] if as_json else [])]
     runpy.run_path(str(script), run_name="__main__")
 
@@ -190,7 +199,9 @@ def bench(
 
 # -- training ---------------------------------------------------------------------------------------
 
-train_app = typer.Typer(help="Train anypix's own models (CPU works; a GPU is faster).", no_args_is_help=True)
+train_app = typer.Typer(
+    help="Train anypix's own models (CPU works; a GPU is faster).", no_args_is_help=True
+)
 app.add_typer(train_app, name="train")
 
 

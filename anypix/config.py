@@ -58,7 +58,9 @@ class Settings(BaseSettings):
         description="planner backend: auto (fast path, then smollm2), fast (grammar only), "
         "smollm2 (embedded llama.cpp), openai (any OpenAI-compatible server), fake (tests)",
     )
-    llm_base_url: str = Field(default="http://127.0.0.1:8000/v1", description="OpenAI-compatible URL")
+    llm_base_url: str = Field(
+        default="http://127.0.0.1:8000/v1", description="OpenAI-compatible URL"
+    )
     llm_model: str = Field(default="lmsys/vicuna-7b-v1.5", description="model name on that server")
     llm_api_key: str | None = Field(default=None, description="bearer token for that server")
     llm_timeout_s: float = Field(default=60.0, gt=0, description="per request")

@@ -27,7 +27,6 @@ what makes the text forms round-trip exactly.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
@@ -62,7 +61,7 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def _asset_name(name: str) -> str:
+def check_asset_name(name: str) -> str:
     if not ASSET_NAME.match(name):
         raise ValueError(
             f"{name!r} is not an asset name: use letters, digits, '_', '-' or '.', "
@@ -71,7 +70,7 @@ def _asset_name(name: str) -> str:
     return name
 
 
-AssetName = Annotated[str, AfterValidator(_asset_name)]
+AssetName = Annotated[str, AfterValidator(check_asset_name)]
 OneLine = Annotated[str, AfterValidator(_one_line)]
 
 
@@ -84,7 +83,7 @@ def _round(value: float, decimals: int) -> float:
     return round(float(value), decimals) + 0.0
 
 
-def _fmt(value: float) -> str:
+def fmt_number(value: float) -> str:
     """Shortest text for a number: 444 not 444.0, 0.5 not 0.50000."""
     text = format(value, ".10g")
     return "0" if text == "-0" else text
@@ -136,7 +135,9 @@ class Blob(BaseModel):
             raise ValueError("radii must be at least 1/16384 of the canvas")
         label = self.label.strip() or _slug(self.description)
         if not re.fullmatch(r"[A-Za-z0-9_][A-Za-z0-9_\-]{0,31}", label):
-            raise ValueError(f"blob label {label!r} must be one word of letters, digits, '_' or '-'")
+            raise ValueError(
+                f"blob label {label!r} must be one word of letters, digits, '_' or '-'"
+            )
         object.__setattr__(self, "label", label)
         return self
 
@@ -144,9 +145,9 @@ class Blob(BaseModel):
     def to_css(self, width: int = 512, height: int = 512) -> str:
         side = min(width, height)
         return (
-            f"{self.label} {{major-radius: {_fmt(self.a * side)}px; "
-            f"minor-radius: {_fmt(self.b * side)}px; cx: {_fmt(self.cx * width)}px; "
-            f"cy: {_fmt(self.cy * height)}px; angle: {_fmt(self.angle)}}}"
+            f"{self.label} {{major-radius: {fmt_number(self.a * side)}px; "
+            f"minor-radius: {fmt_number(self.b * side)}px; cx: {fmt_number(self.cx * width)}px; "
+            f"cy: {fmt_number(self.cy * height)}px; angle: {fmt_number(self.angle)}}}"
         )
 
     @classmethod
@@ -155,7 +156,7 @@ class Blob(BaseModel):
     ) -> Blob:
         """Parse one ``name {major-radius: ..px; ...}`` rule. A minor radius larger than the major
         one (a common LLM slip) is fixed by swapping them and turning the ellipse by 90 degrees."""
-        label, props = _parse_css_rule(css)
+        label, props = parse_css_rule(css)
         major, minor, angle = props["major-radius"], props["minor-radius"], props["angle"]
         if minor > major:
             major, minor, angle = minor, major, angle + 90.0
@@ -171,7 +172,7 @@ class Blob(BaseModel):
                 angle=angle,
             )
         except ValidationError as exc:
-            raise PlanParseError(f"blob {label!r}: {_first_error(exc)}") from None
+            raise PlanParseError(f"blob {label!r}: {first_error(exc)}") from None
 
     # -- geometry ---------------------------------------------------------------------------------
     def bbox(self, width: int = 1, height: int = 1) -> Box:
@@ -233,8 +234,8 @@ class Box(BaseModel):
 
     def to_css(self, width: int = 512, height: int = 512) -> str:
         return (
-            f"{{left: {_fmt(self.x0 * width)}px; top: {_fmt(self.y0 * height)}px; "
-            f"right: {_fmt(self.x1 * width)}px; bottom: {_fmt(self.y1 * height)}px}}"
+            f"{{left: {fmt_number(self.x0 * width)}px; top: {fmt_number(self.y0 * height)}px; "
+            f"right: {fmt_number(self.x1 * width)}px; bottom: {fmt_number(self.y1 * height)}px}}"
         )
 
 
@@ -292,7 +293,9 @@ class Knobs(BaseModel):
             raise ValueError(f"size {value[0]}x{value[1]} must be between 8 and 4096 pixels a side")
         return value
 
-    @field_validator("alpha", "guidance", "beta", "mix_base", "mix_gen", "mix_prior", "mix_norm", mode="after")
+    @field_validator(
+        "alpha", "guidance", "beta", "mix_base", "mix_gen", "mix_prior", "mix_norm", mode="after"
+    )
     @classmethod
     def _round_knobs(cls, value: float | None) -> float | None:
         return None if value is None else _round(value, 6)
@@ -337,31 +340,17 @@ class EditPlan(BaseModel):
         return self.knobs.size or default
 
     def tokens(self) -> str:
-        width, height = self.canvas()
-        lines: list[str] = []
-        if self.base is not None:
-            lines.append(f"[base] {self.base}")
-        lines += [f"[sub] {name}" for name in self.subs]
-        if self.gen:
-            lines.append(f"[gen] {self.gen}")
-        for blob in self.blobs:
-            lines.append(f"[blob] {blob.to_css(width, height)} {_quote(blob.description)}")
-        for box in self.boxes:
-            lines.append(f"[box] {box.to_css(width, height)} {_quote(box.phrase)}")
-        if self.style_ref is not None:
-            lines.append(f"[style] {self.style_ref}")
-        for op in self.ops:
-            text = " ".join(part for part in (op.op, op.target) if part)
-            lines.append(f"[op] {text}" + (f" ref={op.ref}" if op.ref else ""))
-        knobs = _knob_text(self.knobs)
-        if knobs:
-            lines.append(f"[knobs] {knobs}")
-        return "\n".join(lines)
+        """The token form, one line per item (see the module docstring)."""
+        from anypix.plan_tokens import render_tokens
+
+        return render_tokens(self)
 
     @classmethod
     def from_tokens(cls, text: str) -> EditPlan:
         """Parse the token form. Raises :class:`PlanParseError` naming the line at fault."""
-        return _TokenParser(text).parse()
+        from anypix.plan_tokens import parse_tokens
+
+        return parse_tokens(text)
 
     # -- the JSON contract ------------------------------------------------------------------------
     def contract(self) -> dict[str, Any]:
@@ -388,11 +377,11 @@ class EditPlan(BaseModel):
 _NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
 _CSS_RULE = re.compile(r"^\s*([A-Za-z0-9_][A-Za-z0-9_\-]*)\s*\{([^{}]*)\}\s*$")
 _CSS_PROP = re.compile(rf"^\s*([a-z\-]+)\s*:\s*({_NUMBER})\s*(px|deg)?\s*$", re.IGNORECASE)
-_BLOB_PROPS = ("major-radius", "minor-radius", "cx", "cy", "angle")
-_BOX_PROPS = ("left", "top", "right", "bottom")
+BLOB_PROPS = ("major-radius", "minor-radius", "cx", "cy", "angle")
+BOX_PROPS = ("left", "top", "right", "bottom")
 
 
-def _parse_css_props(body: str, expected: tuple[str, ...]) -> dict[str, float]:
+def parse_css_props(body: str, expected: tuple[str, ...]) -> dict[str, float]:
     props: dict[str, float] = {}
     for part in filter(None, (p.strip() for p in body.split(";"))):
         match = _CSS_PROP.match(part)
@@ -412,14 +401,14 @@ def _parse_css_props(body: str, expected: tuple[str, ...]) -> dict[str, float]:
     return props
 
 
-def _parse_css_rule(css: str) -> tuple[str, dict[str, float]]:
+def parse_css_rule(css: str) -> tuple[str, dict[str, float]]:
     match = _CSS_RULE.match(css)
     if not match:
         raise PlanParseError(
             f"cannot read blob CSS {css.strip()[:80]!r}; expected "
             "'name {major-radius: ?px; minor-radius: ?px; cx: ?px; cy: ?px; angle: ?}'"
         )
-    return match.group(1), _parse_css_props(match.group(2), _BLOB_PROPS)
+    return match.group(1), parse_css_props(match.group(2), BLOB_PROPS)
 
 
 def parse_css_layout(text: str, width: int = 512, height: int = 512) -> list[Blob]:
@@ -435,170 +424,8 @@ def parse_css_layout(text: str, width: int = 512, height: int = 512) -> list[Blo
     return blobs
 
 
-def _quote(text: str) -> str:
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _unquote(text: str) -> str:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError:
-        value = None
-    if not isinstance(value, str):
-        raise PlanParseError(f"expected a double-quoted sentence, got {text[:60]!r}")
-    return value
-
-
-def _knob_text(knobs: Knobs) -> str:
-    defaults = Knobs()
-    parts = []
-    for name in Knobs.model_fields:
-        value = getattr(knobs, name)
-        if value == getattr(defaults, name):
-            continue
-        if name == "size":
-            parts.append(f"size={value[0]}x{value[1]}")
-        else:
-            parts.append(f"{name}={value if isinstance(value, int) else _fmt(value)}")
-    return " ".join(parts)
-
-
-def _first_error(exc: ValidationError) -> str:
+def first_error(exc: ValidationError) -> str:
     err = exc.errors()[0]
     where = ".".join(str(p) for p in err["loc"])
     message = str(err["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
-
-
-_TAG = re.compile(r"^\s*\[([A-Za-z]+)\]\s*(.*?)\s*$")
-_SINGLE_TAGS = ("base", "gen", "style", "knobs")
-_TAG_SHAPES = {
-    "base": "[base] NAME",
-    "sub": "[sub] NAME",
-    "gen": "[gen] a description of the result",
-    "blob": '[blob] NAME {major-radius: ?px; minor-radius: ?px; cx: ?px; cy: ?px; angle: ?} "sentence"',
-    "box": '[box] {left: ?px; top: ?px; right: ?px; bottom: ?px} "phrase"',
-    "style": "[style] NAME",
-    "op": f"[op] {'|'.join(OP_KINDS)} TARGET [ref=NAME]",
-    "knobs": "[knobs] alpha=0.7 guidance=7.5 steps=30 seed=1 size=512x512",
-}
-
-
-class _TokenParser:
-    """Reads the token form line by line; knobs are read first because CSS pixels need the canvas."""
-
-    def __init__(self, text: str) -> None:
-        if not isinstance(text, str):
-            raise PlanParseError("plan tokens must be text")
-        self.lines: list[tuple[int, str, str]] = []
-        for number, raw in enumerate(text.splitlines(), 1):
-            if not raw.strip() or raw.lstrip().startswith("#"):
-                continue
-            match = _TAG.match(raw)
-            if not match or match.group(1).lower() not in _TAG_SHAPES:
-                shown = raw.strip()[:60]
-                raise PlanParseError(
-                    f"expected a line starting with one of "
-                    f"{', '.join('[' + t + ']' for t in _TAG_SHAPES)}, got {shown!r}",
-                    line=number,
-                )
-            self.lines.append((number, match.group(1).lower(), match.group(2)))
-
-    def parse(self) -> EditPlan:
-        seen: dict[str, int] = {}
-        for number, tag, _ in self.lines:
-            if tag in _SINGLE_TAGS and tag in seen:
-                raise PlanParseError(f"[{tag}] appears twice (first on line {seen[tag]})", number)
-            seen.setdefault(tag, number)
-        if "op" not in seen:
-            raise PlanParseError("a plan needs at least one [op] line", hint=_TAG_SHAPES["op"])
-
-        fields: dict[str, Any] = {"subs": [], "ops": [], "blobs": [], "boxes": []}
-        knobs = Knobs()
-        for number, tag, rest in self.lines:
-            if tag == "knobs":
-                knobs = self._guard(number, tag, lambda rest=rest: self._knobs(rest))
-        width, height = knobs.size or (512, 512)
-        fields["knobs"] = knobs
-
-        for number, tag, rest in self.lines:
-            if tag == "knobs":
-                continue
-            if not rest:
-                raise PlanParseError(f"[{tag}] is empty; expected {_TAG_SHAPES[tag]}", number)
-            value = self._guard(number, tag, lambda t=tag, r=rest: self._item(t, r, width, height))
-            if tag in ("base", "gen", "style"):
-                fields["style_ref" if tag == "style" else tag] = value
-            else:
-                fields[{"sub": "subs", "op": "ops", "blob": "blobs", "box": "boxes"}[tag]].append(value)
-        try:
-            return EditPlan(**fields)
-        except ValidationError as exc:
-            raise PlanParseError(f"inconsistent plan: {_first_error(exc)}") from None
-
-    @staticmethod
-    def _guard(number: int, tag: str, read: Any) -> Any:
-        try:
-            return read()
-        except PlanParseError as exc:
-            raise PlanParseError(exc.message, number, hint=f"expected {_TAG_SHAPES[tag]}") from None
-        except (ValidationError, ValueError) as exc:
-            reason = _first_error(exc) if isinstance(exc, ValidationError) else str(exc)
-            raise PlanParseError(reason, number, hint=f"expected {_TAG_SHAPES[tag]}") from None
-
-    @staticmethod
-    def _item(tag: str, rest: str, width: int, height: int) -> Any:
-        if tag in ("base", "sub", "style"):
-            return _asset_name(rest)
-        if tag == "gen":
-            return rest
-        if tag == "op":
-            return _parse_op(rest)
-        brace = rest.find("}")
-        if brace < 0:
-            raise PlanParseError("missing '}' after the CSS")
-        css, tail = rest[: brace + 1], rest[brace + 1 :].strip()
-        if tag == "blob":
-            _parse_css_rule(css)  # report a CSS problem before a missing sentence
-            return Blob.from_css(css, width, height, description=_unquote(tail))
-        body = css.strip()
-        if not (body.startswith("{") and body.endswith("}")):
-            raise PlanParseError("box CSS must be '{left: ..; top: ..; right: ..; bottom: ..}'")
-        props = _parse_css_props(body[1:-1], _BOX_PROPS)
-        return Box(
-            phrase=_unquote(tail),
-            x0=props["left"] / width,
-            y0=props["top"] / height,
-            x1=props["right"] / width,
-            y1=props["bottom"] / height,
-        )
-
-    @staticmethod
-    def _knobs(rest: str) -> Knobs:
-        values: dict[str, Any] = {}
-        for part in rest.split():
-            name, sep, value = part.partition("=")
-            name = name.lower()
-            if not sep or name not in Knobs.model_fields:
-                raise PlanParseError(f"cannot read knob {part!r}; known knobs: {', '.join(Knobs.model_fields)}")
-            if name in values:
-                raise PlanParseError(f"knob {name!r} is given twice")
-            if name == "size":
-                match = re.fullmatch(r"(\d+)[xX](\d+)", value)
-                if not match:
-                    raise PlanParseError(f"size must look like 512x512, got {value!r}")
-                values[name] = (int(match.group(1)), int(match.group(2)))
-            else:
-                values[name] = value
-        return Knobs(**values)
-
-
-def _parse_op(rest: str) -> Op:
-    kind, _, target = rest.partition(" ")
-    if kind.lower() not in OP_KINDS:
-        raise PlanParseError(f"unknown op {kind!r}; ops are {', '.join(OP_KINDS)}")
-    ref = None
-    match = re.search(r"(?:^|\s)ref=(\S+)$", target)
-    if match:
-        ref, target = match.group(1), target[: match.start()]
-    return Op(op=kind.lower(), target=target, ref=ref)  # type: ignore[arg-type]

@@ -8,10 +8,10 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+from pathlib import Path
+from typing import Any
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True)
@@ -39,13 +39,18 @@ def tiny_components() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def tiny_pipeline_dir(tmp_path_factory: pytest.TempPathFactory, tiny_components: dict[str, Any]) -> Path:
+def tiny_pipeline_dir(
+    tmp_path_factory: pytest.TempPathFactory, tiny_components: dict[str, Any]
+) -> Path:
     """The tiny pipeline saved with save_pretrained, for testing real from_pretrained code paths."""
     from diffusers import StableDiffusionPipeline
 
     directory = tmp_path_factory.mktemp("tiny-sd")
     pipe = StableDiffusionPipeline(
-        **tiny_components, safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        **tiny_components,
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
     pipe.save_pretrained(directory)
     return directory
@@ -62,7 +67,9 @@ class ConstantNoiseModel:
         self.epsilon = epsilon
         self.calls = 0
 
-    def __call__(self, sample: Any, timestep: Any, encoder_hidden_states: Any = None, **_: Any) -> Any:
+    def __call__(
+        self, sample: Any, timestep: Any, encoder_hidden_states: Any = None, **_: Any
+    ) -> Any:
         from types import SimpleNamespace
 
         self.calls += 1

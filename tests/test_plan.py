@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -108,28 +109,54 @@ def test_css_round_trip_exactly(blob: Blob, size: tuple[int, int]) -> None:
 @settings(max_examples=500, deadline=None)
 @given(st.text(max_size=300))
 def test_garbage_raises_only_the_parse_error(text: str) -> None:
-    try:
+    with contextlib.suppress(PlanParseError):
         EditPlan.from_tokens(text)
-    except PlanParseError:
-        pass
 
 
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
         st.sampled_from(
-            ["[base] ", "[sub] ", "[op] ", "[blob] ", "[box] ", "[knobs] ", "[gen] ", "[style] ",
-             "add ", "ref=", "{", "}", "px", ";", ": ", "major-radius", "cx", "angle", '"', "1e400",
-             "-3", "0.5", "size=", "12x12", "seed=", "\n", " ", "x", "-", "nan", "inf"]
+            [
+                "[base] ",
+                "[sub] ",
+                "[op] ",
+                "[blob] ",
+                "[box] ",
+                "[knobs] ",
+                "[gen] ",
+                "[style] ",
+                "add ",
+                "ref=",
+                "{",
+                "}",
+                "px",
+                ";",
+                ": ",
+                "major-radius",
+                "cx",
+                "angle",
+                '"',
+                "1e400",
+                "-3",
+                "0.5",
+                "size=",
+                "12x12",
+                "seed=",
+                "\n",
+                " ",
+                "x",
+                "-",
+                "nan",
+                "inf",
+            ]
         ),
         max_size=40,
     ).map("".join)
 )
 def test_structured_garbage_raises_only_the_parse_error(text: str) -> None:
-    try:
+    with contextlib.suppress(PlanParseError):
         EditPlan.from_tokens(text)
-    except PlanParseError:
-        pass
 
 
 # -- the token form --------------------------------------------------------------------------------
@@ -152,7 +179,7 @@ def test_token_form_matches_the_documented_lines() -> None:
         "[base] photo",
         "[sub] dog",
         "[gen] a dog sitting on the grass",
-        '[blob] dog {major-radius: 162px; minor-radius: 76px; cx: 444px; cy: 258px; angle: 96} '
+        "[blob] dog {major-radius: 162px; minor-radius: 76px; cx: 444px; cy: 258px; angle: 96} "
         '"A brown dog sitting on the grass"',
         "[style] monet",
         "[op] add dog ref=dog",
@@ -182,7 +209,11 @@ def test_parser_tolerates_case_whitespace_blank_lines_and_comments() -> None:
         ("[base] photo", None, "at least one [op]"),
         ("[base] photo\n[op] paint x", 2, "unknown op 'paint'"),
         ("[op] generate x\n[blob] dog {cx: 1px}", 2, "missing major-radius"),
-        ('[op] generate x\n[blob] dog {major-radius: 9px; minor-radius: 5px; cx: 1px; cy: 1px; angle: 0}', 2, "double-quoted"),
+        (
+            "[op] generate x\n[blob] dog {major-radius: 9px; minor-radius: 5px; cx: 1px; cy: 1px; angle: 0}",
+            2,
+            "double-quoted",
+        ),
         ("[op] generate x\n[knobs] alpha=2", 2, "alpha"),
         ("[op] generate x\n[knobs] temperature=2", 2, "known knobs"),
         ("[base] my photo\n[op] add x", 1, "not an asset name"),
@@ -226,11 +257,16 @@ def test_plan_consistency_rules() -> None:
 def test_blob_rejects_minor_larger_than_major_but_css_repairs_it() -> None:
     with pytest.raises(ValueError, match="swap them"):
         Blob(description="cat", cx=0.5, cy=0.5, a=0.1, b=0.2, angle=0)
-    swapped = Blob.from_css("cat {major-radius: 50px; minor-radius: 100px; cx: 256px; cy: 256px; angle: 30}")
+    swapped = Blob.from_css(
+        "cat {major-radius: 50px; minor-radius: 100px; cx: 256px; cy: 256px; angle: 30}"
+    )
     assert (swapped.a, swapped.b, swapped.angle) == (100 / 512, 50 / 512, 120.0)
-    assert swapped.mask(64, 64).tolist() == Blob(
-        description="cat", cx=0.5, cy=0.5, a=100 / 512, b=50 / 512, angle=120
-    ).mask(64, 64).tolist()
+    assert (
+        swapped.mask(64, 64).tolist()
+        == Blob(description="cat", cx=0.5, cy=0.5, a=100 / 512, b=50 / 512, angle=120)
+        .mask(64, 64)
+        .tolist()
+    )
 
 
 def test_angles_wrap_into_0_180() -> None:

@@ -67,7 +67,13 @@ PRESETS: dict[str, Preset] = {
             "Stable Diffusion XL base, 1024 px",
             dtype="bfloat16",
             components=(
-                "unet", "vae", "text_encoder", "text_encoder_2", "tokenizer", "tokenizer_2", "scheduler",
+                "unet",
+                "vae",
+                "text_encoder",
+                "text_encoder_2",
+                "tokenizer",
+                "tokenizer_2",
+                "scheduler",
             ),
             extra={"ip_adapter": "h94/IP-Adapter"},
         ),
@@ -142,7 +148,9 @@ def resolve_source(name: str, settings: Settings) -> str:
         return str(configured)
     if not preset.is_hub:
         if preset.source.endswith(".pth"):
-            raise ModelUnavailableError(f"preset {name!r} needs the checkpoint {preset.source}", fix)
+            raise ModelUnavailableError(
+                f"preset {name!r} needs the checkpoint {preset.source}", fix
+            )
         return preset.source
     if settings.allow_downloads and os.environ.get("HF_HUB_OFFLINE", "0") in ("0", "", "false"):
         return preset.source

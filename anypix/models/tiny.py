@@ -119,7 +119,8 @@ def tiny_components(config: TinyConfig = TinyConfig()) -> dict[str, Any]:
         clip_sample=False,
         set_alpha_to_one=False,
     )
-    for module in (unet, vae, text_encoder):
+    modules: list[Any] = [unet, vae, text_encoder]
+    for module in modules:
         module.eval().requires_grad_(False)
     return {
         "unet": unet,

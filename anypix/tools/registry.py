@@ -47,7 +47,7 @@ class Tool:
 
 def _docstring_parts(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     doc = inspect.getdoc(fn) or ""
-    summary, _, rest = doc.partition("\n\n")
+    summary = doc.partition("\n\n")[0]
     args: dict[str, str] = {}
     section = re.search(r"^Args:\s*\n(.*?)(?:^\S|\Z)", doc, re.MULTILINE | re.DOTALL)
     if section:
