@@ -95,9 +95,7 @@ _COUNT = re.compile(
     rf"^(?:(\d+)|({'|'.join(sorted(map(re.escape, NUMBERS), key=len, reverse=True))}))\s+",
     re.IGNORECASE,
 )
-_REL_SPLIT = re.compile(
-    r"\s+(" + "|".join(p for p, _ in _RELATIONS) + r")\s+", re.IGNORECASE
-)
+_REL_SPLIT = re.compile(r"\s+(" + "|".join(p for p, _ in _RELATIONS) + r")\s+", re.IGNORECASE)
 _TRAIL = re.compile(
     r"\s+(?:with|wearing|holding|made of|that|which|who|in the style of|painted|drawn)\b.*$|,.*$",
     re.IGNORECASE,
@@ -194,7 +192,9 @@ def _orders(graph: SceneGraph) -> tuple[dict[str, int], dict[str, int]]:
         elif rel == "below":
             ys.append((b, a))
         elif rel in ("next_to", "in_front_of", "behind"):
-            xs.append((a, b)) if rel == "next_to" else ys.append((b, a) if rel == "behind" else (a, b))
+            xs.append((a, b)) if rel == "next_to" else ys.append(
+                (b, a) if rel == "behind" else (a, b)
+            )
         elif rel == "between" and c is not None:
             xs += [(b, a), (a, c)]
     return _layers(graph, xs), _layers(graph, ys)
@@ -282,4 +282,6 @@ def place_blob(description: str, place: str) -> Blob | None:
     cx = region[0] if region[0] is not None else 0.5
     cy = region[1] if region[1] is not None else 0.55
     words = re.findall(r"[A-Za-z0-9]+", description) or ["object"]
-    return Blob(description=description, label="_".join(words[-2:])[:32], cx=cx, cy=cy, a=0.22, b=0.18)
+    return Blob(
+        description=description, label="_".join(words[-2:])[:32], cx=cx, cy=cy, a=0.22, b=0.18
+    )

@@ -1,0 +1,307 @@
+"""Clause readers of the fast-path grammar: one function per verb family, each adding ops and
+asset roles (base, subs, style) to a :class:`Draft`."""
+
+from __future__ import annotations
+
+import re
+
+from anypix.agent.phrases import (
+    REF,
+    WHOLE,
+    Draft,
+    NotCanonicalError,
+    alternation,
+    clean,
+    color_split,
+    is_whole,
+    items,
+    lexicon,
+    object_phrase,
+    ref_names,
+    take_region,
+    take_style,
+    verb_of,
+    words,
+)
+
+# -- clause readers ---------------------------------------------------------------------------------
+
+_DEST = (
+    rf"\b(?:to|into|onto|in|on|over|inside|within|at|of)\s+(?:the\s+)?(?:image\s+|photo\s+)?{REF}"
+)
+
+
+def _add(rest: str, draft: Draft) -> None:
+    rest, place = take_region(rest)
+    base = None
+    # the image added to is the last "to/in/on/of [X]"; what follows it says where
+    match = next(reversed(list(re.finditer(rf"\s*{_DEST}", rest, re.IGNORECASE))), None)
+    if (
+        match
+        and (match.start() > 0 or len(ref_names(rest)) == 1)
+        and not ref_names(rest[match.end() :])
+    ):
+        base, rest = match.group(1), (rest[: match.start()] + " " + rest[match.end() :]).strip()
+    elif re.search(r"\s+(?:to|into|onto|in)\s+(?:it|the image|the picture|the photo)$", rest):
+        base, rest = WHOLE, re.sub(r"\s+\w+\s+(?:it|the \w+)$", "", rest)
+    rest, region = take_region(rest)
+    place = place or region
+    if is_whole(rest) or rest.lower() in ("them", "him", "her"):  # "put it on the left"
+        _place_previous(draft, place)
+        return
+    draft.base(base)
+    for item in items(rest):
+        refs = ref_names(item)
+        if len(refs) > 1:
+            raise NotCanonicalError(f"cannot tell what {item!r} adds")
+        # "the scarf from [scarf] on the girl": the ref is the source, the text says what
+        target = re.sub(rf"\s+(?:from|of)\s+{REF}", "", item) if refs else item
+        target = target if target.strip() else refs[0]
+        draft.op("add", target, refs[0] if refs else None, place)
+
+
+def _place_previous(draft: Draft, place: str) -> None:
+    added = [op for op in draft.ops if op["op"] in ("add", "move")]
+    if not added or not place:
+        raise NotCanonicalError("'it' has nothing earlier to refer to")
+    added[-1]["place"] = place
+
+
+def _remove(verb: str, rest: str, draft: Draft) -> None:
+    match = re.fullmatch(
+        rf"(.+?)\s+(?:from|out of|in|of|off|on)\s+(?:the\s+)?(?:image\s+|photo\s+)?{REF}",
+        rest,
+        re.IGNORECASE,
+    )
+    if match:
+        rest, base = match.group(1), match.group(2)
+        draft.base(base)
+    elif re.search(r"\s+(?:from|out of)\s+(?:it|the image|the picture|the photo)$", rest):
+        rest = re.sub(r"\s+(?:from|out of)\s+(?:it|the \w+)$", "", rest)
+        draft.base(WHOLE)
+    rest = re.sub(r"\s+(?:out|away|off)$", "", rest)
+    if verb == "take" and not match:
+        raise NotCanonicalError("'take' without 'out of [image]'")
+    for item in items(rest):
+        refs = ref_names(item)
+        draft.op("remove", item, refs[0] if refs else None)
+
+
+def _replace(verb: str, rest: str, draft: Draft) -> None:
+    rest = re.sub(r"^out\s+", "", rest)
+    match = re.fullmatch(r"(.+?)\s+(?:with|for|by|to|into)\s+(.+)", rest, re.IGNORECASE)
+    if match is None:
+        raise NotCanonicalError(f"'{verb}' needs 'X with Y'")
+    old, new = match.group(1), match.group(2)
+    if verb == "substitute" and " for " in match.group(0):
+        old, new = new, old  # "substitute Y for X": Y goes where X was
+    old_target, base = object_phrase(old)
+    draft.base(base)
+    new_target, new_ref = object_phrase(new)
+    if new_ref == WHOLE:
+        raise NotCanonicalError("cannot replace something with the whole image")
+    if new_ref is None:
+        draft.op("replace", f"{old_target} with {new_target}")
+    else:
+        draft.op("replace", old_target or new_ref, new_ref)
+
+
+def _recolor(rest: str, draft: Draft) -> None:
+    split = color_split(rest)
+    if split is None:
+        raise NotCanonicalError(f"no colour in {rest!r}")
+    target, base = object_phrase(re.sub(r"\s+(?:in|to)$", "", split[0]))
+    draft.base(base)
+    draft.op("recolor", f"{target or 'everything'} {split[1]}")
+
+
+def _move(rest: str, draft: Draft) -> None:
+    rest, place = take_region(rest)
+    match = re.fullmatch(
+        r"(.+?)\s+((?:up|down|left|right|closer|further|farther|higher|lower|next to|towards?|"
+        r"behind|in front of|over|under|a bit|a little|slightly)\b.*)",
+        rest,
+        re.IGNORECASE,
+    )
+    where = match.group(2) if match else ""
+    obj = match.group(1) if match else rest
+    if not (place or where):
+        raise NotCanonicalError("a move needs a direction or a place")
+    target, base = object_phrase(obj)
+    if base == WHOLE and not target and draft.ops:
+        _place_previous(draft, place or where)
+        return
+    draft.base(base)
+    draft.op("move", f"{target} {where or place}", None, place)
+
+
+def _restyle(verb: str, rest: str, style: str | None, draft: Draft) -> None:
+    nouns = alternation(words("style_nouns"))
+    use = re.fullmatch(
+        rf"(?:the\s+)?((?:{nouns}))\s+(?:of|from)\s+{REF}\s+(?:on|to|onto|for|in)\s+(.+)",
+        rest,
+        re.IGNORECASE,
+    )
+    give = re.fullmatch(rf"(.+?)\s+(?:the|a)\s+((?:{nouns}))\s+(?:of|from)\s+{REF}", rest, re.I)
+    variation = re.fullmatch(
+        rf"me\s+(?:a|an|another|some|\w+)\s+(?:other\s+)?(?:variations?|versions?)\s+(?:of|on)\s+{REF}",
+        rest,
+        re.I,
+    )
+    match_style = re.fullmatch(rf"(?:the\s+(?:{nouns})\s+(?:of|from)\s+)?{REF}", rest, re.I)
+    if variation and verb == "give":
+        draft.base(variation.group(1))
+        draft.op("variation")
+        return
+    if match_style and verb == "match":
+        draft.style(match_style.group(1))
+        draft.base(WHOLE)
+        draft.op("restyle", "", match_style.group(1))
+        return
+    if use and verb in ("use", "apply", "transfer"):
+        draft.style(use.group(2))
+        obj, aspect, style = use.group(3), use.group(1), use.group(2)
+    elif give and verb == "give":
+        draft.style(give.group(3))
+        obj, aspect, style = give.group(1), give.group(2), give.group(3)
+    else:
+        match = re.fullmatch(r"(.+?)\s+(?:as|like|in|into)\s+(.+)", rest, re.IGNORECASE)
+        obj, aspect = (match.group(1), match.group(2)) if match else (rest, "")
+        if style is None and not aspect:
+            raise NotCanonicalError(f"'{verb}' needs a style")
+    target, base = object_phrase(obj)
+    draft.base(base)
+    aspect = "" if aspect.lower() == "style" else aspect
+    draft.op("restyle", " ".join(p for p in (target, aspect) if p), style)
+
+
+def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
+    """make / turn / paint / render / change / convert: recolor, restyle, replace or generate."""
+    lowered = rest.lower()
+    variation = re.fullmatch(
+        rf"(?:me )?(?:a |an |some |\w+ )?(?:other |new )?(?:variations?|versions?|alternatives?) (?:of|on) {REF}",
+        lowered,
+    )
+    if variation:
+        draft.base(variation.group(1))
+        draft.op("variation")
+        return
+    change = re.fullmatch(r"(?:the )?colou?r of (.+?) (?:to|into) (.+)", rest, re.IGNORECASE)
+    if change:
+        rest = f"{change.group(1)} {change.group(2)}"
+    into = re.fullmatch(r"(.+?)\s+(?:into|to)\s+(.+)", rest, re.IGNORECASE)
+    if into and verb in ("turn", "change", "convert", "transform") and not color_split(rest):
+        obj_target, base = object_phrase(into.group(1))
+        if base == WHOLE or (base and not obj_target):
+            draft.base(base)
+            draft.op("restyle", into.group(2), style)
+        else:
+            _replace("replace", f"{into.group(1)} with {into.group(2)}", draft)
+        return
+    # "make a picture of a cat", "paint a sunset": no image named, so a new one is described
+    names_image = ref_names(rest) or re.match(rf"({alternation(words('whole_image'))})\b", lowered)
+    describes = re.match(r"(an?|the|some|\d+|one|two)\b", lowered) and (
+        not color_split(rest) or re.match(r"an? ", lowered)
+    )
+    if not names_image and verb in ("make", "paint", "render", "draw") and describes:
+        _describe(rest, draft)
+        return
+    if color_split(rest):
+        _recolor(rest, draft)
+        return
+    if any(w in lowered.split() for w in lexicon()["size_words"]):
+        raise NotCanonicalError("resizing is not an op")
+    obj, aspect = _split_object(rest)
+    target, base = object_phrase(obj)
+    if base is None:
+        raise NotCanonicalError(f"cannot tell which image '{verb} {rest}' edits")
+    if style is None and not aspect:
+        raise NotCanonicalError(f"'{verb}' needs a colour, a style or a description")
+    draft.base(base)
+    aspect = re.sub(r"^(?:look|feel|seem|appear|like|as|in|into)\s+(?:like\s+)?", "", aspect)
+    draft.op("restyle", " ".join(p for p in (target, aspect) if p), style)
+
+
+def _split_object(rest: str) -> tuple[str, str]:
+    """ "the jacket in [jacket] a bit darker" -> object up to the image name, then the rest."""
+    whole = re.match(rf"({alternation(words('whole_image'))})\b\s*(.*)", rest, re.IGNORECASE)
+    if whole:
+        return whole.group(1), whole.group(2)
+    match = re.match(rf"(.*?{REF}(?:'s\s+\w+)?)\s*(.*)", rest)
+    if match:
+        return match.group(1), match.group(3)
+    return rest, ""
+
+
+def _describe(text: str, draft: Draft) -> None:
+    """A description of a new image ("a lighthouse in a storm, oil painting")."""
+    variation = re.fullmatch(
+        rf"(?:a |an |some |\w+ )?(?:variations?|versions?|alternatives?) (?:of|on) {REF}",
+        text.strip(),
+        re.IGNORECASE,
+    )
+    if variation:
+        draft.base(variation.group(1))
+        draft.op("variation")
+        return
+    text = re.sub(
+        r"^(?:me\s+)?(?:(?:an?|the)\s+(?:image|picture|photo|drawing|render|illustration)\s+of\s+)?",
+        "",
+        text,
+        flags=re.IGNORECASE,
+    )
+    first = text.split()[0].lower() if text.split() else ""
+    if first in lexicon()["unsupported_verbs"]:
+        raise NotCanonicalError(f"'{first}' is not an op the plan language has")
+    if re.search(
+        r"\b(?:i|we|you|me|my|our|should|want|wish|don't|do not|can|could|would|there)\b",
+        text,
+        re.I,
+    ):
+        raise NotCanonicalError("it reads like a request, not a description")
+    if re.match(rf"{REF}\s*(?:,|but|without|with|minus|except|in which|where)\b", text, re.I):
+        raise NotCanonicalError("it reads like an edit of the image it names")
+    for name in ref_names(text):
+        if re.search(rf"\b(?:on|in|into|to|onto|with|without|but)\s+\[{re.escape(name)}\]", text):
+            raise NotCanonicalError(f"cannot tell whether [{name}] is edited or shown")
+        if name not in draft.subs:
+            draft.subs.append(name)
+    draft.generating = True
+    draft.gen_text.append(clean(text))
+
+
+def read_clause(clause: str, draft: Draft) -> None:
+    found = verb_of(clause)
+    kind, verb, rest = found if found else ("describe", "", clause)
+    if kind == "restyle" and verb in ("use", "apply", "transfer", "give", "match"):
+        if verb == "use" and " instead of " in rest:
+            new, _, old = rest.partition(" instead of ")
+            return _replace("replace", f"{old} with {new}", draft)
+        return _restyle(verb, rest, None, draft)
+    rest, style = take_style(rest, draft)
+    if style is not None and not rest and kind in ("make", "restyle", "describe"):
+        draft.base(WHOLE)  # "paint everything like [monet]", "[photo] in the style of [x]"
+        draft.op("restyle", "", style)
+        return None
+    if kind == "describe" and re.fullmatch(REF, rest) and style is not None:
+        draft.base(rest.strip("[]"))
+        draft.op("restyle", "", style)
+        return None
+    if kind == "generate" or kind == "describe":
+        return _describe(rest, draft)
+    readers = {
+        "add": lambda: _add(rest, draft),
+        "remove": lambda: _remove(verb, rest, draft),
+        "replace": lambda: _replace(verb, rest, draft),
+        "recolor": lambda: _recolor(rest, draft),
+        "move": lambda: _move(rest, draft),
+        "variation": lambda: (draft.base(object_phrase(rest)[1]), draft.op("variation")),
+        "restyle": lambda: _restyle(verb, rest, style, draft),
+        "make": lambda: _make(verb, rest, style, draft),
+    }
+    if kind == "add" and style is not None and not rest:
+        raise NotCanonicalError("nothing to add")
+    readers[kind]()
+    if style is not None and kind not in ("make", "restyle"):
+        draft.op("restyle", "", style)
+    return None

@@ -1,0 +1,194 @@
+"""Phrases the fast-path grammar shares between its clause readers: the word lists, asset
+references, objects ("the jacket in [jacket]"), colours, canvas regions and style phrases."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any, Literal
+
+from anypix.errors import AnypixError
+
+Modality = Literal["image", "audio"]
+REF = r"\[([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})\]"
+WHOLE = "<whole>"  # the base, named by "it", "everything", "the image"...
+
+
+class NotCanonicalError(AnypixError):
+    """The instruction is not one of the forms the fast path reads; the planner asks the LLM."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            f"the fast path cannot read this instruction: {message}",
+            "rephrase it canonically (e.g. 'add [dog] to [photo] and remove the cat') "
+            "or plan with an LLM backend (--llm smollm2)",
+        )
+
+
+@cache
+def lexicon() -> dict[str, Any]:
+    from anypix import prompts
+
+    data: dict[str, Any] = json.loads(prompts.read("lexicon.json"))
+    return data
+
+
+def words(key: str) -> list[str]:
+    return sorted(lexicon()[key], key=len, reverse=True)  # longest first: "get rid of" before "get"
+
+
+def alternation(words: list[str]) -> str:
+    return "|".join(re.escape(w) for w in words)
+
+
+def verb_of(clause: str) -> tuple[str, str, str] | None:
+    """(kind, verb, rest) when the clause starts with a known verb."""
+    lowered = clause.lower()
+    for kind, verbs in lexicon()["verbs"].items():
+        for verb in sorted(verbs, key=len, reverse=True):
+            if re.match(rf"{re.escape(verb)}\b", lowered):
+                return kind, verb, clause[len(verb) :].strip()
+    return None
+
+
+# -- the draft plan ---------------------------------------------------------------------------------
+
+
+@dataclass
+class Draft:
+    assets: Mapping[str, Modality]
+    bases: list[str] = field(default_factory=list)
+    subs: list[str] = field(default_factory=list)
+    style_refs: list[str] = field(default_factory=list)
+    ops: list[dict[str, Any]] = field(default_factory=list)
+    gen_text: list[str] = field(default_factory=list)
+    generating: bool = False
+
+    def op(self, kind: str, target: str = "", ref: str | None = None, place: str = "") -> None:
+        self.ops.append({"op": kind, "target": clean(target), "ref": ref, "place": place})
+        if ref is not None and kind != "restyle" and ref not in self.subs:
+            self.subs.append(ref)
+
+    def base(self, name: str | None) -> None:
+        if name is not None:
+            self.bases.append(name)
+
+    def style(self, name: str) -> None:
+        self.style_refs.append(name)
+
+
+def clean(text: str) -> str:
+    """Refs become plain names in free text; stray punctuation and articles at the ends go."""
+    text = re.sub(REF, r"\1", text)
+    text = re.sub(r"\s+", " ", text).strip(" ,.;:!?")
+    return text
+
+
+def ref_names(text: str) -> list[str]:
+    return re.findall(REF, text)
+
+
+# -- phrases shared by the clause readers -----------------------------------------------------------
+
+
+def _style_pattern() -> re.Pattern[str]:
+    nouns = alternation(words("style_nouns"))
+    return re.compile(
+        rf",?\s*(?:(?:all|everything)\s+)?(?:"
+        rf"(?:in|with|using)\s+(?:the\s+)?(?:same\s+)?(?:{nouns})\s+(?:of|from|as)\s+{REF}|"
+        rf"(?:in|with)\s+{REF}(?:'s\s+(?:{nouns})|\s+style)|"
+        rf"like\s+(?:the\s+)?(?:sound|sounds|noise|{nouns})\s+of\s+{REF}|"
+        rf"(?:the\s+)?same\s+(?:{nouns})\s+as\s+{REF}|"
+        rf"(?:styled|inspired|influenced)\s+(?:after|by)\s+{REF}|"
+        rf"(?:look|looks|looking|feel|feels|feeling|sound|sounds|seem)\s+like\s+{REF}|"
+        rf"(?:just\s+)?like\s+{REF}|(?:a la|à la)\s+{REF})",
+        re.IGNORECASE,
+    )
+
+
+def take_style(clause: str, draft: Draft) -> tuple[str, str | None]:
+    """Remove a style phrase naming an asset; returns (rest, style asset)."""
+    match = _style_pattern().search(clause)
+    if match is None:
+        return clause, None
+    name = next(g for g in match.groups() if g)
+    draft.style(name)
+    return (clause[: match.start()] + " " + clause[match.end() :]).strip(" ,"), name
+
+
+def is_whole(text: str) -> bool:
+    return clean(text).lower() in lexicon()["whole_image"]
+
+
+def object_phrase(phrase: str) -> tuple[str, str | None]:
+    """Split "the jacket in [jacket]" into (target, base): the ref names the image edited."""
+    phrase = phrase.strip(" ,")
+    if is_whole(phrase):
+        return "", WHOLE
+    refs = ref_names(phrase)
+    if not refs:
+        return phrase, None
+    if len(refs) > 1:
+        raise NotCanonicalError(f"{phrase!r} names several images")
+    if re.fullmatch(REF, phrase):
+        return "", refs[0]
+    match = re.fullmatch(
+        rf"(.*?)\s*\b(?:in|of|from|on|inside|within|at)\s+(?:the\s+)?(?:image\s+|photo\s+)?{REF}",
+        phrase,
+        re.IGNORECASE,
+    )
+    if match:
+        return match.group(1), match.group(2)
+    match = re.fullmatch(rf"{REF}'s\s+(.+)", phrase)
+    if match:
+        return match.group(2), match.group(1)
+    raise NotCanonicalError(f"cannot tell which image {phrase!r} edits")
+
+
+def items(text: str) -> list[str]:
+    """A list of objects: "the pen, the cup and the notebook"."""
+    items = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*", text.strip())
+    return [item for item in items if item.strip()]
+
+
+def color_split(text: str) -> tuple[str, str] | None:
+    """("the jacket", "dark green") when text ends with a colour phrase."""
+    words = text.split()
+    colors, modifiers = set(lexicon()["colors"]), set(lexicon()["color_modifiers"])
+    start = len(words)
+    while start > 0 and words[start - 1].lower().strip(",") in colors | modifiers:
+        start -= 1
+    tail = [w.lower() for w in words[start:]]
+    while tail and tail[0] in modifiers - colors:  # modifiers must lead into a colour
+        if not any(w in colors for w in tail):
+            break
+        if tail[0] in ("and", "of", "-"):
+            start, tail = start + 1, tail[1:]
+            continue
+        break
+    if not any(w in colors for w in tail):
+        return None
+    return " ".join(words[:start]), " ".join(words[start:])
+
+
+def _region_pattern() -> re.Pattern[str]:
+    from anypix.agent.layout import REGION_WORDS
+
+    return re.compile(
+        rf"\s*\b(?:(?:on|to|at|in|into|towards?)\s+(?:the\s+)?)?(?:far\s+|very\s+)?"
+        rf"(?:{alternation(sorted(REGION_WORDS, key=len, reverse=True))})"
+        rf"(?:\s+(?:side|corner|edge|half|part|third))?"
+        rf"(?:\s+of\s+(?:the\s+)?(?:image|picture|photo|frame|scene|canvas|it))?\s*$",
+        re.IGNORECASE,
+    )
+
+
+def take_region(text: str) -> tuple[str, str]:
+    """Split a trailing canvas-region phrase ("on the left", "in the top right corner") off."""
+    match = _region_pattern().search(text)
+    if match is None or not match.group(0).strip():
+        return text, ""
+    return text[: match.start()].strip(" ,"), match.group(0).strip()

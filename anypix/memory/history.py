@@ -1,0 +1,331 @@
+"""Sessions as trees of turns: list and show turns, undo, redo, branch, collect garbage.
+
+A session's cursor is the turn whose output is "the current image". A new turn becomes a child of
+the cursor and the new cursor. ``undo`` moves the cursor to its parent and remembers where it came
+from; ``redo`` goes back down that way; ``branch N`` puts the cursor on any earlier turn, so the
+next turn starts a new branch beside the old one, which stays in the history. Failed and
+cancelled turns are kept (children of the cursor they ran from) but never become the cursor.
+
+Export/import live in ``archive.py`` and replay in ``replay.py``; both are re-exported here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, select
+from sqlmodel import Session as DbSession
+
+from anypix.errors import AnypixError
+from anypix.memory.assets import AssetStore
+from anypix.memory.db import write_session
+from anypix.memory.tables import AssetRow, RenderRow, SessionRow, ToolCallRow, TurnRow
+from anypix.memory.turns import SessionNotFoundError, StepRecord
+
+LAST = "last"  # the name under which the cursor's output is offered to the planner
+
+
+class HistoryError(AnypixError):
+    """An undo, redo or branch that the session's history cannot do."""
+
+
+@dataclass(frozen=True)
+class SessionInfo:
+    id: str
+    name: str
+    created_at: float
+    updated_at: float
+    turns: int
+    cursor: int | None = field(default=None, metadata={"doc": "seq of the cursor turn"})
+
+
+@dataclass(frozen=True)
+class TurnSummary:
+    seq: int
+    parent: int | None
+    status: str
+    instruction: str
+    created_at: float
+    outputs: int
+    current: bool
+    on_path: bool = field(metadata={"doc": "on the way from the first turn to the cursor"})
+
+
+@dataclass(frozen=True)
+class RenderInfo:
+    id: int
+    position: int
+    sha256: str
+    path: Path
+    parent: tuple[int, int] | None  # (turn seq, position) of the render this one edited
+    provenance: dict[str, Any]
+    timings: dict[str, float]
+
+
+@dataclass(frozen=True)
+class TurnDetail:
+    summary: TurnSummary
+    attachments: dict[str, str]
+    plan: dict[str, Any] | None
+    error: str | None
+    timings: dict[str, float]
+    steps: list[StepRecord]
+    renders: list[RenderInfo]
+
+
+@dataclass(frozen=True)
+class AssetInfo:
+    name: str
+    sha256: str
+    modality: str
+    format: str
+    path: Path
+    origin: str
+    width: int | None = None
+    height: int | None = None
+    duration_s: float | None = None
+
+
+# -- sessions ----------------------------------------------------------------------------------------
+
+_SESSIONS_SQL = """
+SELECT s.id, s.name, s.created_at, s.updated_at,
+       (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id),
+       (SELECT seq FROM turns t WHERE t.id = s.cursor_turn_id)
+FROM sessions s ORDER BY s.updated_at DESC, s.created_at DESC
+"""
+
+
+def create_session(engine: Engine, name: str | None = None) -> SessionInfo:
+    now = time.time()
+    row = SessionRow(id=uuid.uuid4().hex, name=name or "untitled", created_at=now, updated_at=now)
+    with write_session(engine) as db:
+        db.add(row)
+    return SessionInfo(row.id, row.name, now, now, 0, None)
+
+
+def list_sessions(engine: Engine) -> list[SessionInfo]:
+    """All sessions, the most recently used first."""
+    with engine.connect() as conn:
+        return [SessionInfo(*row) for row in conn.exec_driver_sql(_SESSIONS_SQL)]
+
+
+def find_session(engine: Engine, ref: str | None = None) -> SessionInfo:
+    """A session by id, unique id prefix or name; ``None`` is the most recent one."""
+    found = list_sessions(engine)
+    if ref is None:
+        if not found:
+            raise SessionNotFoundError("(none yet)")
+        return found[0]
+    for matches in (
+        [s for s in found if s.id == ref],
+        [s for s in found if len(ref) >= 4 and s.id.startswith(ref)],
+        [s for s in found if s.name == ref],
+    ):
+        if len(matches) == 1 or (matches and matches[0].name == ref):
+            return matches[0]  # a repeated name means its most recent session
+        if matches:
+            ids = ", ".join(s.id[:8] for s in matches)
+            raise HistoryError(f"{ref!r} matches several sessions ({ids})", "give more of the id")
+    raise SessionNotFoundError(ref)
+
+
+# -- turns -------------------------------------------------------------------------------------------
+
+_TURNS_SQL = """
+SELECT t.id, t.seq, t.parent_id, t.status, t.instruction, t.created_at,
+       (SELECT COUNT(*) FROM renders r WHERE r.turn_id = t.id)
+FROM turns t WHERE t.session_id = ? ORDER BY t.seq
+"""
+
+
+def _cursor_id(conn: Any, session_id: str) -> int | None:
+    row = conn.exec_driver_sql("SELECT cursor_turn_id FROM sessions WHERE id = ?", (session_id,)).first()
+    if row is None:
+        raise SessionNotFoundError(session_id)
+    return row[0]
+
+
+def list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
+    """Every turn of the session in order, marking the cursor and the path that leads to it."""
+    with engine.begin() as conn:  # one snapshot for the cursor and the turns
+        cursor = _cursor_id(conn, session_id)
+        rows = conn.exec_driver_sql(_TURNS_SQL, (session_id,)).all()
+    seq_of = {row[0]: row[1] for row in rows}
+    parent_of = {row[0]: row[2] for row in rows}
+    path: set[int] = set()
+    node = cursor
+    while node is not None:
+        path.add(node)
+        node = parent_of.get(node)
+    return [
+        TurnSummary(
+            seq=seq,
+            parent=seq_of.get(parent) if parent is not None else None,
+            status=status,
+            instruction=instruction,
+            created_at=created_at,
+            outputs=outputs,
+            current=turn_id == cursor,
+            on_path=turn_id in path,
+        )
+        for turn_id, seq, parent, status, instruction, created_at, outputs in rows
+    ]
+
+
+def _turn_row(db: DbSession, session_id: str, seq: int) -> TurnRow:
+    turn = db.exec(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)).first()
+    if turn is None:
+        raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
+    return turn[0] if isinstance(turn, tuple) else turn
+
+
+def show_turn(engine: Engine, store: AssetStore, session_id: str, seq: int) -> TurnDetail:
+    """Everything stored about one turn."""
+    summary = next((t for t in list_turns(engine, session_id) if t.seq == seq), None)
+    with DbSession(engine) as db:
+        turn = _turn_row(db, session_id, seq)
+        calls = db.exec(select(ToolCallRow).where(ToolCallRow.turn_id == turn.id).order_by(ToolCallRow.position)).scalars()
+        steps = [StepRecord(c.tool, c.arguments, c.result, c.seconds, c.error) for c in calls]
+        renders = [_render_info(db, store, r) for r in _renders_of(db, turn.id)]
+    assert summary is not None
+    return TurnDetail(summary, turn.attachments, turn.plan, turn.error, turn.timings, steps, renders)
+
+
+def _renders_of(db: DbSession, turn_id: int | None) -> list[RenderRow]:
+    query = select(RenderRow).where(RenderRow.turn_id == turn_id).order_by(RenderRow.position)
+    return list(db.exec(query).scalars())
+
+
+def _render_info(db: DbSession, store: AssetStore, render: RenderRow) -> RenderInfo:
+    asset = db.get(AssetRow, render.sha256)
+    assert asset is not None and render.id is not None
+    parent = None
+    if render.parent_id is not None:
+        row = db.execute(
+            select(TurnRow.seq, RenderRow.position)
+            .join(TurnRow, TurnRow.id == RenderRow.turn_id)
+            .where(RenderRow.id == render.parent_id)
+        ).first()
+        parent = (row[0], row[1]) if row else None
+    return RenderInfo(
+        id=render.id,
+        position=render.position,
+        sha256=render.sha256,
+        path=store.path(asset.sha256, asset.format),
+        parent=parent,
+        provenance=render.provenance,
+        timings=render.timings,
+    )
+
+
+# -- the cursor --------------------------------------------------------------------------------------
+
+
+def _session_row(db: DbSession, session_id: str) -> SessionRow:
+    session = db.get(SessionRow, session_id)
+    if session is None:
+        raise SessionNotFoundError(session_id)
+    return session
+
+
+def _seq(db: DbSession, turn_id: int | None) -> int | None:
+    return None if turn_id is None else db.get(TurnRow, turn_id).seq  # type: ignore[union-attr]
+
+
+def undo(engine: Engine, session_id: str) -> int | None:
+    """Move the cursor to its parent; returns the new cursor's seq (None: before the first turn)."""
+    with write_session(engine) as db:
+        session = _session_row(db, session_id)
+        if session.cursor_turn_id is None:
+            raise HistoryError("nothing to undo: the session is at its start", "make an edit first")
+        current = db.get(TurnRow, session.cursor_turn_id)
+        assert current is not None
+        session.redo_stack = [*session.redo_stack, current.id]
+        session.cursor_turn_id = current.parent_id
+        session.updated_at = time.time()
+        db.add(session)
+        return _seq(db, current.parent_id)
+
+
+def redo(engine: Engine, session_id: str) -> int:
+    """Go back down the way the last undo came up; returns the new cursor's seq."""
+    with write_session(engine) as db:
+        session = _session_row(db, session_id)
+        if not session.redo_stack:
+            raise HistoryError("nothing to redo", "redo follows an undo, until a new edit or branch")
+        *rest, target_id = session.redo_stack
+        session.redo_stack = rest
+        session.cursor_turn_id = target_id
+        session.updated_at = time.time()
+        db.add(session)
+        seq = _seq(db, target_id)
+        assert seq is not None
+        return seq
+
+
+def branch(engine: Engine, session_id: str, seq: int) -> int | None:
+    """Put the cursor on turn ``seq`` (0: before the first turn); the next edit starts a branch."""
+    with write_session(engine) as db:
+        session = _session_row(db, session_id)
+        target_id = None
+        if seq != 0:
+            turn = _turn_row(db, session_id, seq)
+            if turn.status != "ok":
+                raise HistoryError(
+                    f"turn {seq} {turn.status}, so it has no image to continue from",
+                    "branch from a turn whose status is ok",
+                )
+            target_id = turn.id
+        session.cursor_turn_id = target_id
+        session.redo_stack = []
+        session.updated_at = time.time()
+        db.add(session)
+    return seq or None
+
+
+# -- assets ------------------------------------------------------------------------------------------
+
+_NAMES_SQL = """
+SELECT sa.name, a.sha256, a.modality, a.format, a.origin, a.width, a.height, a.duration_s
+FROM session_assets sa JOIN assets a ON a.sha256 = sa.sha256
+WHERE sa.session_id = ? ORDER BY sa.id
+"""
+_LAST_SQL = """
+SELECT 'last', a.sha256, a.modality, a.format, a.origin, a.width, a.height, a.duration_s
+FROM sessions s JOIN renders r ON r.turn_id = s.cursor_turn_id JOIN assets a ON a.sha256 = r.sha256
+WHERE s.id = ? ORDER BY r.position LIMIT 1
+"""
+
+
+def session_assets(engine: Engine, store: AssetStore, session_id: str) -> dict[str, AssetInfo]:
+    """The names a session knows (the latest binding of each), plus ``last``: the cursor's image."""
+    with engine.begin() as conn:
+        rows = [*conn.exec_driver_sql(_NAMES_SQL, (session_id,)), *conn.exec_driver_sql(_LAST_SQL, (session_id,))]
+    return {
+        name: AssetInfo(name, sha, modality, fmt, store.path(sha, fmt), origin, width, height, duration)
+        for name, sha, modality, fmt, origin, width, height, duration in rows
+    }
+
+
+def collect_garbage(engine: Engine, store: AssetStore, grace_s: float = 3600.0) -> list[Path]:
+    """Remove files no row references (left by a killed process) once older than ``grace_s``.
+
+    The grace period protects files another process has placed for a turn it has not committed
+    yet; the write lock keeps a commit from claiming a file while it is being removed."""
+    removed: list[Path] = []
+    cutoff = time.time() - grace_s
+    with write_session(engine) as db:
+        known = set(db.execute(select(AssetRow.sha256)).scalars())
+        for sha, path in store.files().items():
+            if sha not in known and path.stat().st_mtime <= cutoff:
+                path.unlink(missing_ok=True)
+                removed.append(path)
+        for path in store.stray_temp_files(grace_s):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,287 @@
+"""The one render function: an :class:`~anypix.plan.EditPlan` in, images and provenance out.
+
+Everything a plan asks for happens in **one** diffusion call over one batch:
+
+* ``[base]``: the base image is DDIM-inverted under the prompt (guidance 1) and the start latent
+  is ``sqrt(alpha) * inverted + sqrt(1 - alpha) * noise`` (alpha = 1 keeps the source; see
+  :mod:`anypix.tools.invert`);
+* ``[sub]``: subject conditioning (:mod:`anypix.tools.subject`);
+* ``[style]``: the style reference is inverted too and rides along as batch row 0, replaced at
+  every step by its inverted latent, while StyleAligned shares its attention with the target row
+  (:mod:`anypix.models.attention`);
+* blobs / boxes: engine grounding hooks from :mod:`anypix.tools.layout`.
+
+Renders are pure: the same plan, seed, model and device give the same pixels. The seed is drawn
+when the plan leaves it out, and recorded, like every other value actually used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from contextlib import ExitStack
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from anypix.errors import AssetError, CancelledError, NotAvailableError, UnknownAssetError
+from anypix.models.attention import StyleAlignedOptions
+from anypix.plan import EditPlan
+from anypix.records import Provenance, Render
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+    from anypix.models.diffusion import Components
+
+START_BLEND = "sqrt(alpha) * ddim_inverted(base) + sqrt(1 - alpha) * noise(seed)"
+STYLE_OPTIONS = StyleAlignedOptions()
+INVERSION_GUIDANCE = 1.0
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """The knob values a render actually uses (the plan's, or the preset's defaults)."""
+
+    steps: int
+    guidance: float
+    seed: int
+    size: tuple[int, int]  # (width, height)
+
+    @property
+    def do_cfg(self) -> bool:
+        return self.guidance > 1.0
+
+
+class Ticker:
+    """Counts UNet passes for the progress callback and polls the cancel callback."""
+
+    def __init__(self, total: int, progress: Callable[[int, int], None] | None,
+                 cancel: Callable[[], bool] | None) -> None:  # fmt: skip
+        self.total, self.done = total, 0
+        self.progress, self.cancel = progress, cancel
+
+    def check(self) -> None:
+        if self.cancel is not None and self.cancel():
+            raise CancelledError(f"render cancelled after {self.done} of {self.total} steps")
+
+    def tick(self) -> None:
+        self.done += 1
+        if self.progress is not None:
+            self.progress(self.done, self.total)
+
+
+def resolve_sampling(plan: EditPlan, components: Components) -> Sampling:
+    knobs = plan.knobs
+    multiple = components.size_multiple
+    width, height = knobs.size or components.default_size
+    # Sides snap down to what the VAE and UNet can divide; the size used is recorded.
+    size = (max(multiple, width // multiple * multiple), max(multiple, height // multiple * multiple))
+    return Sampling(
+        steps=knobs.steps or components.default_steps,
+        guidance=components.default_guidance if knobs.guidance is None else knobs.guidance,
+        seed=secrets.randbits(31) if knobs.seed is None else knobs.seed,
+        size=size,
+    )
+
+
+def load_asset(name: str, assets: Mapping[str, Image.Image | Path]) -> tuple[Image.Image, str]:
+    """An asset image and its sha256 (of the file's bytes, or of mode, size and pixels)."""
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    if name not in assets:
+        raise UnknownAssetError(name, list(assets))
+    value = assets[name]
+    if isinstance(value, PILImage.Image):
+        digest = hashlib.sha256(f"{value.mode}:{value.size}:".encode() + value.tobytes())
+        return value.convert("RGB"), digest.hexdigest()
+    path = Path(value)
+    try:
+        data = path.read_bytes()
+        with PILImage.open(path) as opened:
+            image = opened.convert("RGB")
+    except (OSError, UnidentifiedImageError) as exc:
+        raise AssetError(f"[{name}] ({path}) is not a readable image: {exc}", "attach a PNG or JPEG") from None
+    return image, hashlib.sha256(data).hexdigest()
+
+
+def prompt_of(plan: EditPlan) -> str:
+    """The text the diffusion model is conditioned on: [gen], else the ops' targets."""
+    return plan.gen or ", ".join(op.target for op in plan.ops if op.target)
+
+
+def render(
+    plan: EditPlan,
+    assets: Mapping[str, Image.Image | Path],
+    models: Components | None = None,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> Render:
+    """Render ``plan`` in one diffusion call. ``models`` None loads ``settings.model``.
+
+    ``progress(done, total)`` is called after every UNet pass (inversions included) and
+    ``cancel()`` is polled before each; when it returns True a CancelledError is raised."""
+    import torch
+
+    from anypix.models.diffusion import load_components
+
+    started = time.perf_counter()
+    components = models or load_components()
+    timings = {"load": time.perf_counter() - started}
+    sampling = resolve_sampling(plan, components)
+    images, inputs = _load_images(plan, assets)
+    inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))
+    ticker = Ticker(inversions + sampling.steps, progress, cancel)
+    with torch.inference_mode():
+        latents, style_rows, extra = _denoise_plan(plan, images, components, sampling, ticker, timings)
+        mark = time.perf_counter()
+        from anypix.models.diffusion import decode_latents
+
+        outputs = decode_latents(components, latents[style_rows:])
+        timings["decode"] = time.perf_counter() - mark
+    timings["total"] = time.perf_counter() - started
+    return Render(images=outputs, provenance=_provenance(plan, components, sampling, inputs, extra),
+                  timings=timings)  # fmt: skip
+
+
+def _load_images(plan: EditPlan, assets: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    names = [n for n in (plan.base, *plan.subs, plan.style_ref) if n is not None]
+    loaded = {name: load_asset(name, assets) for name in names}
+    return {n: image for n, (image, _) in loaded.items()}, {n: h for n, (_, h) in loaded.items()}
+
+
+def _noise(sampling: Sampling, components: Components) -> torch.Tensor:
+    import torch
+
+    # Drawn on the CPU from the seed so every device starts from the same numbers.
+    factor = components.vae_scale_factor
+    width, height = sampling.size
+    shape = (1, components.unet.config.in_channels, height // factor, width // factor)
+    generator = torch.Generator("cpu").manual_seed(sampling.seed)
+    return torch.randn(shape, generator=generator).to(components.device, components.dtype)
+
+
+def _denoise_plan(
+    plan: EditPlan, images: dict[str, Any], components: Components, sampling: Sampling,
+    ticker: Ticker, timings: dict[str, float],
+) -> tuple[torch.Tensor, int, dict[str, Any]]:  # fmt: skip
+    """Steps 1-6 of a render; returns the final latents, how many leading rows are the style
+    reference, and extra provenance."""
+    import torch
+
+    from anypix.models.attention import style_aligned
+    from anypix.models.diffusion import denoise, encode_image, encode_prompts, make_scheduler
+    from anypix.tools.invert import blend_start_latents, ddim_invert
+
+    mark = time.perf_counter()
+    prompt, extra = prompt_of(plan), {"prompt": prompt_of(plan)}
+
+    def invert(image: Any, text: str) -> Any:
+        clean = encode_image(components, image, sampling.size)
+        cond = encode_prompts(components, [text], do_cfg=False, size=sampling.size)
+        on_step = lambda i, n: (ticker.check(), i and ticker.tick())  # noqa: E731
+        trajectory = ddim_invert(components, clean, cond, steps=sampling.steps,
+                                 guidance=INVERSION_GUIDANCE, on_step=on_step)  # fmt: skip
+        ticker.tick()
+        return trajectory
+
+    # 1. Start latent: fresh noise, or the inverted [base] blended with it by alpha.
+    start = _noise(sampling, components)
+    if plan.base is not None:
+        start = blend_start_latents(invert(images[plan.base], prompt).noisiest, start, plan.knobs.alpha)
+        extra.update(start_blend=START_BLEND, inversion_guidance=INVERSION_GUIDANCE)
+    # 2. The style reference, inverted, rides along as row 0.
+    reference = invert(images[plan.style_ref], "") if plan.style_ref is not None else None
+    style_rows = int(reference is not None)
+    latents = start if reference is None else torch.cat([reference.noisiest, start])
+    timings["invert"] = time.perf_counter() - mark
+    # 3. Text conditioning, [uncond..., cond...]; the reference row is described by "".
+    prompts = [""] * style_rows + [prompt]
+    conditioning = encode_prompts(components, prompts, do_cfg=sampling.do_cfg, size=sampling.size)
+    # 4. Subjects.
+    if plan.subs:
+        from anypix.tools.subject import subject_conditioning
+
+        subjects = subject_conditioning(components, [images[n] for n in plan.subs])
+        conditioning = subjects.apply(conditioning, skip_rows=range(style_rows))
+        extra["subjects"] = subjects.method
+    # 5. Scheduler and the hooks each technique installs, all removed on exit.
+    scheduler = make_scheduler(components.scheduler_name, components.scheduler.config)
+    scheduler.set_timesteps(sampling.steps, device=components.device)
+    mark = time.perf_counter()
+    with ExitStack() as stack:
+        if reference is not None:
+            stack.enter_context(style_aligned(components.unet, STYLE_OPTIONS, do_cfg=sampling.do_cfg))
+            extra["style_aligned"] = asdict(STYLE_OPTIONS)
+        hooks = _grounding(stack, plan, components, sampling)
+
+        def before_step(i: int, n: int, x: torch.Tensor) -> torch.Tensor:
+            ticker.check()
+            if hooks is not None:
+                hooks.before_step(i, n)
+            if reference is not None:
+                x = torch.cat([reference.before_step(i).to(x.dtype), x[style_rows:]])
+            return x
+
+        # 6. One denoising loop for everything.
+        latents = denoise(
+            components, latents, conditioning, scheduler, sampling.guidance,
+            cross_attention_kwargs=hooks.cross_attention_kwargs if hooks is not None else None,
+            before_step=before_step, after_step=lambda i, n: ticker.tick(),
+        )  # fmt: skip
+    timings["denoise"] = time.perf_counter() - mark
+    return latents, style_rows, extra
+
+
+def _grounding(stack: ExitStack, plan: EditPlan, components: Components, sampling: Sampling) -> Any:
+    """Enter engine B's grounding context for plans with blobs or boxes (None otherwise)."""
+    if not (plan.blobs or plan.boxes):
+        return None
+    try:
+        from anypix.tools.layout import grounding
+    except ImportError:
+        raise NotAvailableError(
+            "blob and box grounding is not available in this build yet",
+            "remove the [blob]/[box] lines from the plan",
+        ) from None
+    from anypix.models.diffusion import text_token_states
+
+    width, height = sampling.size
+    return stack.enter_context(
+        grounding(components, plan, height=height, width=width, do_cfg=sampling.do_cfg,
+                  encode_text=lambda phrases: text_token_states(components, phrases))
+    )  # fmt: skip
+
+
+def _provenance(
+    plan: EditPlan, components: Components, sampling: Sampling, inputs: dict[str, str],
+    extra: dict[str, Any],
+) -> Provenance:  # fmt: skip
+    from anypix import __version__
+
+    knobs = plan.knobs.model_dump(mode="json")
+    knobs.update(steps=sampling.steps, guidance=sampling.guidance, seed=sampling.seed,
+                 size=list(sampling.size), **extra)  # fmt: skip
+    knobs["scheduler_class"] = type(components.scheduler).__name__
+    knobs["options"] = {k: str(v) for k, v in components.options.items()}
+    return Provenance(
+        preset=components.preset,
+        weight_hash=components.weight_hash,
+        seed=sampling.seed,
+        scheduler=components.scheduler_name,
+        steps=sampling.steps,
+        guidance=sampling.guidance,
+        alpha=plan.knobs.alpha,
+        size=sampling.size,
+        device=str(components.device),
+        dtype=str(components.dtype).removeprefix("torch."),
+        plan_tokens=plan.tokens(),
+        knobs=knobs,
+        inputs=inputs,
+        anypix_version=__version__,
+    )

@@ -1,0 +1,223 @@
+"""A session's embedding index: find ``[base]`` and ``[sub]`` assets by name, recency or meaning.
+
+Every asset is embedded once when it arrives (through :class:`~anypix.tools.embed.EmbeddingCache`,
+so the same bytes are never embedded twice) and, when it has a caption, its caption too. A query
+is scored against both, by cosine similarity, and the best of the two counts. Search is brute
+force over one matrix: ~100k assets stay within a few milliseconds on a CPU.
+
+Resolution of a reference, in order: an exact asset name wins; "the last picture", "the first
+sound" resolve by arrival order; anything else is retrieved, and when the best two candidates are
+closer than ``margin`` the reference is reported back as ambiguous (:class:`AmbiguousReferenceError`
+lists the candidates) instead of guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel
+
+from anypix.errors import AnypixError, UnknownAssetError
+
+if TYPE_CHECKING:
+    import torch
+
+    from anypix.models.encoders import Encoder
+
+AssetModality = Literal["image", "audio"]
+_KIND_WORDS: dict[str, AssetModality] = {
+    **dict.fromkeys(("picture", "photo", "image", "pic", "shot", "snapshot", "img"), "image"),
+    **dict.fromkeys(("sound", "audio", "recording", "clip", "track", "song"), "audio"),
+}
+_ORDINALS = {
+    "first": 0, "earliest": 0, "oldest": 0, "second": 1, "third": 2,
+    "last": -1, "latest": -1, "newest": -1, "recent": -1, "previous": -1, "final": -1,
+}
+_FILLER = {"the", "a", "an", "my", "one", "most", "i", "sent", "added", "attached", "uploaded", "that"}
+
+
+class Hit(BaseModel):
+    name: str
+    score: float
+
+
+class Resolution(BaseModel):
+    """How a reference was resolved; ``candidates`` are the top hits when retrieval was used."""
+
+    ref: str
+    name: str
+    how: Literal["name", "recency", "retrieval"]
+    score: float = 1.0
+    candidates: list[Hit] = []
+
+
+class AmbiguousReferenceError(AnypixError):
+    """Two or more assets match a description about equally well; the planner should ask or
+    name one. ``candidates`` holds them, best first."""
+
+    def __init__(self, ref: str, candidates: list[Hit]) -> None:
+        options = " or ".join(f"[{h.name}] ({h.score:.2f})" for h in candidates)
+        super().__init__(
+            f"{ref!r} could mean {options}", f"name the asset, e.g. [{candidates[0].name}]"
+        )
+        self.ref = ref
+        self.candidates = candidates
+
+
+@dataclass
+class IndexedAsset:
+    name: str
+    modality: AssetModality
+    sha256: str
+    order: int
+    caption: str | None = None
+
+
+class SessionIndex:
+    """Names -> embeddings (and caption embeddings) for one session, in arrival order.
+
+    ``encoder`` embeds the assets themselves when it can (ImageBind, miniworld); ``text_encoder``
+    (default: ``encoder``) embeds captions and text queries. With MiniLM alone, assets are found
+    through their captions."""
+
+    def __init__(self, encoder: Encoder, text_encoder: Encoder | None = None, cache_root: Any = None):
+        from anypix.tools.embed import EmbeddingCache
+
+        self.encoder = encoder
+        self.text_encoder = text_encoder or encoder
+        self.cache = EmbeddingCache(encoder, cache_root)
+        self.text_cache = EmbeddingCache(self.text_encoder, cache_root)
+        self.assets: dict[str, IndexedAsset] = {}
+        self._vectors: dict[str, torch.Tensor] = {}  # content embeddings (encoder space)
+        self._captions: dict[str, torch.Tensor] = {}  # caption embeddings (text space)
+        self._matrix: dict[str, tuple[list[str], torch.Tensor]] = {}
+
+    # -- adding ------------------------------------------------------------------------------------
+    def add(self, name: str, item: Any, modality: AssetModality, caption: str | None = None) -> IndexedAsset:
+        """Index an asset (a path, PIL image or (waveform, rate)); re-adding a name replaces it."""
+        from anypix.tools.embed import content_sha256
+
+        sha = content_sha256(item, modality)
+        asset = IndexedAsset(name, modality, sha, len(self.assets), caption)
+        self.assets.pop(name, None)
+        self.assets[name] = asset
+        if modality in self.encoder.modalities:
+            self._vectors[name] = self.cache.embed([item], modality, [sha])[0][0]
+        if caption:
+            self._captions[name] = self.text_cache.embed([caption], "text")[0][0]
+        self._matrix.clear()
+        return asset
+
+    def names(self, modality: AssetModality | None = None) -> list[str]:
+        """Asset names in arrival order, optionally of one modality."""
+        ordered = sorted(self.assets.values(), key=lambda a: a.order)
+        return [a.name for a in ordered if modality is None or a.modality == modality]
+
+    # -- searching ---------------------------------------------------------------------------------
+    def _table(self, which: str, modality: AssetModality | None) -> tuple[list[str], torch.Tensor]:
+        import torch
+
+        key = f"{which}:{modality}"
+        if key not in self._matrix:
+            source = self._vectors if which == "content" else self._captions
+            names = [n for n in self.names(modality) if n in source]
+            dim = (self.encoder if which == "content" else self.text_encoder).dim
+            matrix = torch.stack([source[n] for n in names]) if names else torch.zeros(0, dim)
+            self._matrix[key] = (names, matrix)
+        return self._matrix[key]
+
+    def search(
+        self, query: str | torch.Tensor, modality: AssetModality | None = None, k: int = 5
+    ) -> list[Hit]:
+        """Top-``k`` assets by cosine similarity: a text query is compared with captions (text
+        space) and, when the encoder binds text to the assets' modality, with the assets."""
+        import torch
+
+        best: dict[str, float] = {}
+
+        def score(which: str, vector: torch.Tensor) -> None:
+            names, matrix = self._table(which, modality)
+            if names and matrix.shape[1] == vector.shape[-1]:
+                for name, value in zip(names, (matrix @ vector).tolist(), strict=True):
+                    best[name] = max(value, best.get(name, -1.0))
+
+        if isinstance(query, str):
+            text_vector = self.text_cache.embed([query], "text")[0][0]
+            score("captions", text_vector)
+            if "text" in self.encoder.modalities:
+                shared = text_vector
+                if self.text_encoder is not self.encoder:
+                    shared = self.cache.embed([query], "text")[0][0]
+                score("content", shared)
+        else:
+            vector = torch.nn.functional.normalize(torch.as_tensor(query).float().flatten(), dim=0)
+            score("content", vector)
+            score("captions", vector)
+        ranked = sorted(best.items(), key=lambda item: -item[1])[:k]
+        return [Hit(name=n, score=round(s, 6)) for n, s in ranked]
+
+    # -- resolving [base] / [sub] ------------------------------------------------------------------
+    def resolve(
+        self, ref: str, modality: AssetModality | None = "image", margin: float = 0.05,
+        min_score: float = 0.2,
+    ) -> Resolution:
+        """Resolve a reference to one asset name, or raise (see the module docstring)."""
+        text = ref.strip().strip("[]").strip()
+        if text in self.assets:
+            return Resolution(ref=ref, name=text, how="name")
+        recency = _recency(text)
+        if recency is not None:
+            ordinal, kind = recency
+            pool = self.names(kind or modality)
+            if -len(pool) <= ordinal < len(pool):
+                return Resolution(ref=ref, name=pool[ordinal], how="recency")
+            raise UnknownAssetError(text, self.names())
+        hits = self.search(text, modality, k=3)
+        if not hits or hits[0].score < min_score:
+            raise UnknownAssetError(text, self.names())
+        close = [h for h in hits if hits[0].score - h.score < margin]
+        if len(close) > 1:
+            raise AmbiguousReferenceError(ref, close)
+        return Resolution(ref=ref, name=hits[0].name, how="retrieval", score=hits[0].score, candidates=hits)
+
+
+def _recency(text: str) -> tuple[int, AssetModality | None] | None:
+    """(position, kind) for phrases made only of an ordinal and a kind word: "the last picture",
+    "the first sound", "my most recent photo". None when the phrase describes content."""
+    words = re.findall(r"[a-z]+", text.lower())
+    ordinals = [_ORDINALS[w] for w in words if w in _ORDINALS]
+    kinds = [_KIND_WORDS[w.rstrip("s")] for w in words if w.rstrip("s") in _KIND_WORDS]
+    rest = [w for w in words if w not in _ORDINALS and w.rstrip("s") not in _KIND_WORDS and w not in _FILLER]
+    if len(ordinals) != 1 or rest:
+        return None
+    return ordinals[0], kinds[0] if kinds else None
+
+
+class RetrieveResult(BaseModel):
+    hits: list[Hit]
+
+
+def retrieve(
+    query: str | list[float],
+    modality: Literal["image", "audio", "any"] = "image",
+    k: int = 5,
+    _index: SessionIndex | None = None,
+) -> RetrieveResult:
+    """Find the session's assets that best match a description or an embedding, best first.
+
+    Args:
+        query: a description ("the photo with the red car") or an embedding vector.
+        modality: which assets to search: image, audio or any.
+        k: how many matches to return.
+    """
+    if _index is None:
+        raise AnypixError("retrieve needs a session", "run it inside a session (anypix edit/chat)")
+    if k < 1:
+        raise AnypixError(f"k must be at least 1, not {k}", "ask for k=1 or more")
+    import torch
+
+    target = query if isinstance(query, str) else torch.tensor(query, dtype=torch.float32)
+    hits = _index.search(target, None if modality == "any" else modality, k)
+    return RetrieveResult(hits=hits)
