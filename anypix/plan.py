@@ -279,12 +279,16 @@ class Knobs(BaseModel):
         le=1,
         description="GLIGEN scheduled sampling: box grounding is on for the first beta*steps steps",
     )
-    # InstructAny2Pix's conditioning mix: weights of the [base] embedding, the planner's [gen]
-    # embedding and the refinement prior's output, renormalised to mix_norm (0: keep the norm).
+    # InstructAny2Pix's conditioning mix (tools/refine.py): each of the [base] embedding, the
+    # planner's [gen] embedding and the refinement prior's output is scaled to unit norm, weighted,
+    # summed and renormalised to mix_norm. Defaults are the reference's h=[0.0, 0.4, 1.0] (its
+    # norm 20 on embeddings scaled to 20 is our unit norm).
     mix_base: float = Field(default=0.0, ge=0, le=10, description="weight of the [base] embedding")
-    mix_gen: float = Field(default=1.0, ge=0, le=10, description="weight of the [gen] embedding")
+    mix_gen: float = Field(default=0.4, ge=0, le=10, description="weight of the [gen] embedding")
     mix_prior: float = Field(default=1.0, ge=0, le=10, description="weight of the prior's output")
-    mix_norm: float = Field(default=0.0, ge=0, le=100, description="target norm; 0 keeps the norm")
+    mix_norm: float = Field(
+        default=0.0, ge=0, le=100, description="norm of the mixed embedding; 0 means unit norm"
+    )
 
     @field_validator("size", mode="after")
     @classmethod

@@ -30,9 +30,10 @@ def _time(cmd: list[str], repeat: int) -> float:
 
 
 def _heavy_imports(code: str) -> list[str]:
-    probe = f"{code}\nimport sys\nprint(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    probe = f"{code}\nimport sys\nprint('\\nHEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", probe], check=True, capture_output=True, text=True)
-    return [m for m in out.stdout.strip().split(",") if m]
+    marker = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")][-1]
+    return [m for m in marker.removeprefix("HEAVY=").split(",") if m]
 
 
 def main() -> None:

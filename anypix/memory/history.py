@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
 from anypix.errors import AnypixError
 from anypix.memory.assets import AssetStore
@@ -181,7 +182,7 @@ def _turn_row(db: DbSession, session_id: str, seq: int) -> TurnRow:
     turn = db.exec(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)).first()
     if turn is None:
         raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
-    return turn[0] if isinstance(turn, tuple) else turn
+    return turn
 
 
 def show_turn(engine: Engine, store: AssetStore, session_id: str, seq: int) -> TurnDetail:
@@ -189,7 +190,8 @@ def show_turn(engine: Engine, store: AssetStore, session_id: str, seq: int) -> T
     summary = next((t for t in list_turns(engine, session_id) if t.seq == seq), None)
     with DbSession(engine) as db:
         turn = _turn_row(db, session_id, seq)
-        calls = db.exec(select(ToolCallRow).where(ToolCallRow.turn_id == turn.id).order_by(ToolCallRow.position)).scalars()
+        query = select(ToolCallRow).where(ToolCallRow.turn_id == turn.id).order_by(ToolCallRow.position)
+        calls = db.exec(query).all()
         steps = [StepRecord(c.tool, c.arguments, c.result, c.seconds, c.error) for c in calls]
         renders = [_render_info(db, store, r) for r in _renders_of(db, turn.id)]
     assert summary is not None
@@ -198,7 +200,7 @@ def show_turn(engine: Engine, store: AssetStore, session_id: str, seq: int) -> T
 
 def _renders_of(db: DbSession, turn_id: int | None) -> list[RenderRow]:
     query = select(RenderRow).where(RenderRow.turn_id == turn_id).order_by(RenderRow.position)
-    return list(db.exec(query).scalars())
+    return list(db.exec(query).all())
 
 
 def _render_info(db: DbSession, store: AssetStore, render: RenderRow) -> RenderInfo:
@@ -206,7 +208,7 @@ def _render_info(db: DbSession, store: AssetStore, render: RenderRow) -> RenderI
     assert asset is not None and render.id is not None
     parent = None
     if render.parent_id is not None:
-        row = db.execute(
+        row = db.exec(
             select(TurnRow.seq, RenderRow.position)
             .join(TurnRow, TurnRow.id == RenderRow.turn_id)
             .where(RenderRow.id == render.parent_id)
@@ -320,7 +322,7 @@ def collect_garbage(engine: Engine, store: AssetStore, grace_s: float = 3600.0) 
     removed: list[Path] = []
     cutoff = time.time() - grace_s
     with write_session(engine) as db:
-        known = set(db.execute(select(AssetRow.sha256)).scalars())
+        known = set(db.exec(select(AssetRow.sha256)).all())
         for sha, path in store.files().items():
             if sha not in known and path.stat().st_mtime <= cutoff:
                 path.unlink(missing_ok=True)

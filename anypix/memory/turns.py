@@ -17,9 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
+from sqlmodel import select
 
 from anypix.errors import AnypixError
 from anypix.memory.assets import AssetStore, PreparedAsset
@@ -113,7 +114,7 @@ def discard_unreferenced(engine: Engine, store: AssetStore, assets: Iterable[Pre
 
 
 def _insert_turn(db: DbSession, draft: TurnDraft, session: SessionRow, now: float) -> TurnRow:
-    last_seq = db.execute(select(func.max(TurnRow.seq)).where(TurnRow.session_id == draft.session_id)).scalar()
+    last_seq = db.exec(select(func.max(TurnRow.seq)).where(TurnRow.session_id == draft.session_id)).one()
     turn = TurnRow(
         session_id=draft.session_id,
         seq=(last_seq or 0) + 1,

@@ -91,26 +91,30 @@ def ddim_invert(
     *,
     steps: int,
     guidance: float = 1.0,
-    on_step: Callable[[int, int], None] | None = None,
+    before_step: Callable[[int, int], None] | None = None,
+    after_step: Callable[[int, int], None] | None = None,
 ) -> InversionTrajectory:
     """Invert clean ``latents`` through ``steps`` DDIM steps under ``conditioning``.
 
-    ``on_step(i, steps)`` runs before each step (progress, cancellation). Guidance 1 with a
-    conditioning built without CFG costs one UNet call per step."""
+    ``before_step(i, steps)`` runs before each step (cancellation), ``after_step(i, steps)``
+    after it (progress). Guidance 1 with a conditioning built without CFG costs one UNet call
+    per step."""
     scheduler = ddim_scheduler(components, steps, latents.device)
     stride = scheduler.config.num_train_timesteps // scheduler.num_inference_steps
     timesteps = [int(t) for t in scheduler.timesteps]
     trajectory = [latents]
     x = latents
     for k, t in enumerate(reversed(timesteps)):
-        if on_step is not None:
-            on_step(k, steps)
+        if before_step is not None:
+            before_step(k, steps)
         alpha_t, alpha_p = _alpha(scheduler, t), _alpha(scheduler, t - stride)
         output = predict_noise(components, x, t, conditioning, guidance)
         eps = _to_epsilon(scheduler, output, x, alpha_t)
         x0 = (x - (1 - alpha_p) ** 0.5 * eps) / alpha_p**0.5
         x = alpha_t**0.5 * x0 + (1 - alpha_t) ** 0.5 * eps
         trajectory.append(x)
+        if after_step is not None:
+            after_step(k, steps)
     return InversionTrajectory(latents=trajectory, timesteps=timesteps)
 
 

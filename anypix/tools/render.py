@@ -184,11 +184,10 @@ def _denoise_plan(
     def invert(image: Any, text: str) -> Any:
         clean = encode_image(components, image, sampling.size)
         cond = encode_prompts(components, [text], do_cfg=False, size=sampling.size)
-        on_step = lambda i, n: (ticker.check(), i and ticker.tick())  # noqa: E731
-        trajectory = ddim_invert(components, clean, cond, steps=sampling.steps,
-                                 guidance=INVERSION_GUIDANCE, on_step=on_step)  # fmt: skip
-        ticker.tick()
-        return trajectory
+        return ddim_invert(
+            components, clean, cond, steps=sampling.steps, guidance=INVERSION_GUIDANCE,
+            before_step=lambda i, n: ticker.check(), after_step=lambda i, n: ticker.tick(),
+        )  # fmt: skip
 
     # 1. Start latent: fresh noise, or the inverted [base] blended with it by alpha.
     start = _noise(sampling, components)
@@ -262,8 +261,6 @@ def _provenance(
     plan: EditPlan, components: Components, sampling: Sampling, inputs: dict[str, str],
     extra: dict[str, Any],
 ) -> Provenance:  # fmt: skip
-    from anypix import __version__
-
     knobs = plan.knobs.model_dump(mode="json")
     knobs.update(steps=sampling.steps, guidance=sampling.guidance, seed=sampling.seed,
                  size=list(sampling.size), **extra)  # fmt: skip
@@ -283,5 +280,14 @@ def _provenance(
         plan_tokens=plan.tokens(),
         knobs=knobs,
         inputs=inputs,
-        anypix_version=__version__,
+        anypix_version=_version(),
     )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("anypix")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return ""

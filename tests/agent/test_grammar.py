@@ -1,0 +1,133 @@
+"""The fast-path grammar: canonical instructions become exact plans; anything else is refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from anypix.agent.grammar import NotCanonicalError, parse_instruction, split_clauses
+from anypix.errors import EmptyInstructionError, UnknownAssetError
+from anypix.plan import EditPlan
+
+DEV = Path("/work/shared/planner-dev.jsonl")
+IMG = "image"
+
+
+def ops(plan: EditPlan) -> list[tuple[str, str, str | None]]:
+    return [(op.op, op.target, op.ref) for op in plan.ops]
+
+
+def test_compound_add_and_remove_is_one_plan() -> None:
+    plan = parse_instruction("add [dog] to [photo] and remove the cat", {"photo": IMG, "dog": IMG})
+    assert plan.base == "photo"
+    assert plan.subs == ["dog"]
+    assert ops(plan) == [("add", "dog", "dog"), ("remove", "the cat", None)]
+    assert EditPlan.from_tokens(plan.tokens()) == plan
+
+
+def test_list_of_objects_becomes_one_op_each() -> None:
+    plan = parse_instruction("remove the pen, the cup and the notebook from [desk]", {"desk": IMG})
+    assert ops(plan) == [
+        ("remove", "the pen", None),
+        ("remove", "the cup", None),
+        ("remove", "the notebook", None),
+    ]
+    farm = parse_instruction("add [pig] and [goat] to [farm]", {"farm": IMG, "pig": IMG, "goat": IMG})
+    assert farm.subs == ["pig", "goat"] and [o.op for o in farm.ops] == ["add", "add"]
+
+
+def test_it_refers_back_to_the_base_and_style_becomes_style_ref() -> None:
+    assets = {"valley": IMG, "cabin": IMG, "hokusai": IMG}
+    plan = parse_instruction("add [cabin] to [valley] and make it look like [hokusai]", assets)
+    assert (plan.base, plan.subs, plan.style_ref) == ("valley", ["cabin"], "hokusai")
+    assert ops(plan) == [("add", "cabin", "cabin"), ("restyle", "", "hokusai")]
+
+
+def test_put_it_on_the_left_places_the_added_subject() -> None:
+    assets = {"photo": IMG, "dog": IMG, "monet": IMG}
+    text = "add [dog] to [photo], put it on the left, and paint everything like [monet]"
+    plan = parse_instruction(text, assets)
+    assert [o.op for o in plan.ops] == ["add", "restyle"] and plan.style_ref == "monet"
+    assert len(plan.blobs) == 1 and plan.blobs[0].cx < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "assets", "expected"),
+    [
+        ("make the jacket in [jacket] dark green", {"jacket": IMG}, ("recolor", "the jacket dark green")),
+        ("turn the cat in [p] into a fox", {"p": IMG}, ("replace", "the cat with a fox")),
+        ("move the swing in [yard] to the right", {"yard": IMG}, ("move", "the swing to the right")),
+        ("replace the floor of [room] with marble", {"room": IMG}, ("replace", "the floor with marble")),
+        ("make a variation of [logo]", {"logo": IMG}, ("variation", "")),
+    ],
+)
+def test_single_edit_forms(text: str, assets: dict, expected: tuple[str, str]) -> None:
+    plan = parse_instruction(text, assets)
+    assert plan.base == next(iter(assets))
+    assert [(o.op, o.target) for o in plan.ops] == [expected]
+
+
+def test_free_text_is_generation_with_layout() -> None:
+    plan = parse_instruction("a lighthouse in a storm, oil painting", {})
+    assert plan.base is None and plan.gen == "a lighthouse in a storm, oil painting"
+    assert [o.op for o in plan.ops] == ["generate"]
+    three = parse_instruction("draw three balloons over a boy in the style of [ref]", {"ref": IMG})
+    assert three.style_ref == "ref" and "ref" not in three.gen
+    labels = [b.label for b in three.blobs]
+    assert sum(label.startswith("balloon") for label in labels) == 3 and "boy" in labels
+    boy = next(b for b in three.blobs if b.label == "boy")
+    assert all(b.cy < boy.cy for b in three.blobs if b.label.startswith("balloon"))
+
+
+def test_unknown_reference_is_a_user_error() -> None:
+    with pytest.raises(UnknownAssetError, match=r"\[dog\] is not in this session"):
+        parse_instruction("add [dog] to [photo]", {"photo": IMG})
+
+
+def test_empty_instruction() -> None:
+    with pytest.raises(EmptyInstructionError):
+        parse_instruction("  please. ", {})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "blur the background of [photo]",  # no such op
+        "I want [dog] in [photo]",  # a request, not a description
+        "[photo] but without the cars",  # an edit written as a noun phrase
+        "make the dog in [photo] bigger",  # resizing
+        "add [dog] to [photo] and draw a cat",  # edits one image and describes another
+        "remove the cat",  # two images attached, none named as the base
+    ],
+)
+def test_non_canonical_input_is_refused_not_guessed(text: str) -> None:
+    with pytest.raises(NotCanonicalError):
+        parse_instruction(text, {"photo": IMG, "dog": IMG})
+
+
+def test_split_keeps_lists_and_descriptions_together() -> None:
+    assert split_clauses("remove the pen and the notebook from [desk]") == [
+        "remove the pen and the notebook from [desk]"
+    ]
+    assert split_clauses("add [a] to [b], then remove the cat and make it blue") == [
+        "add [a] to [b]",
+        "remove the cat",
+        "make it blue",
+    ]
+
+
+@pytest.mark.skipif(not DEV.exists(), reason="shared dev set not present")
+def test_shared_dev_set_is_read_exactly() -> None:
+    wrong = []
+    for line in DEV.read_text().splitlines():
+        row = json.loads(line)
+        plan = parse_instruction(row["instruction"], row["assets"])
+        kinds = sorted(o.op for o in plan.ops)
+        got = (plan.base, plan.subs, plan.style_ref)
+        if got != (row["base"], row["subs"], row["style_ref"]) or all(
+            kinds != sorted(o) for o in row["ops_any"]
+        ):
+            wrong.append(row["id"])
+    assert wrong == []

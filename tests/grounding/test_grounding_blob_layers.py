@@ -1,0 +1,184 @@
+"""BlobGEN layers: zero gates change nothing, masking is exact, weights live in the state dict."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from anypix.models.blob import (
+    BlobBatch,
+    BlobLayerConfig,
+    MaskedCrossAttention,
+    add_blob_layers,
+    blob_geometry,
+    blob_masks,
+    get_blob_layers,
+    remove_blob_layers,
+)
+from anypix.plan import Blob, EditPlan, Op
+from anypix.tools.layout import grounding
+
+LEFT = Blob(description="a red ball", cx=0.25, cy=0.5, a=0.2, b=0.15, angle=30)
+RIGHT = Blob(description="a blue cube", cx=0.75, cy=0.4, a=0.18, b=0.1, angle=100)
+CONFIG = BlobLayerConfig(text_dim=32, embed_dim=32, num_freqs=4, mlp_dim=64)
+
+
+def unet_inputs(seed: int = 0, batch: int = 2) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    sample = torch.randn(batch, 4, 32, 32, generator=g)
+    context = torch.randn(batch, 77, 32, generator=g)
+    return sample, torch.tensor(500), context
+
+
+def blob_batch(blobs: list[Blob], encode_text, seed: int = 0) -> BlobBatch:
+    embeddings = encode_text([b.description for b in blobs])
+    return BlobBatch(
+        geometry=blob_geometry(blobs).unsqueeze(0),
+        token_embeddings=embeddings.unsqueeze(0),
+        token_mask=torch.ones(1, len(blobs), embeddings.shape[1], dtype=torch.bool),
+        masks=blob_masks(blobs, 64, 64).unsqueeze(0),
+    )
+
+
+def open_gates(unet: torch.nn.Module, seed: int = 3) -> None:
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in get_blob_layers(unet).layers.values():
+            layer.gate.fill_(0.5)
+            layer.to_out.weight.normal_(0, 0.5, generator=g)
+
+
+@torch.no_grad()
+def test_untrained_layers_leave_the_unet_output_bit_for_bit_unchanged(components, encode_text):
+    unet = components["unet"]
+    sample, t, context = unet_inputs()
+    plain = unet(sample, t, encoder_hidden_states=context).sample
+    grounding_layers = add_blob_layers(unet, CONFIG)
+    # one per transformer block with cross-attention: down, mid and two up blocks
+    assert len(grounding_layers.layers) == 4
+    with grounding_layers.conditioned(blob_batch([LEFT, RIGHT], encode_text)):
+        grounded = unet(sample, t, encoder_hidden_states=context).sample
+    assert torch.equal(grounded, plain)
+    # and through the render's contract, which picks the trained layers when the UNet has them
+    plan = EditPlan(ops=[Op(op="generate")], gen="toys", blobs=[LEFT, RIGHT])
+    with grounding(components, plan, height=64, width=64, do_cfg=True, encode_text=encode_text) as hooks:
+        assert hooks.mode == "blob_layers"
+        again = unet(sample, t, encoder_hidden_states=context, cross_attention_kwargs=hooks.cross_attention_kwargs).sample
+    assert torch.equal(again, plain)
+
+
+def test_pixels_outside_every_blob_get_exactly_zero_update_and_no_nan():
+    torch.manual_seed(0)
+    layer = MaskedCrossAttention(query_dim=16, context_dim=8, heads=2)
+    with torch.no_grad():
+        layer.gate.fill_(1.0)
+    hidden = torch.randn(2, 10, 16)
+    tokens = torch.randn(2, 6, 8)
+    allowed = torch.zeros(2, 10, 6, dtype=torch.bool)
+    allowed[0, :4, :3] = True  # pixels 0-3 of image 0 are inside blob A (tokens 0-2)
+    allowed[1, 5:, 3:] = True  # pixels 5-9 of image 1 are inside blob B (tokens 3-5)
+    out = layer(hidden, tokens, allowed)
+    assert not out.isnan().any()
+    covered = allowed.any(-1)
+    assert torch.count_nonzero(out[~covered]) == 0
+    assert (out[covered].abs().sum(-1) > 0).all()
+    # a token a pixel may not see has no influence on it
+    changed = tokens.clone()
+    changed[0, 3:] += 10.0
+    changed[1, :3] += 10.0
+    assert torch.equal(layer(hidden, changed, allowed), out)
+
+
+@torch.no_grad()
+def test_unet_blob_update_is_zero_outside_the_downsampled_ellipse(components, encode_text):
+    unet = components["unet"]
+    layers = add_blob_layers(unet, CONFIG)
+    open_gates(unet)
+    updates: dict[str, torch.Tensor] = {}
+    for name in layers.layers:
+        layers.layers[name].register_forward_hook(lambda m, a, out, name=name: updates.__setitem__(name, out))
+    sample, t, context = unet_inputs(batch=1)
+    with layers.conditioned(blob_batch([LEFT], encode_text)):
+        unet(sample, t, encoder_hidden_states=context)
+    assert len(updates) == 4
+    for update in updates.values():
+        side = int(update.shape[1] ** 0.5)  # the tiny UNet attends at 16x16
+        inside = blob_masks([LEFT], side, side)[0].flatten()
+        assert 0 < int(inside.sum()) < side * side
+        assert not update.isnan().any()
+        assert torch.count_nonzero(update[0, ~inside]) == 0
+        assert (update[0, inside].abs().sum(-1) > 0).all()
+
+
+@torch.no_grad()
+def test_cfg_leaves_the_unconditional_half_ungrounded(components, encode_text):
+    unet = components["unet"]
+    sample, t, context = unet_inputs()
+    sample[1], context[1] = sample[0], context[0]  # the same image twice: [uncond, cond]
+    plain = unet(sample, t, encoder_hidden_states=context).sample
+    layers = add_blob_layers(unet, CONFIG)
+    open_gates(unet)
+    with layers.conditioned(blob_batch([LEFT], encode_text), cfg=True):
+        out = unet(sample, t, encoder_hidden_states=context).sample
+    assert torch.equal(out[0], plain[0])
+    assert not torch.allclose(out[1], plain[1])
+
+
+def test_blob_layers_are_trainable_saved_loaded_and_removable(components, encode_text):
+    unet = components["unet"]
+    reference = copy.deepcopy(unet)
+    keys_before = set(unet.state_dict())
+    layers = add_blob_layers(unet, CONFIG)
+    new_keys = set(unet.state_dict()) - keys_before
+    assert new_keys and all(key.startswith("blob_grounding.") for key in new_keys)
+    assert any(key.endswith(".gate") for key in new_keys)
+
+    # trainable: the gate (0 at start) receives a gradient through the UNet
+    unet.requires_grad_(False)
+    layers.requires_grad_(True)
+    sample, t, context = unet_inputs(batch=1)
+    with layers.conditioned(blob_batch([LEFT], encode_text)):
+        unet(sample, t, encoder_hidden_states=context).sample.square().mean().backward()
+    gates = [layer.gate.grad for layer in layers.layers.values()]
+    assert all(g is not None and g.abs() > 0 for g in gates)
+
+    open_gates(unet)
+    with torch.no_grad(), layers.conditioned(blob_batch([LEFT], encode_text)):
+        trained_out = unet(sample, t, encoder_hidden_states=context).sample
+    # load into a fresh UNet with the same config
+    fresh = copy.deepcopy(reference)
+    fresh_layers = add_blob_layers(fresh, CONFIG)
+    fresh.load_state_dict(unet.state_dict(), strict=True)
+    with torch.no_grad(), fresh_layers.conditioned(blob_batch([LEFT], encode_text)):
+        assert torch.equal(fresh(sample, t, encoder_hidden_states=context).sample, trained_out)
+
+    # removal: the same keys, hooks and outputs as before
+    remove_blob_layers(unet)
+    assert get_blob_layers(unet) is None
+    assert set(unet.state_dict()) == keys_before
+    assert not unet._forward_pre_hooks
+    assert all(not m._forward_hooks for m in unet.modules())
+    with torch.no_grad():
+        assert torch.equal(
+            unet(sample, t, encoder_hidden_states=context).sample,
+            reference(sample, t, encoder_hidden_states=context).sample,
+        )
+    with pytest.raises(ValueError, match="already has blob layers"):
+        add_blob_layers(fresh, CONFIG)
+
+
+def test_masks_follow_the_feature_map_sizes_of_a_non_square_canvas():
+    from anypix.models.blob import feature_sizes, masks_at, tokens_to_size
+
+    masks = blob_masks([LEFT, RIGHT], 520, 776)  # an SD canvas: latents 65x97, then 33x49, 17x25
+    assert feature_sizes(520, 776)[65 * 97] == (65, 97)
+    assert tokens_to_size(masks, 33 * 49) == (33, 49)
+    small = masks_at(masks, (17, 25))
+    assert small.shape == (2, 17, 25) and small.dtype == torch.bool
+    # area is kept within a cell's worth of pixels per boundary cell
+    for big, little in zip(masks, small, strict=True):
+        assert abs(big.float().mean() - little.float().mean()) < 0.05
+    with pytest.raises(ValueError, match="does not match"):
+        tokens_to_size(masks, 1000)
