@@ -196,6 +196,121 @@ def bench(
 
 # -- memory: sessions, history, undo/redo/branch, export/import ------------------------------------
 
+SessionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--session", "-s", help="Session id, id prefix or name (default: the most recent)."
+    ),
+]
+
+
+def _studio():  # type: ignore[no-untyped-def]  # -> anypix.studio.Studio, imported lazily
+    from anypix.studio import Studio
+
+    return Studio()
+
+
+def _when(timestamp: float) -> str:
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M")
+
+
+@app.command()
+def sessions(
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON list.")] = False,
+) -> None:
+    """List sessions, the most recently used first."""
+    from dataclasses import asdict
+
+    with _studio() as studio:
+        found = studio.sessions()
+    if as_json:
+        _print_json([asdict(s) for s in found])
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("id", "name", "turns", "at turn", "last used")
+    for s in found:
+        table.add_row(s.id[:12], s.name, str(s.turns), str(s.cursor or "-"), _when(s.updated_at))
+    Console().print(table if found else "no sessions yet: anypix edit starts one")
+
+
+@app.command()
+def history(
+    session: SessionOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Show a session's turns as a tree: '>' marks the current turn, '*' the path to it."""
+    from dataclasses import asdict
+
+    with _studio() as studio:
+        current = studio.session(session, create=False)
+        turns = current.history()
+    if as_json:
+        _print_json({"session": current.id, "turns": [asdict(t) for t in turns]})
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    title = f"session {current.id[:12]}"
+    table = Table("", "turn", "from", "status", "images", "instruction", title=title)
+    for t in turns:
+        mark = ">" if t.current else "*" if t.on_path else ""
+        parent = str(t.parent or "-")
+        table.add_row(mark, str(t.seq), parent, t.status, str(t.outputs), t.instruction)
+    Console().print(table if turns else "no turns yet")
+
+
+def _moved(label: str, seq: int | None) -> None:
+    sys.stdout.write(f"{label}: now at turn {seq}\n" if seq else f"{label}: now at the start\n")
+
+
+@app.command()
+def undo(session: SessionOption = None) -> None:
+    """Step back to the previous turn (the next edit continues from there)."""
+    with _studio() as studio:
+        _moved("undo", studio.session(session, create=False).undo())
+
+
+@app.command()
+def redo(session: SessionOption = None) -> None:
+    """Step forward again along the way the last undo came."""
+    with _studio() as studio:
+        _moved("redo", studio.session(session, create=False).redo())
+
+
+@app.command()
+def branch(
+    turn: Annotated[int, typer.Argument(help="Turn to continue from (0: the start).", min=0)],
+    session: SessionOption = None,
+) -> None:
+    """Continue from an earlier turn; the next edit starts a new branch."""
+    with _studio() as studio:
+        _moved("branch", studio.session(session, create=False).branch(turn))
+
+
+@app.command("export")
+def export_session(
+    session: Annotated[str, typer.Argument(help="Session id, id prefix or name.")],
+    file: Annotated[Path, typer.Argument(help="The archive to write (a .zip file).")],
+) -> None:
+    """Write a session (turns, plans, provenance and assets) to one archive."""
+    with _studio() as studio:
+        path = studio.session(session, create=False).export(file)
+    sys.stdout.write(f"{path}\n")
+
+
+@app.command("import")
+def import_session(
+    file: Annotated[Path, typer.Argument(help="An archive written by anypix export.")],
+) -> None:
+    """Import a session archive into this data dir; prints the new session's id."""
+    with _studio() as studio:
+        imported = studio.import_session(file)
+    sys.stdout.write(f"{imported.id}\n")
+
 
 # -- training ---------------------------------------------------------------------------------------
 
@@ -203,6 +318,43 @@ train_app = typer.Typer(
     help="Train anypix's own models (CPU works; a GPU is faster).", no_args_is_help=True
 )
 app.add_typer(train_app, name="train")
+
+
+@train_app.command("prior")
+def train_prior_command(
+    out: Annotated[Path | None, typer.Option(help="Folder for prior.pt (default: <data dir>/prior/synthetic-DIM).")] = None,
+    data: Annotated[Path | None, typer.Option(help="Pairs .npz (source, modality, score, target); default: synthetic pairs.")] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 3000,
+    batch: Annotated[int, typer.Option(min=1)] = 256,
+    lr: Annotated[float, typer.Option(min=0)] = 5e-4,
+    dim: Annotated[int, typer.Option(min=2, help="Embedding size (MiniLM 384, ImageBind 1024).")] = 384,
+    width: Annotated[int, typer.Option(min=8)] = 256,
+    layers: Annotated[int, typer.Option(min=1)] = 4,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
+    fresh: Annotated[bool, typer.Option("--fresh", help="Ignore an existing checkpoint.")] = False,
+) -> None:
+    """Train the refinement prior (text/audio embedding + score -> image embedding); resumes."""
+    from anypix.config import load_settings
+    from anypix.models.prior import PriorConfig
+    from anypix.models.prior_training import TrainPriorConfig, train_prior
+
+    if data is not None and not data.exists():
+        raise AnypixError(f"{data} does not exist", "give a .npz of pairs or leave --data out")
+    folder = out or load_settings().data_dir / "prior" / f"synthetic-{dim}"
+    config = TrainPriorConfig(
+        steps=steps, batch=batch, lr=lr, data=str(data) if data else None, device=device,
+        checkpoint_every=max(1, min(500, steps // 4)),
+    )
+    heads = 4 if width % 4 == 0 else 1
+    prior_config = PriorConfig(dim=dim, width=width, layers=layers, heads=heads)
+    try:
+        report = train_prior(folder, config, prior_config, resume=not fresh, log=print)
+    except ValueError as exc:  # a checkpoint or data file that does not fit this config
+        raise AnypixError(str(exc), "use --fresh or another --out") from None
+    sys.stdout.write(
+        f"held-out L2 to the clean embedding: prior {report.prior_l2:.4f}, "
+        f"identity {report.identity_l2:.4f}\ncheckpoint: {report.checkpoint}\n"
+    )
 
 
 # -- entry point ------------------------------------------------------------------------------------

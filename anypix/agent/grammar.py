@@ -17,7 +17,13 @@ from anypix.agent.phrases import WHOLE, Draft, Modality, NotCanonicalError, verb
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import Blob, EditPlan, Op
 
-__all__ = ["NotCanonicalError", "normalise", "parse_instruction", "split_clauses"]
+__all__ = [
+    "NotCanonicalError",
+    "check_references",
+    "normalise",
+    "parse_instruction",
+    "split_clauses",
+]
 
 _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
 
@@ -67,7 +73,7 @@ def _is_list_continuation(previous: str) -> bool:
 # -- assembling the plan ----------------------------------------------------------------------------
 
 
-def _check_refs(text: str, assets: Mapping[str, Modality]) -> None:
+def check_references(text: str, assets: Mapping[str, Modality]) -> None:
     for inside in _ANY_BRACKET.findall(text):
         if inside not in assets:
             raise UnknownAssetError(inside, list(assets))
@@ -156,7 +162,7 @@ def parse_instruction(text: str, assets: Mapping[str, Modality]) -> EditPlan:
     """
     if not text.strip():
         raise EmptyInstructionError()
-    _check_refs(text, assets)
+    check_references(text, assets)
     text = normalise(text)
     text = re.sub(r",?\s+please$", "", text, flags=re.IGNORECASE)
     if not text:

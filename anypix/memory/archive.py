@@ -24,13 +24,20 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Engine
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from anypix.errors import AnypixError, AssetError
 from anypix.memory.assets import SHA256, AssetStore, PreparedAsset
 from anypix.memory.db import write_session
 from anypix.memory.migrations import SCHEMA_VERSION
-from anypix.memory.tables import AssetRow, RenderRow, SessionAssetRow, SessionRow, ToolCallRow, TurnRow
+from anypix.memory.tables import (
+    AssetRow,
+    RenderRow,
+    SessionAssetRow,
+    SessionRow,
+    ToolCallRow,
+    TurnRow,
+)
 from anypix.memory.turns import SessionNotFoundError, discard_unreferenced
 
 ARCHIVE_FORMAT = "anypix-session"
@@ -129,23 +136,33 @@ def _member(asset: ArchivedAsset | AssetRow) -> str:
 
 def collect_rows(engine: Engine, session_id: str) -> ArchiveRows:
     """A session's rows with database ids replaced by turn numbers (one read snapshot)."""
-    with DbSession(engine) as db, db.begin():
+    with DbSession(engine, expire_on_commit=False) as db, db.begin():
         session = db.get(SessionRow, session_id)
         if session is None:
             raise SessionNotFoundError(session_id)
-        turns = db.exec(select(TurnRow).where(TurnRow.session_id == session_id).order_by(TurnRow.seq)).all()
+        turns = db.exec(
+            select(TurnRow).where(TurnRow.session_id == session_id).order_by(col(TurnRow.seq))
+        ).all()
         seq_of = {t.id: t.seq for t in turns}
         calls = db.exec(
-            select(ToolCallRow).where(ToolCallRow.turn_id.in_(seq_of)).order_by(ToolCallRow.id)  # type: ignore[union-attr]
+            select(ToolCallRow)
+            .where(col(ToolCallRow.turn_id).in_(seq_of))
+            .order_by(col(ToolCallRow.id))
         ).all()
-        renders = db.exec(select(RenderRow).where(RenderRow.turn_id.in_(seq_of)).order_by(RenderRow.id)).all()  # type: ignore[union-attr]
+        renders = db.exec(
+            select(RenderRow).where(col(RenderRow.turn_id).in_(seq_of)).order_by(col(RenderRow.id))
+        ).all()
         where_render = {r.id: (seq_of[r.turn_id], r.position) for r in renders}
         bindings = db.exec(
-            select(SessionAssetRow).where(SessionAssetRow.session_id == session_id).order_by(SessionAssetRow.id)
+            select(SessionAssetRow)
+            .where(SessionAssetRow.session_id == session_id)
+            .order_by(col(SessionAssetRow.id))
         ).all()
         shas = {r.sha256 for r in renders} | {b.sha256 for b in bindings}
         shas |= {sha for t in turns for sha in t.attachments.values()}
-        assets = db.exec(select(AssetRow).where(AssetRow.sha256.in_(shas)).order_by(AssetRow.sha256)).all()  # type: ignore[attr-defined]
+        assets = db.exec(
+            select(AssetRow).where(col(AssetRow.sha256).in_(shas)).order_by(col(AssetRow.sha256))
+        ).all()
         return ArchiveRows(
             session=ArchivedSession(
                 id=session.id,
@@ -163,7 +180,8 @@ def collect_rows(engine: Engine, session_id: str) -> ArchiveRows:
                 for t in turns
             ],
             tool_calls=[
-                ArchivedToolCall(turn=seq_of[c.turn_id], **c.model_dump(exclude={"id", "turn_id"})) for c in calls
+                ArchivedToolCall(turn=seq_of[c.turn_id], **c.model_dump(exclude={"id", "turn_id"}))
+                for c in calls
             ],
             renders=[
                 ArchivedRender(
@@ -177,10 +195,18 @@ def collect_rows(engine: Engine, session_id: str) -> ArchiveRows:
                 for r in renders
             ],
             bindings=[
-                ArchivedBinding(name=b.name, sha256=b.sha256, turn=seq_of.get(b.turn_id), created_at=b.created_at)
+                ArchivedBinding(
+                    name=b.name,
+                    sha256=b.sha256,
+                    turn=seq_of.get(b.turn_id),
+                    created_at=b.created_at,
+                )
                 for b in bindings
             ],
-            assets=[ArchivedAsset(**a.model_dump(include=set(ArchivedAsset.model_fields))) for a in assets],
+            assets=[
+                ArchivedAsset(**a.model_dump(include=set(ArchivedAsset.model_fields)))
+                for a in assets
+            ],
         )
 
 
@@ -206,7 +232,9 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
             archive.writestr("rows.json", rows_json)
             for asset in rows.assets:
                 # Already-compressed media are stored as they are.
-                archive.write(store.path(asset.sha256, asset.format), _member(asset), zipfile.ZIP_STORED)
+                archive.write(
+                    store.path(asset.sha256, asset.format), _member(asset), zipfile.ZIP_STORED
+                )
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)
@@ -235,8 +263,13 @@ def read_archive(store: AssetStore, path: Path) -> tuple[ArchiveRows, list[Prepa
     try:
         with zipfile.ZipFile(path) as archive:
             manifest = json.loads(_read(archive, "manifest.json", 16 * 1024 * 1024))
-            if manifest.get("format") != ARCHIVE_FORMAT or manifest.get("version") != ARCHIVE_VERSION:
-                raise ArchiveError(f"{path} is not an anypix session archive (version {ARCHIVE_VERSION})")
+            if (
+                manifest.get("format") != ARCHIVE_FORMAT
+                or manifest.get("version") != ARCHIVE_VERSION
+            ):
+                raise ArchiveError(
+                    f"{path} is not an anypix session archive (version {ARCHIVE_VERSION})"
+                )
             rows_json = _read(archive, "rows.json", _MAX_JSON_BYTES)
             if hashlib.sha256(rows_json).hexdigest() != manifest.get("rows_sha256"):
                 raise ArchiveError(f"{path}: rows.json does not match its manifest (damaged?)")
@@ -251,8 +284,12 @@ def read_archive(store: AssetStore, path: Path) -> tuple[ArchiveRows, list[Prepa
     return rows, assets
 
 
-def _read_asset(store: AssetStore, archive: zipfile.ZipFile, path: Path, row: ArchivedAsset) -> PreparedAsset:
-    limit = store.limits.max_image_bytes if row.modality == "image" else store.limits.max_audio_bytes
+def _read_asset(
+    store: AssetStore, archive: zipfile.ZipFile, path: Path, row: ArchivedAsset
+) -> PreparedAsset:
+    limit = (
+        store.limits.max_image_bytes if row.modality == "image" else store.limits.max_audio_bytes
+    )
     data = _read(archive, _member(row), limit)
     if not SHA256.match(row.sha256) or hashlib.sha256(data).hexdigest() != row.sha256:
         raise ArchiveError(f"{path}: {_member(row)} does not match its sha256 (damaged?)")
@@ -287,7 +324,9 @@ def import_session(engine: Engine, store: AssetStore, path: Path) -> str:
             try:
                 session_id = _insert_rows(db, rows, by_sha)
             except (KeyError, ValueError) as exc:
-                raise ArchiveError(f"{path} has inconsistent rows ({exc})", "export the session again") from None
+                raise ArchiveError(
+                    f"{path} has inconsistent rows ({exc})", "export the session again"
+                ) from None
             created = [asset for asset in by_sha.values() if store.place(asset)]
     except BaseException:
         with suppress(Exception):
@@ -297,32 +336,57 @@ def import_session(engine: Engine, store: AssetStore, path: Path) -> str:
 
 
 def _insert_rows(db: DbSession, rows: ArchiveRows, by_sha: dict[str, PreparedAsset]) -> str:
+    """All of an archive's rows; KeyError or ValueError if they do not fit together."""
     meta = rows.session
+    used = {sha for t in rows.turns for sha in t.attachments.values()}
+    used |= {r.sha256 for r in rows.renders} | {b.sha256 for b in rows.bindings}
+    if used - set(by_sha):
+        raise ValueError(f"rows use assets the archive lacks: {sorted(used - set(by_sha))[:3]}")
     session_id = meta.id if db.get(SessionRow, meta.id) is None else uuid.uuid4().hex
-    session = SessionRow(id=session_id, name=meta.name, created_at=meta.created_at, updated_at=meta.updated_at)
+    session = SessionRow(
+        id=session_id, name=meta.name, created_at=meta.created_at, updated_at=meta.updated_at
+    )
     db.add(session)
     for asset in rows.assets:
         db.execute(insert(AssetRow).values(**asset.model_dump()).on_conflict_do_nothing())
+    turn_ids = _insert_turns(db, session_id, rows)
+    _insert_renders(db, rows, turn_ids)
+    for binding in rows.bindings:
+        turn_id = None if binding.turn is None else turn_ids[binding.turn]
+        fields = binding.model_dump(exclude={"turn"})
+        db.add(SessionAssetRow(session_id=session_id, turn_id=turn_id, **fields))
+    session.cursor_turn_id = None if meta.cursor is None else turn_ids[meta.cursor]
+    session.redo_stack = [turn_ids[seq] for seq in meta.redo]
+    db.add(session)
+    return session_id
+
+
+def _insert_turns(db: DbSession, session_id: str, rows: ArchiveRows) -> dict[int, int]:
+    """Turns (parents first: a parent always has a smaller seq) and their tool calls."""
     turn_ids: dict[int, int] = {}
     for turn in sorted(rows.turns, key=lambda t: t.seq):
         parent = None if turn.parent is None else turn_ids[turn.parent]
-        row = TurnRow(session_id=session_id, parent_id=parent, **turn.model_dump(exclude={"parent"}))
+        fields = turn.model_dump(exclude={"parent"})
+        row = TurnRow(session_id=session_id, parent_id=parent, **fields)
         db.add(row)
         db.flush()
         assert row.id is not None
         turn_ids[turn.seq] = row.id
-        if set(turn.attachments.values()) - set(by_sha):
-            raise ValueError(f"turn {turn.seq} attaches an asset the archive lacks")
     for call in rows.tool_calls:
         db.add(ToolCallRow(turn_id=turn_ids[call.turn], **call.model_dump(exclude={"turn"})))
+    return turn_ids
+
+
+def _insert_renders(db: DbSession, rows: ArchiveRows, turn_ids: dict[int, int]) -> None:
+    """Renders in turn order, so the render each one edited is already there."""
     render_ids: dict[tuple[int, int], int] = {}
     for render in sorted(rows.renders, key=lambda r: (r.turn, r.position)):
-        by_sha[render.sha256]  # noqa: B018 -- a KeyError here means a missing asset
+        parent = None if render.parent is None else render_ids[render.parent]
         row = RenderRow(
             turn_id=turn_ids[render.turn],
             position=render.position,
             sha256=render.sha256,
-            parent_id=None if render.parent is None else render_ids[tuple(render.parent)],  # type: ignore[index]
+            parent_id=parent,
             provenance=render.provenance,
             timings=render.timings,
         )
@@ -330,11 +394,3 @@ def _insert_rows(db: DbSession, rows: ArchiveRows, by_sha: dict[str, PreparedAss
         db.flush()
         assert row.id is not None
         render_ids[(render.turn, render.position)] = row.id
-    for binding in rows.bindings:
-        by_sha[binding.sha256]  # noqa: B018
-        turn_id = None if binding.turn is None else turn_ids[binding.turn]
-        db.add(SessionAssetRow(session_id=session_id, turn_id=turn_id, **binding.model_dump(exclude={"turn"})))
-    session.cursor_turn_id = None if meta.cursor is None else turn_ids[meta.cursor]
-    session.redo_stack = [turn_ids[seq] for seq in meta.redo]
-    db.add(session)
-    return session_id

@@ -113,7 +113,9 @@ def _open_image(data: bytes, label: str, limits: AssetLimits) -> Image.Image:
     except AssetError:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise AssetError(f"{label} declares too many pixels (a decompression bomb?)", hint) from None
+        raise AssetError(
+            f"{label} declares too many pixels (a decompression bomb?)", hint
+        ) from None
     except UnidentifiedImageError:
         raise AssetError(f"{label} is not an image anypix can read", hint) from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
@@ -168,7 +170,9 @@ def prepare_image_bytes(
     return prepare_image(upright if upright is not None else image, origin, source_format)
 
 
-def prepare_image(image: Image.Image, origin: str = "rendered", source_format: str = "png") -> PreparedAsset:
+def prepare_image(
+    image: Image.Image, origin: str = "rendered", source_format: str = "png"
+) -> PreparedAsset:
     """Normalise an in-memory image (a render's output) into a storable asset."""
     image = _normalise_mode(image)
     data = _png_bytes(image)
@@ -217,7 +221,9 @@ def prepare_audio_bytes(data: bytes, label: str, limits: AssetLimits) -> Prepare
         with soundfile.SoundFile(io.BytesIO(data)) as sound:
             fmt = AUDIO_FORMATS.get(sound.format)
             if fmt is None:
-                raise AssetError(f"{label} is {sound.format} audio, which anypix does not take", hint)
+                raise AssetError(
+                    f"{label} is {sound.format} audio, which anypix does not take", hint
+                )
             if sound.samplerate <= 0 or sound.channels <= 0:
                 raise AssetError(f"{label} declares no samples", hint)
             rate, channels, declared = sound.samplerate, sound.channels, sound.frames
@@ -231,10 +237,19 @@ def prepare_audio_bytes(data: bytes, label: str, limits: AssetLimits) -> Prepare
             frames = sum(len(block) for block in sound.blocks(blocksize=65536, dtype="float32"))
     except AssetError:
         raise
-    except (RuntimeError, ValueError, TypeError, EOFError) as exc:  # LibsndfileError is a RuntimeError
+    except (
+        RuntimeError,
+        ValueError,
+        TypeError,
+        EOFError,
+    ) as exc:  # LibsndfileError is a RuntimeError
         raise AssetError(f"{label} is not audio anypix can read ({exc})", hint) from None
     # libsndfile quietly reads a cut-off WAV or FLAC short; their headers say how long they are.
-    if frames == 0 or (fmt == "wav" and _wav_truncated(data)) or (fmt == "flac" and frames < declared):
+    if (
+        frames == 0
+        or (fmt == "wav" and _wav_truncated(data))
+        or (fmt == "flac" and frames < declared)
+    ):
         raise AssetError(f"{label} is truncated or has no audio", hint)
     return PreparedAsset(
         sha256=_sha256(data),
@@ -280,7 +295,9 @@ class AssetStore:
                 )
             data = path.read_bytes()
         except OSError as exc:
-            raise AssetError(f"cannot read {label}: {exc.strerror}", "check its permissions") from None
+            raise AssetError(
+                f"cannot read {label}: {exc.strerror}", "check its permissions"
+            ) from None
         return self.prepare_bytes(data, modality, label)
 
     def prepare_bytes(self, data: bytes, modality: str, label: str) -> PreparedAsset:

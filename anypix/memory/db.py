@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
-from sqlalchemy.pool import NullPool
 from sqlmodel import Session as DbSession
 
 from anypix.errors import AnypixError
@@ -45,12 +44,11 @@ def _on_begin(connection: Connection) -> None:
 def open_engine(db_path: Path, *, migrate_to: int | None = None) -> Engine:
     """An engine on ``db_path`` (created if missing), migrated to ``migrate_to`` (default: latest)."""
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    # NullPool: a connection per use, so nothing holds the file open between commands and a
-    # forked process never inherits a live connection.
+    # Pooled connections: closing SQLite's last connection checkpoints the WAL, which costs
+    # milliseconds, so connections are kept open until ``engine.dispose()``.
     engine = create_engine(
         f"sqlite:///{db_path}",
         connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},
-        poolclass=NullPool,
     )
     event.listen(engine, "connect", _on_connect)
     event.listen(engine, "begin", _on_begin)
@@ -76,20 +74,39 @@ def schema_version(engine: Engine) -> int:
     return int(row[0] or 0)
 
 
+def _applied(conn: Connection) -> set[int]:
+    table = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+    ).first()
+    if table is None:
+        return set()
+    return {row[0] for row in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
+
+
+def _refuse_newer(done: set[int]) -> None:
+    newer = [v for v in done if v > SCHEMA_VERSION]
+    if newer:
+        raise AnypixError(
+            f"this database has schema version {max(newer)}, newer than this anypix "
+            f"understands ({SCHEMA_VERSION})",
+            "upgrade anypix, or point --data-dir elsewhere",
+        )
+
+
 def migrate(engine: Engine, upto: int | None = None) -> list[int]:
     """Apply the migrations this database lacks, in order; returns the versions applied."""
     target = SCHEMA_VERSION if upto is None else upto
+    wanted = {m.version for m in MIGRATIONS if m.version <= target}
+    with engine.connect() as conn:  # the common case, up to date, needs no write lock
+        done = _applied(conn)
+    _refuse_newer(done)
+    if wanted <= done:
+        return []
     applied: list[int] = []
     with writer(engine).begin() as conn:
         conn.exec_driver_sql(MIGRATIONS_TABLE)
-        done = {row[0] for row in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
-        newer = [v for v in done if v > SCHEMA_VERSION]
-        if newer:
-            raise AnypixError(
-                f"this database has schema version {max(newer)}, newer than this anypix "
-                f"understands ({SCHEMA_VERSION})",
-                "upgrade anypix, or point --data-dir elsewhere",
-            )
+        done = _applied(conn)  # again, under the lock: another process may have migrated
+        _refuse_newer(done)
         for migration in MIGRATIONS:
             if migration.version in done or migration.version > target:
                 continue
@@ -115,7 +132,9 @@ def schema_snapshot(conn: Connection) -> dict[str, Any]:
     snapshot: dict[str, Any] = {}
     for table in tables:
         columns = [tuple(r[1:]) for r in conn.exec_driver_sql(f'PRAGMA table_xinfo("{table}")')]
-        foreign = sorted(tuple(r[2:5]) for r in conn.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")'))
+        foreign = sorted(
+            tuple(r[2:5]) for r in conn.exec_driver_sql(f'PRAGMA foreign_key_list("{table}")')
+        )
         indexes = {}
         for index in conn.exec_driver_sql(f'PRAGMA index_list("{table}")'):
             name, unique, origin = index[1], index[2], index[3]

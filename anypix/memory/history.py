@@ -6,20 +6,22 @@ from; ``redo`` goes back down that way; ``branch N`` puts the cursor on any earl
 next turn starts a new branch beside the old one, which stays in the history. Failed and
 cancelled turns are kept (children of the cursor they ran from) but never become the cursor.
 
-Export/import live in ``archive.py`` and replay in ``replay.py``; both are re-exported here.
+Export/import live in ``archive.py``, replay in ``replay.py``, turn commits in ``turns.py``.
 """
 
 from __future__ import annotations
 
+import gc
 import time
-import uuid
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import Session as DbSession
-from sqlmodel import select
+from sqlmodel import col, select
 
 from anypix.errors import AnypixError
 from anypix.memory.assets import AssetStore
@@ -34,17 +36,7 @@ class HistoryError(AnypixError):
     """An undo, redo or branch that the session's history cannot do."""
 
 
-@dataclass(frozen=True)
-class SessionInfo:
-    id: str
-    name: str
-    created_at: float
-    updated_at: float
-    turns: int
-    cursor: int | None = field(default=None, metadata={"doc": "seq of the cursor turn"})
-
-
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: frozen init is several times slower on 10k turns
 class TurnSummary:
     seq: int
     parent: int | None
@@ -53,7 +45,7 @@ class TurnSummary:
     created_at: float
     outputs: int
     current: bool
-    on_path: bool = field(metadata={"doc": "on the way from the first turn to the cursor"})
+    on_path: bool  # on the way from the root to the cursor (the cursor included)
 
 
 @dataclass(frozen=True)
@@ -91,50 +83,6 @@ class AssetInfo:
     duration_s: float | None = None
 
 
-# -- sessions ----------------------------------------------------------------------------------------
-
-_SESSIONS_SQL = """
-SELECT s.id, s.name, s.created_at, s.updated_at,
-       (SELECT COUNT(*) FROM turns t WHERE t.session_id = s.id),
-       (SELECT seq FROM turns t WHERE t.id = s.cursor_turn_id)
-FROM sessions s ORDER BY s.updated_at DESC, s.created_at DESC
-"""
-
-
-def create_session(engine: Engine, name: str | None = None) -> SessionInfo:
-    now = time.time()
-    row = SessionRow(id=uuid.uuid4().hex, name=name or "untitled", created_at=now, updated_at=now)
-    with write_session(engine) as db:
-        db.add(row)
-    return SessionInfo(row.id, row.name, now, now, 0, None)
-
-
-def list_sessions(engine: Engine) -> list[SessionInfo]:
-    """All sessions, the most recently used first."""
-    with engine.connect() as conn:
-        return [SessionInfo(*row) for row in conn.exec_driver_sql(_SESSIONS_SQL)]
-
-
-def find_session(engine: Engine, ref: str | None = None) -> SessionInfo:
-    """A session by id, unique id prefix or name; ``None`` is the most recent one."""
-    found = list_sessions(engine)
-    if ref is None:
-        if not found:
-            raise SessionNotFoundError("(none yet)")
-        return found[0]
-    for matches in (
-        [s for s in found if s.id == ref],
-        [s for s in found if len(ref) >= 4 and s.id.startswith(ref)],
-        [s for s in found if s.name == ref],
-    ):
-        if len(matches) == 1 or (matches and matches[0].name == ref):
-            return matches[0]  # a repeated name means its most recent session
-        if matches:
-            ids = ", ".join(s.id[:8] for s in matches)
-            raise HistoryError(f"{ref!r} matches several sessions ({ids})", "give more of the id")
-    raise SessionNotFoundError(ref)
-
-
 # -- turns -------------------------------------------------------------------------------------------
 
 _TURNS_SQL = """
@@ -145,17 +93,40 @@ FROM turns t WHERE t.session_id = ? ORDER BY t.seq
 
 
 def _cursor_id(conn: Any, session_id: str) -> int | None:
-    row = conn.exec_driver_sql("SELECT cursor_turn_id FROM sessions WHERE id = ?", (session_id,)).first()
+    row = conn.exec_driver_sql(
+        "SELECT cursor_turn_id FROM sessions WHERE id = ?", (session_id,)
+    ).first()
     if row is None:
         raise SessionNotFoundError(session_id)
     return row[0]
 
 
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Building 10k acyclic records can trigger a full cyclic-GC pass over the whole process
+    (100 ms in a process with torch loaded) that frees nothing; pause it, then restore it."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
     """Every turn of the session in order, marking the cursor and the path that leads to it."""
+    with _gc_paused():
+        return _list_turns(engine, session_id)
+
+
+def _list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
     with engine.begin() as conn:  # one snapshot for the cursor and the turns
         cursor = _cursor_id(conn, session_id)
-        rows = conn.exec_driver_sql(_TURNS_SQL, (session_id,)).all()
+        # The raw cursor: SQLAlchemy's Row objects would cost more than the query on 10k turns.
+        dbapi = conn.connection.dbapi_connection
+        assert dbapi is not None
+        rows = dbapi.execute(_TURNS_SQL, (session_id,)).fetchall()
     seq_of = {row[0]: row[1] for row in rows}
     parent_of = {row[0]: row[2] for row in rows}
     path: set[int] = set()
@@ -179,27 +150,67 @@ def list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
 
 
 def _turn_row(db: DbSession, session_id: str, seq: int) -> TurnRow:
-    turn = db.exec(select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)).first()
+    turn = db.exec(
+        select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)
+    ).first()
     if turn is None:
         raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
     return turn
 
 
+_ONE_TURN_SQL = """
+SELECT t.id, t.seq, p.seq, t.status, t.instruction, t.created_at,
+       (SELECT COUNT(*) FROM renders r WHERE r.turn_id = t.id), s.cursor_turn_id,
+       EXISTS (  -- is t an ancestor of the cursor (or the cursor itself)?
+         WITH RECURSIVE path(id) AS (
+           SELECT s.cursor_turn_id
+           UNION ALL
+           SELECT up.parent_id FROM turns up JOIN path ON up.id = path.id
+           WHERE up.parent_id IS NOT NULL
+         )
+         SELECT 1 FROM path WHERE path.id = t.id)
+FROM turns t JOIN sessions s ON s.id = t.session_id LEFT JOIN turns p ON p.id = t.parent_id
+WHERE t.session_id = ? AND t.seq = ?
+"""
+
+
+def turn_summary(engine: Engine, session_id: str, seq: int) -> TurnSummary:
+    """One turn's summary, without listing the whole session."""
+    with engine.connect() as conn:
+        return _summary(conn, session_id, seq)
+
+
+def _summary(conn: Connection, session_id: str, seq: int) -> TurnSummary:
+    row = conn.exec_driver_sql(_ONE_TURN_SQL, (session_id, seq)).first()
+    if row is None:
+        raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
+    turn_id, seq, parent, status, instruction, created_at, outputs, cursor, on_path = row
+    current = turn_id == cursor
+    return TurnSummary(
+        seq, parent, status, instruction, created_at, outputs, current, bool(on_path)
+    )
+
+
 def show_turn(engine: Engine, store: AssetStore, session_id: str, seq: int) -> TurnDetail:
     """Everything stored about one turn."""
-    summary = next((t for t in list_turns(engine, session_id) if t.seq == seq), None)
-    with DbSession(engine) as db:
+    with DbSession(engine, expire_on_commit=False) as db, db.begin():
+        summary = _summary(db.connection(), session_id, seq)
         turn = _turn_row(db, session_id, seq)
-        query = select(ToolCallRow).where(ToolCallRow.turn_id == turn.id).order_by(ToolCallRow.position)
+        query = (
+            select(ToolCallRow)
+            .where(ToolCallRow.turn_id == turn.id)
+            .order_by(col(ToolCallRow.position))
+        )
         calls = db.exec(query).all()
         steps = [StepRecord(c.tool, c.arguments, c.result, c.seconds, c.error) for c in calls]
         renders = [_render_info(db, store, r) for r in _renders_of(db, turn.id)]
-    assert summary is not None
-    return TurnDetail(summary, turn.attachments, turn.plan, turn.error, turn.timings, steps, renders)
+    return TurnDetail(
+        summary, turn.attachments, turn.plan, turn.error, turn.timings, steps, renders
+    )
 
 
 def _renders_of(db: DbSession, turn_id: int | None) -> list[RenderRow]:
-    query = select(RenderRow).where(RenderRow.turn_id == turn_id).order_by(RenderRow.position)
+    query = select(RenderRow).where(RenderRow.turn_id == turn_id).order_by(col(RenderRow.position))
     return list(db.exec(query).all())
 
 
@@ -210,7 +221,7 @@ def _render_info(db: DbSession, store: AssetStore, render: RenderRow) -> RenderI
     if render.parent_id is not None:
         row = db.exec(
             select(TurnRow.seq, RenderRow.position)
-            .join(TurnRow, TurnRow.id == RenderRow.turn_id)
+            .join(TurnRow, col(TurnRow.id) == col(RenderRow.turn_id))
             .where(RenderRow.id == render.parent_id)
         ).first()
         parent = (row[0], row[1]) if row else None
@@ -246,7 +257,7 @@ def undo(engine: Engine, session_id: str) -> int | None:
         if session.cursor_turn_id is None:
             raise HistoryError("nothing to undo: the session is at its start", "make an edit first")
         current = db.get(TurnRow, session.cursor_turn_id)
-        assert current is not None
+        assert current is not None and current.id is not None
         session.redo_stack = [*session.redo_stack, current.id]
         session.cursor_turn_id = current.parent_id
         session.updated_at = time.time()
@@ -259,7 +270,9 @@ def redo(engine: Engine, session_id: str) -> int:
     with write_session(engine) as db:
         session = _session_row(db, session_id)
         if not session.redo_stack:
-            raise HistoryError("nothing to redo", "redo follows an undo, until a new edit or branch")
+            raise HistoryError(
+                "nothing to redo", "redo follows an undo, until a new edit or branch"
+            )
         *rest, target_id = session.redo_stack
         session.redo_stack = rest
         session.cursor_turn_id = target_id
@@ -307,9 +320,14 @@ WHERE s.id = ? ORDER BY r.position LIMIT 1
 def session_assets(engine: Engine, store: AssetStore, session_id: str) -> dict[str, AssetInfo]:
     """The names a session knows (the latest binding of each), plus ``last``: the cursor's image."""
     with engine.begin() as conn:
-        rows = [*conn.exec_driver_sql(_NAMES_SQL, (session_id,)), *conn.exec_driver_sql(_LAST_SQL, (session_id,))]
+        rows = [
+            *conn.exec_driver_sql(_NAMES_SQL, (session_id,)),
+            *conn.exec_driver_sql(_LAST_SQL, (session_id,)),
+        ]
     return {
-        name: AssetInfo(name, sha, modality, fmt, store.path(sha, fmt), origin, width, height, duration)
+        name: AssetInfo(
+            name, sha, modality, fmt, store.path(sha, fmt), origin, width, height, duration
+        )
         for name, sha, modality, fmt, origin, width, height, duration in rows
     }
 
@@ -331,3 +349,14 @@ def collect_garbage(engine: Engine, store: AssetStore, grace_s: float = 3600.0) 
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def render_of_image(engine: Engine, session_id: str, sha256: str) -> int | None:
+    """The latest render of this session that produced this image (for lineage), if any."""
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql(
+            "SELECT r.id FROM renders r JOIN turns t ON t.id = r.turn_id "
+            "WHERE t.session_id = ? AND r.sha256 = ? ORDER BY r.id DESC LIMIT 1",
+            (session_id, sha256),
+        ).first()
+    return None if row is None else int(row[0])

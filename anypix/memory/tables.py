@@ -63,8 +63,12 @@ class TurnRow(SQLModel, table=True):
     # The turn this one continues (the cursor when it ran): sessions are trees.
     parent_id: int | None = Field(default=None, foreign_key="turns.id")
     instruction: str
-    attachments: dict[str, str] = Field(default_factory=dict, sa_type=JSON, description="name -> sha256")
-    plan: dict[str, Any] | None = Field(default=None, sa_type=JSON, description="EditPlan.model_dump()")
+    attachments: dict[str, str] = Field(
+        default_factory=dict, sa_type=JSON, description="name -> sha256"
+    )
+    plan: dict[str, Any] | None = Field(
+        default=None, sa_type=JSON, description="EditPlan.model_dump()"
+    )
     status: str = Field(description="ok, failed or cancelled")
     error: str | None = None
     timings: dict[str, float] = Field(default_factory=dict, sa_type=JSON)

@@ -12,8 +12,8 @@ created are removed again, under the write lock and only if no committed row use
 from __future__ import annotations
 
 import time
-from contextlib import suppress
 from collections.abc import Iterable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -85,7 +85,9 @@ class SessionNotFoundError(AnypixError):
         super().__init__(f"there is no session {ref!r}", "list sessions with: anypix sessions")
 
 
-def record_assets(db: DbSession, store: AssetStore, assets: Iterable[PreparedAsset], now: float) -> list[PreparedAsset]:
+def record_assets(
+    db: DbSession, store: AssetStore, assets: Iterable[PreparedAsset], now: float
+) -> list[PreparedAsset]:
     """Insert asset rows (once per sha256) and place their files; returns those this created."""
     created = []
     for asset in assets:
@@ -99,10 +101,20 @@ def bind_names(
     db: DbSession, session_id: str, names: dict[str, PreparedAsset], turn_id: int | None, now: float
 ) -> None:
     for name, asset in names.items():
-        db.add(SessionAssetRow(session_id=session_id, name=name, sha256=asset.sha256, turn_id=turn_id, created_at=now))
+        db.add(
+            SessionAssetRow(
+                session_id=session_id,
+                name=name,
+                sha256=asset.sha256,
+                turn_id=turn_id,
+                created_at=now,
+            )
+        )
 
 
-def discard_unreferenced(engine: Engine, store: AssetStore, assets: Iterable[PreparedAsset]) -> None:
+def discard_unreferenced(
+    engine: Engine, store: AssetStore, assets: Iterable[PreparedAsset]
+) -> None:
     """Remove files that a failed commit created, unless a committed row has claimed them since."""
     assets = list(assets)
     if not assets:
@@ -114,7 +126,9 @@ def discard_unreferenced(engine: Engine, store: AssetStore, assets: Iterable[Pre
 
 
 def _insert_turn(db: DbSession, draft: TurnDraft, session: SessionRow, now: float) -> TurnRow:
-    last_seq = db.exec(select(func.max(TurnRow.seq)).where(TurnRow.session_id == draft.session_id)).one()
+    last_seq = db.exec(
+        select(func.max(TurnRow.seq)).where(TurnRow.session_id == draft.session_id)
+    ).one()
     turn = TurnRow(
         session_id=draft.session_id,
         seq=(last_seq or 0) + 1,
@@ -191,3 +205,24 @@ def commit_turn(engine: Engine, store: AssetStore, draft: TurnDraft) -> Committe
             discard_unreferenced(engine, store, created)
         raise
     return committed
+
+
+def attach_assets(
+    engine: Engine, store: AssetStore, session_id: str, names: dict[str, PreparedAsset]
+) -> None:
+    """Bind names to assets outside any turn (``Session.attach``), in one transaction."""
+    created: list[PreparedAsset] = []
+    try:
+        with write_session(engine) as db:
+            now = time.time()
+            session = db.get(SessionRow, session_id)
+            if session is None:
+                raise SessionNotFoundError(session_id)
+            created = record_assets(db, store, names.values(), now)
+            bind_names(db, session_id, names, None, now)
+            session.updated_at = now
+            db.add(session)
+    except BaseException:
+        with suppress(Exception):
+            discard_unreferenced(engine, store, created)
+        raise

@@ -172,8 +172,8 @@ class StyleAlignedAttnProcessor:
         bias = None
         if opts.shared_score_shift:
             tokens = k5.shape[-2]
-            bias = torch.zeros(2 * tokens, dtype=query.dtype, device=query.device)
-            bias[tokens:] = opts.shared_score_shift
+            bias = torch.zeros(1, 2 * tokens, dtype=query.dtype, device=query.device)
+            bias[:, tokens:] = opts.shared_score_shift
         tgt_out = F.scaled_dot_product_attention(q5[:, 1:].flatten(0, 1), keys, values, bias)
         out = torch.cat([ref_out.unsqueeze(1), tgt_out.unflatten(0, (groups, -1))], dim=1)
         return out.flatten(0, 1).transpose(1, 2).flatten(2).to(hidden.dtype)

@@ -188,17 +188,37 @@ class BlobBatch:
     token_mask: torch.Tensor  # (B, n, T) bool
     masks: torch.Tensor  # (B, n, H, W) bool
 
+    @classmethod
+    def from_blobs(
+        cls,
+        blobs: Sequence[Blob],
+        token_embeddings: torch.Tensor,
+        token_mask: torch.Tensor,
+        height: int,
+        width: int,
+    ) -> BlobBatch:
+        """One image's conditioning from plan blobs and their sentences' token embeddings
+        (n, T, D) and real-token mask (n, T); masks are drawn on a ``height`` x ``width`` canvas."""
+        device = token_embeddings.device
+        return cls(
+            geometry=blob_geometry(blobs).unsqueeze(0).to(token_embeddings),
+            token_embeddings=token_embeddings.unsqueeze(0),
+            token_mask=token_mask.bool().unsqueeze(0).to(device),
+            masks=blob_masks(blobs, height, width).unsqueeze(0).to(device),
+        )
+
     def tensors(self) -> tuple[torch.Tensor, ...]:
         return (self.geometry, self.token_embeddings, self.token_mask, self.masks)
 
     def for_batch(self, batch: int, cfg: bool) -> BlobBatch:
-        """Broadcast a batch of 1 (or B/k) to ``batch`` rows. With ``cfg``, rows of the first half
-        are the unconditional pass and get no blobs (as in diffusers' GLIGEN pipeline)."""
+        """Tile a batch of k images to ``batch`` rows (``[c0, c1, c0, c1]``, the layout of a
+        guidance batch). With ``cfg``, rows of the first half are the unconditional pass and get
+        no blobs (as in diffusers' GLIGEN pipeline)."""
         have = self.geometry.shape[0]
         if batch % have:
             raise ValueError(f"blob conditioning for {have} images cannot serve a batch of {batch}")
         reps = batch // have
-        tiled = BlobBatch(*(t.repeat_interleave(reps, dim=0) for t in self.tensors()))
+        tiled = BlobBatch(*(t.repeat(reps, *[1] * (t.ndim - 1)) for t in self.tensors()))
         if cfg and reps > 1 and batch % 2 == 0:
             tiled.token_mask = tiled.token_mask.clone()
             tiled.token_mask[: batch // 2] = False

@@ -187,7 +187,9 @@ def load_components(
     if cpu_offload and target.type != "cpu":
         pipe.enable_model_cpu_offload(device=target)
     else:
-        pipe.to(device=target, dtype=torch_dtype)
+        pipe.to(device=target)
+        if pipe.unet.dtype != torch_dtype:  # from_pretrained already loaded the right dtype
+            pipe.to(dtype=torch_dtype)
     steps, guidance = PRESET_DEFAULTS.get(name, (30, 7.5))
     return Components(
         preset=name,

@@ -123,7 +123,9 @@ class ImageBindEncoder(Encoder):
                 waveform, rate = item if isinstance(item, tuple) else inputs.load_waveform(item)
                 clips.append(
                     inputs.audio_clips(
-                        torch.as_tensor(waveform).float(), rate, num_bins=config.mel_bins,
+                        torch.as_tensor(waveform).float(),
+                        rate,
+                        num_bins=config.mel_bins,
                         frames=config.audio_frames,
                     )
                 )

@@ -164,7 +164,9 @@ class Block(nn.Module):
 
     def __init__(self, dim: int, heads: int, add_bias_kv: bool) -> None:
         super().__init__()
-        self.attn = nn.MultiheadAttention(dim, heads, bias=True, add_bias_kv=add_bias_kv, batch_first=True)
+        self.attn = nn.MultiheadAttention(
+            dim, heads, bias=True, add_bias_kv=add_bias_kv, batch_first=True
+        )
         self.norm_1 = nn.LayerNorm(dim, eps=1e-6)
         self.mlp = Mlp(dim)
         self.norm_2 = nn.LayerNorm(dim, eps=1e-6)
@@ -176,7 +178,9 @@ class Block(nn.Module):
 
 
 class Trunk(nn.Module):
-    def __init__(self, dim: int, blocks: int, heads: int, pre_norm: bool, add_bias_kv: bool) -> None:
+    def __init__(
+        self, dim: int, blocks: int, heads: int, pre_norm: bool, add_bias_kv: bool
+    ) -> None:
         super().__init__()
         # Sequential so the vision LayerNorm is named pre_transformer_layer.0 like the checkpoint.
         self.pre_transformer_layer = nn.Sequential(
@@ -231,7 +235,9 @@ class LogitScale(nn.Module):
 
 
 def _cls_head(dim: int, out_dim: int) -> nn.Sequential:
-    return nn.Sequential(nn.LayerNorm(dim, eps=1e-6), _SelectCls(), nn.Linear(dim, out_dim, bias=False))
+    return nn.Sequential(
+        nn.LayerNorm(dim, eps=1e-6), _SelectCls(), nn.Linear(dim, out_dim, bias=False)
+    )
 
 
 class ImageBindModel(nn.Module):
@@ -241,7 +247,9 @@ class ImageBindModel(nn.Module):
         vision_stem = PatchStem(
             nn.Sequential(
                 _RepeatAsVideo(2),
-                nn.Conv3d(3, c.vision_dim, (2, c.patch, c.patch), (2, c.patch, c.patch), bias=False),
+                nn.Conv3d(
+                    3, c.vision_dim, (2, c.patch, c.patch), (2, c.patch, c.patch), bias=False
+                ),
             )
         )
         audio_stem = PatchStem(
@@ -312,30 +320,29 @@ def load_imagebind(
             f"ImageBind checkpoint {path} does not exist",
             "set model_paths.imagebind-huge to the imagebind_huge.pth file or its folder",
         )
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    model = ImageBindModel(config or ImageBindConfig.huge())
+    state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    with torch.device("meta"):  # no random init of 1B parameters that are overwritten anyway
+        model = ImageBindModel(config or ImageBindConfig.huge())
     load_official_state_dict(model, state)
     return model.to(device).eval().requires_grad_(False)
 
 
 def load_official_state_dict(model: ImageBindModel, state: dict[str, torch.Tensor]) -> list[str]:
-    """Load vision/text/audio tensors strictly; returns the keys of other modalities it skipped.
-    Raises :class:`ModelUnavailableError` naming missing, unexpected or misshapen keys."""
+    """Load the vision/text/audio tensors of an official state dict, strictly; returns the keys
+    of the other modalities (depth, thermal, IMU), which are skipped. Raises
+    :class:`ModelUnavailableError` naming missing, unexpected or misshapen keys."""
     ours = {k: v for k, v in state.items() if k.split(".")[1] in MODALITIES}
-    skipped = sorted(set(state) - set(ours))
-    expected = model.state_dict()
-    misshapen = [k for k in ours if k in expected and ours[k].shape != expected[k].shape]
-    result = None
-    if not misshapen:
-        result = model.load_state_dict(ours, strict=False)
-    if misshapen or result.missing_keys or result.unexpected_keys:  # type: ignore[union-attr]
-        details = (
-            f"misshapen {misshapen[:3]}"
-            if misshapen
-            else f"missing {result.missing_keys[:3]}, unexpected {result.unexpected_keys[:3]}"  # type: ignore[union-attr]
-        )
+    expected = {k: v.shape for k, v in model.state_dict().items()}
+    problems = {
+        "missing": sorted(set(expected) - set(ours)),
+        "unexpected": sorted(set(ours) - set(expected)),
+        "misshapen": sorted(k for k in set(ours) & set(expected) if ours[k].shape != expected[k]),
+    }
+    if any(problems.values()):
+        details = "; ".join(f"{kind} {keys[:3]}" for kind, keys in problems.items() if keys)
         raise ModelUnavailableError(
             f"the checkpoint does not match the ImageBind layout ({details})",
             "use the official imagebind_huge.pth or a config that matches it",
         )
-    return skipped
+    model.load_state_dict(ours, strict=True, assign=True)
+    return sorted(set(state) - set(ours))

@@ -44,8 +44,8 @@ def preprocess_images(images: Sequence[Any], size: int = 224) -> torch.Tensor:
         new_w, new_h = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
         if scale != 1:
             image = image.resize((new_w, new_h), Image.Resampling.BICUBIC)
-        left = int(round((new_w - size) / 2.0))
-        top = int(round((new_h - size) / 2.0))
+        left = round((new_w - size) / 2.0)
+        top = round((new_h - size) / 2.0)
         image = image.crop((left, top, left + size, top + size))
         pixels = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
         pixels = pixels.view(size, size, 3).permute(2, 0, 1).float() / 255.0
@@ -97,7 +97,9 @@ def mel_banks(num_bins: int, fft_size: int, rate: int, low: float = 20.0) -> tor
     return torch.nn.functional.pad(banks, (0, 1)).float()
 
 
-def kaldi_fbank(waveform: torch.Tensor, rate: int = SAMPLE_RATE, num_bins: int = 128) -> torch.Tensor:
+def kaldi_fbank(
+    waveform: torch.Tensor, rate: int = SAMPLE_RATE, num_bins: int = 128
+) -> torch.Tensor:
     """Log-mel filterbank (frames, num_bins) as Kaldi computes it with ImageBind's options
     (htk_compat, no energy, Hann window, no dither, 25 ms / 10 ms frames, snip edges)."""
     window, shift = int(rate * 0.025), int(rate * 0.010)
@@ -191,7 +193,7 @@ def _clip_bpe(merges: list[str], context_length: int) -> BpeTokenizer:
     # transformers 5 takes the vocab and merges themselves (vocab_file= is silently ignored).
     tokenizer = CLIPTokenizer(
         vocab={token: index for index, token in enumerate(vocab)},
-        merges=merges,
+        merges=[tuple(m.split()) for m in merges],
         model_max_length=context_length,
     )
     return BpeTokenizer(tokenizer, context_length)
@@ -209,7 +211,10 @@ def clip_tokenizer(checkpoint: Path | None = None, context_length: int = 77) -> 
     """The real CLIP tokenizer: a vocab file near the checkpoint, else the embedded one."""
     if checkpoint is not None:
         folder = checkpoint if checkpoint.is_dir() else checkpoint.parent
-        for candidate in (folder / "bpe_simple_vocab_16e6.txt.gz", folder / "bpe" / "bpe_simple_vocab_16e6.txt.gz"):
+        for candidate in (
+            folder / "bpe_simple_vocab_16e6.txt.gz",
+            folder / "bpe" / "bpe_simple_vocab_16e6.txt.gz",
+        ):
             if candidate.exists():
                 return tokenizer_from_bpe_file(candidate, context_length)
     try:

@@ -50,20 +50,30 @@ class RefinementPrior(nn.Module):
         super().__init__()
         self.config = c = config
         self.modality_embedding = nn.Embedding(len(PRIOR_MODALITIES), c.width)
-        self.score_proj = nn.Sequential(nn.Linear(c.score_features, c.width), nn.SiLU(), nn.Linear(c.width, c.width))
+        self.score_proj = nn.Sequential(
+            nn.Linear(c.score_features, c.width), nn.SiLU(), nn.Linear(c.width, c.width)
+        )
         self.null_score = nn.Parameter(torch.zeros(c.width))
         self.source_proj = nn.Linear(c.dim, c.width)
         self.query = nn.Parameter(torch.randn(c.width) * 0.02)
         self.positions = nn.Parameter(torch.randn(4, c.width) * 0.02)
         layer = nn.TransformerEncoderLayer(
-            c.width, c.heads, 4 * c.width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
+            c.width,
+            c.heads,
+            4 * c.width,
+            dropout=0.0,
+            activation="gelu",
+            batch_first=True,
+            norm_first=True,
         )
         self.transformer = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c.width)
         self.out_proj = nn.Linear(c.width, c.dim)
         nn.init.zeros_(self.out_proj.weight)  # starts as the identity map on the source
         nn.init.zeros_(self.out_proj.bias)
-        self.register_buffer("causal_mask", nn.Transformer.generate_square_subsequent_mask(4), persistent=False)
+        self.register_buffer(
+            "causal_mask", nn.Transformer.generate_square_subsequent_mask(4), persistent=False
+        )
 
     def forward(
         self,

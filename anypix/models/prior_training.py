@@ -27,7 +27,9 @@ import torch
 
 from anypix.models.prior import PRIOR_MODALITIES, PriorConfig, RefinementPrior
 
-Batch = tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]  # source, modality, score, target
+Batch = tuple[
+    torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor
+]  # source, modality, score, target
 
 
 def _unit(x: torch.Tensor) -> torch.Tensor:
@@ -123,7 +125,9 @@ def _lr(step: int, config: TrainPriorConfig) -> float:
     return config.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
-def _batch(data: SyntheticWorld | PairFile, config: TrainPriorConfig, step: int, salt: int = 0) -> Batch:
+def _batch(
+    data: SyntheticWorld | PairFile, config: TrainPriorConfig, step: int, salt: int = 0
+) -> Batch:
     generator = torch.Generator().manual_seed(config.seed * 1_000_003 + step * 7 + salt)
     return data.sample(config.batch, generator)
 
@@ -153,15 +157,27 @@ def train_prior(
 ) -> PriorReport:
     """Train (or resume training) and write ``prior.pt`` and ``report.json`` into ``out_dir``."""
     started = time.perf_counter()
-    device = config.device if config.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    data = PairFile(Path(config.data)) if config.data else SyntheticWorld(prior_config.dim, seed=config.seed)
+    device = (
+        config.device
+        if config.device != "auto"
+        else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
+    data = (
+        PairFile(Path(config.data))
+        if config.data
+        else SyntheticWorld(prior_config.dim, seed=config.seed)
+    )
     if data.dim != prior_config.dim:
-        raise ValueError(f"pairs have dim {data.dim} but the prior is configured for {prior_config.dim}")
+        raise ValueError(
+            f"pairs have dim {data.dim} but the prior is configured for {prior_config.dim}"
+        )
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "prior.pt"
     torch.manual_seed(config.seed)
     model = RefinementPrior(prior_config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     step, losses = 0, []
     if resume and checkpoint.exists():
         state = torch.load(checkpoint, map_location=device, weights_only=True)
@@ -193,7 +209,9 @@ def train_prior(
     if isinstance(data, PairFile):
         held_out = PairFile(Path(config.data), split="test").all()  # type: ignore[arg-type]
     else:  # fresh latents from a generator training never uses
-        held_out = data.sample(config.eval_size, torch.Generator().manual_seed(10_000_019 + config.seed))
+        held_out = data.sample(
+            config.eval_size, torch.Generator().manual_seed(10_000_019 + config.seed)
+        )
     report = evaluate(model, held_out, device)
     report.step, report.checkpoint = step, str(checkpoint)
     report.train_loss = sum(losses[-50:]) / max(1, len(losses[-50:]))

@@ -52,8 +52,8 @@ def byte_clip_tokenizer(max_length: int = 77) -> Any:
     from transformers import CLIPTokenizer
 
     return CLIPTokenizer(
-        vocab_file=str(_tokenizer_dir() / "vocab.json"),
-        merges_file=str(_tokenizer_dir() / "merges.txt"),
+        vocab=str(_tokenizer_dir() / "vocab.json"),
+        merges=str(_tokenizer_dir() / "merges.txt"),
         model_max_length=max_length,
         pad_token="<|endoftext|>",
     )

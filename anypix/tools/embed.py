@@ -90,7 +90,9 @@ class EmbeddingCache:
         """(vectors (N, dim), cached flags). Misses go to the encoder in one batch."""
         import torch
 
-        hashes = list(hashes) if hashes is not None else [content_sha256(i, modality) for i in items]
+        hashes = (
+            list(hashes) if hashes is not None else [content_sha256(i, modality) for i in items]
+        )
         found = [self.lookup(h) for h in hashes]
         missing = [i for i, v in enumerate(found) if v is None]
         if missing:
@@ -118,7 +120,7 @@ def embed(
     path: str | None = None,
     modality: Literal["text", "image", "audio"] = "text",
     encoder: str = "minilm",
-    _encoder: Encoder | None = None,
+    _encoder: Any = None,
 ) -> EmbedResult:
     """Embed a text or a file into the shared embedding space (cached by content).
 
@@ -127,6 +129,8 @@ def embed(
         path: an image or audio file to embed (modality image or audio).
         modality: what the input is: text, image or audio.
         encoder: encoder preset: minilm (text only), imagebind-huge, miniworld.
+
+    ``_encoder`` (an :class:`~anypix.models.encoders.Encoder`) is supplied by the executor.
     """
     if (text is None) == (path is None):
         raise AnypixError("give exactly one of text or path", "e.g. embed(text='a red car')")

@@ -23,7 +23,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from anypix.models.blob import BlobBatch, blob_geometry, blob_masks, get_blob_layers
+from anypix.models.blob import BlobBatch, blob_masks, get_blob_layers
 from anypix.models.regional import RegionalContext, regional_attention
 from anypix.plan import Blob, Box, EditPlan
 
@@ -115,16 +115,9 @@ def _blob_layer_grounding(
 ) -> Iterator[GroundingHooks]:
     layers = get_blob_layers(unet)
     assert layers is not None
-    height, width = size
-    embeddings, token_mask = _sentence_tokens(
-        components, [r.description for r in regions], encode_text
-    )
-    batch = BlobBatch(
-        geometry=blob_geometry(regions).unsqueeze(0).to(embeddings),
-        token_embeddings=embeddings.unsqueeze(0),
-        token_mask=token_mask.unsqueeze(0).to(embeddings.device),
-        masks=blob_masks(regions, height, width).unsqueeze(0).to(embeddings.device),
-    )
+    sentences = [r.description for r in regions]
+    embeddings, token_mask = _sentence_tokens(components, sentences, encode_text)
+    batch = BlobBatch.from_blobs(regions, embeddings, token_mask, *size)
     with layers.conditioned(batch, cfg=cfg):
         yield GroundingHooks(mode="blob_layers", active=True)
 

@@ -21,7 +21,12 @@ from typing import Any
 from pydantic import TypeAdapter
 
 # name -> "module:function". Add a line here to register a tool; nothing else is needed.
-TOOL_TABLE: dict[str, str] = {}
+TOOL_TABLE: dict[str, str] = {
+    "layout_masks": "anypix.tools.layout:layout_masks",
+    "embed": "anypix.tools.embed:embed",
+    "retrieve": "anypix.tools.retrieve:retrieve",
+    "refine": "anypix.tools.refine:refine",
+}
 
 
 @dataclass(frozen=True)

@@ -291,3 +291,29 @@ def _version() -> str:
         return version("anypix")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return ""
+
+
+def render_plan(
+    plan: str,
+    assets: dict[str, Path],
+    output: Path,
+    _models: Components | None = None,
+    _progress: Callable[[int, int], None] | None = None,
+    _cancel: Callable[[], bool] | None = None,
+) -> dict[str, Any]:
+    """Render an edit plan (its token form) to an image file in one diffusion call.
+
+    The plan's [base] is edited (DDIM inversion blended with fresh noise by alpha), its [sub]
+    images condition the result, its blobs and boxes place things, and its [style] image lends
+    its style. Returns the output path and the full provenance record.
+
+    Args:
+        plan: the plan in token form ([base]/[sub]/[gen]/[blob]/[style]/[op]/[knobs] lines).
+        assets: asset name -> image file, for every name the plan refers to.
+        output: the PNG file to write.
+    """
+    result = render(EditPlan.from_tokens(plan), {k: Path(v) for k, v in assets.items()}, _models,
+                    progress=_progress, cancel=_cancel)  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    result.images[0].save(output)
+    return {"image": str(output), "provenance": result.provenance.model_dump(mode="json")}

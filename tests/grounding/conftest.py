@@ -60,7 +60,12 @@ def denoise(
         if hooks is not None:
             hooks.before_step(i, steps)
             kwargs = hooks.cross_attention_kwargs
-        eps = unet(torch.cat([latents] * 2), t, encoder_hidden_states=context, cross_attention_kwargs=kwargs).sample
+        eps = unet(
+            torch.cat([latents] * 2),
+            t,
+            encoder_hidden_states=context,
+            cross_attention_kwargs=kwargs,
+        ).sample
         uncond, cond = eps.chunk(2)
         latents = scheduler.step(uncond + guidance * (cond - uncond), t, latents).prev_sample
     return latents

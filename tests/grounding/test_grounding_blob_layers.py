@@ -32,14 +32,10 @@ def unet_inputs(seed: int = 0, batch: int = 2) -> tuple[torch.Tensor, torch.Tens
     return sample, torch.tensor(500), context
 
 
-def blob_batch(blobs: list[Blob], encode_text, seed: int = 0) -> BlobBatch:
+def blob_batch(blobs: list[Blob], encode_text) -> BlobBatch:
     embeddings = encode_text([b.description for b in blobs])
-    return BlobBatch(
-        geometry=blob_geometry(blobs).unsqueeze(0),
-        token_embeddings=embeddings.unsqueeze(0),
-        token_mask=torch.ones(1, len(blobs), embeddings.shape[1], dtype=torch.bool),
-        masks=blob_masks(blobs, 64, 64).unsqueeze(0),
-    )
+    mask = torch.ones(embeddings.shape[:2], dtype=torch.bool)
+    return BlobBatch.from_blobs(blobs, embeddings, mask, 64, 64)
 
 
 def open_gates(unet: torch.nn.Module, seed: int = 3) -> None:
@@ -63,9 +59,16 @@ def test_untrained_layers_leave_the_unet_output_bit_for_bit_unchanged(components
     assert torch.equal(grounded, plain)
     # and through the render's contract, which picks the trained layers when the UNet has them
     plan = EditPlan(ops=[Op(op="generate")], gen="toys", blobs=[LEFT, RIGHT])
-    with grounding(components, plan, height=64, width=64, do_cfg=True, encode_text=encode_text) as hooks:
+    with grounding(
+        components, plan, height=64, width=64, do_cfg=True, encode_text=encode_text
+    ) as hooks:
         assert hooks.mode == "blob_layers"
-        again = unet(sample, t, encoder_hidden_states=context, cross_attention_kwargs=hooks.cross_attention_kwargs).sample
+        again = unet(
+            sample,
+            t,
+            encoder_hidden_states=context,
+            cross_attention_kwargs=hooks.cross_attention_kwargs,
+        ).sample
     assert torch.equal(again, plain)
 
 
@@ -98,7 +101,9 @@ def test_unet_blob_update_is_zero_outside_the_downsampled_ellipse(components, en
     open_gates(unet)
     updates: dict[str, torch.Tensor] = {}
     for name in layers.layers:
-        layers.layers[name].register_forward_hook(lambda m, a, out, name=name: updates.__setitem__(name, out))
+        layers.layers[name].register_forward_hook(
+            lambda m, a, out, name=name: updates.__setitem__(name, out)
+        )
     sample, t, context = unet_inputs(batch=1)
     with layers.conditioned(blob_batch([LEFT], encode_text)):
         unet(sample, t, encoder_hidden_states=context)
@@ -182,3 +187,51 @@ def test_masks_follow_the_feature_map_sizes_of_a_non_square_canvas():
         assert abs(big.float().mean() - little.float().mean()) < 0.05
     with pytest.raises(ValueError, match="does not match"):
         tokens_to_size(masks, 1000)
+
+
+@torch.no_grad()
+def test_a_deep_copy_of_a_unet_with_blob_layers_drives_its_own_layers(components, encode_text):
+    unet = components["unet"]
+    add_blob_layers(unet, CONFIG)
+    copied = copy.deepcopy(unet)
+    open_gates(copied)  # only the copy's gates open
+    sample, t, context = unet_inputs(batch=1)
+    batch = blob_batch([LEFT], encode_text)
+    with get_blob_layers(unet).conditioned(batch):
+        original_out = unet(sample, t, encoder_hidden_states=context).sample
+    with get_blob_layers(copied).conditioned(batch):
+        copied_out = copied(sample, t, encoder_hidden_states=context).sample
+        # the original's layers are not conditioned, so its hooks must not act on the copy's batch
+    assert torch.equal(original_out, unet(sample, t, encoder_hidden_states=context).sample)
+    assert not torch.allclose(copied_out, original_out)
+    remove_blob_layers(copied)
+    assert torch.equal(copied(sample, t, encoder_hidden_states=context).sample, original_out)
+
+
+def test_conditioning_is_tiled_to_the_guidance_batch_layout(encode_text):
+    two = blob_batch([LEFT], encode_text)
+    two = BlobBatch(
+        *(torch.cat([t, t.flip(0) if t.dtype == torch.bool else t + 1]) for t in two.tensors())
+    )
+    tiled = two.for_batch(4, cfg=True)  # [uncond0, uncond1, cond0, cond1]
+    assert torch.equal(tiled.geometry[2], two.geometry[0]) and torch.equal(
+        tiled.geometry[3], two.geometry[1]
+    )
+    assert not tiled.token_mask[:2].any() and torch.equal(tiled.token_mask[2:], two.token_mask)
+    with pytest.raises(ValueError, match="cannot serve a batch of 3"):
+        two.for_batch(3, cfg=False)
+
+
+def test_blob_geometry_and_fourier_features():
+    from anypix.models.blob import fourier_features
+
+    upright = Blob(description="a tall vase", cx=0.5, cy=0.25, a=0.3, b=0.1, angle=90)
+    geometry = blob_geometry([LEFT, upright])
+    torch.testing.assert_close(
+        geometry[1], torch.tensor([0.5, 0.25, 0.3, 0.1, 1.0, 0.0]), atol=1e-6, rtol=0
+    )
+    features = fourier_features(geometry, num_freqs=4)
+    assert features.shape == (2, 6 * 2 * 4)
+    # different blobs, different embeddings; the same blob, the same embedding
+    assert not torch.allclose(features[0], features[1])
+    torch.testing.assert_close(fourier_features(blob_geometry([LEFT]), 4)[0], features[0])

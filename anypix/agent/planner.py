@@ -1,0 +1,158 @@
+"""The planning pipeline: fast path -> LLM under a schema -> validation -> bounded repair.
+
+    plan = Planner(get_backend("smollm2")).plan("add [dog] to [photo]", {"photo": "image", ...})
+
+1. The deterministic grammar reads canonical instructions exactly and instantly.
+2. Anything else goes to the LLM with a JSON schema whose asset names are enums.
+3. The answer is validated: names exist, the base is an image, ops agree with base/subs/style.
+4. A validation error goes back to the model as a new turn ("That plan is not valid: ..."), at
+   most ``max_repairs`` times; then the planner fails with a clear error instead of guessing.
+5. Generation plans get a blob layout: from the scene-graph solver (default) or from the LLM in
+   BlobGEN's CSS form (``layout="llm"``), validated the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import ValidationError
+
+from anypix.agent.grammar import NotCanonicalError, check_references, parse_instruction
+from anypix.agent.layout import scene_blobs
+from anypix.agent.llm import LLMBackend, Message
+from anypix.agent.prompting import (
+    LAYOUT_SCHEMA,
+    layout_messages,
+    plan_messages,
+    plan_schema,
+    repair_message,
+)
+from anypix.errors import BackendError, EmptyInstructionError, PlanParseError, PlanValidationError
+from anypix.plan import Blob, EditPlan, parse_css_layout
+
+Source = Literal["fast", "llm"]
+
+
+@dataclass
+class PlanResult:
+    """A plan and how it was made (for the UI, memory and the benchmark)."""
+
+    plan: EditPlan
+    source: Source
+    attempts: int = 0  # LLM calls spent (0 on the fast path)
+    seconds: float = 0.0
+    errors: list[str] = field(default_factory=list)  # validation errors fed back to the model
+
+
+def validate(answer: str, assets: Mapping[str, str]) -> EditPlan:
+    """Turn the model's JSON into an EditPlan or raise PlanValidationError saying what is wrong,
+    in words the model can act on."""
+    try:
+        data = json.loads(answer)
+    except json.JSONDecodeError as exc:
+        raise PlanValidationError(f"the answer is not JSON ({exc.msg} at char {exc.pos})") from None
+    if not isinstance(data, dict):
+        raise PlanValidationError("the answer must be one JSON object")
+    names = [data.get("base"), data.get("style_ref"), *(data.get("subs") or [])]
+    names += [op.get("ref") for op in data.get("ops") or [] if isinstance(op, dict)]
+    for name in names:
+        if name is not None and name not in assets:
+            known = ", ".join(assets) or "none"
+            raise PlanValidationError(f"[{name}] is not an asset; the assets are {known}")
+    if data.get("base") is not None and assets.get(data["base"]) != "image":
+        raise PlanValidationError(f"base [{data['base']}] is audio; the base must be an image")
+    ops = data.get("ops") or []
+    if any(isinstance(op, dict) and op.get("op") == "generate" for op in ops) and len(ops) > 1:
+        raise PlanValidationError("'generate' makes a new image and must be the only op")
+    fields = {k: data.get(k) for k in ("base", "subs", "gen", "ops", "style_ref") if k in data}
+    fields["subs"] = fields.get("subs") or []
+    fields["gen"] = fields.get("gen") or ""
+    try:
+        return EditPlan(**fields)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        message = str(err["msg"]).removeprefix("Value error, ")
+        raise PlanValidationError(f"{where}: {message}" if where else message) from None
+
+
+class Planner:
+    """Instruction + assets -> validated EditPlan."""
+
+    def __init__(
+        self,
+        backend: LLMBackend | None = None,
+        *,
+        fast_path: bool = True,
+        max_repairs: int = 2,
+        examples: int = 3,
+        layout: Literal["solver", "llm"] = "solver",
+        use_minilm: bool = True,
+    ) -> None:
+        self.backend, self.fast_path, self.max_repairs = backend, fast_path, max_repairs
+        self.examples, self.layout, self.use_minilm = examples, layout, use_minilm
+
+    def plan(self, instruction: str, assets: Mapping[str, str]) -> PlanResult:
+        start = time.perf_counter()
+        if not instruction.strip():
+            raise EmptyInstructionError()
+        check_references(instruction, assets)  # unknown [refs] are the user's to fix, not the LLM's
+        # 1. Fast path
+        if self.fast_path:
+            try:
+                plan = parse_instruction(instruction, assets)
+                return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
+            except NotCanonicalError:
+                if self.backend is None:
+                    raise
+        if self.backend is None:
+            raise BackendError("no LLM backend is configured", "use --llm smollm2 or --llm openai")
+        # 2.-4. LLM under a schema, validated, repaired
+        result = self._llm_plan(instruction, assets)
+        # 5. Layout for new images
+        if result.plan.base is None and not result.plan.blobs:
+            blobs = self.layout_blobs(result.plan.gen)
+            result.plan = result.plan.model_copy(update={"blobs": blobs})
+        result.seconds = time.perf_counter() - start
+        return result
+
+    def _llm_plan(self, instruction: str, assets: Mapping[str, str]) -> PlanResult:
+        assert self.backend is not None
+        messages: list[Message] = plan_messages(instruction, assets, self.examples, self.use_minilm)
+        schema = plan_schema(assets)
+        errors: list[str] = []
+        for attempt in range(1, self.max_repairs + 2):
+            answer = self.backend.complete_json(messages, schema)
+            try:
+                plan = validate(answer, assets)
+            except PlanValidationError as exc:
+                errors.append(exc.message)
+                messages = messages + repair_message(answer, exc.message)
+                continue
+            return PlanResult(plan, "llm", attempts=attempt, errors=errors)
+        raise PlanValidationError(
+            f"could not plan {instruction!r}: the {self.backend.describe()} planner's last answer "
+            f"was invalid after {len(errors)} tries ({errors[-1]})",
+            "rephrase it canonically, e.g. 'add [dog] to [photo] and remove the cat', "
+            "or use a stronger LLM (--llm openai)",
+        )
+
+    def layout_blobs(self, description: str) -> list[Blob]:
+        """Blobs for a new image: the solver's, or the LLM's CSS (falls back to the solver when
+        the LLM's layout stays invalid after the repairs)."""
+        if self.layout == "solver" or self.backend is None or not description:
+            return scene_blobs(description)
+        messages = layout_messages(description, self.examples, self.use_minilm)
+        for _ in range(self.max_repairs + 1):
+            answer = self.backend.complete_json(messages, LAYOUT_SCHEMA)
+            try:
+                rules = json.loads(answer)["css"]
+                return parse_css_layout("\n".join(rules))
+            except (json.JSONDecodeError, KeyError, TypeError, PlanParseError) as exc:
+                error = exc.message if isinstance(exc, PlanParseError) else f"not CSS rules: {exc}"
+                messages = messages + repair_message(answer, error)
+        return scene_blobs(description)

@@ -1,0 +1,376 @@
+"""The Python API every front end uses: ``Studio`` (a data dir) and ``Session`` (one history).
+
+    from anypix import Studio
+
+    with Studio() as studio:
+        session = studio.session()                      # the most recent session, or a new one
+        turn = session.edit("add [dog] to [photo]", {"photo": "photo.png", "dog": "dog.png"})
+        print(turn.renders[0].path)
+        session.undo()
+
+The planner and the renderer are injectable callables, so tests (and other executors) can supply
+their own: ``planner(instruction, {name: modality}) -> EditPlan`` and
+``renderer(plan, {name: path}, *, progress=None, cancel=None) -> Render``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from contextlib import suppress
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from anypix.errors import AssetError, CancelledError, EmptyInstructionError, UnknownAssetError
+
+if TYPE_CHECKING:
+    from anypix.memory.assets import AssetLimits, PreparedAsset
+    from anypix.memory.history import AssetInfo, TurnDetail, TurnSummary
+    from anypix.memory.replay import ReplayResult
+    from anypix.memory.sessions import SessionInfo
+    from anypix.memory.turns import TurnDraft
+    from anypix.plan import EditPlan
+    from anypix.records import Render
+
+PlannerFn = Callable[[str, dict[str, str]], Any]  # -> EditPlan, or a PlanResult with .plan
+RendererFn = Callable[..., "Render"]
+Attachments = Mapping[str, "str | Path"] | Iterable[Any] | None
+
+
+@cache
+def _project_planner(llm: str) -> Any:
+    """The agent's Planner for the ``llm`` setting (built once: it may hold a loaded model)."""
+    from anypix.agent.llm import get_backend
+    from anypix.agent.planner import Planner
+
+    backend = None if llm == "fast" else get_backend("smollm2" if llm == "auto" else llm)
+    return Planner(backend)
+
+
+def default_planner(instruction: str, modalities: dict[str, str]) -> Any:
+    """The agent's planner (fast path, then the configured LLM); the bare grammar if the agent
+    package is not there. Returns an EditPlan or the planner's PlanResult (``.plan``)."""
+    from anypix.config import load_settings
+
+    try:
+        planner = _project_planner(load_settings().llm)
+    except ImportError:
+        from anypix.agent.grammar import parse_instruction
+
+        return parse_instruction(instruction, modalities)  # type: ignore[arg-type]
+    return planner.plan(instruction, modalities)
+
+
+def default_renderer(plan: EditPlan, assets: Mapping[str, Path], **callbacks: Any) -> Render:
+    from anypix.tools.render import render
+
+    return render(plan, assets, **callbacks)
+
+
+def plan_names(plan: EditPlan) -> list[str]:
+    """Every asset name a plan reads, in order, once."""
+    names = [plan.base, *plan.subs, plan.style_ref, *(op.ref for op in plan.ops)]
+    return list(dict.fromkeys(n for n in names if n is not None))
+
+
+class Studio:
+    """One data dir: its database and asset store."""
+
+    def __init__(
+        self,
+        data_dir: Path | str | None = None,
+        *,
+        planner: PlannerFn | None = None,
+        renderer: RendererFn | None = None,
+        limits: AssetLimits | None = None,
+    ) -> None:
+        from anypix.config import load_settings
+        from anypix.memory.assets import AssetStore
+        from anypix.memory.db import open_engine
+
+        self.data_dir = Path(data_dir) if data_dir is not None else load_settings().data_dir
+        self.engine = open_engine(self.data_dir / "anypix.db")
+        self.store = AssetStore(self.data_dir / "assets", limits)
+        self.planner: PlannerFn = planner or default_planner
+        self.renderer: RendererFn = renderer or default_renderer
+
+    def __enter__(self) -> Studio:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def sessions(self) -> list[SessionInfo]:
+        """All sessions, the most recently used first."""
+        from anypix.memory.sessions import list_sessions
+
+        return list_sessions(self.engine)
+
+    def session(self, ref: str | None = None, *, create: bool = True) -> Session:
+        """A session by id, id prefix or name; with no ref the most recent (or a new one)."""
+        from anypix.memory.sessions import find_session
+        from anypix.memory.turns import SessionNotFoundError
+
+        if ref is None and create and not self.sessions():
+            return self.new_session()
+        try:
+            return Session(self, find_session(self.engine, ref).id)
+        except SessionNotFoundError:
+            if ref is None:
+                raise
+            raise SessionNotFoundError(ref) from None
+
+    def new_session(self, name: str | None = None) -> Session:
+        from anypix.memory.sessions import create_session
+
+        return Session(self, create_session(self.engine, name).id)
+
+    def edit(
+        self,
+        instruction: str,
+        attachments: Attachments = None,
+        *,
+        session: str | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> TurnDetail:
+        """One turn in ``session`` (default: the most recent, or a new one); see Session.edit."""
+        target = self.session(session)
+        return target.edit(instruction, attachments, progress=progress, cancel=cancel)
+
+    def import_session(self, archive: Path | str) -> Session:
+        """Import a session archive made by ``Session.export``."""
+        from anypix.memory.archive import import_session
+
+        return Session(self, import_session(self.engine, self.store, Path(archive)))
+
+    def collect_garbage(self, grace_s: float = 3600.0) -> list[Path]:
+        """Remove asset files no row references (left by killed processes)."""
+        from anypix.memory.history import collect_garbage
+
+        return collect_garbage(self.engine, self.store, grace_s)
+
+
+class Session:
+    """One session's history: edit, look back, undo, redo, branch, export, replay."""
+
+    def __init__(self, studio: Studio, session_id: str) -> None:
+        self.studio = studio
+        self.id = session_id
+
+    def __repr__(self) -> str:
+        return f"Session({self.id!r})"
+
+    def info(self) -> SessionInfo:
+        from anypix.memory.sessions import find_session
+
+        return find_session(self.studio.engine, self.id)
+
+    # -- looking back ---------------------------------------------------------------------------
+    def history(self) -> list[TurnSummary]:
+        from anypix.memory.history import list_turns
+
+        return list_turns(self.studio.engine, self.id)
+
+    def show(self, seq: int) -> TurnDetail:
+        from anypix.memory.history import show_turn
+
+        return show_turn(self.studio.engine, self.studio.store, self.id, seq)
+
+    def assets(self) -> dict[str, AssetInfo]:
+        """Names this session knows, plus ``last`` (the current image) once there is one."""
+        from anypix.memory.history import session_assets
+
+        return session_assets(self.studio.engine, self.studio.store, self.id)
+
+    # -- moving the cursor ----------------------------------------------------------------------
+    def undo(self) -> int | None:
+        from anypix.memory.history import undo
+
+        return undo(self.studio.engine, self.id)
+
+    def redo(self) -> int:
+        from anypix.memory.history import redo
+
+        return redo(self.studio.engine, self.id)
+
+    def branch(self, seq: int) -> int | None:
+        from anypix.memory.history import branch
+
+        return branch(self.studio.engine, self.id, seq)
+
+    # -- moving sessions and checking them ------------------------------------------------------
+    def export(self, path: Path | str) -> Path:
+        from anypix.memory.archive import export_session
+
+        export_session(self.studio.engine, self.studio.store, self.id, Path(path))
+        return Path(path)
+
+    def replay(self, seq: int) -> ReplayResult:
+        from anypix.memory.replay import replay_turn
+
+        return replay_turn(
+            self.studio.engine, self.studio.store, self.id, seq, self.studio.renderer
+        )
+
+    # -- adding to it ---------------------------------------------------------------------------
+    def attach(self, name: str, path: Path | str) -> AssetInfo:
+        """Validate and store a file under ``name`` for later instructions."""
+        from anypix.memory.turns import attach_assets
+
+        prepared = self._prepare({name: path})
+        attach_assets(self.studio.engine, self.studio.store, self.id, prepared)
+        return self.assets()[name]
+
+    def edit(
+        self,
+        instruction: str,
+        attachments: Attachments = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+    ) -> TurnDetail:
+        """Plan, render and record one turn; returns it as stored.
+
+        Bad attachments raise :class:`AssetError` before anything is stored. Once the turn runs,
+        it is recorded whatever happens: a render that fails or is cancelled leaves a turn marked
+        failed or cancelled (and the exception is raised again)."""
+        from anypix.memory.turns import TurnDraft, commit_turn, discard_unreferenced
+
+        text = instruction.strip()
+        if not text:
+            raise EmptyInstructionError()
+        prepared = self._prepare(attachments)
+        draft = TurnDraft(session_id=self.id, instruction=text, attachments=prepared)
+        store, engine = self.studio.store, self.studio.engine
+        placed = [
+            asset for asset in prepared.values() if store.place(asset)
+        ]  # the renderer reads files
+        started = time.perf_counter()
+        outcome: BaseException | None = None
+        try:
+            self._run(draft, progress, cancel)
+        except (CancelledError, KeyboardInterrupt) as exc:
+            draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
+        except BaseException as exc:
+            draft.status, draft.error, outcome = "failed", f"{type(exc).__name__}: {exc}", exc
+        draft.timings["total_s"] = time.perf_counter() - started
+        try:
+            committed = commit_turn(engine, store, draft)
+        except BaseException:
+            with suppress(Exception):  # what is left is garbage for Studio.collect_garbage
+                discard_unreferenced(engine, store, placed)
+            raise
+        if outcome is not None:
+            raise outcome
+        return self.show(committed.seq)
+
+    def _prepare(self, attachments: Attachments) -> dict[str, PreparedAsset]:
+        """Validate every attachment (all or nothing) into in-memory assets."""
+        from anypix.memory.history import LAST
+        from anypix.plan import ASSET_NAME
+
+        prepared: dict[str, PreparedAsset] = {}
+        for name, path in _attachment_pairs(attachments):
+            if not ASSET_NAME.match(name) or name == LAST:
+                raise AssetError(
+                    f"{name!r} cannot name an asset",
+                    f"use letters, digits, '_', '-' or '.' ('{LAST}' is the current image)",
+                )
+            if name in prepared:
+                raise AssetError(f"two attachments are named {name!r}", "give each its own name")
+            prepared[name] = self.studio.store.prepare_file(Path(path), f"[{name}] ({path})")
+        return prepared
+
+    def _run(self, draft: TurnDraft, progress: Any, cancel: Any) -> None:
+        """Plan, then render; fills ``draft`` as it goes so a failure keeps what happened."""
+        from anypix.memory.assets import prepare_image
+        from anypix.memory.history import render_of_image
+        from anypix.memory.turns import RenderDraft
+        from anypix.records import Render
+
+        store = self.studio.store
+        known = {name: (a.sha256, a.modality, a.path) for name, a in self.assets().items()}
+        for name, asset in draft.attachments.items():
+            known[name] = (asset.sha256, asset.modality, store.path(asset.sha256, asset.format))
+        modalities = {name: modality for name, (_, modality, _) in known.items()}
+
+        planned = _timed(draft, "plan", {"instruction": draft.instruction, "assets": modalities},
+                         lambda: self.studio.planner(draft.instruction, modalities), _plan_summary)  # fmt: skip
+        plan = getattr(planned, "plan", planned)  # an EditPlan, or a PlanResult holding one
+        draft.plan = plan.model_dump(mode="json")
+        names = plan_names(plan)
+        missing = [n for n in names if n not in known]
+        if missing:
+            raise UnknownAssetError(missing[0], list(known))
+        inputs = {name: known[name][2] for name in names}
+        render = _timed(draft, "render", {"assets": {n: known[n][0] for n in names}},
+                        lambda: self.studio.renderer(plan, inputs, progress=progress, cancel=cancel),
+                        _render_summary)  # fmt: skip
+        if not isinstance(render, Render) or not render.images:
+            raise TypeError(f"the renderer returned {render!r}, not a Render with images")
+        parent = (
+            render_of_image(self.studio.engine, self.id, known[plan.base][0]) if plan.base else None
+        )
+        provenance = render.provenance.model_dump(mode="json")
+        draft.renders = [
+            RenderDraft(prepare_image(image), provenance, dict(render.timings), parent)
+            for image in render.images
+        ]
+
+
+def _timed(draft: TurnDraft, tool: str, arguments: dict[str, Any], call: Callable[[], Any],
+           summarise: Callable[[Any], str]) -> Any:  # fmt: skip
+    """Run one step and append its record to the draft, failed or not."""
+    from anypix.memory.turns import StepRecord
+
+    step = StepRecord(tool=tool, arguments=arguments)
+    draft.steps.append(step)
+    started = time.perf_counter()
+    try:
+        result = call()
+    except BaseException as exc:
+        step.error = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        step.seconds = time.perf_counter() - started
+        draft.timings[f"{tool}_s"] = step.seconds
+    step.result = summarise(result)
+    return result
+
+
+def _plan_summary(planned: Any) -> str:
+    plan = getattr(planned, "plan", planned)
+    source = getattr(planned, "source", None)
+    return plan.tokens() + (f"\n# planned by: {source}" if source else "")
+
+
+def _render_summary(render: Any) -> str:
+    images = getattr(render, "images", None) or []
+    provenance = getattr(render, "provenance", None)
+    sizes = ", ".join(f"{image.width}x{image.height}" for image in images)
+    seed = f", seed {provenance.seed}" if provenance is not None else ""
+    return f"{len(images)} image(s) {sizes}{seed}"
+
+
+def _attachment_pairs(attachments: Attachments) -> list[tuple[str, str | Path]]:
+    """``{name: path}``, ``["name=path", ...]`` or ``[media.Attachment, ...]`` as pairs."""
+    if attachments is None:
+        return []
+    if isinstance(attachments, Mapping):
+        return [(str(name), path) for name, path in attachments.items()]
+    pairs: list[tuple[str, str | Path]] = []
+    for item in attachments:
+        if isinstance(item, str):
+            from anypix.media import parse_attachment
+
+            item = parse_attachment(item)
+        pairs.append((item.name, item.path))
+    return pairs
+
+
+__all__ = ["Session", "Studio", "default_planner", "default_renderer"]

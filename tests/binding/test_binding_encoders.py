@@ -1,0 +1,63 @@
+"""The encoder registry, the miniworld hook and the tools' registration."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import pytest
+
+from anypix.errors import ModelUnavailableError
+from anypix.models import encoders
+from tests.binding.fakes import BagOfWordsEncoder
+
+
+def test_unknown_encoder_names_the_choices() -> None:
+    with pytest.raises(ModelUnavailableError, match="minilm"):
+        encoders.load_encoder("clip-xxl")
+
+
+def test_encoders_are_built_once_per_settings() -> None:
+    first = encoders.load_encoder("imagebind-tiny")
+    assert encoders.load_encoder("imagebind-tiny") is first
+    assert first.encoder_id == "imagebind-tiny-seed0" and first.dim == 16
+
+
+def test_imagebind_huge_without_a_checkpoint_says_how_to_point_at_one() -> None:
+    with pytest.raises(ModelUnavailableError, match="model_paths.imagebind-huge"):
+        encoders.load_encoder("imagebind-huge")
+
+
+def test_miniworld_hook_uses_the_binding_module_when_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = BagOfWordsEncoder(encoder_id="miniworld-binding-test")
+    module = types.ModuleType("anypix.models.miniworld.binding")
+    module.load_encoder = lambda settings: fake  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "anypix.models.miniworld.binding", module)
+    encoders.register_encoder("miniworld", encoders.ENCODER_FACTORIES["miniworld"])  # drop cache
+    assert encoders.load_encoder("miniworld") is fake
+
+
+def test_miniworld_hook_without_weights_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "anypix.models.miniworld.binding", None)  # import fails
+    encoders.register_encoder("miniworld", encoders.ENCODER_FACTORIES["miniworld"])
+    with pytest.raises(ModelUnavailableError, match="miniworld"):
+        encoders.load_encoder("miniworld")
+
+
+def test_register_encoder_adds_a_factory() -> None:
+    fake = BagOfWordsEncoder(encoder_id="custom")
+    encoders.register_encoder("custom-test", lambda settings: fake)
+    try:
+        assert encoders.load_encoder("custom-test").embed(["hi"], "text").shape == (1, 64)
+    finally:
+        encoders.ENCODER_FACTORIES.pop("custom-test")
+
+
+def test_binding_tools_are_registered_with_schemas() -> None:
+    from anypix.tools.registry import get
+
+    for name, required in (("embed", []), ("retrieve", ["query"]), ("refine", ["gen"])):
+        schema = get(name).parameters
+        assert schema["required"] == required
+        assert not [p for p in schema["properties"] if p.startswith("_")]
+    assert "mix_prior" in get("refine").parameters["properties"]

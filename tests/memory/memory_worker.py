@@ -1,0 +1,52 @@
+"""A separate process that makes turns, for the SIGKILL and two-writer tests.
+
+    python memory_worker.py DATA_DIR SESSION_ID TURNS [hang-in-render | hang-in-commit]
+
+Prints "committed N" after each turn; with a hang mode it then starts one more turn and stops
+for good in the middle of it (printing "hanging"), waiting to be killed."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from memory_fakes import fake_planner, flat_renderer
+
+from anypix.memory import turns
+from anypix.studio import Studio
+
+
+def hang(*_: object, **__: object) -> None:
+    print("hanging", flush=True)
+    time.sleep(600)
+
+
+def main() -> None:
+    data_dir, session_id, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+    mode = sys.argv[4] if len(sys.argv) > 4 else ""
+    with Studio(data_dir, planner=fake_planner, renderer=flat_renderer) as studio:
+        session = studio.session(session_id)
+        for k in range(count):
+            turn = session.edit(f"p{os.getpid()} turn {k}")
+            print(f"committed {turn.summary.seq}", flush=True)
+        if mode == "hang-in-render":
+            studio.renderer = hang
+        elif mode == "hang-in-commit":
+            original = turns._insert_steps_and_renders
+
+            def stuck(*args: object) -> list[int]:
+                ids = original(*args)  # rows written, transaction open, write lock held
+                hang()
+                return ids
+
+            turns._insert_steps_and_renders = stuck
+        if mode:
+            session.edit("the turn that never finishes")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""The Python API: ``import anypix`` stays light, and Studio reads the configured data dir."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import anypix
+from anypix.studio import Studio
+
+
+def test_import_anypix_does_not_load_the_database_layer() -> None:
+    code = "import sys, anypix; print('sqlalchemy' in sys.modules, 'anypix.studio' in sys.modules)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_studio_is_exported_lazily_and_uses_the_settings_data_dir(_isolated_settings: Path) -> None:
+    assert anypix.Studio is Studio
+    with anypix.Studio() as studio:
+        studio.new_session("x")
+        assert studio.data_dir == _isolated_settings
+    assert (_isolated_settings / "anypix.db").exists()
+
+
+def test_the_default_planner_is_the_agents_fast_path(monkeypatch, tmp_path: Path) -> None:
+    from memory_fakes import flat_renderer, image_file
+
+    monkeypatch.setenv("ANYPIX_LLM", "fast")
+    photo, dog = image_file(tmp_path / "photo.png"), image_file(tmp_path / "dog.png", (9, 9, 9))
+    with Studio(renderer=flat_renderer) as studio:
+        turn = studio.session().edit("add [dog] to [photo]", {"photo": photo, "dog": dog})
+    assert turn.plan is not None and (turn.plan["base"], turn.plan["subs"]) == ("photo", ["dog"])
+    assert turn.steps[0].result.endswith("# planned by: fast")
+    assert set(turn.renders[0].provenance["inputs"]) == {"photo", "dog"}
