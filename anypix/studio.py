@@ -247,9 +247,8 @@ class Session:
         prepared = self._prepare(attachments)
         draft = TurnDraft(session_id=self.id, instruction=text, attachments=prepared)
         store, engine = self.studio.store, self.studio.engine
-        placed = [
-            asset for asset in prepared.values() if store.place(asset)
-        ]  # the renderer reads files
+        # The renderer reads files, so attachments are placed now; the commit records them.
+        placed = [asset for asset in prepared.values() if store.place(asset)]
         started = time.perf_counter()
         outcome: BaseException | None = None
         try:
@@ -289,12 +288,13 @@ class Session:
     def _run(self, draft: TurnDraft, progress: Any, cancel: Any) -> None:
         """Plan, then render; fills ``draft`` as it goes so a failure keeps what happened."""
         from anypix.memory.assets import prepare_image
-        from anypix.memory.history import render_of_image
+        from anypix.memory.history import render_of_image, session_state
         from anypix.memory.turns import RenderDraft
         from anypix.records import Render
 
         store = self.studio.store
-        known = {name: (a.sha256, a.modality, a.path) for name, a in self.assets().items()}
+        draft.parent_id, assets = session_state(self.studio.engine, store, self.id)
+        known = {name: (a.sha256, a.modality, a.path) for name, a in assets.items()}
         for name, asset in draft.attachments.items():
             known[name] = (asset.sha256, asset.modality, store.path(asset.sha256, asset.format))
         modalities = {name: modality for name, (_, modality, _) in known.items()}

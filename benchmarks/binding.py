@@ -3,6 +3,7 @@
     python benchmarks/binding.py            # tables
     python benchmarks/binding.py --json     # one JSON object
     python benchmarks/binding.py --quick    # smaller prior run (for a smoke check)
+    python benchmarks/binding.py --huge     # also ImageBind-huge throughput (random weights)
 
 * Retrieval accuracy: 60 generated scenes (a coloured object drawn in a setting, with a known
   caption "a red car on a beach") are indexed with MiniLM; each is looked up by two paraphrased
@@ -60,7 +61,9 @@ QUERY_FORMS = (
 )
 
 
-def make_scenes(count: int = 60, size: int = 64) -> list[tuple[str, Any, str, tuple[str, str, str]]]:
+def make_scenes(
+    count: int = 60, size: int = 64
+) -> list[tuple[str, Any, str, tuple[str, str, str]]]:
     """(name, PIL image, caption, (object, colour, place)) for ``count`` distinct scenes."""
     from PIL import Image, ImageDraw
 
@@ -138,7 +141,9 @@ def _timed(fn: Any, repeats: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
-def retrieval_latency(sizes: tuple[int, ...] = (1_000, 100_000), dim: int = 384) -> dict[str, float]:
+def retrieval_latency(
+    sizes: tuple[int, ...] = (1_000, 100_000), dim: int = 384
+) -> dict[str, float]:
     import torch
 
     from anypix.tools.retrieve import SessionIndex
@@ -157,11 +162,26 @@ def retrieval_latency(sizes: tuple[int, ...] = (1_000, 100_000), dim: int = 384)
         for i in range(size):
             index.add_embedding(f"a{i}", vectors[i], "image")
         query = vectors[size // 2] + 0.1 * torch.randn(dim, generator=generator)
-        out[f"retrieval_ms_{size // 1000}k"] = _timed(lambda q=query, ix=index: ix.search(q, "image", 5))
+        out[f"retrieval_ms_{size // 1000}k"] = _timed(
+            lambda q=query, ix=index: ix.search(q, "image", 5)
+        )
     return out
 
 
-def throughput() -> dict[str, float]:
+def _huge_encoder() -> Any:
+    """ImageBind-huge with random weights (the architecture's cost; no checkpoint needed)."""
+    import torch
+
+    from anypix.models.encoders import ImageBindEncoder
+    from anypix.models.imagebind import ImageBindConfig, ImageBindModel
+    from anypix.models.imagebind_inputs import byte_tokenizer
+
+    torch.manual_seed(0)
+    model = ImageBindModel(ImageBindConfig.huge()).requires_grad_(False)
+    return ImageBindEncoder(model, byte_tokenizer(), "imagebind-huge-random")
+
+
+def throughput(huge: bool = False) -> dict[str, float]:
     import numpy as np
     import torch
 
@@ -174,14 +194,21 @@ def throughput() -> dict[str, float]:
     start = time.perf_counter()
     minilm.embed(texts, "text")
     rows["minilm text"] = len(texts) / (time.perf_counter() - start)
-    tiny = ImageBindEncoder.tiny()
     scenes = [s[1] for s in make_scenes(32)]
-    audio = [(torch.from_numpy(np.sin(np.arange(32000) * (0.01 + i * 0.001)).astype("float32")), 16000) for i in range(8)]
-    for modality, items in (("text", texts[:64]), ("image", scenes), ("audio", audio)):
-        tiny.embed(items[:2], modality)  # type: ignore[arg-type]
-        start = time.perf_counter()
-        tiny.embed(items, modality)  # type: ignore[arg-type]
-        rows[f"imagebind-tiny {modality}"] = len(items) / (time.perf_counter() - start)
+    audio = [
+        (torch.from_numpy(np.sin(np.arange(32000) * (0.01 + i * 0.001)).astype("float32")), 16000)
+        for i in range(8)
+    ]
+    models = [("imagebind-tiny", ImageBindEncoder.tiny(), 1)]
+    if huge:
+        models.append(("imagebind-huge (random)", _huge_encoder(), 4))
+    for label, encoder, shrink in models:
+        for modality, items in (("text", texts[:64]), ("image", scenes), ("audio", audio)):
+            items = items[: max(2, len(items) // (8 * shrink))] if shrink > 1 else items
+            encoder.embed(items[:1], modality)  # type: ignore[arg-type]
+            start = time.perf_counter()
+            encoder.embed(items, modality)  # type: ignore[arg-type]
+            rows[f"{label} {modality}"] = len(items) / (time.perf_counter() - start)
     return rows
 
 
@@ -205,6 +232,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--quick", action="store_true", help="a short prior run")
+    parser.add_argument("--huge", action="store_true", help="also time ImageBind-huge (5 GB RAM)")
     args = parser.parse_args()
     import torch
 
@@ -218,7 +246,7 @@ def main() -> None:
     result["retrieval_accuracy"] = accuracy["top1"]
     result["retrieval"] = accuracy
     result.update(retrieval_latency())
-    result["throughput_items_per_s"] = throughput()
+    result["throughput_items_per_s"] = throughput(args.huge)
     result.update(prior_figures(args.quick))
     if args.json:
         sys.stdout.write(json.dumps(result, indent=2) + "\n")
@@ -231,12 +259,18 @@ def _print_tables(r: dict[str, Any]) -> None:
     print("retrieval (MiniLM, captions)        value")
     print(f"  assets / queries                   {acc['assets']} / {acc['queries']}")
     print(f"  top-1 accuracy                     {acc['top1']:.3f}")
-    print(f"  resolve: right / wrong / ambiguous {acc['resolve_right']:.3f} / {acc['resolve_wrong']:.3f} / {acc['resolve_ambiguous']:.3f}")
-    print(f"  latency 1k / 100k (ms, median)     {r['retrieval_ms_1k']:.2f} / {r['retrieval_ms_100k']:.2f}")
+    print(
+        f"  resolve: right / wrong / ambiguous {acc['resolve_right']:.3f} / {acc['resolve_wrong']:.3f} / {acc['resolve_ambiguous']:.3f}"
+    )
+    print(
+        f"  latency 1k / 100k (ms, median)     {r['retrieval_ms_1k']:.2f} / {r['retrieval_ms_100k']:.2f}"
+    )
     print("\nembedding throughput                items/s")
     for name, value in r["throughput_items_per_s"].items():
         print(f"  {name:<34}{value:9.1f}")
-    print(f"\nrefinement prior ({r['prior_steps']} steps, {r['prior_train_s']:.0f} s)   prior L2   identity L2")
+    print(
+        f"\nrefinement prior ({r['prior_steps']} steps, {r['prior_train_s']:.0f} s)   prior L2   identity L2"
+    )
     print(f"  held-out, all                      {r['prior_l2']:.3f}      {r['identity_l2']:.3f}")
     for name, (p, i) in r["prior_per_modality"].items():
         print(f"  held-out, {name:<25}{p:.3f}      {i:.3f}")

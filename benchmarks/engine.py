@@ -32,6 +32,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 PROMPTS = ["a watercolor painting of a fox", "a castle", "a bicycle", "a bowl of fruit"]
 
 
+CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = time.perf_counter
+
+
 def paired(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float, float]:
     """(median ratio first/second, median first s, median second s), alternating the order."""
     first(), second()  # warm-up: allocator, lazy imports, caches
@@ -40,9 +44,9 @@ def paired(first: Callable[[], Any], second: Callable[[], Any], repeats: int) ->
         order = (first, second) if index % 2 == 0 else (second, first)
         spent = {}
         for fn in order:
-            start = time.perf_counter()
+            start = clock()
             fn()
-            spent[fn] = time.perf_counter() - start
+            spent[fn] = clock() - start
         a_times.append(spent[first])
         b_times.append(spent[second])
         ratios.append(spent[first] / spent[second])
@@ -257,9 +261,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--quick", action="store_true", help="4 steps, 2 repeats (a smoke run)")
+    parser.add_argument("--clock", choices=sorted(CLOCK), default="wall",
+                        help="wall time, or this process's CPU time (steadier on a shared machine; "
+                        "use with --threads 1)")  # fmt: skip
+    parser.add_argument("--skip-flops", action="store_true", help="skip the SD 1.5 FLOP count")
     args = parser.parse_args()
     if args.quick:
         args.steps, args.repeats = 4, 2
+    global clock
+    clock = CLOCK[args.clock]
 
     import torch
 
@@ -269,17 +279,18 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     engine = load_components("tiny-random", settings=Settings(device="cpu", model_paths={}))
     results: dict[str, Any] = {"device": "cpu", "threads": args.threads, "steps": args.steps,
-                               "repeats": args.repeats}  # fmt: skip
+                               "repeats": args.repeats, "clock": args.clock}  # fmt: skip
     with torch.inference_mode():
         results.update(inversion_cost(engine, args.steps, args.repeats))
         results.update(style_cost(engine, args.steps, args.repeats))
         results.update(blob_figures(engine, args.steps, args.repeats))
-    results.update(style_flops())
+    if not args.skip_flops:
+        results.update(style_flops())
     if args.json:
         print(json.dumps(results, indent=2))
         return
     print(f"engine benchmark: tiny SD-shaped model, CPU, {args.threads} threads, {args.steps} steps, "
-          f"64x64, CFG 7.5, medians of {args.repeats} interleaved pairs")  # fmt: skip
+          f"64x64, CFG 7.5, {args.clock} clock, medians of {args.repeats} interleaved pairs")  # fmt: skip
     print(f"| {'figure':<52} | {'value':>7} | {'target':>8} |")
     print(f"|{'-' * 54}|{'-' * 9}|{'-' * 10}|")
     for key, label, target in ROWS:

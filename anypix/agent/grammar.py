@@ -73,10 +73,13 @@ def _is_list_continuation(previous: str) -> bool:
 # -- assembling the plan ----------------------------------------------------------------------------
 
 
-def check_references(text: str, assets: Mapping[str, Modality]) -> None:
-    for inside in _ANY_BRACKET.findall(text):
+def check_references(text: str, assets: Mapping[str, Modality]) -> list[str]:
+    """The ``[names]`` in text, in order; raises :class:`UnknownAssetError` for one not attached."""
+    names = _ANY_BRACKET.findall(text)
+    for inside in names:
         if inside not in assets:
             raise UnknownAssetError(inside, list(assets))
+    return names
 
 
 def _single(names: list[str], what: str) -> str | None:

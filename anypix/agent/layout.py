@@ -52,7 +52,10 @@ _RELATIONS = [
     (r"behind", "behind"),
     (r"on|sitting on|standing on|resting on|lying on", "on"),
     (r"in|inside|within", "in"),
+    (r"around|surrounding|among", "around"),
 ]
+# Participles that sit between an object and its relation ("a kite flying above a tree").
+_PARTICIPLES = r"sitting|standing|flying|hanging|lying|floating|perched|resting|hovering|sleeping|swimming|running|walking|playing|parked|placed|shining|rising|growing|leaning|waiting|stacked|glowing"
 _SETTINGS = {"sky", "grass", "field", "beach", "ground", "water", "sea", "ocean", "snow",
              "desert", "forest", "room", "street", "park", "garden", "space", "night", "sunset",
              "background", "meadow", "lake", "river", "city", "road", "floor", "row", "line", "circle", "pile", "group", "style", "storm", "rain", "fog"}  # fmt: skip
@@ -97,7 +100,7 @@ _COUNT = re.compile(
 )
 _REL_SPLIT = re.compile(r"\s+(" + "|".join(p for p, _ in _RELATIONS) + r")\s+", re.IGNORECASE)
 _TRAIL = re.compile(
-    r"\s+(?:with|wearing|holding|made of|that|which|who|in the style of|painted|drawn)\b.*$|,.*$",
+    rf"\s+(?:with|wearing|holding|made of|of|that|which|who|in the style of|painted|drawn|{_PARTICIPLES})\b.*$|,.*$",
     re.IGNORECASE,
 )
 
@@ -140,7 +143,9 @@ def scene_graph(description: str) -> SceneGraph:
     """Objects, counts and relations of a description (a small rule-based reader)."""
     graph = SceneGraph(row=bool(re.search(r"\bin a (?:row|line)\b|side by side", description)))
     text = re.sub(r"\bin a (?:row|line)\b|\bside by side\b", "", description, flags=re.I)
-    for part in re.split(r"\s*(?:,|;|\band\b(?!\s+\w+\s*$)|\bwhile\b)\s*", text):
+    # "between a sofa and a plant": that "and" belongs to the relation, not the list
+    text = re.sub(r"\b(between\s+[^,;]+?)\s+and\s+", r"\1 & ", text, flags=re.I)
+    for part in re.split(r"\s*(?:,|;|\band\b|\bwhile\b)\s*", text):
         _read_part(part, graph)
     return graph
 
@@ -157,8 +162,12 @@ def _read_part(part: str, graph: SceneGraph) -> None:
         return
     relation = next(r for p, r in _RELATIONS if re.fullmatch(p, pieces[1], re.IGNORECASE))
     if relation == "between":
-        others = re.split(r"\s+and\s+", pieces[2], maxsplit=1)
+        others = re.split(r"\s*&\s*", pieces[2], maxsplit=1)
         found = [_noun_phrase(o) for o in others]
+        if len(found) == 1 and found[0] is not None and found[0].count == 2:
+            _merge(graph, found[0])  # "between two houses": one house on each side
+            graph.relations.append((first.noun, "between", found[0].noun, found[0].noun))
+            return
         if len(found) == 2 and all(found):
             for other in found:
                 _merge(graph, other)  # type: ignore[arg-type]
@@ -195,7 +204,7 @@ def _orders(graph: SceneGraph) -> tuple[dict[str, int], dict[str, int]]:
             xs.append((a, b)) if rel == "next_to" else ys.append(
                 (b, a) if rel == "behind" else (a, b)
             )
-        elif rel == "between" and c is not None:
+        elif rel == "between" and c is not None and c != b:
             xs += [(b, a), (a, c)]
     return _layers(graph, xs), _layers(graph, ys)
 
@@ -218,8 +227,14 @@ def solve(graph: SceneGraph) -> list[Blob]:
     blobs: list[Blob] = []
     nx = max(x_layer.values(), default=0) + 1
     ny = max(y_layer.values(), default=0) + 1
+    # "a tower between two houses": the tower takes the middle third, a house each outer third
+    flanked = {a: b for a, rel, b, c in graph.relations if rel == "between" and b == c}
     for obj in graph.objects:
         x0, x1 = _span(x_layer[obj.noun], nx, obj.region[0], _related(graph, obj.noun, "x"))
+        if obj.noun in flanked:
+            x0, x1 = 1 / 3, 2 / 3
+        elif obj.noun in flanked.values():
+            x0, x1 = 0.0, 1.0
         y0, y1 = _span(y_layer[obj.noun], ny, obj.region[1], _related(graph, obj.noun, "y"))
         cols = obj.count if graph.row or obj.count <= 3 or (y1 - y0) < (x1 - x0) else 2
         cols = min(cols, obj.count)
@@ -228,6 +243,8 @@ def solve(graph: SceneGraph) -> list[Blob]:
             col, row = index % cols, index // cols
             cw, ch = (x1 - x0) / cols, (y1 - y0) / rows
             cx, cy = x0 + cw * (col + 0.5), y0 + ch * (row + 0.5)
+            if obj.noun in flanked.values() and obj.count == 2:
+                cw, cx = 1 / 3, (1 / 6, 5 / 6)[index]
             a, b = 0.46 * max(cw, ch), 0.46 * min(cw, ch)
             label = obj.noun if obj.count == 1 else f"{obj.noun}{index + 1}"
             blobs.append(
@@ -265,10 +282,6 @@ def _span(layer: int, layers: int, region: float | None, related: bool) -> tuple
 def scene_blobs(description: str) -> list[Blob]:
     """Blobs for a generation prompt, or [] when it names no countable objects."""
     graph = scene_graph(description)
-    if len(graph.objects) == 1 and graph.objects[0].count == 1 and not graph.row:
-        region = graph.objects[0].region
-        if region == (None, None):
-            return []  # one object, nowhere in particular: let the model compose freely
     return solve(graph)
 
 

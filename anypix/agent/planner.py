@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
@@ -48,7 +48,40 @@ class PlanResult:
     errors: list[str] = field(default_factory=list)  # validation errors fed back to the model
 
 
-def validate(answer: str, assets: Mapping[str, str]) -> EditPlan:
+def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> dict[str, Any]:
+    """Fix the slips small models make that have only one sensible reading, before validation
+    (like ``Blob.from_css`` swapping radii): an op whose ref is the base loses the ref, a subject
+    an add/replace op refers to joins the subs, a base missing from an edit is the one image the
+    instruction names and nothing else uses. Anything less certain is left to the repair loop."""
+    data = dict(data)
+    ops = [dict(op) for op in data.get("ops") or [] if isinstance(op, dict)]
+    base, style = data.get("base"), data.get("style_ref")
+    subs = [s for s in data.get("subs") or [] if s != base]
+    if style == base:
+        style = None
+    for op in ops:
+        ref = op.get("ref")
+        if ref is None or ref in subs or ref == style:
+            continue
+        if ref == base or ref not in assets:
+            op["ref"] = None
+        elif op.get("op") in ("add", "replace"):
+            subs.append(ref)
+        elif op.get("op") == "restyle" and style is None:
+            style = ref
+        else:
+            op["ref"] = None
+    if base is None and any(op.get("op") != "generate" for op in ops):
+        used = {*subs, style}
+        named = [n for n in check_references(instruction, assets) if assets[n] == "image"]
+        free = [n for n in dict.fromkeys(named) if n not in used]
+        if len(free) == 1:
+            base = free[0]
+    data.update(base=base, subs=subs, style_ref=style, ops=ops)
+    return data
+
+
+def validate(answer: str, assets: Mapping[str, str], instruction: str = "") -> EditPlan:
     """Turn the model's JSON into an EditPlan or raise PlanValidationError saying what is wrong,
     in words the model can act on."""
     try:
@@ -57,6 +90,7 @@ def validate(answer: str, assets: Mapping[str, str]) -> EditPlan:
         raise PlanValidationError(f"the answer is not JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(data, dict):
         raise PlanValidationError("the answer must be one JSON object")
+    data = tidy(data, instruction, assets)
     names = [data.get("base"), data.get("style_ref"), *(data.get("subs") or [])]
     names += [op.get("ref") for op in data.get("ops") or [] if isinstance(op, dict)]
     for name in names:
@@ -96,13 +130,18 @@ class Planner:
         self.backend, self.fast_path, self.max_repairs = backend, fast_path, max_repairs
         self.examples, self.layout, self.use_minilm = examples, layout, use_minilm
 
-    def plan(self, instruction: str, assets: Mapping[str, str]) -> PlanResult:
+    def plan(
+        self, instruction: str, assets: Mapping[str, str], feedback: str | None = None
+    ) -> PlanResult:
+        """Plan ``instruction``. ``feedback`` is an error a tool raised on an earlier plan (from
+        the executor): the LLM plans again with it in the prompt; the fast path is skipped since
+        it would give the same plan."""
         start = time.perf_counter()
         if not instruction.strip():
             raise EmptyInstructionError()
         check_references(instruction, assets)  # unknown [refs] are the user's to fix, not the LLM's
         # 1. Fast path
-        if self.fast_path:
+        if self.fast_path and feedback is None:
             try:
                 plan = parse_instruction(instruction, assets)
                 return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
@@ -112,7 +151,7 @@ class Planner:
         if self.backend is None:
             raise BackendError("no LLM backend is configured", "use --llm smollm2 or --llm openai")
         # 2.-4. LLM under a schema, validated, repaired
-        result = self._llm_plan(instruction, assets)
+        result = self._llm_plan(instruction, assets, feedback)
         # 5. Layout for new images
         if result.plan.base is None and not result.plan.blobs:
             blobs = self.layout_blobs(result.plan.gen)
@@ -120,15 +159,19 @@ class Planner:
         result.seconds = time.perf_counter() - start
         return result
 
-    def _llm_plan(self, instruction: str, assets: Mapping[str, str]) -> PlanResult:
+    def _llm_plan(
+        self, instruction: str, assets: Mapping[str, str], feedback: str | None
+    ) -> PlanResult:
         assert self.backend is not None
         messages: list[Message] = plan_messages(instruction, assets, self.examples, self.use_minilm)
+        if feedback:
+            messages[-1]["content"] += f"\nA previous plan for this failed: {feedback}"
         schema = plan_schema(assets)
         errors: list[str] = []
         for attempt in range(1, self.max_repairs + 2):
             answer = self.backend.complete_json(messages, schema)
             try:
-                plan = validate(answer, assets)
+                plan = validate(answer, assets, instruction)
             except PlanValidationError as exc:
                 errors.append(exc.message)
                 messages = messages + repair_message(answer, exc.message)

@@ -102,7 +102,7 @@ def plan_messages(
     instruction: str, assets: Mapping[str, str], k: int = 3, use_minilm: bool = True
 ) -> list[Message]:
     """System prompt, k similar worked examples as user/assistant turns, then the instruction."""
-    user = prompts.read("plan_user.txt")
+    user = prompts.read("plan_user.txt").strip()
     messages: list[Message] = [{"role": "system", "content": prompts.read("plan_system.txt")}]
     for example in select_examples(
         "plan_examples.jsonl", "instruction", instruction, k, use_minilm

@@ -213,6 +213,13 @@ def collect_rows(engine: Engine, session_id: str) -> ArchiveRows:
 def export_session(engine: Engine, store: AssetStore, session_id: str, path: Path) -> ArchiveRows:
     """Write the session to ``path`` (replaced atomically); returns what was written."""
     rows = collect_rows(engine, session_id)
+    missing = [a.sha256[:12] for a in rows.assets if not store.path(a.sha256, a.format).exists()]
+    if missing:
+        raise ArchiveError(
+            f"{len(missing)} asset file(s) of this session are missing from {store.root} "
+            f"({', '.join(missing[:3])})",
+            "the data dir was changed by hand; restore its assets folder",
+        )
     rows_json = rows.model_dump_json(indent=1).encode()
     manifest = {
         "format": ARCHIVE_FORMAT,

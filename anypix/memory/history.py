@@ -312,24 +312,33 @@ WHERE sa.session_id = ? ORDER BY sa.id
 """
 _LAST_SQL = """
 SELECT 'last', a.sha256, a.modality, a.format, a.origin, a.width, a.height, a.duration_s
-FROM sessions s JOIN renders r ON r.turn_id = s.cursor_turn_id JOIN assets a ON a.sha256 = r.sha256
-WHERE s.id = ? ORDER BY r.position LIMIT 1
+FROM renders r JOIN assets a ON a.sha256 = r.sha256
+WHERE r.turn_id = ? ORDER BY r.position LIMIT 1
 """
 
 
-def session_assets(engine: Engine, store: AssetStore, session_id: str) -> dict[str, AssetInfo]:
-    """The names a session knows (the latest binding of each), plus ``last``: the cursor's image."""
+def session_state(
+    engine: Engine, store: AssetStore, session_id: str
+) -> tuple[int | None, dict[str, AssetInfo]]:
+    """The cursor's turn id and the names the session knows, from one snapshot: the names
+    (the latest binding of each) plus ``last``, the cursor's image."""
     with engine.begin() as conn:
+        cursor = _cursor_id(conn, session_id)
         rows = [
             *conn.exec_driver_sql(_NAMES_SQL, (session_id,)),
-            *conn.exec_driver_sql(_LAST_SQL, (session_id,)),
+            *conn.exec_driver_sql(_LAST_SQL, (cursor,)),
         ]
-    return {
+    return cursor, {
         name: AssetInfo(
             name, sha, modality, fmt, store.path(sha, fmt), origin, width, height, duration
         )
         for name, sha, modality, fmt, origin, width, height, duration in rows
     }
+
+
+def session_assets(engine: Engine, store: AssetStore, session_id: str) -> dict[str, AssetInfo]:
+    """The names a session knows, plus ``last`` (the cursor's image) once there is one."""
+    return session_state(engine, store, session_id)[1]
 
 
 def collect_garbage(engine: Engine, store: AssetStore, grace_s: float = 3600.0) -> list[Path]:

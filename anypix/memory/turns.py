@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, func
 from sqlalchemy.dialects.sqlite import insert
@@ -62,6 +62,10 @@ class TurnDraft:
 
     session_id: str
     instruction: str
+    # The turn this one continues: the cursor when it *started* (what its plan's [last] was), so
+    # a turn that raced another writer still hangs under the image it edited. "cursor": the
+    # session's cursor at commit time.
+    parent_id: int | Literal["cursor"] | None = "cursor"
     status: str = "ok"
     attachments: dict[str, PreparedAsset] = field(default_factory=dict)
     plan: dict[str, Any] | None = None
@@ -86,15 +90,18 @@ class SessionNotFoundError(AnypixError):
 
 
 def record_assets(
-    db: DbSession, store: AssetStore, assets: Iterable[PreparedAsset], now: float
-) -> list[PreparedAsset]:
-    """Insert asset rows (once per sha256) and place their files; returns those this created."""
-    created = []
+    db: DbSession,
+    store: AssetStore,
+    assets: Iterable[PreparedAsset],
+    now: float,
+    created: list[PreparedAsset],
+) -> None:
+    """Insert asset rows (once per sha256) and place their files, appending to ``created`` the
+    ones whose file this call wrote (as it goes, so a failure half-way knows what to remove)."""
     for asset in assets:
         db.execute(insert(AssetRow).values(**asset.row_values(now)).on_conflict_do_nothing())
         if store.place(asset):
             created.append(asset)
-    return created
 
 
 def bind_names(
@@ -132,7 +139,7 @@ def _insert_turn(db: DbSession, draft: TurnDraft, session: SessionRow, now: floa
     turn = TurnRow(
         session_id=draft.session_id,
         seq=(last_seq or 0) + 1,
-        parent_id=session.cursor_turn_id,
+        parent_id=session.cursor_turn_id if draft.parent_id == "cursor" else draft.parent_id,
         instruction=draft.instruction,
         attachments={name: asset.sha256 for name, asset in draft.attachments.items()},
         plan=draft.plan,
@@ -188,7 +195,7 @@ def commit_turn(engine: Engine, store: AssetStore, draft: TurnDraft) -> Committe
             if session is None:
                 raise SessionNotFoundError(draft.session_id)
             assets = [*draft.attachments.values(), *(r.asset for r in draft.renders)]
-            created = record_assets(db, store, assets, now)
+            record_assets(db, store, assets, now, created)
             turn = _insert_turn(db, draft, session, now)
             assert turn.id is not None
             bind_names(db, draft.session_id, draft.attachments, turn.id, now)
@@ -218,7 +225,7 @@ def attach_assets(
             session = db.get(SessionRow, session_id)
             if session is None:
                 raise SessionNotFoundError(session_id)
-            created = record_assets(db, store, names.values(), now)
+            record_assets(db, store, names.values(), now, created)
             bind_names(db, session_id, names, None, now)
             session.updated_at = now
             db.add(session)

@@ -296,9 +296,10 @@ class ImageBindModel(nn.Module):
             clips = inputs.shape[1]
             inputs = inputs.flatten(0, 1)
         tokens = self.modality_preprocessors[modality](inputs)
-        mask = self.modality_preprocessors["text"].mask if modality == "text" else None
-        if mask is not None:
-            mask = mask[: tokens.shape[1], : tokens.shape[1]]
+        mask: torch.Tensor | None = None
+        if modality == "text":
+            length = tokens.shape[1]
+            mask = self.modality_preprocessors["text"].get_buffer("mask")[:length, :length]
         hidden = self.modality_trunks[modality](tokens, mask)
         head = self.modality_heads[modality]
         pooled = head(hidden, inputs) if modality == "text" else head(hidden)

@@ -193,7 +193,7 @@ def _clip_bpe(merges: list[str], context_length: int) -> BpeTokenizer:
     # transformers 5 takes the vocab and merges themselves (vocab_file= is silently ignored).
     tokenizer = CLIPTokenizer(
         vocab={token: index for index, token in enumerate(vocab)},
-        merges=[tuple(m.split()) for m in merges],
+        merges=[tuple(m.split()) for m in merges],  # type: ignore[misc]
         model_max_length=context_length,
     )
     return BpeTokenizer(tokenizer, context_length)

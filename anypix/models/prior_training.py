@@ -220,7 +220,15 @@ def train_prior(
     return report
 
 
-def _save(path: Path, model, optimizer, step, losses, prior_config, config) -> None:  # type: ignore[no-untyped-def]
+def _save(
+    path: Path,
+    model: RefinementPrior,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    losses: list[float],
+    prior_config: PriorConfig,
+    config: TrainPriorConfig,
+) -> None:
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),

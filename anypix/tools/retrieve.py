@@ -145,7 +145,7 @@ class SessionIndex:
 
         sha = content_sha256(item, modality)
         asset = IndexedAsset(name, modality, sha, next(self._arrivals), caption)
-        self.assets.pop(name, None)
+        self._forget(name)
         self.assets[name] = asset
         if modality in self.encoder.modalities:
             self._vectors[name] = self.cache.embed([item], modality, [sha])[0][0]
@@ -153,6 +153,10 @@ class SessionIndex:
             self._captions[name] = self.text_cache.embed([caption], "text")[0][0]
         self._matrix.clear()
         return asset
+
+    def _forget(self, name: str) -> None:
+        for table in (self.assets, self._vectors, self._captions):
+            table.pop(name, None)
 
     def vector(self, name: str) -> torch.Tensor:
         """The content embedding of an indexed asset (in the encoder's space)."""
@@ -176,7 +180,7 @@ class SessionIndex:
             items = [e[1] for e in entries if e[2] == modality]
             if items and modality in self.encoder.modalities:
                 hashes = [content_sha256(item, modality) for item in items]
-                self.cache.embed(items, modality, hashes)  # type: ignore[arg-type]
+                self.cache.embed(items, modality, hashes)
         for name, item, modality, caption in entries:
             self.add(name, item, modality, caption)  # every lookup now hits the cache
 
@@ -192,7 +196,7 @@ class SessionIndex:
         import torch
 
         asset = IndexedAsset(name, modality, sha256, next(self._arrivals), caption)
-        self.assets.pop(name, None)
+        self._forget(name)
         self.assets[name] = asset
         self._vectors[name] = torch.nn.functional.normalize(vector.float().flatten(), dim=0)
         if caption:

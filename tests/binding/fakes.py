@@ -23,7 +23,9 @@ def _word_vector(word: str, dim: int) -> torch.Tensor:
 
 
 class BagOfWordsEncoder(Encoder):
-    def __init__(self, dim: int = 64, modalities: Sequence[str] = ("text",), encoder_id: str = "fake-bow") -> None:
+    def __init__(
+        self, dim: int = 64, modalities: Sequence[str] = ("text",), encoder_id: str = "fake-bow"
+    ) -> None:
         self.dim = dim
         self.modalities = frozenset(modalities)
         self.encoder_id = encoder_id
@@ -40,5 +42,10 @@ class BagOfWordsEncoder(Encoder):
                 words = re.findall(r"[a-z]+", str(text).lower()) or ["<empty>"]
                 rows.append(torch.stack([_word_vector(w, self.dim) for w in words]).sum(0))
             return torch.stack(rows)
-        means = [torch.tensor(list(item.convert("RGB").resize((4, 4)).get_flattened_data())).float().mean(0) for item in items]
+        means = [
+            torch.tensor(list(item.convert("RGB").resize((4, 4)).get_flattened_data()))
+            .float()
+            .mean(0)
+            for item in items
+        ]
         return torch.stack(means) / 255.0 @ self._colour_proj

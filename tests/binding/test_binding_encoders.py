@@ -24,11 +24,13 @@ def test_encoders_are_built_once_per_settings() -> None:
 
 
 def test_imagebind_huge_without_a_checkpoint_says_how_to_point_at_one() -> None:
-    with pytest.raises(ModelUnavailableError, match="model_paths.imagebind-huge"):
+    with pytest.raises(ModelUnavailableError, match=r"model_paths\.imagebind-huge"):
         encoders.load_encoder("imagebind-huge")
 
 
-def test_miniworld_hook_uses_the_binding_module_when_it_exists(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_miniworld_hook_uses_the_binding_module_when_it_exists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     fake = BagOfWordsEncoder(encoder_id="miniworld-binding-test")
     module = types.ModuleType("anypix.models.miniworld.binding")
     module.load_encoder = lambda settings: fake  # type: ignore[attr-defined]

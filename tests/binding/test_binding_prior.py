@@ -101,7 +101,9 @@ def test_guidance_on_the_score_is_a_knob() -> None:
     torch.nn.init.normal_(prior.out_proj.weight, std=0.2)  # a prior that is not the identity
     source = torch.nn.functional.normalize(torch.randn(3, 16), dim=-1)
     plain = prior.generate(source, "text", score=8.0, guidance=1.0)
-    expected = torch.nn.functional.normalize(prior(source, torch.ones(3, dtype=torch.long), torch.full((3,), 8.0)), dim=-1)
+    expected = torch.nn.functional.normalize(
+        prior(source, torch.ones(3, dtype=torch.long), torch.full((3,), 8.0)), dim=-1
+    )
     assert torch.allclose(plain, expected, atol=1e-6)
     guided = prior.generate(source, "text", score=8.0, guidance=4.0)
     assert not torch.allclose(guided, plain, atol=1e-3)
@@ -110,7 +112,9 @@ def test_guidance_on_the_score_is_a_knob() -> None:
 
 def test_mix_is_a_weighted_sum_of_unit_terms_renormalised() -> None:
     gen, prior, base = torch.eye(3) * torch.tensor([[2.0], [5.0], [0.5]])
-    mixed = mix_conditioning(gen, prior, base, mix_base=0.0, mix_gen=0.4, mix_prior=1.0, mix_norm=20.0)
+    mixed = mix_conditioning(
+        gen, prior, base, mix_base=0.0, mix_gen=0.4, mix_prior=1.0, mix_norm=20.0
+    )
     assert mixed.norm() == pytest.approx(20.0)
     direction = torch.tensor([0.4, 1.0, 0.0]) / (0.4**2 + 1) ** 0.5
     assert torch.allclose(mixed / 20.0, direction, atol=1e-6)  # input norms do not matter
@@ -130,7 +134,9 @@ def test_refine_mixes_gen_prior_and_base_from_the_session(tmp_path: Path) -> Non
     index.add("photo", Image.new("RGB", (8, 8), "red"), "image")
     torch.manual_seed(0)
     prior = RefinementPrior(SMALL)
-    result = refine("a dog on the grass", base="photo", mix_base=0.5, mix_norm=3.0, _prior=prior, _index=index)
+    result = refine(
+        "a dog on the grass", base="photo", mix_base=0.5, mix_norm=3.0, _prior=prior, _index=index
+    )
     assert result.prior_used and result.encoder == "fake-bow"
     assert result.norm == pytest.approx(3.0, abs=1e-4)
     assert result.cosine_to_base is not None and result.cosine_to_base > 0

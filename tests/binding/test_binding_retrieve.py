@@ -64,16 +64,25 @@ def test_embed_tool_caches_under_the_data_dir(_isolated_settings: Path) -> None:
 
 def _index(tmp_path: Path) -> SessionIndex:
     index = SessionIndex(BagOfWordsEncoder(), cache_root=tmp_path)
-    index.add("photo", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street")
-    index.add("beach", Image.new("RGB", (8, 8), "yellow"), "image", caption="a dog running on a sandy beach")
+    index.add(
+        "photo", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street"
+    )
+    index.add(
+        "beach",
+        Image.new("RGB", (8, 8), "yellow"),
+        "image",
+        caption="a dog running on a sandy beach",
+    )
     index.add("song", (torch.zeros(16), 16_000), "audio", caption="birds singing in a forest")
-    index.add("lake", Image.new("RGB", (8, 8), "blue"), "image", caption="a calm lake with mountains")
+    index.add(
+        "lake", Image.new("RGB", (8, 8), "blue"), "image", caption="a calm lake with mountains"
+    )
     return index
 
 
 def test_retrieve_ranks_assets_by_description(tmp_path: Path) -> None:
     result = retrieve("the photo with the red car", "image", k=2, _index=_index(tmp_path))
-    assert [h.name for h in result.hits][0] == "photo"
+    assert result.hits[0].name == "photo"
     assert result.hits[0].score > result.hits[1].score
     audio = retrieve("birds singing", "audio", k=5, _index=_index(tmp_path))
     assert [h.name for h in audio.hits] == ["song"]
@@ -97,7 +106,9 @@ def test_recency_phrases_follow_arrival_order(tmp_path: Path) -> None:
     assert index.resolve("the last picture").name == "lake"
     assert index.resolve("the first photo").name == "photo"
     assert index.resolve("the latest sound", modality=None).name == "song"
-    index.add("photo", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street")
+    index.add(
+        "photo", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street"
+    )
     assert index.resolve("my most recent image").name == "photo"  # re-adding moves it last
     with pytest.raises(UnknownAssetError):
         index.resolve("the third sound", modality=None)
@@ -111,7 +122,9 @@ def test_description_resolves_by_retrieval(tmp_path: Path) -> None:
 
 def test_ambiguity_below_the_margin_is_reported_not_guessed(tmp_path: Path) -> None:
     index = _index(tmp_path)
-    index.add("twin", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street")
+    index.add(
+        "twin", Image.new("RGB", (8, 8), "red"), "image", caption="a red car parked on a street"
+    )
     with pytest.raises(AmbiguousReferenceError) as info:
         index.resolve("the red car")
     assert {h.name for h in info.value.candidates} == {"photo", "twin"}
@@ -147,7 +160,9 @@ def test_minilm_loads_offline_and_embeds_unit_vectors(minilm) -> None:
     import os
 
     assert os.environ["HF_HUB_OFFLINE"] == "1"  # conftest: any Hub call would fail
-    vectors = minilm.embed(["a red car on the road", "a crimson automobile on a street", "a sleeping cat"], "text")
+    vectors = minilm.embed(
+        ["a red car on the road", "a crimson automobile on a street", "a sleeping cat"], "text"
+    )
     assert vectors.shape == (3, 384)
     assert torch.allclose(vectors.norm(dim=-1), torch.ones(3), atol=1e-5)
     assert float(vectors[0] @ vectors[1]) > float(vectors[0] @ vectors[2]) + 0.3
@@ -155,7 +170,9 @@ def test_minilm_loads_offline_and_embeds_unit_vectors(minilm) -> None:
         minilm.embed([Image.new("RGB", (4, 4))], "image")
 
 
-def test_minilm_finds_generated_scenes_from_paraphrased_descriptions(minilm, tmp_path: Path) -> None:
+def test_minilm_finds_generated_scenes_from_paraphrased_descriptions(
+    minilm, tmp_path: Path
+) -> None:
     bench = _benchmark_module()
     result = bench.retrieval_accuracy(minilm, tmp_path, count=60)
     assert result["queries"] == 120
@@ -174,3 +191,10 @@ def test_a_large_index_still_ranks_the_nearest_vector_first(tmp_path: Path) -> N
         hits = index.search(vectors[target] + 0.05 * torch.randn(32), "image", k=3)
         assert hits[0].name == f"a{target}"
         assert hits[0].score > hits[1].score
+
+
+def test_re_adding_a_name_drops_its_old_caption(tmp_path: Path) -> None:
+    index = _index(tmp_path)
+    index.add("photo", Image.new("RGB", (8, 8), "red"), "image")  # now without a caption
+    hits = index.search("a red car parked on a street", "image", k=5)
+    assert "photo" not in [h.name for h in hits]

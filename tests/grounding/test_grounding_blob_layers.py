@@ -227,9 +227,8 @@ def test_blob_geometry_and_fourier_features():
 
     upright = Blob(description="a tall vase", cx=0.5, cy=0.25, a=0.3, b=0.1, angle=90)
     geometry = blob_geometry([LEFT, upright])
-    torch.testing.assert_close(
-        geometry[1], torch.tensor([0.5, 0.25, 0.3, 0.1, 1.0, 0.0]), atol=1e-6, rtol=0
-    )
+    expected = torch.tensor([upright.cx, upright.cy, upright.a, upright.b, 1.0, 0.0])
+    torch.testing.assert_close(geometry[1], expected, atol=1e-6, rtol=0)
     features = fourier_features(geometry, num_freqs=4)
     assert features.shape == (2, 6 * 2 * 4)
     # different blobs, different embeddings; the same blob, the same embedding

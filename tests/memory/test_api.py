@@ -17,10 +17,15 @@ def test_import_anypix_does_not_load_the_database_layer() -> None:
 
 
 def test_studio_is_exported_lazily_and_uses_the_settings_data_dir(_isolated_settings: Path) -> None:
+    from memory_fakes import fake_planner, flat_renderer
+
     assert anypix.Studio is Studio
-    with anypix.Studio() as studio:
-        studio.new_session("x")
+    with anypix.Studio(planner=fake_planner, renderer=flat_renderer) as studio:
         assert studio.data_dir == _isolated_settings
+        turn = studio.edit("new a red ball")  # no session yet: a new one
+        again = studio.edit("make it blue")  # the most recent session
+        assert [s.turns for s in studio.sessions()] == [2]
+        assert again.summary.parent == turn.summary.seq
     assert (_isolated_settings / "anypix.db").exists()
 
 

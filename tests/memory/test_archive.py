@@ -122,3 +122,14 @@ def test_a_file_that_is_not_an_archive_is_refused(studio: Studio, tmp_path: Path
         studio.import_session(not_zip)
     with pytest.raises(ArchiveError, match="does not exist"):
         studio.import_session(tmp_path / "missing.zip")
+
+
+def test_exporting_a_session_whose_files_were_deleted_says_so(
+    studio: Studio, tmp_path: Path
+) -> None:
+    session = studio.new_session("damaged")
+    turn = session.edit("new a red ball")
+    turn.renders[0].path.unlink()
+    with pytest.raises(ArchiveError, match="missing from"):
+        session.export(tmp_path / "out.zip")
+    assert not (tmp_path / "out.zip").exists()

@@ -127,3 +127,25 @@ def test_a_failed_turn_cannot_be_replayed(tiny_components: dict[str, Any]) -> No
             session.edit("a red circle")
         with pytest.raises(HistoryError, match="no render to replay"):
             session.replay(1)
+
+
+@pytest.mark.slow
+def test_replay_with_the_project_renderer_is_bit_for_bit(tmp_path: Path) -> None:
+    """The same check through anypix.tools.render on the tiny-random preset (integration)."""
+    from functools import partial
+
+    from anypix.models.diffusion import load_components
+    from anypix.tools.render import render
+
+    def planner(instruction: str, modalities: dict[str, str]) -> EditPlan:
+        plan = plain_planner(instruction, modalities)
+        return plan.model_copy(update={"knobs": plan.knobs.model_copy(update={"steps": 2})})
+
+    renderer = partial(render, models=load_components("tiny-random"))
+    with Studio(tmp_path / "data", planner=planner, renderer=renderer) as studio:
+        session = studio.session()
+        session.edit("a red circle on grey")
+        session.edit("make it larger")
+        for seq in (1, 2):
+            result = session.replay(seq)
+            assert result.identical and result.provenance_changes == {}, result

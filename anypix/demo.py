@@ -1,0 +1,148 @@
+"""The offline demo: a short scripted session that plans, renders, stores and undoes.
+
+It runs with no network and no downloaded weights: inputs are drawn from the procedural
+miniworld, the planner is the deterministic fast path (with the embedded LLM behind it), and
+rendering uses the configured preset — ``tiny-random`` until the miniworld weights ship, whose
+pixels are random and say nothing about quality (the demo prints this plainly). Everything lands
+in a session under ``OUT/data``, and ``OUT/report.html`` shows each turn with its plan.
+"""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+# (what it shows, instruction). Names in [brackets] are the attachments made by _make_inputs.
+SCRIPT: tuple[tuple[str, str], ...] = (
+    ("generate with a blob layout", "a red ball on the left and a blue box on the right"),
+    ("add an object from a reference", "add [ball] to [scene]"),
+    ("recolour", "make the ring in [scene] green"),
+    ("restyle with a reference", "paint [scene] in the style of [stripes]"),
+    ("compound edit", "add [ball] to [scene] and remove the triangle"),
+)
+
+
+@dataclass
+class DemoTurn:
+    title: str
+    instruction: str
+    tokens: str
+    outputs: list[Path]
+    seconds: float
+    status: str
+
+
+def _make_inputs(folder: Path) -> dict[str, Path]:
+    """Attachments drawn from the miniworld: a scene, an object and a style reference."""
+    from anypix.models.miniworld.data import (
+        MiniObject,
+        Scene,
+        Style,
+        random_object,
+        random_scene,
+        render,
+    )
+    import numpy as np
+
+    folder.mkdir(parents=True, exist_ok=True)
+    scene = random_scene(11, min_objects=2, max_objects=3)
+    ball = random_object(np.random.default_rng(5), colour="orange", shape="ellipse")
+    ball_only = Scene(0, Style("mono", "flat"), (MiniObject(ball.colour, ball.shape, ball.size, ball.blob),))
+    stripes = Scene(0, Style("night", "stripes", angle=45, period=0.2))
+    paths = {}
+    for name, drawn in (("scene", scene), ("ball", ball_only), ("stripes", stripes)):
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(render(drawn, 64)[0]).save(paths[name])
+    return paths
+
+
+def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
+    from rich.console import Console
+
+    from anypix.config import load_settings
+    from anypix.models.diffusion import load_components
+    from anypix.studio import Studio
+    from anypix.tools.render import render
+
+    console = Console()
+    settings = load_settings(model=model)
+    if settings.model == "tiny-random":
+        console.print(
+            "[bold yellow]Rendering with the tiny-random model: its weights are random, so the "
+            "images are noise and say nothing about quality.[/] Planning, storage and undo are real."
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    inputs = _make_inputs(out / "inputs")
+    with console.status(f"loading model preset {settings.model}"):
+        components = load_components(settings.model)
+
+    def renderer(plan: Any, assets: Any, **callbacks: Any) -> Any:
+        return render(plan, assets, components, **callbacks)
+
+    turns: list[DemoTurn] = []
+    with Studio(out / "data", renderer=renderer) as studio:
+        session = studio.new_session("demo")
+        for title, instruction in SCRIPT:
+            started = time.perf_counter()
+            turn = session.edit(instruction, inputs)
+            outputs = _save_outputs(turn, out, len(turns) + 1)
+            turns.append(
+                DemoTurn(title, instruction, turn.plan.tokens() if turn.plan else "", outputs,
+                         time.perf_counter() - started, turn.status)  # fmt: skip
+            )
+            console.print(f"[bold]{len(turns)}. {title}[/]: {instruction}  ->  {turn.status}, "
+                          f"{turns[-1].seconds:.1f} s")  # fmt: skip
+            console.print(turns[-1].tokens, style="dim", highlight=False)
+        undone = session.undo()
+        console.print(f"undo: the session's cursor moved back to turn {undone}")
+        history = session.history()
+    report = _write_report(out, turns, settings.model, len(history))
+    console.print(f"images and plans: {out}   report: {report}")
+    return turns
+
+
+def _save_outputs(turn: Any, out: Path, number: int) -> list[Path]:
+    saved = []
+    for index, rendered in enumerate(getattr(turn, "renders", []) or []):
+        target = out / f"turn{number}_{index}.png"
+        Image.open(rendered.path).save(target)
+        saved.append(target)
+    return saved
+
+
+def _write_report(out: Path, turns: list[DemoTurn], model: str, history_len: int) -> Path:
+    rows = []
+    for number, turn in enumerate(turns, 1):
+        images = "".join(
+            f'<img src="{html.escape(p.name)}" width="160" style="image-rendering: pixelated">'
+            for p in turn.outputs
+        )
+        rows.append(
+            f"<tr><td>{number}</td><td><b>{html.escape(turn.title)}</b><br>"
+            f"<code>{html.escape(turn.instruction)}</code><br>{turn.status}, {turn.seconds:.1f} s</td>"
+            f"<td><pre>{html.escape(turn.tokens)}</pre></td><td>{images}</td></tr>"
+        )
+    note = (
+        "<p><b>tiny-random model:</b> random weights, so the images are noise; planning, "
+        "storage and undo are real.</p>"
+        if model == "tiny-random"
+        else ""
+    )
+    page = (
+        "<!doctype html><meta charset='utf-8'><title>anypix demo</title>"
+        "<style>body{font-family:sans-serif} td{vertical-align:top;padding:6px;border-top:1px solid #ccc}"
+        "pre{font-size:12px;white-space:pre-wrap;max-width:520px}</style>"
+        f"<h1>anypix offline demo</h1><p>model preset: <code>{html.escape(model)}</code>; "
+        f"{history_len} turns in the session after undo.</p>{note}"
+        "<table><tr><th>#</th><th>instruction</th><th>plan</th><th>output</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
+    report = out / "report.html"
+    report.write_text(page, encoding="utf-8")
+    return report

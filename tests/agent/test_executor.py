@@ -1,0 +1,69 @@
+"""The executor loop: typed steps, model-caused errors fed back, our bugs raised."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from anypix.agent.executor import Executor
+from anypix.agent.llm import FakeLLM
+from anypix.agent.planner import Planner
+from anypix.errors import PlanValidationError
+from anypix.plan import EditPlan
+
+MODALITIES = {"photo": "image", "dog": "image"}
+FILES = {"photo": Path("photo.png"), "dog": Path("dog.png")}
+LLM_PLAN = {"base": "photo", "subs": ["dog"], "style_ref": None, "gen": "a dog, small",
+            "ops": [{"op": "add", "target": "a small dog", "ref": "dog"}]}  # fmt: skip
+
+
+class FakeRenderer:
+    """Refuses the first ``refusals`` plans as a tool would refuse bad geometry."""
+
+    def __init__(self, refusals: int = 0, bug: bool = False) -> None:
+        self.refusals, self.bug, self.calls = refusals, bug, []  # type: list[Any]
+
+    def __call__(self, plan: EditPlan, assets: dict[str, Path], **options: Any) -> str:
+        self.calls.append((plan, assets, options))
+        if self.bug:
+            raise RuntimeError("a bug in the renderer")
+        if len(self.calls) <= self.refusals:
+            raise PlanValidationError("the dog's blob covers the whole canvas; make it smaller")
+        return "rendered"
+
+
+def test_steps_are_plan_check_render_with_timings() -> None:
+    renderer = FakeRenderer()
+    steps = list(Executor(Planner(None), renderer).run("add [dog] to [photo]", FILES, MODALITIES, seed=3))
+    assert [s.tool for s in steps] == ["plan", "check", "render"]
+    assert [s.index for s in steps] == [1, 2, 3] and all(s.seconds >= 0 for s in steps)
+    assert steps[-1].result == "rendered" and steps[0].result.source == "fast"
+    plan, assets, options = renderer.calls[0]
+    assert assets == FILES and options == {"seed": 3}  # only the assets the plan reads
+
+
+def test_a_refused_plan_is_fed_back_and_planned_again() -> None:
+    fake = FakeLLM([LLM_PLAN])
+    renderer = FakeRenderer(refusals=1)
+    steps = list(Executor(Planner(fake, use_minilm=False), renderer).run("add [dog] to [photo]", FILES, MODALITIES))
+    assert [s.tool for s in steps] == ["plan", "check", "render", "plan", "check", "render"]
+    assert "covers the whole canvas" in steps[2].error
+    assert "covers the whole canvas" in fake.requests[0][0][-1]["content"]  # fed back to the model
+    assert steps[3].result.source == "llm" and steps[-1].result == "rendered"
+
+
+def test_gives_up_after_max_steps() -> None:
+    fake = FakeLLM([LLM_PLAN] * 5)
+    executor = Executor(Planner(fake, use_minilm=False), FakeRenderer(refusals=99), max_steps=6)
+    with pytest.raises(PlanValidationError, match="gave up after 6 steps"):
+        list(executor.run("add [dog] to [photo]", FILES, MODALITIES))
+
+
+def test_our_bugs_raise_instead_of_being_fed_back() -> None:
+    fake = FakeLLM([LLM_PLAN])
+    executor = Executor(Planner(fake, use_minilm=False), FakeRenderer(bug=True))
+    with pytest.raises(RuntimeError, match="a bug in the renderer"):
+        list(executor.run("add [dog] to [photo]", FILES, MODALITIES))
+    assert fake.requests == []
