@@ -60,6 +60,16 @@ def _print_json(value: object) -> None:
 # -- planning and editing -------------------------------------------------------------------------
 
 
+LlmOption = Annotated[
+    str | None,
+    typer.Option(
+        "--llm",
+        help="Planner backend: auto (fast path, then SmolLM2), fast (grammar only), smollm2, "
+        "openai (ANYPIX_LLM_BASE_URL / ANYPIX_LLM_MODEL), fake.",
+    ),
+]
+
+
 @app.command()
 def plan(
     instruction: Annotated[str, typer.Argument(help='What to do, e.g. "add [dog] to [photo]".')],
@@ -67,15 +77,17 @@ def plan(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the plan as one JSON object.")
     ] = False,
+    llm: LlmOption = None,
 ) -> None:
     """Turn an instruction into an edit plan and print it (nothing is rendered or stored)."""
+    from anypix.agent.planner import planner_for
+    from anypix.config import load_settings
     from anypix.media import parse_attachments
 
     text = _instruction(instruction)
     attachments = parse_attachments(asset or [])
-    from anypix.agent.grammar import parse_instruction
-
-    edit_plan = parse_instruction(text, {n: a.modality for n, a in attachments.items()})
+    planner = planner_for(load_settings(llm=llm))
+    edit_plan = planner.plan(text, {n: a.modality for n, a in attachments.items()}).plan
     if as_json:
         _print_json(edit_plan.contract())
     else:
@@ -86,10 +98,54 @@ def plan(
 def edit(
     instruction: Annotated[str, typer.Argument(help="What to do.")],
     asset: AssetOption = None,
+    model: Annotated[str | None, typer.Option("--model", help="Diffusion preset.")] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Sampling seed.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Also copy the output here.")] = None,
+    llm: LlmOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the turn as one JSON object.")] = False,
 ) -> None:
     """Plan, render and store one edit; prints the output path(s)."""
-    _instruction(instruction)
-    _not_yet("anypix edit", "the planner and memory issues")
+    import os
+    import shutil
+
+    from anypix.studio import Studio, default_planner
+
+    text = _instruction(instruction)
+    for name, value in (("ANYPIX_LLM", llm), ("ANYPIX_MODEL", model)):
+        if value is not None:
+            os.environ[name] = value  # read by the planner and the renderer through settings
+
+    def planner(instruction: str, modalities: dict[str, str]) -> object:
+        planned = default_planner(instruction, modalities)
+        edit_plan = getattr(planned, "plan", planned)
+        if seed is None:
+            return planned
+        return edit_plan.model_copy(update={"knobs": edit_plan.knobs.model_copy(update={"seed": seed})})
+
+    with Studio(planner=planner) as studio:
+        turn = studio.edit(text, asset or [])
+    paths = [render.path for render in turn.renders]
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        for index, path in enumerate(paths):
+            target = out if index == 0 else out.with_name(f"{out.stem}_{index}{out.suffix}")
+            shutil.copyfile(path, target)
+            paths[index] = target
+    if as_json:
+        _print_json(
+            {
+                "seq": turn.summary.seq,
+                "instruction": turn.summary.instruction,
+                "plan": turn.plan,
+                "outputs": [str(p) for p in paths],
+                "provenance": [render.provenance for render in turn.renders],
+                "steps": [
+                    {"tool": s.tool, "seconds": s.seconds, "error": s.error} for s in turn.steps
+                ],
+            }
+        )
+    else:
+        sys.stdout.write("".join(f"{p}\n" for p in paths))
 
 
 @app.command()
@@ -229,11 +285,13 @@ def sessions(
         _print_json([asdict(s) for s in found])
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table("id", "name", "turns", "at turn", "last used")
     for s in found:
-        table.add_row(s.id[:12], s.name, str(s.turns), str(s.cursor or "-"), _when(s.updated_at))
+        row = (s.id[:12], escape(s.name), str(s.turns), str(s.cursor or "-"), _when(s.updated_at))
+        table.add_row(*row)
     Console().print(table if found else "no sessions yet: anypix edit starts one")
 
 
@@ -252,6 +310,7 @@ def history(
         _print_json({"session": current.id, "turns": [asdict(t) for t in turns]})
         return
     from rich.console import Console
+    from rich.markup import escape  # instructions are full of [names], which rich reads as markup
     from rich.table import Table
 
     title = f"session {current.id[:12]}"
@@ -259,7 +318,7 @@ def history(
     for t in turns:
         mark = ">" if t.current else "*" if t.on_path else ""
         parent = str(t.parent or "-")
-        table.add_row(mark, str(t.seq), parent, t.status, str(t.outputs), t.instruction)
+        table.add_row(mark, str(t.seq), parent, t.status, str(t.outputs), escape(t.instruction))
     Console().print(table if turns else "no turns yet")
 
 

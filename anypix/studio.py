@@ -41,11 +41,10 @@ Attachments = Mapping[str, "str | Path"] | Iterable[Any] | None
 @cache
 def _project_planner(llm: str) -> Any:
     """The agent's Planner for the ``llm`` setting (built once: it may hold a loaded model)."""
-    from anypix.agent.llm import get_backend
-    from anypix.agent.planner import Planner
+    from anypix.agent.planner import planner_for
+    from anypix.config import load_settings
 
-    backend = None if llm == "fast" else get_backend("smollm2" if llm == "auto" else llm)
-    return Planner(backend)
+    return planner_for(load_settings(llm=llm))
 
 
 def default_planner(instruction: str, modalities: dict[str, str]) -> Any:

@@ -270,6 +270,11 @@ def _describe(text: str, draft: Draft) -> None:
     draft.gen_text.append(clean(text))
 
 
+def _variation(rest: str, draft: Draft) -> None:
+    draft.base(object_phrase(rest)[1])
+    draft.op("variation")
+
+
 def read_clause(clause: str, draft: Draft) -> None:
     found = verb_of(clause)
     kind, verb, rest = found if found else ("describe", "", clause)
@@ -295,7 +300,7 @@ def read_clause(clause: str, draft: Draft) -> None:
         "replace": lambda: _replace(verb, rest, draft),
         "recolor": lambda: _recolor(rest, draft),
         "move": lambda: _move(rest, draft),
-        "variation": lambda: (draft.base(object_phrase(rest)[1]), draft.op("variation")),
+        "variation": lambda: _variation(rest, draft),
         "restyle": lambda: _restyle(verb, rest, style, draft),
         "make": lambda: _make(verb, rest, style, draft),
     }

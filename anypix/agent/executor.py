@@ -19,11 +19,15 @@ from pathlib import Path
 from typing import Any
 
 from anypix.agent.planner import Planner, PlanResult
-from anypix.errors import PlanParseError, PlanValidationError, UnknownAssetError
+from anypix.errors import AnypixError, PlanParseError, PlanValidationError, UnknownAssetError
 from anypix.plan import EditPlan
 
 # Errors that mean "the plan was wrong", so a better plan can fix them.
-MODEL_ERRORS: tuple[type[Exception], ...] = (PlanValidationError, PlanParseError, UnknownAssetError)
+MODEL_ERRORS: tuple[type[AnypixError], ...] = (
+    PlanValidationError,
+    PlanParseError,
+    UnknownAssetError,
+)
 Renderer = Callable[..., Any]  # render(plan, assets, models=None, *, progress=None, cancel=None)
 
 

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 
 from anypix.agent.clauses import read_clause
-from anypix.agent.phrases import WHOLE, Draft, Modality, NotCanonicalError, verb_of
+from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import Blob, EditPlan, Op
 
@@ -73,7 +73,7 @@ def _is_list_continuation(previous: str) -> bool:
 # -- assembling the plan ----------------------------------------------------------------------------
 
 
-def check_references(text: str, assets: Mapping[str, Modality]) -> list[str]:
+def check_references(text: str, assets: Mapping[str, str]) -> list[str]:
     """The ``[names]`` in text, in order; raises :class:`UnknownAssetError` for one not attached."""
     names = _ANY_BRACKET.findall(text)
     for inside in names:
@@ -130,9 +130,9 @@ def _build(draft: Draft) -> EditPlan:
 
 def _edit_gen(ops: list[Op]) -> str:
     """InstructAny2Pix's [gen] for an edit: a short description of what the result shows."""
+    # Removals are left out: a text encoder reads "without the cat" as "cat" and paints it back.
     phrase = {
         "add": "with {t}",
-        "remove": "without {t}",
         "replace": "{t} replaced",
         "recolor": "{t}",
         "restyle": "{t}",
@@ -146,9 +146,9 @@ def _edit_gen(ops: list[Op]) -> str:
             target = f"{op.target} replaced by {op.ref}"
             parts.append(target)
             continue
-        if target or op.op == "variation":
+        if (target or op.op == "variation") and op.op in phrase:
             parts.append(phrase[op.op].format(t=target))
-    return "; ".join(parts)[:1000]
+    return "; ".join(parts)[:1000] or "the same scene with nothing in the way"
 
 
 def normalise(text: str) -> str:
@@ -156,7 +156,7 @@ def normalise(text: str) -> str:
     return _strip_lead(text.rstrip(" .!?")).rstrip(" ,")
 
 
-def parse_instruction(text: str, assets: Mapping[str, Modality]) -> EditPlan:
+def parse_instruction(text: str, assets: Mapping[str, str]) -> EditPlan:
     """Read a canonical instruction into an :class:`EditPlan`.
 
     Raises :class:`UnknownAssetError` for a ``[name]`` that is not in ``assets``,

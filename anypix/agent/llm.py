@@ -217,7 +217,8 @@ class OpenAICompatLLM(LLMBackend):
                     f"{self.base_url} does not serve model {self.model!r}: {reply.text[:200]}",
                     "set ANYPIX_LLM_MODEL to a model the server lists at /v1/models",
                 )
-            if reply.status_code in (400, 422):
+            # llama_cpp.server answers an unknown response_format with a 500, not a 400
+            if reply.status_code in (400, 422) or "response_format" in text:
                 raise _Refused(reply.text[:300])
             if reply.status_code in (401, 403):
                 raise BackendError(
@@ -240,6 +241,42 @@ class OpenAICompatLLM(LLMBackend):
 
 class _Refused(Exception):
     """A 400/422 answer: the server understood but refused this request's form."""
+
+
+# -- any langchain-core chat model -----------------------------------------------------------------
+
+
+class LangChainLLM(LLMBackend):
+    """Wraps a langchain-core ``BaseChatModel`` (ChatOpenAI, ChatOllama, a langchain fake...).
+
+    With ``schema_as_response_format`` the schema is bound as OpenAI's ``response_format``
+    (what ChatOpenAI and ChatOllama pass through); otherwise the model is trusted to answer JSON
+    and the planner's validation and repair loop catch it when it does not."""
+
+    name = "langchain"
+
+    def __init__(self, chat_model: Any, schema_as_response_format: bool = False) -> None:
+        super().__init__()
+        self.chat_model, self.schema_as_response_format = chat_model, schema_as_response_format
+
+    def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
+        from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+        kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+        converted = [kinds[m["role"]](content=m["content"]) for m in messages]
+        model = self.chat_model
+        if self.schema_as_response_format:
+            model = model.bind(
+                response_format={
+                    "type": "json_schema",
+                    "json_schema": {"name": "plan", "schema": schema},
+                }
+            )
+        reply = model.invoke(converted)
+        return reply.content if isinstance(reply.content, str) else json.dumps(reply.content)
+
+    def describe(self) -> str:
+        return f"langchain ({type(self.chat_model).__name__})"
 
 
 # -- registry ---------------------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def verb_of(clause: str) -> tuple[str, str, str] | None:
 
 @dataclass
 class Draft:
-    assets: Mapping[str, Modality]
+    assets: Mapping[str, str]
     bases: list[str] = field(default_factory=list)
     subs: list[str] = field(default_factory=list)
     style_refs: list[str] = field(default_factory=list)

@@ -17,7 +17,7 @@ import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -33,6 +33,9 @@ from anypix.agent.prompting import (
 )
 from anypix.errors import BackendError, EmptyInstructionError, PlanParseError, PlanValidationError
 from anypix.plan import Blob, EditPlan, parse_css_layout
+
+if TYPE_CHECKING:
+    from anypix.config import Settings
 
 Source = Literal["fast", "llm"]
 
@@ -199,3 +202,13 @@ class Planner:
                 error = exc.message if isinstance(exc, PlanParseError) else f"not CSS rules: {exc}"
                 messages = messages + repair_message(answer, error)
         return scene_blobs(description)
+
+
+def planner_for(settings: Settings) -> Planner:
+    """The planner the settings ask for: ``fast`` is the grammar alone, ``auto`` the grammar
+    then SmolLM2, any other name that backend (``--llm`` / ``ANYPIX_LLM``). Models load lazily."""
+    from anypix.agent.llm import get_backend
+
+    if settings.llm == "fast":
+        return Planner(None)
+    return Planner(get_backend("smollm2" if settings.llm == "auto" else settings.llm, settings))

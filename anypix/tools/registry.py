@@ -26,6 +26,9 @@ TOOL_TABLE: dict[str, str] = {
     "embed": "anypix.tools.embed:embed",
     "retrieve": "anypix.tools.retrieve:retrieve",
     "refine": "anypix.tools.refine:refine",
+    "invert": "anypix.tools.invert:invert",
+    "stylize": "anypix.tools.style:stylize",
+    "render": "anypix.tools.render:render_plan",
 }
 
 

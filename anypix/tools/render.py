@@ -28,14 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from anypix.errors import AssetError, CancelledError, NotAvailableError, UnknownAssetError
 from anypix.models.attention import StyleAlignedOptions
+from anypix.models.diffusion import Components
 from anypix.plan import EditPlan
 from anypix.records import Provenance, Render
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
-
-    from anypix.models.diffusion import Components
 
 START_BLEND = "sqrt(alpha) * ddim_inverted(base) + sqrt(1 - alpha) * noise(seed)"
 STYLE_OPTIONS = StyleAlignedOptions()

@@ -36,18 +36,25 @@ class FakeRenderer:
 
 def test_steps_are_plan_check_render_with_timings() -> None:
     renderer = FakeRenderer()
-    steps = list(Executor(Planner(None), renderer).run("add [dog] to [photo]", FILES, MODALITIES, seed=3))
+    steps = list(
+        Executor(Planner(None), renderer).run("add [dog] to [photo]", FILES, MODALITIES, seed=3)
+    )
     assert [s.tool for s in steps] == ["plan", "check", "render"]
     assert [s.index for s in steps] == [1, 2, 3] and all(s.seconds >= 0 for s in steps)
     assert steps[-1].result == "rendered" and steps[0].result.source == "fast"
     plan, assets, options = renderer.calls[0]
+    assert plan.base == "photo"
     assert assets == FILES and options == {"seed": 3}  # only the assets the plan reads
 
 
 def test_a_refused_plan_is_fed_back_and_planned_again() -> None:
     fake = FakeLLM([LLM_PLAN])
     renderer = FakeRenderer(refusals=1)
-    steps = list(Executor(Planner(fake, use_minilm=False), renderer).run("add [dog] to [photo]", FILES, MODALITIES))
+    steps = list(
+        Executor(Planner(fake, use_minilm=False), renderer).run(
+            "add [dog] to [photo]", FILES, MODALITIES
+        )
+    )
     assert [s.tool for s in steps] == ["plan", "check", "render", "plan", "check", "render"]
     assert "covers the whole canvas" in steps[2].error
     assert "covers the whole canvas" in fake.requests[0][0][-1]["content"]  # fed back to the model

@@ -34,7 +34,9 @@ def test_list_of_objects_becomes_one_op_each() -> None:
         ("remove", "the cup", None),
         ("remove", "the notebook", None),
     ]
-    farm = parse_instruction("add [pig] and [goat] to [farm]", {"farm": IMG, "pig": IMG, "goat": IMG})
+    farm = parse_instruction(
+        "add [pig] and [goat] to [farm]", {"farm": IMG, "pig": IMG, "goat": IMG}
+    )
     assert farm.subs == ["pig", "goat"] and [o.op for o in farm.ops] == ["add", "add"]
 
 
@@ -56,10 +58,22 @@ def test_put_it_on_the_left_places_the_added_subject() -> None:
 @pytest.mark.parametrize(
     ("text", "assets", "expected"),
     [
-        ("make the jacket in [jacket] dark green", {"jacket": IMG}, ("recolor", "the jacket dark green")),
+        (
+            "make the jacket in [jacket] dark green",
+            {"jacket": IMG},
+            ("recolor", "the jacket dark green"),
+        ),
         ("turn the cat in [p] into a fox", {"p": IMG}, ("replace", "the cat with a fox")),
-        ("move the swing in [yard] to the right", {"yard": IMG}, ("move", "the swing to the right")),
-        ("replace the floor of [room] with marble", {"room": IMG}, ("replace", "the floor with marble")),
+        (
+            "move the swing in [yard] to the right",
+            {"yard": IMG},
+            ("move", "the swing to the right"),
+        ),
+        (
+            "replace the floor of [room] with marble",
+            {"room": IMG},
+            ("replace", "the floor with marble"),
+        ),
         ("make a variation of [logo]", {"logo": IMG}, ("variation", "")),
     ],
 )

@@ -104,9 +104,21 @@ def test_llm_layout_in_css_form_is_parsed_and_repaired() -> None:
     css = ["cat {major-radius: 100px; minor-radius: 80px; cx: 128px; cy: 256px; angle: 0}"]
     plan, fake = planner({"css": ["cat {oops}"]}, {"css": css}, layout="llm")
     blobs = plan.layout_blobs("a cat")
-    assert len(blobs) == 1 and blobs[0].cx == 0.25 and blobs[0].a == pytest.approx(100 / 512, abs=1e-4)
+    assert (
+        len(blobs) == 1 and blobs[0].cx == 0.25 and blobs[0].a == pytest.approx(100 / 512, abs=1e-4)
+    )
     assert "cannot read CSS property 'oops'" in fake.requests[1][0][-1]["content"]
 
 
 def test_fake_is_registered_like_the_real_backends() -> None:
     assert isinstance(get_backend("fake"), FakeLLM)
+
+
+def test_a_langchain_chat_model_plugs_in_through_the_same_interface() -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from anypix.agent.llm import LangChainLLM
+
+    backend = LangChainLLM(FakeListChatModel(responses=[json.dumps(GOOD)]))
+    result = Planner(backend, use_minilm=False).plan(REQUEST, ASSETS)
+    assert result.source == "llm" and result.plan.ops[0].op == "replace"

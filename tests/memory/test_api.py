@@ -39,3 +39,17 @@ def test_the_default_planner_is_the_agents_fast_path(monkeypatch, tmp_path: Path
     assert turn.plan is not None and (turn.plan["base"], turn.plan["subs"]) == ("photo", ["dog"])
     assert turn.steps[0].result.endswith("# planned by: fast")
     assert set(turn.renders[0].provenance["inputs"]) == {"photo", "dog"}
+
+
+def test_attachments_can_be_cli_options_or_attachment_records(tmp_path: Path) -> None:
+    from memory_fakes import fake_planner, flat_renderer, image_file
+
+    from anypix.media import parse_attachment
+
+    dog, cat = image_file(tmp_path / "dog.png"), image_file(tmp_path / "cat.png", (1, 2, 3))
+    with Studio(planner=fake_planner, renderer=flat_renderer) as studio:
+        session = studio.session()
+        first = session.edit("new [dog]", [f"dog={dog}"])
+        second = session.edit("add [cat]", [parse_attachment(f"cat={cat}")])
+        assert first.attachments.keys() == {"dog"} and second.attachments.keys() == {"cat"}
+        assert set(session.assets()) == {"dog", "cat", "last"}

@@ -22,7 +22,7 @@ runner = CliRunner()
 def session() -> Session:
     with Studio(planner=fake_planner, renderer=flat_renderer) as studio:
         made = studio.new_session("garden")
-        for text in ("new a rose", "make it red", "add a bee"):
+        for text in ("new a rose", "make it red", "add a [bee]"):
             made.edit(text)
         return made
 
@@ -58,7 +58,7 @@ def test_history_marks_the_cursor_and_undo_redo_branch_move_it(session: Session)
     assert "now at turn 1" in cli("branch", "1")
     assert [t["current"] for t in history_json()["turns"]] == [True, False, False]
     table = cli("history")
-    assert "make it red" in table and ">" in table
+    assert "make it red" in table and "add a [bee]" in table and ">" in table
 
 
 def test_export_and_import_round_trip_through_the_cli(session: Session, tmp_path: Path) -> None:

@@ -156,11 +156,14 @@ def test_garbage_collection_removes_only_old_unreferenced_files(studio: Studio) 
     orphan.parent.mkdir(parents=True, exist_ok=True)
     orphan.write_bytes(b"left by a killed process")
     assert studio.collect_garbage(grace_s=3600) == []  # too recent: maybe a turn in flight
+    half_written = orphan.parent / ".tmp-123-abc"  # a process killed inside AssetStore.place
+    half_written.write_bytes(b"half")
     old = time.time() - 7200
-    os.utime(orphan, (old, old))
-    os.utime(kept, (old, old))
-    assert studio.collect_garbage(grace_s=3600) == [orphan]
+    for path in (orphan, kept, half_written):
+        os.utime(path, (old, old))
+    assert sorted(studio.collect_garbage(grace_s=3600)) == sorted([orphan, half_written])
     assert kept.exists()
+    assert_no_orphans(studio)
 
 
 def test_sessions_are_found_by_id_prefix_or_name_and_most_recent_first(studio: Studio) -> None:
