@@ -101,15 +101,12 @@ def relation_holds(blobs: list[Blob], rel: list[str]) -> bool:
 def run_edit(planner: Any, row: dict[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     try:
-        plan = planner.plan(row["instruction"], row["assets"]).plan
+        result = planner.plan(row["instruction"], row["assets"])
     except Exception as exc:  # any failure is an invalid plan for this row
-        return {
-            "valid": False,
-            "ref": False,
-            "op": False,
-            "s": time.perf_counter() - start,
-            "why": str(exc)[:120],
-        }
+        seconds = time.perf_counter() - start
+        return {"valid": False, "ref": False, "op": False, "s": seconds, "llm": True,
+                "why": str(exc)[:120]}  # fmt: skip
+    plan = result.plan
     seconds = time.perf_counter() - start
     kinds = sorted(op.op for op in plan.ops)
     ref_ok = (plan.base, sorted(plan.subs), plan.style_ref) == (
@@ -118,7 +115,8 @@ def run_edit(planner: Any, row: dict[str, Any]) -> dict[str, Any]:
         row["style_ref"],
     )
     op_ok = any(kinds == sorted(ops) for ops in row["ops_any"])
-    return {"valid": True, "ref": ref_ok, "op": op_ok, "s": seconds, "why": ""}
+    llm = result.source == "llm"
+    return {"valid": True, "ref": ref_ok, "op": op_ok, "s": seconds, "llm": llm, "why": ""}
 
 
 def run_layout(planner: Any, name: str, row: dict[str, Any]) -> dict[str, Any]:
@@ -163,6 +161,8 @@ def score(
         "median_latency_s": round(statistics.median(r["s"] for r in results), 4)
         if results
         else None,
+        "llm_rows": sum(r.get("llm", False) for r in edit_results),
+        "median_llm_latency_s": _median([r["s"] for r in edit_results if r.get("llm")]),
         "p90_latency_s": round(statistics.quantiles([r["s"] for r in results], n=10)[-1], 3)
         if len(results) > 1
         else None,
@@ -178,6 +178,10 @@ def score(
             )
         ],
     }
+
+
+def _median(values: list[float]) -> float | None:
+    return round(statistics.median(values), 3) if values else None
 
 
 def main() -> None:
@@ -211,6 +215,8 @@ def main() -> None:
         "layout relation",
         "median s",
         "p90 s",
+        "LLM-planned rows",
+        "median s, LLM rows",
     )
     print(" | ".join(header))
     print(" | ".join("---" for _ in header))
@@ -219,7 +225,8 @@ def main() -> None:
         print(
             f"{r['backend']} | {r['edit_rows']}+{r['layout_rows']} | {pct(r['valid_rate'])} | "
             f"{pct(r['reference_accuracy'])} | {pct(r['op_accuracy'])} | {pct(r['layout_count_accuracy'])} | "
-            f"{pct(r['layout_relation_accuracy'])} | {r['median_latency_s']} | {r['p90_latency_s']}"
+            f"{pct(r['layout_relation_accuracy'])} | {r['median_latency_s']} | {r['p90_latency_s']} | "
+            f"{r['llm_rows']} | {r['median_llm_latency_s']}"
         )
         if args.failures:
             for failure in r["failures"]:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
+from pydantic import ValidationError
+
 from anypix.agent.clauses import read_clause
 from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
@@ -173,4 +175,7 @@ def parse_instruction(text: str, assets: Mapping[str, str]) -> EditPlan:
     draft = Draft(assets)
     for clause in split_clauses(text):
         read_clause(clause, draft)
-    return _build(draft)
+    try:
+        return _build(draft)
+    except ValidationError as exc:  # e.g. "add" with nothing to add: no op, or an empty target
+        raise NotCanonicalError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None

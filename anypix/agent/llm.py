@@ -14,6 +14,7 @@ Backends are registered by name in :data:`BACKENDS`; :func:`get_backend` builds 
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import json
 import time
@@ -93,6 +94,11 @@ def smollm2_gguf() -> Path:
 
 @cache
 def _load_llama(path: str, n_threads: int, n_ctx: int) -> Any:
+    atexit.register(_load_llama.cache_clear)  # free models before the interpreter tears down
+    return _open_llama(path, n_threads, n_ctx)
+
+
+def _open_llama(path: str, n_threads: int, n_ctx: int) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError as exc:

@@ -14,6 +14,14 @@ from anypix.agent.llm import Message
 from anypix.plan import OP_KINDS
 
 
+def template(name: str) -> str:
+    """A prompt file without its leading '# ...' header lines (name and version, not for the model)."""
+    lines = prompts.read(name).splitlines()
+    while lines and lines[0].startswith("#"):
+        lines.pop(0)
+    return "\n".join(lines).strip()
+
+
 def plan_schema(assets: Mapping[str, str]) -> dict[str, Any]:
     """JSON schema of the LLM's plan; asset names are enums so a grammar-constrained model can
     only name assets that exist."""
@@ -102,8 +110,8 @@ def plan_messages(
     instruction: str, assets: Mapping[str, str], k: int = 3, use_minilm: bool = True
 ) -> list[Message]:
     """System prompt, k similar worked examples as user/assistant turns, then the instruction."""
-    user = prompts.read("plan_user.txt").strip()
-    messages: list[Message] = [{"role": "system", "content": prompts.read("plan_system.txt")}]
+    user = template("plan_user.txt")
+    messages: list[Message] = [{"role": "system", "content": template("plan_system.txt")}]
     for example in select_examples(
         "plan_examples.jsonl", "instruction", instruction, k, use_minilm
     ):
@@ -128,13 +136,13 @@ def plan_messages(
 def repair_message(answer: str, error: str) -> list[Message]:
     return [
         {"role": "assistant", "content": answer},
-        {"role": "user", "content": prompts.read("plan_repair.txt").format(error=error)},
+        {"role": "user", "content": template("plan_repair.txt").format(error=error)},
     ]
 
 
 def layout_messages(description: str, k: int = 3, use_minilm: bool = True) -> list[Message]:
     """BlobGEN's CSS layout prompt with k similar in-context layouts."""
-    messages: list[Message] = [{"role": "system", "content": prompts.read("layout_system.txt")}]
+    messages: list[Message] = [{"role": "system", "content": template("layout_system.txt")}]
     for example in select_examples("layout_examples.jsonl", "prompt", description, k, use_minilm):
         messages.append({"role": "user", "content": example["prompt"]})
         answer = {"css": example["css"].splitlines()}

@@ -5,7 +5,7 @@ transformer conditioned on an aesthetic score, so the diffusion model receives s
 looks like an *image* embedding of a *good* image. This is anypix's version:
 
     tokens = [modality of the source] [score] [source embedding] [query]
-    causal transformer -> the query's output -> source + projection = predicted image embedding
+    causal transformer -> the query's output -> skip[modality] * source + projection
 
 Training is an L2 loss against the clean image embedding, on (corrupted -> clean) pairs: Gaussian
 noise on image embeddings, and cross-modal pairs (text/audio -> image). The score is replaced by a
@@ -69,6 +69,11 @@ class RefinementPrior(nn.Module):
         self.transformer = nn.TransformerEncoder(layer, c.layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(c.width)
         self.out_proj = nn.Linear(c.width, c.dim)
+        # A learned skip weight per source modality: the prior starts as the identity, and can
+        # drop the source where it is mostly noise (the projection alone is a narrow path).
+        # Stored divided by 10: Adam moves a parameter ~lr per step, and the skip has to travel
+        # from 1 to about 0, so this lets it get there in tens of steps instead of thousands.
+        self.skip = nn.Parameter(torch.full((len(PRIOR_MODALITIES),), 0.1))
         nn.init.zeros_(self.out_proj.weight)  # starts as the identity map on the source
         nn.init.zeros_(self.out_proj.bias)
         self.register_buffer(
@@ -99,7 +104,8 @@ class RefinementPrior(nn.Module):
             dim=1,
         )
         hidden = self.transformer(tokens + self.positions, mask=self.causal_mask, is_causal=True)
-        return source + self.out_proj(self.norm(hidden[:, -1]))
+        skip = 10.0 * self.skip[modality].unsqueeze(-1)
+        return skip * source + self.out_proj(self.norm(hidden[:, -1]))
 
     @torch.no_grad()
     def generate(

@@ -9,6 +9,7 @@ Run: python benchmarks/data/make_edit_set.py
 import json
 from pathlib import Path
 
+# fmt: off
 R = [
     # -- add -------------------------------------------------------------------------------------
     ("photo dog", "add [dog] to [photo]", "photo", ["dog"], [["add"]], None),
@@ -185,6 +186,7 @@ R = [
     ("pic", "I don't want the trash can in [pic]", "pic", [], [["remove"]], None),
     ("photo cat", "swap places: put [cat] where the dog is in [photo]", "photo", ["cat"], [["replace"], ["add"]], None),
 ]
+# fmt: on
 
 
 def main() -> None:

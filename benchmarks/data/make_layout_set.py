@@ -7,6 +7,7 @@ Run: python benchmarks/data/make_layout_set.py
 import json
 from pathlib import Path
 
+# fmt: off
 R = [
     ("a dog on the left and a cat on the right", {"dog": 1, "cat": 1}, [["dog", "left_of", "cat"]]),
     ("two oranges on a plate", {"orange": 2}, []),
@@ -75,13 +76,19 @@ R = [
     ("a laptop on the left and a coffee mug on the right", {"laptop": 1, "mug": 1}, [["laptop", "left_of", "mug"]]),
     ("nine marbles", {"marble": 9}, []),
 ]
+# fmt: on
 
 
 def main() -> None:
     out = Path(__file__).with_name("layout.jsonl")
     with out.open("w") as handle:
         for index, (text, counts, relations) in enumerate(R, 1):
-            row = {"id": f"l{index:03d}", "instruction": text, "counts": counts, "relations": relations}
+            row = {
+                "id": f"l{index:03d}",
+                "instruction": text,
+                "counts": counts,
+                "relations": relations,
+            }
             handle.write(json.dumps(row) + "\n")
     print(f"{len(R)} rows -> {out}")
 

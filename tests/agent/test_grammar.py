@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anypix.agent.grammar import NotCanonicalError, parse_instruction, split_clauses
-from anypix.errors import EmptyInstructionError, UnknownAssetError
+from anypix.errors import AnypixError, EmptyInstructionError, UnknownAssetError
 from anypix.plan import EditPlan
 
 DEV = Path("/work/shared/planner-dev.jsonl")
@@ -145,3 +147,18 @@ def test_shared_dev_set_is_read_exactly() -> None:
         ):
             wrong.append(row["id"])
     assert wrong == []
+
+
+WORDS = ["add", "remove", "make", "the", "cat", "[photo]", "[dog]", "to", "and", "then", ",",
+         "in", "style", "of", "like", "red", "it", "left", "a", "two", "between", "ref=x", "with",
+         "into", "replace", "move", "draw", "from", "[", "]", "'s", "?"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(WORDS) | st.text(max_size=6), max_size=14))
+def test_any_input_gives_a_plan_or_a_user_error_never_a_crash(words: list[str]) -> None:
+    try:
+        plan = parse_instruction(" ".join(words), {"photo": IMG, "dog": IMG})
+    except AnypixError:
+        return
+    assert EditPlan.from_tokens(plan.tokens()) == plan
