@@ -381,12 +381,22 @@ app.add_typer(train_app, name="train")
 
 @train_app.command("prior")
 def train_prior_command(
-    out: Annotated[Path | None, typer.Option(help="Folder for prior.pt (default: <data dir>/prior/synthetic-DIM).")] = None,
-    data: Annotated[Path | None, typer.Option(help="Pairs .npz (source, modality, score, target); default: synthetic pairs.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for prior.pt (default: <data dir>/prior/synthetic-DIM)."),
+    ] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="Pairs .npz (source, modality, score, target); default: synthetic pairs."
+        ),
+    ] = None,
     steps: Annotated[int, typer.Option(min=1, help="Total optimiser steps.")] = 3000,
     batch: Annotated[int, typer.Option(min=1)] = 256,
     lr: Annotated[float, typer.Option(min=0)] = 5e-4,
-    dim: Annotated[int, typer.Option(min=2, help="Embedding size (MiniLM 384, ImageBind 1024).")] = 384,
+    dim: Annotated[
+        int, typer.Option(min=2, help="Embedding size (MiniLM 384, ImageBind 1024).")
+    ] = 384,
     width: Annotated[int, typer.Option(min=8)] = 256,
     layers: Annotated[int, typer.Option(min=1)] = 4,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
@@ -401,7 +411,11 @@ def train_prior_command(
         raise AnypixError(f"{data} does not exist", "give a .npz of pairs or leave --data out")
     folder = out or load_settings().data_dir / "prior" / f"synthetic-{dim}"
     config = TrainPriorConfig(
-        steps=steps, batch=batch, lr=lr, data=str(data) if data else None, device=device,
+        steps=steps,
+        batch=batch,
+        lr=lr,
+        data=str(data) if data else None,
+        device=device,
         checkpoint_every=max(1, min(500, steps // 4)),
     )
     heads = 4 if width % 4 == 0 else 1

@@ -20,10 +20,10 @@ from PIL import Image
 # (what it shows, instruction). Names in [brackets] are the attachments made by _make_inputs.
 SCRIPT: tuple[tuple[str, str], ...] = (
     ("generate with a blob layout", "a red ball on the left and a blue box on the right"),
-    ("add an object from a reference", "add [ball] to [scene]"),
+    ("add an object described in words", "add a yellow ring to [scene]"),
     ("recolour", "make the ring in [scene] green"),
     ("restyle with a reference", "paint [scene] in the style of [stripes]"),
-    ("compound edit", "add [ball] to [scene] and remove the triangle"),
+    ("compound edit", "remove the triangle from [scene] and make the ring blue"),
 )
 
 
@@ -66,6 +66,7 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
 
     from anypix.config import load_settings
     from anypix.models.diffusion import load_components
+    from anypix.plan import EditPlan
     from anypix.studio import Studio
     from anypix.tools.render import render
 
@@ -91,13 +92,12 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
             started = time.perf_counter()
             turn = session.edit(instruction, inputs)
             outputs = _save_outputs(turn, out, len(turns) + 1)
-            turns.append(
-                DemoTurn(title, instruction, turn.plan.tokens() if turn.plan else "", outputs,
-                         time.perf_counter() - started, turn.status)  # fmt: skip
-            )
-            console.print(f"[bold]{len(turns)}. {title}[/]: {instruction}  ->  {turn.status}, "
+            tokens = EditPlan.model_validate(turn.plan).tokens() if turn.plan else ""
+            seconds = time.perf_counter() - started
+            turns.append(DemoTurn(title, instruction, tokens, outputs, seconds, turn.summary.status))
+            console.print(f"[bold]{len(turns)}. {title}[/]: {instruction}  ->  {turns[-1].status}, "
                           f"{turns[-1].seconds:.1f} s")  # fmt: skip
-            console.print(turns[-1].tokens, style="dim", highlight=False)
+            console.print(turns[-1].tokens, style="dim", highlight=False, markup=False)
         undone = session.undo()
         console.print(f"undo: the session's cursor moved back to turn {undone}")
         history = session.history()

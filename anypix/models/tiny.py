@@ -118,6 +118,7 @@ def tiny_components(config: TinyConfig = TinyConfig()) -> dict[str, Any]:
         beta_schedule="scaled_linear",
         clip_sample=False,
         set_alpha_to_one=False,
+        steps_offset=1,
     )
     modules: list[Any] = [unet, vae, text_encoder]
     for module in modules:
