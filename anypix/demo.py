@@ -63,6 +63,7 @@ def _make_inputs(folder: Path) -> dict[str, Path]:
 
 def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     from rich.console import Console
+    from rich.markup import escape
 
     from anypix.config import load_settings
     from anypix.models.diffusion import load_components
@@ -95,7 +96,7 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
             tokens = EditPlan.model_validate(turn.plan).tokens() if turn.plan else ""
             seconds = time.perf_counter() - started
             turns.append(DemoTurn(title, instruction, tokens, outputs, seconds, turn.summary.status))
-            console.print(f"[bold]{len(turns)}. {title}[/]: {instruction}  ->  {turns[-1].status}, "
+            console.print(f"[bold]{len(turns)}. {title}[/]: {escape(instruction)}  ->  {turns[-1].status}, "
                           f"{turns[-1].seconds:.1f} s")  # fmt: skip
             console.print(turns[-1].tokens, style="dim", highlight=False, markup=False)
         undone = session.undo()

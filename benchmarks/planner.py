@@ -39,11 +39,15 @@ HELDOUT_LAYOUT = [ROOT / "data" / "heldout-layout.jsonl"]
 
 
 def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
-    rows = []
+    """Rows of every set that exists, each instruction once (our sets repeat the shared dev rows)."""
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
     for path in paths:
         if path.exists():
-            rows += [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return rows
+            for line in filter(str.strip, path.read_text().splitlines()):
+                row = json.loads(line)
+                key = (row["instruction"], json.dumps(row.get("assets", {}), sort_keys=True))
+                rows.setdefault(key, row)
+    return list(rows.values())
 
 
 def make_planner(name: str) -> Any:
@@ -104,7 +108,7 @@ def run_edit(planner: Any, row: dict[str, Any]) -> dict[str, Any]:
         result = planner.plan(row["instruction"], row["assets"])
     except Exception as exc:  # any failure is an invalid plan for this row
         seconds = time.perf_counter() - start
-        return {"valid": False, "ref": False, "op": False, "s": seconds, "llm": True,
+        return {"valid": False, "ref": False, "op": False, "s": seconds, "llm": planner.backend is not None,
                 "why": str(exc)[:120]}  # fmt: skip
     plan = result.plan
     seconds = time.perf_counter() - start

@@ -75,6 +75,16 @@ R = [
     ("a rainbow above three houses", {"rainbow": 1, "house": 3}, [["rainbow", "above", "house"]]),
     ("a laptop on the left and a coffee mug on the right", {"laptop": 1, "mug": 1}, [["laptop", "left_of", "mug"]]),
     ("nine marbles", {"marble": 9}, []),
+    ("a giraffe to the left of an elephant", {"giraffe": 1, "elephant": 1}, [["giraffe", "left_of", "elephant"]]),
+    ("two owls above a fox", {"owl": 2, "fox": 1}, [["owl", "above", "fox"]]),
+    ("a bicycle below a window", {"bicycle": 1, "window": 1}, [["bicycle", "below", "window"]]),
+    ("three pears and two plums", {"pear": 3, "plum": 2}, []),
+    ("a fountain between two benches", {"fountain": 1, "bench": 2}, []),
+    ("a hat to the right of a scarf", {"hat": 1, "scarf": 1}, [["hat", "right_of", "scarf"]]),
+    ("a balloon on the left and a kite on the right", {"balloon": 1, "kite": 1}, [["balloon", "left_of", "kite"]]),
+    ("a pot between a spoon and a knife", {"pot": 1, "spoon": 1, "knife": 1}, [["pot", "between", "spoon", "knife"]]),
+    ("ten coins", {"coin": 10}, []),
+    ("a parrot perched above a monkey", {"parrot": 1, "monkey": 1}, [["parrot", "above", "monkey"]]),
 ]
 # fmt: on
 
