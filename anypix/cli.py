@@ -59,6 +59,19 @@ def _print_json(value: object) -> None:
 
 # -- planning and editing -------------------------------------------------------------------------
 
+SessionOption = Annotated[
+    str | None,
+    typer.Option(
+        "--session", "-s", help="Session id, id prefix or name (default: the most recent)."
+    ),
+]
+
+
+def _studio():  # type: ignore[no-untyped-def]  # -> anypix.studio.Studio, imported lazily
+    from anypix.studio import Studio
+
+    return Studio()
+
 
 LlmOption = Annotated[
     str | None,
@@ -78,6 +91,14 @@ def plan(
         bool, typer.Option("--json", help="Print the plan as one JSON object.")
     ] = False,
     llm: LlmOption = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="Also let [refs] name this session's assets (id, prefix or name).",
+        ),
+    ] = None,
 ) -> None:
     """Turn an instruction into an edit plan and print it (nothing is rendered or stored)."""
     from anypix.agent.planner import planner_for
@@ -85,9 +106,13 @@ def plan(
     from anypix.media import parse_attachments
 
     text = _instruction(instruction)
-    attachments = parse_attachments(asset or [])
+    modalities = {n: a.modality for n, a in parse_attachments(asset or []).items()}
+    if session is not None:
+        with _studio() as studio:
+            stored = studio.session(session, create=False).assets()
+        modalities = {**{n: a.modality for n, a in stored.items()}, **modalities}
     planner = planner_for(load_settings(llm=llm))
-    edit_plan = planner.plan(text, {n: a.modality for n, a in attachments.items()}).plan
+    edit_plan = planner.plan(text, modalities).plan
     if as_json:
         _print_json(edit_plan.contract())
     else:
@@ -102,7 +127,10 @@ def edit(
     seed: Annotated[int | None, typer.Option("--seed", min=0, help="Sampling seed.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Also copy the output here.")] = None,
     llm: LlmOption = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the turn as one JSON object.")] = False,
+    session: SessionOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the turn as one JSON object.")
+    ] = False,
 ) -> None:
     """Plan, render and store one edit; prints the output path(s)."""
     import os
@@ -120,10 +148,12 @@ def edit(
         edit_plan = getattr(planned, "plan", planned)
         if seed is None:
             return planned
-        return edit_plan.model_copy(update={"knobs": edit_plan.knobs.model_copy(update={"seed": seed})})
+        return edit_plan.model_copy(
+            update={"knobs": edit_plan.knobs.model_copy(update={"seed": seed})}
+        )
 
     with Studio(planner=planner) as studio:
-        turn = studio.edit(text, asset or [])
+        turn = studio.edit(text, asset or [], session=session)
     paths = [render.path for render in turn.renders]
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -251,19 +281,6 @@ def bench(
 
 
 # -- memory: sessions, history, undo/redo/branch, export/import ------------------------------------
-
-SessionOption = Annotated[
-    str | None,
-    typer.Option(
-        "--session", "-s", help="Session id, id prefix or name (default: the most recent)."
-    ),
-]
-
-
-def _studio():  # type: ignore[no-untyped-def]  # -> anypix.studio.Studio, imported lazily
-    from anypix.studio import Studio
-
-    return Studio()
 
 
 def _when(timestamp: float) -> str:
