@@ -67,7 +67,7 @@ SessionOption = Annotated[
 ]
 
 
-def _studio():  # type: ignore[no-untyped-def]  # -> anypix.studio.Studio, imported lazily
+def _studio():  # -> anypix.studio.Studio, imported lazily
     from anypix.studio import Studio
 
     return Studio()

@@ -57,7 +57,7 @@ def default_planner(instruction: str, modalities: dict[str, str]) -> Any:
     except ImportError:
         from anypix.agent.grammar import parse_instruction
 
-        return parse_instruction(instruction, modalities)  # type: ignore[arg-type]
+        return parse_instruction(instruction, modalities)
     return planner.plan(instruction, modalities)
 
 

@@ -321,7 +321,7 @@ class _AfterCrossAttention:
 _HOOK_TYPES = (_ClearCache, _AfterCrossAttention)
 
 
-def _cross_attention_blocks(unet: nn.Module) -> dict[str, nn.Module]:
+def _cross_attention_blocks(unet: nn.Module) -> dict[str, Any]:
     """Transformer blocks that have a text cross-attention, keyed by module path with '-' for '.'."""
     return {
         name.replace(".", "-"): module

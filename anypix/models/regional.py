@@ -100,7 +100,7 @@ def is_cross_attention(name: str) -> bool:
 
 
 @contextmanager
-def regional_attention(unet: nn.Module, region: RegionalContext) -> Iterator[dict[str, Any]]:
+def regional_attention(unet: Any, region: RegionalContext) -> Iterator[dict[str, Any]]:
     """Install regional processors on every ``attn2``; on exit restore the original processors
     (the same objects). Yields the installed processors by name."""
     original = dict(unet.attn_processors)

@@ -155,8 +155,9 @@ class PositionMLP(nn.Module):
             nn.SiLU(),
             nn.Linear(dim, dim),
         )
-        nn.init.zeros_(self.mlp[-1].weight)
-        nn.init.zeros_(self.mlp[-1].bias)
+        last: nn.Linear = self.mlp[-1]  # type: ignore[assignment]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
         """feature (B, C, h, w) -> positions (1, h*w, dim)."""

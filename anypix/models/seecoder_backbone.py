@@ -54,6 +54,7 @@ class WindowAttention(nn.Module):
         self.heads = heads
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.relative_position_index: torch.Tensor
         self.register_buffer("relative_position_index", _relative_position_index(window))
         self.qkv = nn.Linear(dim, dim * 3)
         self.proj = nn.Linear(dim, dim)
