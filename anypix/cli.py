@@ -136,23 +136,16 @@ def edit(
     import os
     import shutil
 
-    from anypix.studio import Studio, default_planner
+    from anypix.agent.planner import SeededPlanner, planner_for
+    from anypix.config import load_settings
+    from anypix.studio import Studio
 
     text = _instruction(instruction)
     for name, value in (("ANYPIX_LLM", llm), ("ANYPIX_MODEL", model)):
         if value is not None:
-            os.environ[name] = value  # read by the planner and the renderer through settings
-
-    def planner(instruction: str, modalities: dict[str, str]) -> object:
-        planned = default_planner(instruction, modalities)
-        edit_plan = getattr(planned, "plan", planned)
-        if seed is None:
-            return planned
-        return edit_plan.model_copy(
-            update={"knobs": edit_plan.knobs.model_copy(update={"seed": seed})}
-        )
-
-    with Studio(planner=planner) as studio:
+            os.environ[name] = value  # the renderer reads the model preset through settings
+    planner = planner_for(load_settings())
+    with Studio(planner=planner if seed is None else SeededPlanner(planner, seed)) as studio:
         turn = studio.edit(text, asset or [], session=session)
     paths = [render.path for render in turn.renders]
     if out is not None:
@@ -459,6 +452,11 @@ def _root(data_dir: DataDirOption = None) -> None:
 
 
 def main() -> None:
+    import os
+
+    # transformers warns on every load that torchvision is missing; here it must stay missing
+    # (only a CUDA build exists and it breaks diffusers), so the warning only adds noise.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
     try:
         app()
     except AnypixError as exc:

@@ -8,9 +8,16 @@
         print(turn.renders[0].path)
         session.undo()
 
-The planner and the renderer are injectable callables, so tests (and other executors) can supply
-their own: ``planner(instruction, {name: modality}) -> EditPlan`` and
-``renderer(plan, {name: path}, *, progress=None, cancel=None) -> Render``.
+The planner and the renderer are injectable, so tests (and other front ends) can supply their
+own: ``planner(instruction, {name: modality}) -> EditPlan`` (or an agent ``Planner``, which can
+plan again when a tool rejects its plan) and
+``renderer(plan, {name: path}, *, progress=None, cancel=None) -> Render``. A turn runs through the
+agent's :class:`~anypix.agent.executor.Executor` (plan -> check -> render, model-caused errors fed
+back to the planner) and its step records are stored with the turn.
+
+References may be names, the file names of the turn's attachments (``[IMG_0042.jpg]``) or, with
+an ``encoder`` to retrieve with, descriptions (``[the photo with the red car]``, ``[the last
+picture]``); an ambiguous description fails with its candidates instead of being guessed.
 """
 
 from __future__ import annotations
@@ -22,16 +29,20 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anypix.errors import AssetError, CancelledError, EmptyInstructionError, UnknownAssetError
+from anypix.errors import AssetError, CancelledError, EmptyInstructionError
 
 if TYPE_CHECKING:
+    from anypix.agent.executor import PlannerLike
+    from anypix.agent.references import References
     from anypix.memory.assets import AssetLimits, PreparedAsset
     from anypix.memory.history import AssetInfo, TurnDetail, TurnSummary
     from anypix.memory.replay import ReplayResult
     from anypix.memory.sessions import SessionInfo
     from anypix.memory.turns import TurnDraft
+    from anypix.models.encoders import Encoder
     from anypix.plan import EditPlan
     from anypix.records import Render
+    from anypix.tools.retrieve import SessionIndex
 
 PlannerFn = Callable[[str, dict[str, str]], Any]  # -> EditPlan, or a PlanResult with .plan
 RendererFn = Callable[..., "Render"]
@@ -80,10 +91,14 @@ class Studio:
         self,
         data_dir: Path | str | None = None,
         *,
-        planner: PlannerFn | None = None,
+        planner: PlannerFn | PlannerLike | None = None,
         renderer: RendererFn | None = None,
         limits: AssetLimits | None = None,
+        encoder: Encoder | Callable[[], Encoder] | None = None,
+        max_steps: int = 6,
     ) -> None:
+        """``encoder`` (or a function loading it on first use) resolves description references
+        through retrieval; ``max_steps`` bounds the executor loop of a turn."""
         from anypix.config import load_settings
         from anypix.memory.assets import AssetStore
         from anypix.memory.db import open_engine
@@ -91,8 +106,9 @@ class Studio:
         self.data_dir = Path(data_dir) if data_dir is not None else load_settings().data_dir
         self.engine = open_engine(self.data_dir / "anypix.db")
         self.store = AssetStore(self.data_dir / "assets", limits)
-        self.planner: PlannerFn = planner or default_planner
+        self.planner: PlannerFn | PlannerLike = planner or default_planner
         self.renderer: RendererFn = renderer or default_renderer
+        self.encoder, self.max_steps = encoder, max_steps
 
     def __enter__(self) -> Studio:
         return self
@@ -221,7 +237,7 @@ class Session:
         """Validate and store a file under ``name`` for later instructions."""
         from anypix.memory.turns import attach_assets
 
-        prepared = self._prepare({name: path})
+        prepared = self._prepare([(name, path)])
         attach_assets(self.studio.engine, self.studio.store, self.id, prepared)
         return self.assets()[name]
 
@@ -243,7 +259,9 @@ class Session:
         text = instruction.strip()
         if not text:
             raise EmptyInstructionError()
-        prepared = self._prepare(attachments)
+        pairs = _attachment_pairs(attachments)
+        prepared = self._prepare(pairs)
+        files = {name: Path(path).name for name, path in pairs}
         draft = TurnDraft(session_id=self.id, instruction=text, attachments=prepared)
         store, engine = self.studio.store, self.studio.engine
         # The renderer reads files, so attachments are placed now; the commit records them.
@@ -251,7 +269,7 @@ class Session:
         started = time.perf_counter()
         outcome: BaseException | None = None
         try:
-            self._run(draft, progress, cancel)
+            self._run(draft, files, progress, cancel)
         except (CancelledError, KeyboardInterrupt) as exc:
             draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
         except BaseException as exc:
@@ -267,13 +285,13 @@ class Session:
             raise outcome
         return self.show(committed.seq)
 
-    def _prepare(self, attachments: Attachments) -> dict[str, PreparedAsset]:
+    def _prepare(self, pairs: list[tuple[str, str | Path]]) -> dict[str, PreparedAsset]:
         """Validate every attachment (all or nothing) into in-memory assets."""
         from anypix.memory.history import LAST
         from anypix.plan import ASSET_NAME
 
         prepared: dict[str, PreparedAsset] = {}
-        for name, path in _attachment_pairs(attachments):
+        for name, path in pairs:
             if not ASSET_NAME.match(name) or name == LAST:
                 raise AssetError(
                     f"{name!r} cannot name an asset",
@@ -284,32 +302,48 @@ class Session:
             prepared[name] = self.studio.store.prepare_file(Path(path), f"[{name}] ({path})")
         return prepared
 
-    def _run(self, draft: TurnDraft, progress: Any, cancel: Any) -> None:
-        """Plan, then render; fills ``draft`` as it goes so a failure keeps what happened."""
-        from anypix.memory.assets import prepare_image
-        from anypix.memory.history import render_of_image, session_state
-        from anypix.memory.turns import RenderDraft
-        from anypix.records import Render
+    def _run(self, draft: TurnDraft, files: dict[str, str], progress: Any, cancel: Any) -> None:
+        """Run the turn through the executor; fills ``draft`` (plan, steps, timings, renders)
+        step by step, so a failure keeps what happened."""
+        from anypix.agent.executor import Executor
+        from anypix.memory.history import session_state
 
         store = self.studio.store
         draft.parent_id, assets = session_state(self.studio.engine, store, self.id)
         known = {name: (a.sha256, a.modality, a.path) for name, a in assets.items()}
         for name, asset in draft.attachments.items():
             known[name] = (asset.sha256, asset.modality, store.path(asset.sha256, asset.format))
-        modalities = {name: modality for name, (_, modality, _) in known.items()}
+        executor = Executor(self._planner(), self.studio.renderer, max_steps=self.studio.max_steps)
+        steps = executor.run(
+            draft.instruction,
+            {name: path for name, (_, _, path) in known.items()},
+            {name: modality for name, (_, modality, _) in known.items()},
+            labels={name: sha for name, (sha, _, _) in known.items()},
+            references=self._references(files, known),
+            progress=progress,
+            cancel=cancel,
+        )
+        plan = render = None
+        for step in steps:
+            draft.steps.append(step)
+            key = f"{step.tool}_s"
+            draft.timings[key] = draft.timings.get(key, 0.0) + step.seconds
+            if step.error is None and step.tool == "plan":
+                plan = getattr(step.value, "plan", step.value)  # an EditPlan or a PlanResult
+                draft.plan = plan.model_dump(mode="json")
+            elif step.error is None and step.tool == "render":
+                render = step.value
+        assert plan is not None  # the loop ends with a render of the last plan, or raises
+        self._keep_renders(draft, plan, render, known)
 
-        planned = _timed(draft, "plan", {"instruction": draft.instruction, "assets": modalities},
-                         lambda: self.studio.planner(draft.instruction, modalities), _plan_summary)  # fmt: skip
-        plan = getattr(planned, "plan", planned)  # an EditPlan, or a PlanResult holding one
-        draft.plan = plan.model_dump(mode="json")
-        names = plan_names(plan)
-        missing = [n for n in names if n not in known]
-        if missing:
-            raise UnknownAssetError(missing[0], list(known))
-        inputs = {name: known[name][2] for name in names}
-        render = _timed(draft, "render", {"assets": {n: known[n][0] for n in names}},
-                        lambda: self.studio.renderer(plan, inputs, progress=progress, cancel=cancel),
-                        _render_summary)  # fmt: skip
+    def _keep_renders(
+        self, draft: TurnDraft, plan: EditPlan, render: Any, known: dict[str, tuple[str, str, Path]]
+    ) -> None:
+        from anypix.memory.assets import prepare_image
+        from anypix.memory.history import render_of_image
+        from anypix.memory.turns import RenderDraft
+        from anypix.records import Render
+
         if not isinstance(render, Render) or not render.images:
             raise TypeError(f"the renderer returned {render!r}, not a Render with images")
         parent = (
@@ -321,39 +355,40 @@ class Session:
             for image in render.images
         ]
 
+    def _planner(self) -> PlannerLike:
+        """The studio's planner as the executor wants it: the agent's Planner as is (it can plan
+        again with feedback), a plain function wrapped (it cannot)."""
+        from anypix.agent.executor import FunctionPlanner
 
-def _timed(draft: TurnDraft, tool: str, arguments: dict[str, Any], call: Callable[[], Any],
-           summarise: Callable[[Any], str]) -> Any:  # fmt: skip
-    """Run one step and append its record to the draft, failed or not."""
-    from anypix.memory.turns import StepRecord
+        planner = self.studio.planner
+        if planner is default_planner:
+            from anypix.config import load_settings
 
-    step = StepRecord(tool=tool, arguments=arguments)
-    draft.steps.append(step)
-    started = time.perf_counter()
-    try:
-        result = call()
-    except BaseException as exc:
-        step.error = f"{type(exc).__name__}: {exc}"
-        raise
-    finally:
-        step.seconds = time.perf_counter() - started
-        draft.timings[f"{tool}_s"] = step.seconds
-    step.result = summarise(result)
-    return result
+            return _project_planner(load_settings().llm)
+        if hasattr(planner, "plan") and hasattr(planner, "backend"):
+            return planner
+        return FunctionPlanner(planner)
 
+    def _references(
+        self, files: dict[str, str], known: dict[str, tuple[str, str, Path]]
+    ) -> References:
+        """File names, and a retrieval index over the session's assets built on first use."""
+        from anypix.agent.references import References
 
-def _plan_summary(planned: Any) -> str:
-    plan = getattr(planned, "plan", planned)
-    source = getattr(planned, "source", None)
-    return plan.tokens() + (f"\n# planned by: {source}" if source else "")
+        encoder = self.studio.encoder
 
+        def build_index() -> SessionIndex | None:
+            if encoder is None:
+                return None
+            from anypix.tools.retrieve import SessionIndex
 
-def _render_summary(render: Any) -> str:
-    images = getattr(render, "images", None) or []
-    provenance = getattr(render, "provenance", None)
-    sizes = ", ".join(f"{image.width}x{image.height}" for image in images)
-    seed = f", seed {provenance.seed}" if provenance is not None else ""
-    return f"{len(images)} image(s) {sizes}{seed}"
+            index = SessionIndex(encoder() if callable(encoder) else encoder)
+            for name, (_, modality, path) in known.items():
+                if modality in ("image", "audio"):
+                    index.add(name, path, modality)  # type: ignore[arg-type]
+            return index
+
+        return References(files, build_index)
 
 
 def _attachment_pairs(attachments: Attachments) -> list[tuple[str, str | Path]]:

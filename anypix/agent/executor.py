@@ -3,11 +3,13 @@
     for step in Executor(planner).run("add [dog] to [photo]", {"photo": "p.png", "dog": "d.png"}):
         print(step.tool, step.seconds, step.error or step.result)
 
-Each step is a typed record (tool, arguments, result, seconds, error) for memory and the UI. The
-loop is plan -> check -> render. An error the *model* caused (a plan naming an asset that is not
-attached, geometry or ops a tool refuses) is recorded and fed back to the planner, which plans
-again with the error in its prompt; the loop gives up after ``max_steps``. Errors the user must
-fix (a missing server, a cancelled render) and bugs in our code are raised, never fed back.
+Each step is a :class:`~anypix.agent.steps.StepRecord` (tool, arguments, result summary, seconds,
+error; ``value`` holds what the tool returned), the same record memory stores. The loop is plan ->
+check -> render. An error the *model* caused (a plan naming an asset that is not attached,
+geometry or ops a tool refuses) is recorded and fed back to the planner, which plans again with
+the error in its prompt; the loop gives up after ``max_steps``. Errors the user must fix (a
+missing server, a cancelled render) and bugs in our code end the loop: the failed step is yielded
+(so memory keeps it) and the error is raised on the next iteration, never fed back.
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from anypix.agent.planner import Planner, PlanResult
+from anypix.agent.steps import StepRecord, summarise
 from anypix.errors import AnypixError, PlanParseError, PlanValidationError, UnknownAssetError
 from anypix.plan import EditPlan
+
+if TYPE_CHECKING:
+    from anypix.agent.references import References
 
 # Errors that mean "the plan was wrong", so a better plan can fix them.
 MODEL_ERRORS: tuple[type[AnypixError], ...] = (
@@ -31,16 +36,40 @@ MODEL_ERRORS: tuple[type[AnypixError], ...] = (
 Renderer = Callable[..., Any]  # render(plan, assets, models=None, *, progress=None, cancel=None)
 
 
-@dataclass(frozen=True)
-class Step:
-    """One tool call of the loop."""
+class PlannerLike(Protocol):
+    """What the loop needs of a planner (:class:`~anypix.agent.planner.Planner` is one);
+    ``backend`` None means it cannot plan again with feedback."""
 
-    index: int
-    tool: str
-    arguments: dict[str, Any]
-    result: Any = None
-    seconds: float = 0.0
-    error: str | None = None  # set when the call failed with an error fed back to the planner
+    backend: Any
+
+    def plan(
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        feedback: str | None = None,
+        references: References | None = None,
+    ) -> Any: ...
+
+
+class FunctionPlanner:
+    """A ``planner(instruction, {name: modality}) -> EditPlan`` function behind the loop's
+    planner interface (references are resolved first)."""
+
+    backend = None  # a function cannot plan again with feedback: model errors are raised
+
+    def __init__(self, function: Callable[[str, dict[str, str]], Any]) -> None:
+        self.function = function
+
+    def plan(
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        feedback: str | None = None,
+        references: References | None = None,
+    ) -> Any:
+        if references is not None:
+            instruction = references.rewrite(instruction, assets)
+        return self.function(instruction, dict(assets))
 
 
 @dataclass
@@ -48,6 +77,8 @@ class _State:
     instruction: str
     assets: Mapping[str, Path | str]
     modalities: dict[str, str]
+    labels: Mapping[str, str]  # how the step records name each asset
+    references: References | None = None
     plan: EditPlan | None = None
     feedback: list[str] = field(default_factory=list)
 
@@ -72,45 +103,66 @@ def _default_renderer(plan: EditPlan, assets: Mapping[str, Any], **kwargs: Any) 
 
 class Executor:
     def __init__(
-        self, planner: Planner, renderer: Renderer | None = None, *, max_steps: int = 6
+        self, planner: PlannerLike, renderer: Renderer | None = None, *, max_steps: int = 6
     ) -> None:
-        self.planner, self.renderer, self.max_steps = (
-            planner,
-            renderer or _default_renderer,
-            max_steps,
-        )
+        self.planner, self.max_steps = planner, max_steps
+        self.renderer = renderer or _default_renderer
 
     def run(
         self,
         instruction: str,
         assets: Mapping[str, Path | str],
         modalities: Mapping[str, str] | None = None,
+        *,
+        labels: Mapping[str, str] | None = None,
+        references: References | None = None,
         **render_options: Any,
-    ) -> Iterator[Step]:
-        """Yield one :class:`Step` per tool call; the last successful step is the render."""
-        state = _State(instruction, assets, dict(modalities or _guess_modalities(assets)))
+    ) -> Iterator[StepRecord]:
+        """Yield one :class:`StepRecord` per tool call; the last successful step is the render.
+        ``labels`` name the assets in the records (default: their paths), ``references`` resolve
+        file names and descriptions (see :mod:`anypix.agent.references`)."""
+        state = _State(
+            instruction,
+            assets,
+            dict(modalities or _guess_modalities(assets)),
+            labels or {name: str(path) for name, path in assets.items()},
+            references,
+        )
         pending: list[str] = ["plan"]
         index = 0
         while pending:
             if index >= self.max_steps:
+                last = state.feedback[-1] if state.feedback else "no render"
                 raise PlanValidationError(
-                    f"gave up after {self.max_steps} steps: {state.feedback[-1] if state.feedback else 'no render'}",
+                    f"gave up after {self.max_steps} steps: {last}",
                     "rephrase the instruction or use a stronger LLM (--llm openai)",
                 )
             tool = pending.pop(0)
             index += 1
-            arguments = self._arguments(tool, state)
+            step = StepRecord(tool, self._arguments(tool, state), index=index)
             started = time.perf_counter()
             try:
-                result = self._call(tool, state, render_options)
+                step.value = self._call(tool, state, render_options)
             except MODEL_ERRORS as exc:
+                step.seconds = time.perf_counter() - started
                 if self.planner.backend is None or tool == "plan":
-                    raise  # nothing can plan again (fast path only), or the planner itself gave up
+                    # nothing can plan again (fast path only), or the planner itself gave up
+                    step.error = f"{type(exc).__name__}: {exc}"
+                    yield step
+                    raise
                 state.feedback.append(exc.message)
-                yield Step(index, tool, arguments, None, time.perf_counter() - started, exc.message)
+                step.error = exc.message
+                yield step
                 pending = ["plan"]
                 continue
-            yield Step(index, tool, arguments, result, time.perf_counter() - started)
+            except Exception as exc:
+                step.seconds = time.perf_counter() - started
+                step.error = f"{type(exc).__name__}: {exc}"
+                yield step  # memory keeps the failed step; the caller then gets the error
+                raise
+            step.seconds = time.perf_counter() - started
+            step.result = summarise(tool, step.value)
+            yield step
             pending += {"plan": ["check"], "check": ["render"], "render": []}[tool]
 
     def _arguments(self, tool: str, state: _State) -> dict[str, Any]:
@@ -121,15 +173,17 @@ class Executor:
                 "feedback": list(state.feedback),
             }
         assert state.plan is not None
-        return {"plan": state.plan.tokens()}
+        if tool == "check":
+            return {"plan": state.plan.tokens()}
+        return {"assets": {n: state.labels.get(n, n) for n in state.plan.asset_names()}}
 
     def _call(self, tool: str, state: _State, render_options: dict[str, Any]) -> Any:
         if tool == "plan":
             feedback = state.feedback[-1] if state.feedback else None
-            planned: PlanResult = self.planner.plan(
-                state.instruction, state.modalities, feedback=feedback
+            planned = self.planner.plan(
+                state.instruction, state.modalities, feedback=feedback, references=state.references
             )
-            state.plan = planned.plan
+            state.plan = getattr(planned, "plan", planned)  # a PlanResult, or a bare EditPlan
             return planned
         assert state.plan is not None
         if tool == "check":

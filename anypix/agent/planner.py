@@ -7,6 +7,10 @@
 3. The answer is validated: names exist, the base is an image, ops agree with base/subs/style.
 4. A validation error goes back to the model as a new turn ("That plan is not valid: ..."), at
    most ``max_repairs`` times; then the planner fails with a clear error instead of guessing.
+References in the instruction may be asset names, attachments' file names or descriptions
+(``[the photo with the red car]``); :class:`~anypix.agent.references.References` rewrites them to
+names first, and resolves names the LLM invents the same way (an ambiguous one is fed back).
+
 5. Generation plans get a blob layout: from the scene-graph solver (default) or from the LLM in
    BlobGEN's CSS form (``layout="llm"``), validated the same way.
 """
@@ -16,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
@@ -31,10 +35,18 @@ from anypix.agent.prompting import (
     plan_schema,
     repair_message,
 )
-from anypix.errors import BackendError, EmptyInstructionError, PlanParseError, PlanValidationError
+from anypix.errors import (
+    AnypixError,
+    BackendError,
+    EmptyInstructionError,
+    PlanParseError,
+    PlanValidationError,
+    UnknownAssetError,
+)
 from anypix.plan import Blob, EditPlan, parse_css_layout
 
 if TYPE_CHECKING:
+    from anypix.agent.references import References
     from anypix.config import Settings
 
 Source = Literal["fast", "llm"]
@@ -84,7 +96,43 @@ def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> d
     return data
 
 
-def validate(answer: str, assets: Mapping[str, str], instruction: str = "") -> EditPlan:
+def resolve_names(
+    data: dict[str, Any], assets: Mapping[str, str], references: References | None
+) -> dict[str, Any]:
+    """Map the names in a model's plan that are not assets (a file name, "the last picture")
+    to assets through ``references``; an ambiguous one becomes feedback listing the candidates.
+    Names nothing resolves are left for the validation error."""
+    if references is None:
+        return data
+
+    def name(ref: Any) -> Any:
+        if not isinstance(ref, str) or ref in assets:
+            return ref
+        try:
+            return references.resolve(ref, assets)
+        except UnknownAssetError:
+            return ref
+        except AnypixError as exc:  # ambiguous: the model must pick one
+            raise PlanValidationError(f"{exc.message}; use exactly one asset name") from None
+
+    data = dict(data)
+    for key in ("base", "style_ref"):
+        data[key] = name(data.get(key))
+    if isinstance(data.get("subs"), list):
+        data["subs"] = [name(sub) for sub in data["subs"]]
+    if isinstance(data.get("ops"), list):
+        data["ops"] = [
+            {**op, "ref": name(op.get("ref"))} if isinstance(op, dict) else op for op in data["ops"]
+        ]
+    return data
+
+
+def validate(
+    answer: str,
+    assets: Mapping[str, str],
+    instruction: str = "",
+    references: References | None = None,
+) -> EditPlan:
     """Turn the model's JSON into an EditPlan or raise PlanValidationError saying what is wrong,
     in words the model can act on."""
     try:
@@ -93,7 +141,7 @@ def validate(answer: str, assets: Mapping[str, str], instruction: str = "") -> E
         raise PlanValidationError(f"the answer is not JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(data, dict):
         raise PlanValidationError("the answer must be one JSON object")
-    data = tidy(data, instruction, assets)
+    data = tidy(resolve_names(data, assets, references), instruction, assets)
     names = [data.get("base"), data.get("style_ref"), *(data.get("subs") or [])]
     names += [op.get("ref") for op in data.get("ops") or [] if isinstance(op, dict)]
     for name in names:
@@ -134,14 +182,21 @@ class Planner:
         self.examples, self.layout, self.use_minilm = examples, layout, use_minilm
 
     def plan(
-        self, instruction: str, assets: Mapping[str, str], feedback: str | None = None
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        feedback: str | None = None,
+        references: References | None = None,
     ) -> PlanResult:
         """Plan ``instruction``. ``feedback`` is an error a tool raised on an earlier plan (from
         the executor): the LLM plans again with it in the prompt; the fast path is skipped since
-        it would give the same plan."""
+        it would give the same plan. ``references`` resolves ``[file names]`` and
+        ``[descriptions]`` to asset names (an ambiguous one raises, listing the candidates)."""
         start = time.perf_counter()
         if not instruction.strip():
             raise EmptyInstructionError()
+        if references is not None:
+            instruction = references.rewrite(instruction, assets)
         check_references(instruction, assets)  # unknown [refs] are the user's to fix, not the LLM's
         # 1. Fast path
         if self.fast_path and feedback is None:
@@ -154,7 +209,7 @@ class Planner:
         if self.backend is None:
             raise BackendError("no LLM backend is configured", "use --llm smollm2 or --llm openai")
         # 2.-4. LLM under a schema, validated, repaired
-        result = self._llm_plan(instruction, assets, feedback)
+        result = self._llm_plan(instruction, assets, feedback, references)
         # 5. Layout for new images
         if result.plan.base is None and not result.plan.blobs:
             blobs = self.layout_blobs(result.plan.gen)
@@ -163,7 +218,11 @@ class Planner:
         return result
 
     def _llm_plan(
-        self, instruction: str, assets: Mapping[str, str], feedback: str | None
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        feedback: str | None,
+        references: References | None = None,
     ) -> PlanResult:
         assert self.backend is not None
         messages: list[Message] = plan_messages(instruction, assets, self.examples, self.use_minilm)
@@ -174,7 +233,7 @@ class Planner:
         for attempt in range(1, self.max_repairs + 2):
             answer = self.backend.complete_json(messages, schema)
             try:
-                plan = validate(answer, assets, instruction)
+                plan = validate(answer, assets, instruction, references)
             except PlanValidationError as exc:
                 errors.append(exc.message)
                 messages = messages + repair_message(answer, exc.message)
@@ -212,3 +271,21 @@ def planner_for(settings: Settings) -> Planner:
     if settings.llm == "fast":
         return Planner(None)
     return Planner(get_backend("smollm2" if settings.llm == "auto" else settings.llm, settings))
+
+
+@dataclass
+class SeededPlanner:
+    """A planner whose every plan samples with ``seed`` (``anypix edit --seed``); it re-plans with
+    feedback exactly like the planner it wraps."""
+
+    inner: Planner
+    seed: int
+
+    @property
+    def backend(self) -> LLMBackend | None:
+        return self.inner.backend
+
+    def plan(self, *args: Any, **kwargs: Any) -> PlanResult:
+        result = self.inner.plan(*args, **kwargs)
+        knobs = result.plan.knobs.model_copy(update={"seed": self.seed})
+        return replace(result, plan=result.plan.model_copy(update={"knobs": knobs}))

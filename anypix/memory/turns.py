@@ -22,6 +22,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
+from anypix.agent.steps import StepRecord as StepRecord  # re-exported for memory.history
 from anypix.errors import AnypixError
 from anypix.memory.assets import AssetStore, PreparedAsset
 from anypix.memory.db import write_session
@@ -33,17 +34,6 @@ from anypix.memory.tables import (
     ToolCallRow,
     TurnRow,
 )
-
-
-@dataclass
-class StepRecord:
-    """One tool call of a turn, as the history shows it."""
-
-    tool: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-    result: str = ""
-    seconds: float = 0.0
-    error: str | None = None
 
 
 @dataclass

@@ -10,6 +10,7 @@ import pytest
 from anypix.agent.executor import Executor
 from anypix.agent.llm import FakeLLM
 from anypix.agent.planner import Planner
+from anypix.agent.steps import StepRecord
 from anypix.errors import PlanValidationError
 from anypix.plan import EditPlan
 
@@ -23,7 +24,8 @@ class FakeRenderer:
     """Refuses the first ``refusals`` plans as a tool would refuse bad geometry."""
 
     def __init__(self, refusals: int = 0, bug: bool = False) -> None:
-        self.refusals, self.bug, self.calls = refusals, bug, []  # type: list[Any]
+        self.refusals, self.bug = refusals, bug
+        self.calls: list[Any] = []
 
     def __call__(self, plan: EditPlan, assets: dict[str, Path], **options: Any) -> str:
         self.calls.append((plan, assets, options))
@@ -41,7 +43,9 @@ def test_steps_are_plan_check_render_with_timings() -> None:
     )
     assert [s.tool for s in steps] == ["plan", "check", "render"]
     assert [s.index for s in steps] == [1, 2, 3] and all(s.seconds >= 0 for s in steps)
-    assert steps[-1].result == "rendered" and steps[0].result.source == "fast"
+    assert steps[-1].value == "rendered" and steps[-1].result == "rendered"
+    assert steps[0].value.source == "fast" and steps[0].result.endswith("# planned by: fast")
+    assert steps[2].arguments == {"assets": {"photo": "photo.png", "dog": "dog.png"}}
     plan, assets, options = renderer.calls[0]
     assert plan.base == "photo"
     assert assets == FILES and options == {"seed": 3}  # only the assets the plan reads
@@ -56,9 +60,9 @@ def test_a_refused_plan_is_fed_back_and_planned_again() -> None:
         )
     )
     assert [s.tool for s in steps] == ["plan", "check", "render", "plan", "check", "render"]
-    assert "covers the whole canvas" in steps[2].error
+    assert "covers the whole canvas" in (steps[2].error or "")
     assert "covers the whole canvas" in fake.requests[0][0][-1]["content"]  # fed back to the model
-    assert steps[3].result.source == "llm" and steps[-1].result == "rendered"
+    assert steps[3].value.source == "llm" and steps[-1].value == "rendered"
 
 
 def test_gives_up_after_max_steps() -> None:
@@ -71,6 +75,10 @@ def test_gives_up_after_max_steps() -> None:
 def test_our_bugs_raise_instead_of_being_fed_back() -> None:
     fake = FakeLLM([LLM_PLAN])
     executor = Executor(Planner(fake, use_minilm=False), FakeRenderer(bug=True))
+    seen: list[StepRecord] = []
     with pytest.raises(RuntimeError, match="a bug in the renderer"):
-        list(executor.run("add [dog] to [photo]", FILES, MODALITIES))
+        seen.extend(executor.run("add [dog] to [photo]", FILES, MODALITIES))
     assert fake.requests == []
+    # The failed step is still yielded first, so memory can keep it.
+    assert [s.tool for s in seen] == ["plan", "check", "render"]
+    assert seen[-1].error == "RuntimeError: a bug in the renderer" and seen[-1].value is None

@@ -13,7 +13,7 @@ from anypix.agent.grammar import NotCanonicalError, parse_instruction, split_cla
 from anypix.errors import AnypixError, EmptyInstructionError, UnknownAssetError
 from anypix.plan import EditPlan
 
-DEV = Path("/work/shared/planner-dev.jsonl")
+DEV = Path(__file__).resolve().parents[3] / "shared" / "planner-dev.jsonl"  # shared/ beside the repo
 IMG = "image"
 
 

@@ -77,9 +77,9 @@ def test_show_returns_the_plan_steps_timings_and_attachments(
     turn = session.edit("new a scene with [dog]", {"dog": photo})
     shown = session.show(turn.summary.seq)
     assert shown == turn
-    assert [s.tool for s in shown.steps] == ["plan", "render"]
+    assert [s.tool for s in shown.steps] == ["plan", "check", "render"]
     assert shown.steps[0].result.startswith("[sub] dog")
-    assert shown.steps[1].arguments == {"assets": {"dog": shown.attachments["dog"]}}
+    assert shown.steps[2].arguments == {"assets": {"dog": shown.attachments["dog"]}}
     assert {"plan_s", "render_s", "total_s"} <= set(shown.timings)
     assert shown.renders[0].provenance["preset"] == "flat"
     assert session.assets()["dog"].sha256 == shown.attachments["dog"]
