@@ -40,7 +40,8 @@ class PlannerLike(Protocol):
     """What the loop needs of a planner (:class:`~anypix.agent.planner.Planner` is one);
     ``backend`` None means it cannot plan again with feedback."""
 
-    backend: Any
+    @property
+    def backend(self) -> Any: ...
 
     def plan(
         self,
