@@ -92,7 +92,7 @@ class _ConcatNorm:
         self.norm, self.groups = norm, groups
 
         class Wrapper(torch.nn.Module):
-            def forward(inner, x: Any) -> Any:  # noqa: N805
+            def forward(inner, x: Any) -> Any:
                 per_half = x.shape[0] // groups
                 ref = x.unflatten(0, (groups, per_half))[:, :1].expand(-1, per_half, *x.shape[1:])
                 joined = torch.cat([x, ref.flatten(0, 1)], dim=-2)
@@ -113,7 +113,7 @@ def literal_style_aligned(unet: Any, do_cfg: bool = True) -> Iterator[None]:
     class Literal:
         def __call__(self, attn: Any, hidden: Any, encoder_hidden_states: Any = None,
                      attention_mask: Any = None, **_: Any) -> Any:  # fmt: skip
-            batch, tokens, _ = hidden.shape
+            batch = hidden.shape[0]
             per_half = batch // groups
             heads = lambda x: x.unflatten(-1, (attn.heads, -1)).transpose(1, 2)  # noqa: E731
             q, k, v = heads(attn.to_q(hidden)), heads(attn.to_k(hidden)), heads(attn.to_v(hidden))

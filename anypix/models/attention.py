@@ -259,7 +259,9 @@ def style_aligned(
     original = dict(unet.attn_processors)
     layout = BatchLayout(groups=2 if do_cfg else 1)
     self_layers = [name for name in original if name.endswith("attn1.processor")]
-    unshared = dict(zip(self_layers, _switch_vector(len(self_layers), options.only_self_level)))
+    unshared = dict(
+        zip(self_layers, _switch_vector(len(self_layers), options.only_self_level), strict=True)
+    )
     installed = {
         name: StyleAlignedAttnProcessor(options, layout) if unshared.get(name) is False else proc
         for name, proc in original.items()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from anypix.config import Settings, load_settings
@@ -229,7 +229,7 @@ def _from_pretrained(name: str, source: str, torch_dtype: torch.dtype) -> Any:
         return DiffusionPipeline.from_pretrained(
             source, torch_dtype=torch_dtype, safety_checker=None, requires_safety_checker=False
         )
-    except (OSError, ValueError, EnvironmentError) as exc:
+    except (OSError, ValueError) as exc:
         raise ModelUnavailableError(
             f"preset {name!r}: cannot load a diffusers pipeline from {source}: {exc}",
             "point model_paths at a directory written by save_pretrained (with model_index.json)",
@@ -264,7 +264,7 @@ class Conditioning:
 
     hidden: torch.Tensor  # encoder_hidden_states, (batch, tokens, dim)
     do_cfg: bool
-    added: dict[str, torch.Tensor] | None = None  # SDXL's text_embeds/time_ids, IP-Adapter embeds
+    added: dict[str, Any] | None = None  # SDXL's text_embeds/time_ids, IP-Adapter embeds
 
     @property
     def batch(self) -> int:

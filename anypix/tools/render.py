@@ -178,7 +178,8 @@ def _denoise_plan(
     from anypix.tools.invert import blend_start_latents, ddim_invert
 
     mark = time.perf_counter()
-    prompt, extra = prompt_of(plan), {"prompt": prompt_of(plan)}
+    prompt = prompt_of(plan)
+    extra: dict[str, Any] = {"prompt": prompt}
 
     def invert(image: Any, text: str) -> Any:
         clean = encode_image(components, image, sampling.size)

@@ -120,9 +120,9 @@ def stylize(
         images = decode_latents(components, latents[1:] if reference is not None else latents)
     output_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for index, image in enumerate(images):
+    for index, output in enumerate(images):
         path = output_dir / f"style_{index}.png"
-        image.save(path)
+        output.save(path)
         paths.append(str(path))
     return paths
 

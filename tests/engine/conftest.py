@@ -86,8 +86,12 @@ def save_dir(tmp_path: Path) -> Path:
 def tiny_sdxl_pipeline() -> Any:
     """A random-weight SDXL-architecture pipeline (two text encoders, text_time embedding)."""
     import torch
-    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline
-    from diffusers import UNet2DConditionModel
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
 
     from anypix.models.tiny import byte_clip_tokenizer
