@@ -36,7 +36,9 @@ CLOCK = {"wall": time.perf_counter, "cpu": time.process_time}
 clock = time.perf_counter
 
 
-def paired(first: Callable[[], Any], second: Callable[[], Any], repeats: int) -> tuple[float, float, float]:
+def paired(
+    first: Callable[[], Any], second: Callable[[], Any], repeats: int
+) -> tuple[float, float, float]:
     """(median ratio first/second, median first s, median second s), alternating the order."""
     first(), second()  # warm-up: allocator, lazy imports, caches
     ratios, a_times, b_times = [], [], []
@@ -75,7 +77,9 @@ def inversion_cost(engine: Any, steps: int, repeats: int) -> dict[str, float]:
     edit = _plan("[base] photo", "[gen] a photo of a fox", "[op] variation", knobs)
     plain = _plan("[gen] a photo of a fox", "[op] generate", knobs)
     assets = {"photo": _image()}
-    ratio, a, b = paired(lambda: render(edit, assets, engine), lambda: render(plain, {}, engine), repeats)
+    ratio, a, b = paired(
+        lambda: render(edit, assets, engine), lambda: render(plain, {}, engine), repeats
+    )
     return {"inversion_cost_ratio": ratio, "inversion_edit_s": a, "inversion_plain_s": b}
 
 
@@ -117,7 +121,10 @@ def literal_style_aligned(unet: Any, do_cfg: bool = True) -> Iterator[None]:
             per_half = batch // groups
             heads = lambda x: x.unflatten(-1, (attn.heads, -1)).transpose(1, 2)  # noqa: E731
             q, k, v = heads(attn.to_q(hidden)), heads(attn.to_k(hidden)), heads(attn.to_v(hidden))
-            first = lambda x: x.unflatten(0, (groups, per_half))[:, :1].expand(-1, per_half, *x.shape[1:]).flatten(0, 1)  # noqa: E731
+
+            def first(x: Any) -> Any:  # row 0 of each guidance half, repeated over the half
+                head = x.unflatten(0, (groups, per_half))[:, :1]
+                return head.expand(-1, per_half, *x.shape[1:]).flatten(0, 1)
 
             def adain(x: Any) -> Any:
                 mean, std = x.mean(-2, keepdim=True), (x.var(-2, keepdim=True) + 1e-5).sqrt()
@@ -129,7 +136,9 @@ def literal_style_aligned(unet: Any, do_cfg: bool = True) -> Iterator[None]:
             return attn.to_out[1](attn.to_out[0](out))
 
     original = dict(unet.attn_processors)
-    unet.set_attn_processor({n: Literal() if n.endswith("attn1.processor") else p for n, p in original.items()})
+    unet.set_attn_processor(
+        {n: Literal() if n.endswith("attn1.processor") else p for n, p in original.items()}
+    )
     swapped = []
     for parent in list(unet.modules()):
         for name, child in list(parent.named_children()):
@@ -220,13 +229,19 @@ def blob_figures(engine: Any, steps: int, repeats: int) -> dict[str, Any]:
         from anypix.models.blob import BlobLayerConfig, add_blob_layers
         from anypix.tools.layout import grounding  # noqa: F401
     except ImportError as exc:
-        return {"blob_layer_overhead_ratio": None, "blob_locality_ratio": None, "blob_note": str(exc)}
+        return {
+            "blob_layer_overhead_ratio": None,
+            "blob_locality_ratio": None,
+            "blob_note": str(exc),
+        }
     knobs = f"[knobs] steps={steps} guidance=7.5 seed=1 size=64x64"
     head = ("[gen] a fox under the moon", "[op] generate")
     plain_plan, blob_plan = _plan(*head, knobs), _plan(*head, *BLOBS, knobs)
     layered = dataclasses.replace(engine, unet=copy.deepcopy(engine.unet))
     add_blob_layers(layered.unet, BlobLayerConfig(text_dim=32, embed_dim=32, mlp_dim=64))
-    ratio, a, b = paired(lambda: render(blob_plan, {}, layered), lambda: render(plain_plan, {}, engine), repeats)
+    ratio, a, b = paired(
+        lambda: render(blob_plan, {}, layered), lambda: render(plain_plan, {}, engine), repeats
+    )
     # Locality: training-free regional grounding (the tiny model has no trained blob layers).
     one_blob = _plan(*head, BLOBS[0], knobs)
     moved = np.asarray(render(one_blob, {}, engine).images[0], dtype=np.float64)
@@ -244,7 +259,11 @@ def blob_figures(engine: Any, steps: int, repeats: int) -> dict[str, Any]:
 ROWS = [
     ("inversion_cost_ratio", "inversion + regeneration / plain generation", "<= 2.1"),
     ("style_batch4_cost_ratio", "StyleAligned batch 4 / plain batch 4 (anypix)", "<= 1.3"),
-    ("style_batch4_literal_cost_ratio", "  same, literal method (all rows, concat norms)", "ref 1.49"),
+    (
+        "style_batch4_literal_cost_ratio",
+        "  same, literal method (all rows, concat norms)",
+        "ref 1.49",
+    ),
     ("style_batch4_no_norm_ratio", "  anypix, group-norm sharing off", ""),
     ("style_batch4_adain_only_ratio", "  anypix, AdaIN only (no shared keys, no norms)", ""),
     ("style_flop_ratio_sd15", "StyleAligned FLOP ratio, SD 1.5 size (anypix)", ""),
@@ -255,7 +274,9 @@ ROWS = [
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)

@@ -81,7 +81,9 @@ def token_mean_std(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     wide = x.float()
     tokens = x.shape[-2]
     mean = wide.mean(-2, keepdim=True)
-    var = ((wide * wide).mean(-2, keepdim=True) - mean * mean).clamp_min(0) * (tokens / max(tokens - 1, 1))
+    var = ((wide * wide).mean(-2, keepdim=True) - mean * mean).clamp_min(0) * (
+        tokens / max(tokens - 1, 1)
+    )
     return mean.to(x.dtype), (var + _ADAIN_EPS).sqrt().to(x.dtype)
 
 
@@ -212,7 +214,10 @@ def _shared_group_norm_hook(layout: BatchLayout) -> Any:
             x.float(), None, None, batch, channels, x[0, 0].numel(), groups, module.eps
         )
         var = rstd.pow(-2) - module.eps
-        var, mean = var.view(layout.groups, per_half, groups), mean.view(layout.groups, per_half, groups)
+        var, mean = (
+            var.view(layout.groups, per_half, groups),
+            mean.view(layout.groups, per_half, groups),
+        )
         # Pooled (biased) statistics of two equal-sized sets: the reference row pools with itself,
         # so its mean and variance, and hence its output, stay exactly what they were.
         pooled_mean = (mean + mean[:, :1]) / 2
@@ -224,11 +229,15 @@ def _shared_group_norm_hook(layout: BatchLayout) -> Any:
         offset = (mean - pooled_mean) / pooled_std
         per_channel = channels // groups
         scale = scale.reshape(batch, groups, 1).expand(-1, -1, per_channel).reshape(batch, channels)
-        offset = offset.reshape(batch, groups, 1).expand(-1, -1, per_channel).reshape(batch, channels)
+        offset = (
+            offset.reshape(batch, groups, 1).expand(-1, -1, per_channel).reshape(batch, channels)
+        )
         if module.affine:
             offset = module.bias * (1 - scale) + module.weight * offset
         view = (batch, channels) + (1,) * (output.ndim - 2)
-        return torch.addcmul(offset.view(view).to(output.dtype), output, scale.view(view).to(output.dtype))
+        return torch.addcmul(
+            offset.view(view).to(output.dtype), output, scale.view(view).to(output.dtype)
+        )
 
     return hook
 
@@ -271,7 +280,9 @@ def style_aligned(
         from torch import nn
 
         hook = _shared_group_norm_hook(layout)
-        handles = [m.register_forward_hook(hook) for m in unet.modules() if isinstance(m, nn.GroupNorm)]
+        handles = [
+            m.register_forward_hook(hook) for m in unet.modules() if isinstance(m, nn.GroupNorm)
+        ]
     try:
         unet.set_attn_processor(installed)
         yield layout
@@ -279,4 +290,3 @@ def style_aligned(
         unet.set_attn_processor(dict(original))
         for handle in handles:
             handle.remove()
-

@@ -120,10 +120,14 @@ def pick_device(name: str = "auto") -> torch.device:
     try:
         return torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"unknown device {name!r}", "use auto, cpu, cuda, cuda:1 or mps") from None
+        raise ConfigError(
+            f"unknown device {name!r}", "use auto, cpu, cuda, cuda:1 or mps"
+        ) from None
 
 
-def pick_dtype(preset_dtype: str, device: torch.device, requested: str | None = None) -> torch.dtype:
+def pick_dtype(
+    preset_dtype: str, device: torch.device, requested: str | None = None
+) -> torch.dtype:
     """float32 on CPU (half precision is slow there); the preset's half dtype on accelerators."""
     import torch
 
@@ -216,7 +220,10 @@ def _tiny_pipeline() -> Any:
     from anypix.models.tiny import tiny_components
 
     return StableDiffusionPipeline(
-        **tiny_components(), safety_checker=None, feature_extractor=None, requires_safety_checker=False
+        **tiny_components(),
+        safety_checker=None,
+        feature_extractor=None,
+        requires_safety_checker=False,
     )
 
 
@@ -244,7 +251,9 @@ def _load_package(
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ModelUnavailableError(f"preset {name!r}: cannot import {module_name}: {exc}") from None
+        raise ModelUnavailableError(
+            f"preset {name!r}: cannot import {module_name}: {exc}"
+        ) from None
     loader = getattr(module, "load_components", None)
     if loader is None:
         raise ModelUnavailableError(

@@ -78,7 +78,10 @@ def resolve_sampling(plan: EditPlan, components: Components) -> Sampling:
     multiple = components.size_multiple
     width, height = knobs.size or components.default_size
     # Sides snap down to what the VAE and UNet can divide; the size used is recorded.
-    size = (max(multiple, width // multiple * multiple), max(multiple, height // multiple * multiple))
+    size = (
+        max(multiple, width // multiple * multiple),
+        max(multiple, height // multiple * multiple),
+    )
     return Sampling(
         steps=knobs.steps or components.default_steps,
         guidance=components.default_guidance if knobs.guidance is None else knobs.guidance,
@@ -104,7 +107,9 @@ def load_asset(name: str, assets: Mapping[str, Image.Image | Path]) -> tuple[Ima
         with PILImage.open(path) as opened:
             image = opened.convert("RGB")
     except (OSError, UnidentifiedImageError) as exc:
-        raise AssetError(f"[{name}] ({path}) is not a readable image: {exc}", "attach a PNG or JPEG") from None
+        raise AssetError(
+            f"[{name}] ({path}) is not a readable image: {exc}", "attach a PNG or JPEG"
+        ) from None
     return image, hashlib.sha256(data).hexdigest()
 
 
@@ -137,7 +142,9 @@ def render(
     inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))
     ticker = Ticker(inversions + sampling.steps, progress, cancel)
     with torch.inference_mode():
-        latents, style_rows, extra = _denoise_plan(plan, images, components, sampling, ticker, timings)
+        latents, style_rows, extra = _denoise_plan(
+            plan, images, components, sampling, ticker, timings
+        )
         mark = time.perf_counter()
         from anypix.models.diffusion import decode_latents
 
@@ -148,7 +155,9 @@ def render(
                   timings=timings)  # fmt: skip
 
 
-def _load_images(plan: EditPlan, assets: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def _load_images(
+    plan: EditPlan, assets: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
     names = [n for n in (plan.base, *plan.subs, plan.style_ref) if n is not None]
     loaded = {name: load_asset(name, assets) for name in names}
     return {n: image for n, (image, _) in loaded.items()}, {n: h for n, (_, h) in loaded.items()}
@@ -192,7 +201,9 @@ def _denoise_plan(
     # 1. Start latent: fresh noise, or the inverted [base] blended with it by alpha.
     start = _noise(sampling, components)
     if plan.base is not None:
-        start = blend_start_latents(invert(images[plan.base], prompt).noisiest, start, plan.knobs.alpha)
+        start = blend_start_latents(
+            invert(images[plan.base], prompt).noisiest, start, plan.knobs.alpha
+        )
         extra.update(start_blend=START_BLEND, inversion_guidance=INVERSION_GUIDANCE)
     # 2. The style reference, inverted, rides along as row 0.
     reference = invert(images[plan.style_ref], "") if plan.style_ref is not None else None
@@ -215,7 +226,9 @@ def _denoise_plan(
     mark = time.perf_counter()
     with ExitStack() as stack:
         if reference is not None:
-            stack.enter_context(style_aligned(components.unet, STYLE_OPTIONS, do_cfg=sampling.do_cfg))
+            stack.enter_context(
+                style_aligned(components.unet, STYLE_OPTIONS, do_cfg=sampling.do_cfg)
+            )
             extra["style_aligned"] = asdict(STYLE_OPTIONS)
         hooks = _grounding(stack, plan, components, sampling)
 

@@ -23,7 +23,12 @@ if TYPE_CHECKING:
 
 
 def invert_reference(
-    components: Components, image: Image.Image, *, size: tuple[int, int], steps: int, prompt: str = ""
+    components: Components,
+    image: Image.Image,
+    *,
+    size: tuple[int, int],
+    steps: int,
+    prompt: str = "",
 ) -> InversionTrajectory:
     """DDIM trajectory of a real style image (guidance 1, described by ``prompt``)."""
     from anypix.models.diffusion import encode_image, encode_prompts
@@ -125,4 +130,3 @@ def stylize(
         output.save(path)
         paths.append(str(path))
     return paths
-

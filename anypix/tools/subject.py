@@ -28,7 +28,10 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-IP_ADAPTER_WEIGHTS = {False: ("models", "ip-adapter_sd15.bin"), True: ("sdxl_models", "ip-adapter_sdxl.bin")}
+IP_ADAPTER_WEIGHTS = {
+    False: ("models", "ip-adapter_sd15.bin"),
+    True: ("sdxl_models", "ip-adapter_sdxl.bin"),
+}
 
 
 @runtime_checkable
@@ -82,7 +85,9 @@ def subject_conditioning(
         if encoder is not None:
             cond = encoder.encode_subjects(list(images))
             uncond = encoder.null_tokens(len(images))
-            return SubjectConditioning("tokens", cond.flatten(0, 1)[None], uncond.flatten(0, 1)[None])
+            return SubjectConditioning(
+                "tokens", cond.flatten(0, 1)[None], uncond.flatten(0, 1)[None]
+            )
         pipe = components.pipeline
         if getattr(pipe, "image_encoder", None) is None or _projection(components) is None:
             load_ip_adapter(components)
@@ -150,4 +155,3 @@ def _ip_adapter_dir(components: Components) -> str:
             f"IP-Adapter weights ({repo}) for [sub] references are not on this machine",
             "download them once and set model_paths.ip-adapter to the directory",
         ) from None
-

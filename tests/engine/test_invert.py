@@ -28,7 +28,9 @@ def test_round_trip_is_exact_with_the_analytic_noise_model(
     analytic = _analytic(engine, constant_noise_model)
     clean = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
     do_cfg = guidance > 1
-    cond = Conditioning(hidden=torch.zeros(2 if do_cfg else 1, 1, 32, dtype=torch.float64), do_cfg=do_cfg)
+    cond = Conditioning(
+        hidden=torch.zeros(2 if do_cfg else 1, 1, 32, dtype=torch.float64), do_cfg=do_cfg
+    )
     trajectory = ddim_invert(analytic, clean, cond, steps=steps, guidance=guidance)
     assert len(trajectory.latents) == steps + 1
     assert (trajectory.noisiest - clean).abs().max() > 0.1  # it really moved up the schedule
@@ -54,7 +56,10 @@ def test_inversion_calls_the_model_once_per_step_at_guidance_one(
 
 def test_blend_keeps_the_source_at_alpha_one_and_noise_at_zero() -> None:
     generator = torch.Generator().manual_seed(0)
-    inverted, noise = torch.randn(1, 4, 64, 64, generator=generator), torch.randn(1, 4, 64, 64, generator=generator)
+    inverted, noise = (
+        torch.randn(1, 4, 64, 64, generator=generator),
+        torch.randn(1, 4, 64, 64, generator=generator),
+    )
     assert torch.equal(blend_start_latents(inverted, noise, 1.0), inverted)
     assert torch.equal(blend_start_latents(inverted, noise, 0.0), noise)
     half = blend_start_latents(inverted, noise, 0.5)

@@ -37,9 +37,9 @@ def test_local_directory_loads_through_the_preset_mechanism(
     assert loaded.dtype == torch.float32 and loaded.unet.dtype == torch.float32
     # Same weights as the in-memory tiny preset, so the same provenance hash.
     assert loaded.weight_hash == engine.weight_hash
-    assert torch.equal(
-        loaded.unet.conv_in.weight, engine.unet.conv_in.weight
-    ), "weights changed on the way through save_pretrained/from_pretrained"
+    assert torch.equal(loaded.unet.conv_in.weight, engine.unet.conv_in.weight), (
+        "weights changed on the way through save_pretrained/from_pretrained"
+    )
 
 
 def test_dtype_and_scheduler_choice(tiny_pipeline_dir: Path) -> None:

@@ -36,9 +36,20 @@ def test_a_drawn_seed_is_recorded_and_replays(engine: Any) -> None:
 def test_provenance_records_every_value_used(engine: Any) -> None:
     result = _generate(engine, "seed=4 guidance=3 alpha=0.25 beta=0.5")
     prov = result.provenance
-    assert (prov.preset, prov.scheduler, prov.device, prov.dtype) == ("tiny-random", "ddim", "cpu", "float32")
+    assert (prov.preset, prov.scheduler, prov.device, prov.dtype) == (
+        "tiny-random",
+        "ddim",
+        "cpu",
+        "float32",
+    )
     assert prov.weight_hash == engine.weight_hash and len(prov.weight_hash) == 64
-    assert (prov.seed, prov.steps, prov.guidance, prov.alpha, prov.size) == (4, 2, 3.0, 0.25, (64, 64))
+    assert (prov.seed, prov.steps, prov.guidance, prov.alpha, prov.size) == (
+        4,
+        2,
+        3.0,
+        0.25,
+        (64, 64),
+    )
     assert prov.knobs["beta"] == 0.5 and prov.knobs["prompt"] == "a red ball on grass"
     assert prov.knobs["scheduler_class"] == "DDIMScheduler"
     assert prov.plan_tokens.startswith("[gen] a red ball on grass")
@@ -66,7 +77,9 @@ def test_cancel_inside_a_style_render_leaves_the_unet_as_it_was(
     private_engine: Any, style_image: Any
 ) -> None:
     before = dict(private_engine.unet.attn_processors)
-    plan = make_plan(*GENERATE[:1], "[style] paint", "[op] generate ref=paint", "[knobs] steps=3 seed=1")
+    plan = make_plan(
+        *GENERATE[:1], "[style] paint", "[op] generate ref=paint", "[knobs] steps=3 seed=1"
+    )
     ticks: list[int] = []
     with pytest.raises(CancelledError):
         render(plan, {"paint": style_image}, private_engine, progress=lambda d, n: ticks.append(d),
@@ -98,7 +111,9 @@ def test_style_reference_changes_the_target_and_is_not_returned(
     engine: Any, style_image: Any
 ) -> None:
     plain = _generate(engine, "seed=1")
-    plan = make_plan(*GENERATE[:1], "[style] paint", "[op] generate ref=paint", "[knobs] steps=2 seed=1")
+    plan = make_plan(
+        *GENERATE[:1], "[style] paint", "[op] generate ref=paint", "[knobs] steps=2 seed=1"
+    )
     styled = render(plan, {"paint": style_image}, engine)
     assert len(styled.images) == 1
     assert np.abs(pixels(styled.images[0]) - pixels(plain.images[0])).mean() > 0.5

@@ -25,7 +25,9 @@ OFF = StyleAlignedOptions(
 PROMPTS = ["a watercolor of a cat", "a dog", "a house"]
 
 
-def _literal_shared_attention(attn: Any, hidden: torch.Tensor, groups: int, opts: StyleAlignedOptions) -> torch.Tensor:
+def _literal_shared_attention(
+    attn: Any, hidden: torch.Tensor, groups: int, opts: StyleAlignedOptions
+) -> torch.Tensor:
     """StyleAligned as the paper writes it, every row treated alike: AdaIN to the half's row 0,
     keys/values concatenated with row 0's (scaled, shifted), explicit softmax."""
     batch, tokens, _ = hidden.shape
@@ -64,7 +66,9 @@ def attn(engine: Any) -> Any:
         StyleAlignedOptions(adain_queries=False, adain_keys=False),
     ],
 )
-def test_processor_matches_the_literal_method(attn: Any, groups: int, opts: StyleAlignedOptions) -> None:
+def test_processor_matches_the_literal_method(
+    attn: Any, groups: int, opts: StyleAlignedOptions
+) -> None:
     hidden = torch.randn(6, 16, 64, generator=torch.Generator().manual_seed(0))
     processor = StyleAlignedAttnProcessor(opts, BatchLayout(groups=groups))
     with torch.inference_mode():
@@ -74,7 +78,9 @@ def test_processor_matches_the_literal_method(attn: Any, groups: int, opts: Styl
 
 def test_full_attention_share_joins_each_half_into_one_sequence(attn: Any) -> None:
     hidden = torch.randn(4, 16, 64, generator=torch.Generator().manual_seed(1))
-    processor = StyleAlignedAttnProcessor(StyleAlignedOptions(full_attention_share=True), BatchLayout(2))
+    processor = StyleAlignedAttnProcessor(
+        StyleAlignedOptions(full_attention_share=True), BatchLayout(2)
+    )
     with torch.inference_mode():
         got = processor(attn, hidden)
         joined = attn.processor(attn, hidden.reshape(2, 32, 64)).reshape(4, 16, 64)
@@ -100,7 +106,9 @@ def test_layer_norm_sharing_is_the_identity_so_nothing_is_installed() -> None:
     assert torch.equal(norm(torch.cat([x, ref], dim=-2))[:, :10], norm(x))
 
 
-def _batch(engine: Any, options: StyleAlignedOptions | None, prompts: list[str] = PROMPTS) -> torch.Tensor:
+def _batch(
+    engine: Any, options: StyleAlignedOptions | None, prompts: list[str] = PROMPTS
+) -> torch.Tensor:
     with torch.inference_mode():
         return generate_style_batch(engine, prompts, steps=2, guidance=7.5, seed=5, size=(64, 64),
                                     options=options)  # fmt: skip

@@ -28,7 +28,9 @@ class ColourTokens:
         self.proj = 10 * torch.randn(3, TOKENS * 32, generator=torch.Generator().manual_seed(0))
 
     def encode_subjects(self, images: Sequence[Any]) -> torch.Tensor:
-        colours = torch.tensor(np.stack([np.asarray(i, dtype=np.float32).mean((0, 1)) / 255 for i in images]))
+        colours = torch.tensor(
+            np.stack([np.asarray(i, dtype=np.float32).mean((0, 1)) / 255 for i in images])
+        )
         return (colours @ self.proj).view(len(images), TOKENS, 32)
 
     def null_tokens(self, subjects: int) -> torch.Tensor:
@@ -43,7 +45,9 @@ def test_tokens_go_to_conditional_rows_only(engine: Any, base_image: Any) -> Non
     with_tokens = dataclasses.replace(engine, subject_encoder=ColourTokens())
     subjects = subject_conditioning(with_tokens, [base_image, base_image])
     assert subjects.method == "tokens" and subjects.cond.shape == (1, 2 * TOKENS, 32)
-    text = Conditioning(hidden=torch.ones(4, 77, 32), do_cfg=True)  # [uncond_ref, uncond, cond_ref, cond]
+    text = Conditioning(
+        hidden=torch.ones(4, 77, 32), do_cfg=True
+    )  # [uncond_ref, uncond, cond_ref, cond]
     joined = subjects.apply(text, skip_rows=[0]).hidden
     assert joined.shape == (4, 77 + 2 * TOKENS, 32)
     assert torch.equal(joined[:, :77], text.hidden)
@@ -51,7 +55,9 @@ def test_tokens_go_to_conditional_rows_only(engine: Any, base_image: Any) -> Non
     assert torch.equal(joined[3, 77:], subjects.cond[0])
 
 
-def test_a_subject_changes_the_render_and_its_colour_matters(engine: Any, base_image: Any, style_image: Any) -> None:
+def test_a_subject_changes_the_render_and_its_colour_matters(
+    engine: Any, base_image: Any, style_image: Any
+) -> None:
     with_tokens = dataclasses.replace(engine, subject_encoder=ColourTokens())
     knobs = "[knobs] steps=2 seed=1 size=64x64"
     plain = render(make_plan("[gen] a pet", "[op] generate", knobs), {}, with_tokens)
@@ -72,7 +78,9 @@ def _tiny_ip_adapter(unet: Any) -> tuple[dict[str, Any], Any, Any]:
     ip_layers = {}
     for index in range(len(cross)):
         for kind in ("to_k_ip", "to_v_ip"):
-            ip_layers[f"{2 * index + 1}.{kind}.weight"] = torch.randn(64, 32, generator=generator) * 0.2
+            ip_layers[f"{2 * index + 1}.{kind}.weight"] = (
+                torch.randn(64, 32, generator=generator) * 0.2
+            )
     image_proj = {"proj.weight": torch.randn(4 * 32, 32, generator=generator) * 0.2,
                   "proj.bias": torch.zeros(4 * 32), "norm.weight": torch.ones(32),
                   "norm.bias": torch.zeros(32)}  # fmt: skip
@@ -81,7 +89,9 @@ def _tiny_ip_adapter(unet: Any) -> tuple[dict[str, Any], Any, Any]:
         hidden_size=32, projection_dim=32, num_hidden_layers=2, num_attention_heads=4,
         intermediate_size=37, image_size=32, patch_size=8,
     ))  # fmt: skip
-    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor = CLIPImageProcessor(
+        size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}
+    )
     return {"image_proj": image_proj, "ip_adapter": ip_layers}, encoder, processor
 
 
@@ -89,7 +99,11 @@ def test_ip_adapter_path_through_diffusers_loader(base_image: Any, style_image: 
     own = load_components("tiny-random", settings=Settings(device="cpu", model_paths={}))
     state, encoder, processor = _tiny_ip_adapter(own.unet)
     load_ip_adapter(own, state, image_encoder=encoder, feature_extractor=processor)
-    kinds = {type(p).__name__ for n, p in own.unet.attn_processors.items() if n.endswith("attn2.processor")}
+    kinds = {
+        type(p).__name__
+        for n, p in own.unet.attn_processors.items()
+        if n.endswith("attn2.processor")
+    }
     assert kinds == {"IPAdapterAttnProcessor2_0"}
     knobs = "[knobs] steps=2 seed=1 size=64x64"
     plan = make_plan("[sub] pet", "[gen] a pet", "[op] generate ref=pet", knobs)

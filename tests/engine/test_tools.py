@@ -39,7 +39,9 @@ def test_invert_tool_saves_a_trajectory_that_rebuilds_the_latent(
     assert report["latent_reconstruction_error"] >= 0
 
 
-def test_stylize_tool_writes_one_image_per_prompt(engine: Any, style_image: Any, tmp_path: Path) -> None:
+def test_stylize_tool_writes_one_image_per_prompt(
+    engine: Any, style_image: Any, tmp_path: Path
+) -> None:
     reference = tmp_path / "paint.png"
     style_image.save(reference)
     paths = get("stylize")(prompts=["a cat", "a dog"], style_ref=reference, steps=2,
