@@ -78,12 +78,6 @@ def default_renderer(plan: EditPlan, assets: Mapping[str, Path], **callbacks: An
     return render(plan, assets, **callbacks)
 
 
-def plan_names(plan: EditPlan) -> list[str]:
-    """Every asset name a plan reads, in order, once."""
-    names = [plan.base, *plan.subs, plan.style_ref, *(op.ref for op in plan.ops)]
-    return list(dict.fromkeys(n for n in names if n is not None))
-
-
 class Studio:
     """One data dir: its database and asset store."""
 
