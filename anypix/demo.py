@@ -18,15 +18,16 @@ from typing import Any
 from PIL import Image
 
 # (what it shows, instruction). Names in [brackets] are the attachments made by _make_inputs.
-# Subject references and sounds join the script with the miniworld model (tiny-random has no
-# image-embedding path, so it cannot honestly render them).
 SCRIPT: tuple[tuple[str, str], ...] = (
-    ("generate with a blob layout", "a red ball on the left and a blue box on the right"),
-    ("add an object described in words", "add a yellow ring to [scene]"),
+    ("generate with a blob layout", "a red ellipse on the left and a blue rectangle on the right"),
+    ("add an object from a reference", "add [ref] to [scene] on the left"),
+    ("add an object described in words", "add a yellow ring to [scene] at the top"),
     ("recolour", "make the ring in [scene] green"),
     ("restyle with a reference", "paint [scene] in the style of [stripes]"),
-    ("compound edit", "remove the triangle from [scene] and make the ring blue"),
+    ("an audio-driven edit", "add [tone] to [scene] on the right"),
 )
+# tiny-random has no image-embedding path, so it cannot honestly render [sub] images or sounds.
+NEEDS_SUBJECTS = frozenset({"add an object from a reference", "an audio-driven edit"})
 
 
 @dataclass
@@ -40,18 +41,32 @@ class DemoTurn:
 
 
 def _make_inputs(folder: Path) -> dict[str, Path]:
-    """Attachments drawn from the miniworld: a scene to edit and a style reference."""
-    from anypix.models.miniworld.data import Scene, Style, random_scene, render
+    """Attachments drawn from the miniworld: a scene to edit, a reference object (a purple
+    triangle on its own), a style reference, and a tone whose pitch means cyan."""
+    from anypix.models.miniworld.data import (
+        MiniObject,
+        Scene,
+        Style,
+        random_scene,
+        render,
+        tone,
+        write_wav,
+    )
+    from anypix.plan import Blob
 
     folder.mkdir(parents=True, exist_ok=True)
+    triangle = Blob(description="a large purple triangle", cx=0.5, cy=0.5, a=0.3, b=0.24, angle=20)
     drawn = {
         "scene": random_scene(11, min_objects=2, max_objects=3),
+        "ref": Scene(0, Style("mono", "flat"), (MiniObject("purple", "triangle", "large", triangle),)),
         "stripes": Scene(0, Style("night", "stripes", angle=45, period=0.2)),
     }
     paths = {}
     for name, scene in drawn.items():
         paths[name] = folder / f"{name}.png"
         Image.fromarray(render(scene, 64)[0]).save(paths[name])
+    paths["tone"] = folder / "tone.wav"
+    write_wav(str(paths["tone"]), tone("cyan", "ellipse", seconds=1.0, seed=0))
     return paths
 
 
@@ -84,6 +99,9 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     with Studio(out / "data", renderer=renderer) as studio:
         session = studio.new_session("demo")
         for title, instruction in SCRIPT:
+            if title in NEEDS_SUBJECTS and components.subject_encoder is None:
+                console.print(f"[dim]skipped ({title}): {settings.model} has no subject tokens[/]")
+                continue
             started = time.perf_counter()
             turn = session.edit(instruction, inputs)
             outputs = _save_outputs(turn, out, len(turns) + 1)

@@ -181,9 +181,9 @@ def load_components(
     if name == "tiny-random" and name not in settings.model_paths:
         pipe = _tiny_pipeline()
     else:
+        if spec.source.startswith("package:"):  # its loader reads model_paths itself
+            return _load_package(name, spec.source, settings, target, torch_dtype)
         source = resolve_source(name, settings)
-        if source.startswith("package:"):
-            return _load_package(name, source, settings, target, torch_dtype)
         pipe = _from_pretrained(name, source, torch_dtype)
     pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
     if attention_slicing:

@@ -163,6 +163,10 @@ def _load_default_prior(model: Encoder) -> RefinementPrior | None:
     """The prior trained for this encoder, if one was trained (see ``anypix train prior``)."""
     path = default_prior_path(model.encoder_id)
     if not path.exists():
+        if model.encoder_id.startswith("miniworld-binding-"):  # ships with its encoder
+            from anypix.models.miniworld.binding import load_miniworld_prior
+
+            return load_miniworld_prior()
         return None
     from anypix.models.prior import load_prior
 

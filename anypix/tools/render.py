@@ -155,12 +155,42 @@ def render(
                   timings=timings)  # fmt: skip
 
 
+def load_sound(name: str, assets: Mapping[str, Any]) -> tuple[tuple[Any, int], str] | None:
+    """An audio asset as ``((mono float32 waveform, rate), sha256)``, or None if not audio."""
+    if name not in assets or not isinstance(assets[name], str | Path):
+        return None
+    path = Path(assets[name])
+    from anypix.media import sniff
+
+    try:
+        modality, _ = sniff(path)
+    except AssetError:
+        return None
+    if modality != "audio":
+        return None
+    import soundfile
+
+    try:
+        waveform, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as exc:
+        raise AssetError(f"[{name}] ({path}) is not readable audio: {exc}",
+                         "attach a WAV, FLAC or OGG file") from None  # fmt: skip
+    return (waveform.mean(axis=1), int(rate)), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def _load_images(
     plan: EditPlan, assets: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
+    """Images of the plan's assets; [sub] sounds load as (waveform, rate) for models that embed
+    audio (the miniworld's binding encoder)."""
+    loaded: dict[str, tuple[Any, str]] = {}
+    for name in plan.subs:
+        sound = load_sound(name, assets)
+        if sound is not None:
+            loaded[name] = sound
     names = [n for n in (plan.base, *plan.subs, plan.style_ref) if n is not None]
-    loaded = {name: load_asset(name, assets) for name in names}
-    return {n: image for n, (image, _) in loaded.items()}, {n: h for n, (_, h) in loaded.items()}
+    loaded |= {name: load_asset(name, assets) for name in names if name not in loaded}
+    return {n: item for n, (item, _) in loaded.items()}, {n: h for n, (_, h) in loaded.items()}
 
 
 def _noise(sampling: Sampling, components: Components) -> torch.Tensor:
@@ -200,11 +230,14 @@ def _denoise_plan(
 
     # 1. Start latent: fresh noise, or the inverted [base] blended with it by alpha.
     start = _noise(sampling, components)
+    keep: KeepOutside | None = None
     if plan.base is not None:
-        start = blend_start_latents(
-            invert(images[plan.base], prompt).noisiest, start, plan.knobs.alpha
-        )
+        base = invert(images[plan.base], prompt)
+        start = blend_start_latents(base.noisiest, start, plan.knobs.alpha)
         extra.update(start_blend=START_BLEND, inversion_guidance=INVERSION_GUIDANCE)
+        keep = KeepOutside.of(plan, base, sampling, components)
+        if keep is not None:
+            extra["keep_outside_regions"] = KEEP_OUTSIDE
     # 2. The style reference, inverted, rides along as row 0.
     reference = invert(images[plan.style_ref], "") if plan.style_ref is not None else None
     style_rows = int(reference is not None)
@@ -236,6 +269,8 @@ def _denoise_plan(
             ticker.check()
             if hooks is not None:
                 hooks.before_step(i, n)
+            if keep is not None:
+                x = torch.cat([x[:style_rows], keep.apply(x[style_rows:], i)])
             if reference is not None:
                 x = torch.cat([reference.before_step(i).to(x.dtype), x[style_rows:]])
             return x
@@ -246,8 +281,47 @@ def _denoise_plan(
             cross_attention_kwargs=hooks.cross_attention_kwargs if hooks is not None else None,
             before_step=before_step, after_step=lambda i, n: ticker.tick(),
         )  # fmt: skip
+    if keep is not None:
+        latents = torch.cat([latents[:style_rows], keep.apply(latents[style_rows:], None)])
     timings["denoise"] = time.perf_counter() - mark
     return latents, style_rows, extra
+
+
+KEEP_OUTSIDE = "outside the blobs/boxes, latents follow the [base]'s inversion at every step"
+
+
+@dataclass
+class KeepOutside:
+    """Local edits keep the rest of the image: when a plan edits a [base] inside blobs or boxes,
+    every latent cell no region touches is replaced, before each step, by the [base]'s inverted
+    latent at that step (and by its clean latent at the end), as in blended latent diffusion."""
+
+    inside: torch.Tensor  # (1, 1, h, w) float: 1 where a region touches the latent cell
+    trajectory: Any  # InversionTrajectory of the base
+
+    @classmethod
+    def of(cls, plan: EditPlan, trajectory: Any, sampling: Sampling,
+           components: Components) -> KeepOutside | None:  # fmt: skip
+        if not (plan.blobs or plan.boxes):
+            return None
+        import torch.nn.functional as F
+
+        from anypix.models.blob import blob_masks
+        from anypix.tools.layout import regions_of
+
+        width, height = sampling.size
+        masks = blob_masks(regions_of(plan, width, height), height, width)
+        union = masks.any(dim=0, keepdim=True).unsqueeze(0).float()
+        latent_size = tuple(trajectory.noisiest.shape[-2:])
+        inside = (F.adaptive_max_pool2d(union, latent_size) > 0).float()  # any pixel touched
+        return cls(inside.to(components.device, components.dtype), trajectory)
+
+    def apply(self, latents: torch.Tensor, step: int | None) -> torch.Tensor:
+        """Latents with the outside replaced by the base's at sampling step ``step`` (None: the
+        clean latent, after the last step)."""
+        source = self.trajectory.latents[0] if step is None else self.trajectory.before_step(step)
+        inside = self.inside.to(latents.dtype)
+        return inside * latents + (1 - inside) * source.to(latents.dtype)
 
 
 def _grounding(stack: ExitStack, plan: EditPlan, components: Components, sampling: Sampling) -> Any:

@@ -80,8 +80,16 @@ def subject_conditioning(
 
     if not images:
         raise ValueError("subject_conditioning needs at least one image")
+    from PIL import Image as PILImage
+
+    sounds = [item for item in images if not isinstance(item, PILImage.Image)]
     with torch.inference_mode():
         encoder = components.subject_encoder
+        if sounds and encoder is None:
+            raise NotAvailableError(
+                f"preset {components.preset!r} cannot use a sound as a [sub] reference",
+                "use the miniworld model (its binding encoder embeds audio) or attach an image",
+            )
         if encoder is not None:
             cond = encoder.encode_subjects(list(images))
             uncond = encoder.null_tokens(len(images))

@@ -1,0 +1,122 @@
+"""Load the shipped miniworld weights into a :class:`~anypix.models.diffusion.Components`.
+
+The UNet and text encoder are rebuilt from ``model.json``'s config and loaded from fp16
+safetensors; the "VAE" is pixel (un)shuffle; subject references (images and sounds) go through
+the miniworld binding encoder into the UNet's subject tokens.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from anypix.errors import ModelUnavailableError
+
+if TYPE_CHECKING:
+    import torch
+
+    from anypix.config import Settings
+    from anypix.models.diffusion import Components
+
+WEIGHTS = Path(__file__).parent / "weights"
+DEFAULT_STEPS = 20
+DEFAULT_GUIDANCE = 1.0  # guidance 2-3 over-saturates this model (MEASUREMENTS.md)
+
+
+def weights_dir(settings: Settings | None = None) -> Path:
+    configured = settings.model_paths.get("miniworld") if settings is not None else None
+    return Path(configured) if configured else WEIGHTS
+
+
+class MiniworldSubjects:
+    """The miniworld's :class:`~anypix.tools.subject.SubjectTokenEncoder`: subject images or
+    sounds -> binding-space vectors -> the UNet's subject tokens."""
+
+    def __init__(self, unet: Any, binding: Any) -> None:
+        self.unet, self.binding = unet, binding
+
+    def vectors(self, items: Sequence[Any]) -> torch.Tensor:
+        """Binding vectors of subjects: PIL images, or sounds as ``(waveform, rate)`` pairs."""
+        import torch
+        from PIL import Image
+
+        rows = []
+        for item in items:
+            modality = "image" if isinstance(item, Image.Image) else "audio"
+            rows.append(self.binding.embed([item], modality))
+        return torch.cat(rows)
+
+    def tokens(self, vectors: torch.Tensor) -> torch.Tensor:
+        param = next(self.unet.subject_tokens.parameters())
+        return self.unet.subject_tokens(vectors.to(param.device, param.dtype))
+
+    def encode_subjects(self, images: Sequence[Any]) -> torch.Tensor:
+        return self.tokens(self.vectors(images))
+
+    def null_tokens(self, subjects: int) -> torch.Tensor:
+        return self.unet.subject_tokens.null_tokens(subjects)
+
+
+def load_miniworld(
+    *, settings: Settings | None = None, device: torch.device | None = None,
+    dtype: torch.dtype | None = None,
+) -> Components:  # fmt: skip
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from safetensors.torch import load_file
+
+    from anypix.models.diffusion import Components
+    from anypix.models.miniworld.model import (
+        MiniworldConfig,
+        PixelShuffleVAE,
+        build_scheduler,
+        build_text_encoder,
+        build_unet,
+        load_tokenizer,
+    )
+
+    folder = weights_dir(settings)
+    if not (folder / "unet.safetensors").exists():
+        raise ModelUnavailableError(
+            f"the miniworld weights are not in {folder}",
+            "train them with 'anypix train miniworld' (or use --model tiny-random)",
+        )
+    info = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+    config = MiniworldConfig.from_dict(info["config"])
+    tokenizer = load_tokenizer(folder / "tokenizer", config.max_length)
+    unet, text_encoder = build_unet(config), build_text_encoder(config, tokenizer)
+    unet.load_state_dict({k: v.float() for k, v in load_file(folder / "unet.safetensors").items()})
+    text_encoder.load_state_dict(
+        {k: v.float() for k, v in load_file(folder / "text_encoder.safetensors").items()}
+    )
+    target = device or torch.device("cpu")
+    torch_dtype = dtype or torch.float32
+    pipe: Any = StableDiffusionPipeline(
+        vae=PixelShuffleVAE(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+        scheduler=build_scheduler(), safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    )  # fmt: skip
+    pipe.to(device=target, dtype=torch_dtype)
+    for module in (unet, text_encoder, pipe.vae):
+        module.eval().requires_grad_(False)
+    return Components(
+        preset="miniworld", unet=unet, vae=pipe.vae, text_encoder=text_encoder,
+        tokenizer=tokenizer, scheduler=pipe.scheduler, device=target, dtype=torch_dtype,
+        pipeline=pipe, default_steps=DEFAULT_STEPS, default_guidance=DEFAULT_GUIDANCE,
+        subject_encoder=_subjects(unet, settings),
+        options={"weights": str(folder), "train_steps": info.get("steps")},
+    )  # fmt: skip
+
+
+def _subjects(unet: Any, settings: Settings | None) -> MiniworldSubjects | None:
+    """Subject tokens need the binding encoder; without it [sub] references are refused later."""
+    try:
+        from anypix.models.miniworld.binding import load_encoder
+    except ImportError:
+        return None
+    try:
+        return MiniworldSubjects(unet, load_encoder(settings))
+    except ModelUnavailableError:
+        return None

@@ -1,0 +1,119 @@
+"""The miniworld diffusion model: tokenizer, pixel-shuffle latents, blob painting, training
+(resume), export and loading as a preset, and local edits that keep the rest of the image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from anypix.models.blob import BlobBatch, get_blob_layers
+from anypix.models.miniworld.data import COLOURS, SHAPES, random_scene, render
+from anypix.models.miniworld.model import (
+    MiniworldConfig,
+    PixelShuffleVAE,
+    build_unet,
+    load_tokenizer,
+    vocabulary,
+    write_word_tokenizer,
+)
+from anypix.models.miniworld.train import TrainOptions, export, train
+from anypix.plan import Blob, EditPlan, Knobs, Op
+
+TINY = MiniworldConfig(block_out_channels=(16, 32), text_width=32, text_layers=1, paint_channels=4)
+
+
+def test_world_words_are_single_tokens(tmp_path):
+    tokenizer = load_tokenizer(write_word_tokenizer(tmp_path), 48)
+    for word in [*COLOURS, *SHAPES, "small", "large", "stripes", "checker"]:
+        ids = tokenizer(word).input_ids
+        assert len(ids) == 3, (word, tokenizer.convert_ids_to_tokens(ids))  # bos, word, eos
+    assert "ellipse" in vocabulary()
+    # anything else still tokenizes (bytes), it is just not one token
+    assert len(tokenizer("zebra").input_ids) > 3
+
+
+def test_pixel_shuffle_vae_is_exact():
+    vae = PixelShuffleVAE()
+    pixels = torch.rand(2, 3, 64, 64) * 2 - 1
+    latents = vae.encode(pixels).latent_dist.mean
+    assert latents.shape == (2, 12, 32, 32)
+    assert torch.equal(vae.decode(latents).sample, pixels)
+
+
+def test_painted_blobs_change_the_unet_only_where_conditioned():
+    torch.manual_seed(0)
+    unet = build_unet(TINY).eval()
+    blob = Blob(description="a red ellipse", cx=0.25, cy=0.25, a=0.15, b=0.1)
+    tokens = torch.randn(1, 4, TINY.text_width)
+    batch = BlobBatch.from_blobs([blob], tokens, torch.ones(1, 4, dtype=torch.bool), 64, 64)
+    x = torch.randn(1, 12, 32, 32)
+    hidden = torch.randn(1, 5, TINY.text_width)
+    grounding = get_blob_layers(unet)
+    assert grounding is not None
+    with torch.no_grad():
+        plain = unet(x, 10, encoder_hidden_states=hidden).sample
+        with grounding.conditioned(batch):
+            grounded = unet(x, 10, encoder_hidden_states=hidden).sample
+        again = unet(x, 10, encoder_hidden_states=hidden).sample
+    assert not torch.allclose(plain, grounded)
+    assert torch.equal(plain, again)  # leaving the context removes the conditioning
+
+
+@pytest.fixture(scope="module")
+def trained_dir(tmp_path_factory):
+    """A few training steps of a tiny miniworld model, exported like the shipped weights."""
+    run = tmp_path_factory.mktemp("run")
+    options = TrainOptions(steps=3, batch=2, checkpoint_every=2, eval_every=0, config=TINY)
+    train(run, options, binding=None)
+    weights = export(run, run / "weights")
+    return run, weights
+
+
+def test_training_resumes_where_it_stopped(trained_dir):
+    run, _ = trained_dir
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["step"] == 3
+    options = TrainOptions(steps=5, batch=2, checkpoint_every=10, eval_every=0, config=TINY)
+    train(run, options, binding=None)
+    resumed = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert resumed["step"] == 5
+    assert [e["step"] for e in resumed["log"]] == [3, 5]  # one log per run end, no restart at 0
+
+
+def test_exported_weights_load_as_the_preset(trained_dir, monkeypatch):
+    from anypix.config import load_settings
+    from anypix.models.diffusion import load_components
+
+    _, weights = trained_dir
+    monkeypatch.setenv("ANYPIX_MODEL_PATHS__MINIWORLD", str(weights))
+    components = load_components("miniworld", settings=load_settings())
+    assert components.preset == "miniworld"
+    assert components.default_size == (64, 64)
+    assert components.unet.dtype == torch.float32
+    assert {p.suffix for p in weights.iterdir() if p.is_file()} >= {".safetensors", ".json"}
+
+
+def test_local_edit_keeps_every_pixel_outside_the_blob(trained_dir, monkeypatch):
+    from anypix.config import load_settings
+    from anypix.models.diffusion import load_components
+    from anypix.tools.render import render as render_plan
+
+    _, weights = trained_dir
+    monkeypatch.setenv("ANYPIX_MODEL_PATHS__MINIWORLD", str(weights))
+    components = load_components("miniworld", settings=load_settings())
+    image = Image.fromarray(render(random_scene(3, min_objects=2), 64)[0])
+    blob = Blob(description="a large red ring", cx=0.3, cy=0.6, a=0.2, b=0.15, angle=30)
+    plan = EditPlan(
+        base="scene", blobs=[blob], ops=[Op(op="add", target="a large red ring")],
+        knobs=Knobs(steps=4, seed=1, alpha=0.5),
+    )  # fmt: skip
+    result = render_plan(plan, {"scene": image}, components)
+    out = np.asarray(result.images[0]).astype(int)
+    src = np.asarray(image).astype(int)
+    touched = blob.mask(64, 64)
+    cells = touched.reshape(32, 2, 32, 2).any(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
+    assert np.array_equal(out[~cells], src[~cells])
+    assert not np.array_equal(out[cells], src[cells])  # the inside was regenerated
+    assert result.provenance.knobs["keep_outside_regions"]
