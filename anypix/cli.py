@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from anypix.errors import AnypixError, EmptyInstructionError, NotAvailableError
+
+if TYPE_CHECKING:
+    from anypix.studio import Session, Studio
 
 app = typer.Typer(
     name="anypix",
@@ -39,12 +42,6 @@ DataDirOption = Annotated[
     Path | None,
     typer.Option("--data-dir", help="Where sessions and assets live (default: the user data dir)."),
 ]
-
-
-def _not_yet(feature: str, issue: str) -> NoReturn:
-    raise NotAvailableError(
-        f"{feature} is not available in this build yet", f"it arrives with {issue}"
-    )
 
 
 def _instruction(text: str) -> str:
@@ -186,30 +183,179 @@ def demo(
 # -- front ends -----------------------------------------------------------------------------------
 
 
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", help="Diffusion preset (anypix models lists them)."),
+]
+
+
+def _chat_input(prompt: str) -> str:
+    return input(prompt)  # builtins.input gets line editing from readline when it is there
+
+
 @app.command()
 def run(
-    file: Annotated[Path, typer.Argument(help="A scripted instruction file (YAML or JSONL).")],
+    file: Annotated[
+        Path, typer.Argument(help="A script file: YAML (.yaml/.yml/.json) or JSON lines (.jsonl).")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the images and manifest.json (default: out/FILE-STEM)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only plan every step and print the plans.")
+    ] = False,
+    model: ModelOption = None,
+    llm: LlmOption = None,
+    seed: Annotated[
+        int | None, typer.Option("--seed", min=0, help="Replaces the seed in the file's defaults.")
+    ] = None,
 ) -> None:
-    """Run a scripted file of instructions, resumably."""
-    _not_yet("anypix run", "the front-ends issue")
+    """Run a script of instructions as one session, resumably (format: docs/scripts.md).
+
+    OUT/manifest.json records each finished step; running again skips them and goes on where it
+    stopped. Exit codes: 0 all ok, 1 a step failed, 2 a bad file, 3 a model is not available,
+    130 interrupted.
+
+    Example: anypix run examples/ten-steps.yaml --out out/ten --seed 1
+    """
+    from rich.console import Console
+
+    from anypix.agent.planner import planner_for
+    from anypix.config import load_settings
+    from anypix.script import dry_run as plan_only
+    from anypix.script import load_script, run_script
+
+    script = load_script(file)
+    settings = load_settings(model=model, llm=llm)
+    planner = planner_for(settings)
+    console = Console(highlight=False)
+    if dry_run:
+        raise typer.Exit(plan_only(script, planner, console, seed=seed))
+    from anypix.chat import cached_renderer
+    from anypix.studio import Studio
+
+    renderer = cached_renderer(settings.model)  # loads on the first step that renders
+    folder = out or Path("out") / file.stem
+    with Studio(planner=planner, renderer=renderer) as studio:
+        result = run_script(script, studio, folder, console, model=settings.model, seed=seed)
+    done = sum(step.status == "ok" for step in result.steps)
+    console.print(
+        f"{done}/{len(script.steps)} steps done ({len(result.skipped)} from before); "
+        f"manifest: {result.manifest}"
+    )
+    if result.exit_code:
+        step = result.steps[-1].index if result.steps else 0
+        sys.stderr.write(f"error: step {step}: {result.message} (rerun to resume)\n")
+    raise typer.Exit(result.exit_code)
+
+
+def _chat_session(studio: Studio, ref: str | None) -> Session:
+    """The session a chat continues: ``ref`` (a name not found starts a session so named)."""
+    from anypix.memory.turns import SessionNotFoundError
+
+    if ref is None:
+        return studio.session()
+    try:
+        return studio.session(ref, create=False)
+    except SessionNotFoundError:
+        return studio.new_session(ref)
 
 
 @app.command()
-def chat() -> None:
-    """A plain prompt loop: type instructions, /undo, /branch N, /attach name=path, /show."""
-    _not_yet("anypix chat", "the front-ends issue")
+def chat(
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="Session id, prefix or name to continue; a new name starts a session "
+            "(default: the most recent).",
+        ),
+    ] = None,
+    model: ModelOption = None,
+    llm: LlmOption = None,
+) -> None:
+    """A plain prompt loop: each line is an instruction, or a command.
+
+    Commands: /attach NAME=PATH, /undo, /redo, /branch N, /show [N], /export PATH, /help, /quit.
+    Ctrl-C cancels a render (not the chat); Ctrl-D leaves.
+
+    Example: anypix chat --session holiday, then: /attach beach=beach.jpg, then:
+    add a red umbrella to [beach]
+    """
+    from rich.console import Console
+
+    from anypix.agent.planner import planner_for
+    from anypix.chat import cached_renderer, run_chat
+    from anypix.config import load_settings
+    from anypix.studio import Studio
+
+    settings = load_settings(model=model, llm=llm)
+    renderer = cached_renderer(settings.model)
+    with Studio(planner=planner_for(settings), renderer=renderer) as studio:
+        run_chat(studio, _chat_session(studio, session), _chat_input, Console())
 
 
 @app.command()
-def tui() -> None:
-    """The full-screen terminal UI."""
-    _not_yet("anypix tui", "the front-ends issue")
+def tui(session: SessionOption = None) -> None:
+    """The full-screen terminal UI: history, images, plans and a prompt in one screen.
+
+    Example: anypix tui --session holiday
+    """
+    from anypix.config import load_settings
+
+    try:
+        from anypix.tui import run_tui
+    except ImportError as exc:
+        raise NotAvailableError(
+            f"the terminal UI cannot start: {exc}", "use anypix chat, or reinstall anypix"
+        ) from None
+    run_tui(load_settings(), session)
 
 
 @app.command()
-def serve() -> None:
-    """Serve anypix's tools to other agents over MCP (stdio or local HTTP)."""
-    _not_yet("anypix serve", "the front-ends issue")
+def serve(
+    http: Annotated[
+        bool, typer.Option("--http", help="Serve over local HTTP instead of stdio.")
+    ] = False,
+    host: Annotated[str, typer.Option(help="Address to listen on (with --http).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port (with --http).")] = 8765,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            envvar="ANYPIX_SERVE_TOKEN",
+            help="Bearer token HTTP clients must send (or set ANYPIX_SERVE_TOKEN; default: a "
+            "new one, printed when the server starts).",
+        ),
+    ] = None,
+    session: Annotated[
+        str | None,
+        typer.Option(
+            "--session",
+            "-s",
+            help="Session the tools act on; a new name creates it (default: the most recent).",
+        ),
+    ] = None,
+) -> None:
+    """Serve anypix's tools to other agents over MCP (stdio by default, or local HTTP).
+
+    Example (an MCP client config): command "anypix", args ["serve"].
+    Example: anypix serve --http --port 8765 --token s3cret
+    """
+    from anypix.config import load_settings
+
+    try:
+        from anypix.api import server
+    except ImportError as exc:
+        raise NotAvailableError(
+            f"the MCP server cannot start: {exc}", "reinstall anypix with its mcp dependency"
+        ) from None
+    settings = load_settings()
+    if http:
+        server.serve_http(settings, host=host, port=port, token=token, session=session)
+    else:
+        server.serve_stdio(settings, session=session)
 
 
 @app.command()
@@ -438,6 +584,45 @@ def train_prior_command(
         f"held-out L2 to the clean embedding: prior {report.prior_l2:.4f}, "
         f"identity {report.identity_l2:.4f}\ncheckpoint: {report.checkpoint}\n"
     )
+
+
+@train_app.command("miniworld")
+def train_miniworld_command(
+    run_dir: Annotated[
+        Path, typer.Option("--run", help="Folder for checkpoints (resumes from it).")
+    ] = Path("runs/miniworld"),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder for the finished weights (default: <data dir>/models/miniworld)."
+        ),
+    ] = None,
+    unet_steps: Annotated[int, typer.Option(min=1, help="Diffusion UNet steps.")] = 2700,
+    binding_steps: Annotated[int, typer.Option(min=1, help="Binding encoder steps.")] = 1800,
+    prior_steps: Annotated[int, typer.Option(min=1, help="Refinement prior steps.")] = 2000,
+    batch: Annotated[int, typer.Option(min=1, help="Scenes per UNet step.")] = 32,
+    threads: Annotated[int, typer.Option(min=0, help="CPU threads (0: torch's default).")] = 0,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
+) -> None:
+    """Train the miniworld models from scratch: binding encoder + prior, then the diffusion UNet.
+
+    Every stage resumes from its checkpoint under --run (Ctrl-C saves one). When done, point
+    anypix at the weights: ANYPIX_MODEL_PATHS__MINIWORLD=<out>. On CPU the recipe that made the
+    shipped weights took about 1.5 hours on one CPU thread.
+    """
+    from anypix.config import load_settings
+    from anypix.models.miniworld.recipe import Recipe, train_miniworld
+
+    weights = out or load_settings().data_dir / "models" / "miniworld"
+    recipe = Recipe(binding_steps=binding_steps, prior_steps=prior_steps, unet_steps=unet_steps,
+                    unet_batch=batch, threads=threads, device=device)  # fmt: skip
+    try:
+        train_miniworld(run_dir, weights, recipe)
+    except KeyboardInterrupt:
+        raise AnypixError(
+            "training interrupted", f"run it again to resume from {run_dir}"
+        ) from None
+    sys.stdout.write(f"weights: {weights}\nuse them: ANYPIX_MODEL_PATHS__MINIWORLD={weights}\n")
 
 
 # -- entry point ------------------------------------------------------------------------------------

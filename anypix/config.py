@@ -52,8 +52,8 @@ class Settings(BaseSettings):
         default_factory=lambda: _user_dir("data"),
         description="where sessions (SQLite) and assets live",
     )
-    # tiny-random until the miniworld weights ship (its pixels are meaningless; the demo says so)
-    model: str = Field(default="tiny-random", description="diffusion preset used by edit/render")
+    # anypix's own small model, shipped in the package: renders offline with no downloads
+    model: str = Field(default="miniworld", description="diffusion preset used by edit/render")
     llm: LlmBackendName = Field(
         default="auto",
         description="planner backend: auto (fast path, then smollm2), fast (grammar only), "

@@ -1,10 +1,12 @@
 """The offline demo: a short scripted session that plans, renders, stores and undoes.
 
 It runs with no network and no downloaded weights: inputs are drawn from the procedural
-miniworld, the planner is the deterministic fast path (with the embedded LLM behind it), and
-rendering uses the configured preset — ``tiny-random`` until the miniworld weights ship, whose
-pixels are random and say nothing about quality (the demo prints this plainly). Everything lands
-in a session under ``OUT/data``, and ``OUT/report.html`` shows each turn with its plan.
+miniworld (a scene, a reference object, a style reference and a tone), the planner is the
+deterministic fast path (with the embedded LLM behind it), and rendering uses the configured
+preset - the miniworld model shipped in the package by default. The session generates from a
+blob layout, adds an object from a reference image, adds one described in words, recolours,
+restyles with a reference, adds an object from a sound, and undoes. Everything lands in a session
+under ``OUT/data``; ``OUT/report.html`` shows each turn with its plan and a thumbnail.
 """
 
 from __future__ import annotations
@@ -58,7 +60,9 @@ def _make_inputs(folder: Path) -> dict[str, Path]:
     triangle = Blob(description="a large purple triangle", cx=0.5, cy=0.5, a=0.3, b=0.24, angle=20)
     drawn = {
         "scene": random_scene(11, min_objects=2, max_objects=3),
-        "ref": Scene(0, Style("mono", "flat"), (MiniObject("purple", "triangle", "large", triangle),)),
+        "ref": Scene(
+            0, Style("mono", "flat"), (MiniObject("purple", "triangle", "large", triangle),)
+        ),
         "stripes": Scene(0, Style("night", "stripes", angle=45, period=0.2)),
     }
     paths = {}
@@ -154,6 +158,7 @@ def _write_report(out: Path, turns: list[DemoTurn], model: str, history_len: int
         "pre{font-size:12px;white-space:pre-wrap;max-width:520px}</style>"
         f"<h1>anypix offline demo</h1><p>model preset: <code>{html.escape(model)}</code>; "
         f"{history_len} turns in the session after undo.</p>{note}"
+        f"<h2>attachments</h2><p>{_inputs_html(out / 'inputs')}</p>"
         "<table><tr><th>#</th><th>instruction</th><th>plan</th><th>output</th></tr>"
         + "".join(rows)
         + "</table>"
@@ -161,3 +166,16 @@ def _write_report(out: Path, turns: list[DemoTurn], model: str, history_len: int
     report = out / "report.html"
     report.write_text(page, encoding="utf-8")
     return report
+
+
+def _inputs_html(folder: Path) -> str:
+    cells = []
+    for path in sorted(folder.glob("*")):
+        name = html.escape(path.stem)
+        source = html.escape(f"inputs/{path.name}")
+        if path.suffix == ".png":
+            media = f'<img src="{source}" width="96" style="image-rendering: pixelated">'
+        else:
+            media = f'<audio controls src="{source}"></audio>'
+        cells.append(f"<span style='display:inline-block;margin:4px'>[{name}]<br>{media}</span>")
+    return "".join(cells)

@@ -130,8 +130,38 @@ def test_unknown_benchmark_names_the_ones_that_exist() -> None:
     assert "startup" in result.stderr
 
 
-@pytest.mark.parametrize("command", ["chat", "tui", "serve"])
-def test_unbuilt_front_ends_say_so_instead_of_pretending(command: str) -> None:
-    result = anypix(command)
-    assert result.returncode == 3
-    assert "not available in this build yet" in result.stderr
+@pytest.mark.parametrize(
+    ("command", "module"), [("tui", "anypix.tui"), ("serve", "anypix.api.server")]
+)
+def test_a_front_end_that_cannot_import_says_so_with_exit_code_3(command: str, module: str) -> None:
+    # The module is blocked in sys.modules, as if its package or a dependency were missing.
+    code = (
+        f"import sys\nsys.modules[{module!r}] = None\nfrom anypix.cli import main\n"
+        f"sys.argv = ['anypix', {command!r}]\nmain()"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 3, result.stderr
+    assert "cannot start" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_chat_reads_commands_from_stdin_until_quit() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "anypix.cli", "chat", "--llm", "fast", "--session", "piped"],
+        input="/help\n/show\n/quit\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "session piped" in result.stdout and "/attach NAME=PATH" in result.stdout
+    assert "no turns yet" in result.stdout and result.stdout.rstrip().endswith("bye")
+
+
+@pytest.mark.parametrize("command", ["run", "chat", "tui", "serve"])
+def test_front_end_help_explains_with_an_example(command: str) -> None:
+    result = anypix(command, "--help")
+    assert result.returncode == 0
+    assert "Example" in result.stdout

@@ -178,6 +178,10 @@ def load_components(
         )
     target = pick_device(device or settings.device)
     torch_dtype = pick_dtype(spec.dtype, target, dtype)
+    if settings.threads and target.type == "cpu":
+        import torch
+
+        torch.set_num_threads(settings.threads)
     if name == "tiny-random" and name not in settings.model_paths:
         pipe = _tiny_pipeline()
     else:

@@ -238,6 +238,9 @@ def _denoise_plan(
         keep = KeepOutside.of(plan, base, sampling, components)
         if keep is not None:
             extra["keep_outside_regions"] = KEEP_OUTSIDE
+            if any(op.op == "add" for op in plan.ops):  # new content grows from fresh noise
+                start = keep.inside * _noise(sampling, components) + (1 - keep.inside) * start
+                extra["start_inside_regions"] = "noise(seed)"
     # 2. The style reference, inverted, rides along as row 0.
     reference = invert(images[plan.style_ref], "") if plan.style_ref is not None else None
     style_rows = int(reference is not None)

@@ -105,18 +105,17 @@ def load_miniworld(
         preset="miniworld", unet=unet, vae=pipe.vae, text_encoder=text_encoder,
         tokenizer=tokenizer, scheduler=pipe.scheduler, device=target, dtype=torch_dtype,
         pipeline=pipe, default_steps=DEFAULT_STEPS, default_guidance=DEFAULT_GUIDANCE,
-        subject_encoder=_subjects(unet, settings),
+        subject_encoder=_subjects(unet, folder, target),
         options={"weights": str(folder), "train_steps": info.get("steps")},
     )  # fmt: skip
 
 
-def _subjects(unet: Any, settings: Settings | None) -> MiniworldSubjects | None:
-    """Subject tokens need the binding encoder; without it [sub] references are refused later."""
+def _subjects(unet: Any, folder: Path, device: torch.device) -> MiniworldSubjects | None:
+    """Subject tokens read the binding encoder shipped beside the UNet; without it, [sub]
+    references are refused when a plan uses them."""
+    from anypix.models.miniworld.binding import load_binding
+
     try:
-        from anypix.models.miniworld.binding import load_encoder
-    except ImportError:
-        return None
-    try:
-        return MiniworldSubjects(unet, load_encoder(settings))
+        return MiniworldSubjects(unet, load_binding(folder, str(device)))
     except ModelUnavailableError:
         return None

@@ -1,0 +1,88 @@
+"""The whole miniworld recipe, from nothing to shippable weights (``anypix train miniworld``).
+
+1. the binding encoder (image, text through MiniLM, audio) and its refinement prior,
+2. the blob-grounded diffusion UNet and its text encoder, whose subject tokens read that
+   binding space,
+3. export: fp16 safetensors of both into one weights directory.
+
+Every stage resumes from its checkpoint under ``run``; a finished stage is skipped.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+Log = Callable[[str], None]
+BINDING_FILES = ("binding.safetensors", "binding.json", "prior.pt")
+
+
+@dataclass
+class Recipe:
+    binding_steps: int = 1800
+    binding_batch: int = 64
+    prior_steps: int = 2000
+    unet_steps: int = 3000
+    unet_batch: int = 32
+    threads: int = 0
+    device: str = "auto"
+
+
+def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) -> Path:
+    """Train every stage into ``run`` and write the shippable weights into ``weights``."""
+    import torch
+
+    from anypix.models.miniworld.binding import load_binding
+    from anypix.models.miniworld.train import TrainOptions, export, train
+    from anypix.models.miniworld.train_binding import train_binding, train_miniworld_prior
+
+    if recipe.threads:
+        torch.set_num_threads(recipe.threads)
+    binding_dir = run / "binding"
+    if not (binding_dir / "binding.safetensors").exists() or _unfinished(binding_dir, recipe):
+        log(f"1/3 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
+        train_binding(binding_dir, steps=recipe.binding_steps, batch=recipe.binding_batch,
+                      progress=_every(log, 100))  # fmt: skip
+    if not (binding_dir / "prior.pt").exists():
+        log(f"1/3 refinement prior: {recipe.prior_steps} steps")
+        train_miniworld_prior(binding_dir, steps=recipe.prior_steps, log=log)
+    options = TrainOptions(steps=recipe.unet_steps, batch=recipe.unet_batch,
+                           threads=recipe.threads, device=recipe.device)  # fmt: skip
+    log(f"2/3 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")
+
+    def progress(step: int, total: int, entry: dict[str, Any]) -> None:
+        log(f"  step {step}/{total} " + " ".join(f"{k}={_short(v)}" for k, v in entry.items()))
+
+    train(run / "unet", options, progress=progress, binding=load_binding(binding_dir))
+    log(f"3/3 export -> {weights}")
+    export(run / "unet", weights)
+    for name in BINDING_FILES:
+        shutil.copy2(binding_dir / name, weights / name)
+    return weights
+
+
+def _unfinished(binding_dir: Path, recipe: Recipe) -> bool:
+    import torch
+
+    checkpoint = binding_dir / "checkpoint.pt"
+    if not checkpoint.exists():
+        return True
+    return int(torch.load(checkpoint, weights_only=False).get("step", 0)) < recipe.binding_steps
+
+
+def _every(log: Log, n: int) -> Callable[..., None]:
+    def report(step: int, total: int, entry: dict[str, Any] | None = None) -> None:
+        if step % n == 0 or step == total:
+            log(
+                f"  step {step}/{total} "
+                + " ".join(f"{k}={_short(v)}" for k, v in (entry or {}).items())
+            )
+
+    return report
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)

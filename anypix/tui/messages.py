@@ -1,0 +1,66 @@
+"""Domain messages: how the turn worker and the widgets tell the app what happened.
+
+The worker runs in a thread and posts these (``post_message`` is thread-safe); handlers run on
+the app's event loop, so widgets are only touched there.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from textual.message import Message
+
+if TYPE_CHECKING:
+    from anypix.memory.history import AssetInfo, TurnDetail
+
+
+class TurnStarted(Message):
+    """An instruction was submitted and its turn began (planning comes first)."""
+
+    def __init__(self, instruction: str) -> None:
+        super().__init__()
+        self.instruction = instruction
+
+
+class StepProgress(Message):
+    """The renderer finished ``done`` of ``total`` UNet passes (inversions included)."""
+
+    def __init__(self, done: int, total: int) -> None:
+        super().__init__()
+        self.done, self.total = done, total
+
+
+class TurnFinished(Message):
+    """A turn ended. ``detail`` is the turn as stored (None when it failed before it could be
+    stored, e.g. a bad attachment); ``error`` is what ended it early, if anything."""
+
+    def __init__(
+        self, instruction: str, detail: TurnDetail | None, error: Exception | None
+    ) -> None:
+        super().__init__()
+        self.instruction, self.detail, self.error = instruction, detail, error
+
+    @property
+    def status(self) -> str:
+        """ok, cancelled or failed, as the history stores it."""
+        from anypix.errors import CancelledError
+
+        if self.error is None and self.detail is not None:
+            return "ok"
+        return "cancelled" if isinstance(self.error, CancelledError) else "failed"
+
+
+class AttachFinished(Message):
+    """``/attach`` or the dialog stored ``asset`` in the session, or failed with ``error``."""
+
+    def __init__(self, spec: str, asset: AssetInfo | None, error: Exception | None) -> None:
+        super().__init__()
+        self.spec, self.asset, self.error = spec, asset, error
+
+
+class ModelReady(Message):
+    """The diffusion preset finished loading (``device`` is where it runs), or failed to."""
+
+    def __init__(self, preset: str, device: str | None, error: Exception | None = None) -> None:
+        super().__init__()
+        self.preset, self.device, self.error = preset, device, error

@@ -1,0 +1,51 @@
+"""The renderer the terminal UI gives its Studio: the configured diffusion preset, loaded once
+(in a background worker at start-up, so the first edit does not wait for it) and reused."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from anypix.config import Settings
+    from anypix.models.diffusion import Components
+    from anypix.plan import EditPlan
+    from anypix.records import Render
+
+
+class PresetRenderer:
+    """``renderer(plan, assets, *, progress=None, cancel=None) -> Render`` over one loaded preset."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.preset = settings.model
+        self._components: Components | None = None
+        self._lock = threading.Lock()  # the warm-up worker and the first edit may race to load
+
+    @property
+    def device(self) -> str | None:
+        """Where the preset runs, once loaded."""
+        return None if self._components is None else str(self._components.device)
+
+    def load(self) -> Components:
+        with self._lock:
+            if self._components is None:
+                from anypix.models.diffusion import load_components
+
+                self._components = load_components(self.preset, settings=self.settings)
+            return self._components
+
+    def __call__(
+        self,
+        plan: EditPlan,
+        assets: Mapping[str, Path],
+        *,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: Callable[[], bool] | None = None,
+        **_: Any,
+    ) -> Render:
+        from anypix.tools.render import render
+
+        return render(plan, assets, self.load(), progress=progress, cancel=cancel)

@@ -1,0 +1,156 @@
+"""``anypix chat``: the prompt loop driven with scripted lines; assertions on what it prints and
+on the history it stores."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from rich.console import Console
+
+from anypix.chat import run_chat
+from anypix.errors import CancelledError
+from anypix.studio import Studio
+from frontends import StepRenderer, grammar_planner
+
+
+class Lines:
+    """An ``input`` stand-in: returns the scripted lines (an exception instance is raised, as
+    Ctrl-C at the prompt would), then EOFError like Ctrl-D."""
+
+    def __init__(self, lines: Iterable[str | BaseException]) -> None:
+        self.lines, self.prompts = list(lines), 0
+
+    def __call__(self, prompt: str) -> str:
+        self.prompts += 1
+        if not self.lines:
+            raise EOFError
+        line = self.lines.pop(0)
+        if isinstance(line, BaseException):
+            raise line
+        return line
+
+
+def chat(tmp_path: Path, lines: Iterable[str | BaseException],
+         renderer: StepRenderer | None = None) -> tuple[str, Studio, Lines]:  # fmt: skip
+    studio = Studio(
+        tmp_path / "data", planner=grammar_planner(), renderer=renderer or StepRenderer()
+    )
+    console = Console(file=io.StringIO(), width=200)
+    feed = Lines(lines)
+    run_chat(studio, studio.session(), feed, console)
+    return console.file.getvalue(), studio, feed  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Path:
+    path = tmp_path / "scene.png"
+    Image.new("RGB", (16, 16), "green").save(path)
+    return path
+
+
+def test_an_instruction_shows_its_plan_steps_and_output_and_is_stored(
+    tmp_path: Path, scene: Path
+) -> None:
+    text, studio, _ = chat(tmp_path, [f"/attach scene={scene}", "add a yellow ring to [scene]"])
+    with studio:
+        session = studio.session()
+        turns = session.history()
+        stored = session.show(1)
+    assert "attached [scene] (image 16x16)" in text
+    assert "[base] scene" in text and "[op] add" in text  # the plan's tokens
+    assert "turn 1: 1 image(s), 3/3 steps" in text  # the progress callback reached the end
+    assert str(stored.renders[0].path) in text
+    assert [(t.seq, t.status, t.instruction) for t in turns] == [
+        (1, "ok", "add a yellow ring to [scene]")
+    ]
+
+
+def test_undo_redo_branch_and_show_move_the_stored_cursor(tmp_path: Path, scene: Path) -> None:
+    lines = [
+        f"/attach scene={scene}",
+        "add a yellow ring to [scene]",
+        "make the ring in [last] green",
+        "/undo",
+        "/redo",
+        "/branch 1",
+        "make a variation of [last]",
+        "/show",
+        "/show 3",
+        "/quit",
+        "this line is never read",
+    ]
+    text, studio, feed = chat(tmp_path, lines)
+    with studio:
+        turns = studio.session().history()
+        last = studio.session().assets()["last"]
+    assert "undo: now at turn 1" in text and "redo: now at turn 2" in text
+    assert "branch: now at turn 1" in text
+    assert [(t.seq, t.parent, t.current) for t in turns] == [(1, None, False), (2, 1, False),
+                                                              (3, 1, True)]  # fmt: skip
+    assert "turn 3 (ok): make a variation of [last]" in text and "[op] variation" in text
+    assert f"[last] image: {last.path}" in text  # /show lists the current image
+    assert feed.prompts == 10 and text.rstrip().endswith("bye")
+
+
+def test_user_errors_are_printed_and_the_chat_goes_on(tmp_path: Path, scene: Path) -> None:
+    lines = ["/undo", "/branch x", "/attach scene", f"/attach bad name={scene}",
+             "add [dog] to [scene]", "/frobnicate", "   ", f"/attach scene={scene}",
+             "remove the cat from [scene]"]  # fmt: skip
+    text, studio, _ = chat(tmp_path, lines)
+    with studio:
+        turns = studio.session().history()
+    assert "error: nothing to undo" in text
+    assert "error: usage: /branch N" in text and "error: usage: /attach NAME=PATH" in text
+    assert "not a usable asset name" in text
+    assert "[dog] is not in this session" in text
+    assert "unknown command /frobnicate" in text
+    # the failed instruction is kept as a failed turn; the last one worked
+    assert [t.status for t in turns] == ["failed", "ok"]
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt(), CancelledError("stop")])
+def test_ctrl_c_cancels_the_render_not_the_chat(
+    tmp_path: Path, scene: Path, interruption: BaseException
+) -> None:
+    renderer = StepRenderer(interrupt=(1, interruption))
+    lines: list[str | BaseException] = [
+        f"/attach scene={scene}",
+        "add a yellow ring to [scene]",
+        KeyboardInterrupt(),  # Ctrl-C at the prompt only clears the line
+        "add a red box to [scene]",
+    ]
+    text, studio, _ = chat(tmp_path, lines, renderer)
+    with studio:
+        turns = studio.session().history()
+    assert "cancelled: the turn is kept as cancelled" in text
+    assert "Ctrl-C clears the line" in text
+    assert [(t.seq, t.status, t.current) for t in turns] == [(1, "cancelled", False),
+                                                              (2, "ok", True)]  # fmt: skip
+    assert renderer.ticks == [1, 3]  # the first render stopped at its second step
+
+
+def test_export_writes_an_archive_that_imports(tmp_path: Path, scene: Path) -> None:
+    archive = tmp_path / "chat.zip"
+    text, _, _ = chat(
+        tmp_path,
+        [
+            f"/attach scene={scene}",
+            "remove the cat from [scene]",
+            f"/export {archive}",
+            "/export",
+        ],
+    )
+    assert f"exported to {archive}" in text and "usage: /export PATH" in text
+    with Studio(tmp_path / "other") as other:
+        imported = other.import_session(archive)
+        assert [t.instruction for t in imported.history()] == ["remove the cat from [scene]"]
+
+
+def test_help_lists_every_command(tmp_path: Path) -> None:
+    text, _, _ = chat(tmp_path, ["/help"])
+    for command in ("/attach", "/undo", "/redo", "/branch", "/show", "/export", "/help", "/quit"):
+        assert command in text

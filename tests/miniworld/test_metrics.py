@@ -1,0 +1,212 @@
+"""Fidelity metrics on ground-truth renders: clean renders score (near) perfectly, wrong images
+score low, and the background style classifier names the (palette, texture) of held-out scenes."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from anypix.models.miniworld.data import (
+    COLOURS,
+    PALETTES,
+    TEXTURES,
+    MiniObject,
+    Scene,
+    Style,
+    random_scene,
+    render,
+)
+from anypix.models.miniworld.metrics import (
+    PSNR_CAP,
+    background_mask,
+    blob_iou,
+    classify_background,
+    count_objects,
+    dilate,
+    dominant_colour,
+    largest_segment,
+    mask_iou,
+    psnr,
+    score_layout,
+    soften,
+    style_consistency,
+)
+from anypix.plan import Blob
+
+HELD_OUT = range(100_000, 100_200)  # the benchmark's seeds; the classifier's bank uses others
+
+
+def _ellipses(scene: Scene) -> Scene:
+    """The same scene with every object drawn as an ellipse (exactly its blob)."""
+    objects = tuple(dataclasses.replace(o, shape="ellipse") for o in scene.objects)
+    return dataclasses.replace(scene, objects=objects)
+
+
+def _separate_scenes(count: int, shape: str | None = None) -> list[Scene]:
+    """Held-out scenes whose blobs do not overlap (nothing is occluded)."""
+    scenes = []
+    for seed in HELD_OUT:
+        scene = random_scene(seed, min_objects=1, max_overlap=0.0)
+        scene = _ellipses(scene) if shape == "ellipse" else scene
+        masks = [o.blob.mask(64, 64) for o in scene.objects]
+        if sum(m.sum() for m in masks) == np.logical_or.reduce(masks).sum():
+            scenes.append(scene)
+        if len(scenes) == count:
+            return scenes
+    raise AssertionError("not enough separate scenes")
+
+
+def test_ellipse_scenes_score_perfect_iou_colour_and_count() -> None:
+    for scene in _separate_scenes(20, shape="ellipse"):
+        image = render(scene)[0]
+        score = score_layout(image, scene.objects)
+        assert score.ious == (1.0,) * len(scene.objects)
+        assert all(score.colours_right)
+        assert score.count_right, (score.counted, score.requested)
+
+
+def test_every_shape_keeps_its_colour_and_count_and_a_high_iou() -> None:
+    scores = [score_layout(render(s)[0], s.objects) for s in _separate_scenes(40)]
+    assert all(all(s.colours_right) and s.count_right for s in scores)
+    ious = [iou for s in scores for iou in s.ious]
+    # Rings (hole), rectangles and triangles fill their blob only partly; never badly.
+    assert min(ious) > 0.4 and np.mean(ious) > 0.7, (min(ious), np.mean(ious))
+
+
+def test_empty_scene_counts_zero_objects_and_specks_do_not_count() -> None:
+    empty = render(Scene(5, Style("warm", "stripes", angle=30)))[0]
+    assert count_objects(empty) == 0
+    # 200 isolated red pixels (every other pixel of every other row) are noise, not an object;
+    # the same number of pixels in one patch is.
+    specks = empty.copy()
+    specks[0:40:2, 0:40:4] = COLOURS["red"]
+    assert count_objects(specks) == 0
+    patch = empty.copy()
+    patch[10:20, 10:30] = COLOURS["red"]
+    assert count_objects(patch) == 1
+
+
+def test_largest_segment_measures_connected_regions() -> None:
+    mask = np.zeros((12, 12), dtype=bool)
+    mask[1:4, 1:4] = True  # a 3x3 square: 9 px
+    mask[6:11, 2] = True  # a bar: 5 px
+    mask[5:7, 8:12] = True  # a block: 8 px
+    mask[4, 4] = True  # touches the square only diagonally: its own region
+    assert largest_segment(mask) == 9
+    mask[4, 1:4] = True  # a row under the square, reaching the lone pixel: 9 + 3 + 1
+    assert largest_segment(mask) == 13
+    assert largest_segment(np.zeros((3, 3), dtype=bool)) == 0
+
+
+def test_a_wrong_image_scores_low() -> None:
+    scene = _separate_scenes(1, shape="ellipse")[0]
+    image = render(scene)[0]
+    # Shifted by half the canvas: every object in the wrong place.
+    shifted = score_layout(np.roll(image, 32, axis=1), scene.objects)
+    assert np.mean(shifted.ious) < 0.5
+    # Every object repainted in another colour: right place, wrong colours.
+    names = list(COLOURS)
+    recoloured = [
+        dataclasses.replace(o, colour=names[(names.index(o.colour) + 1) % len(names)])
+        for o in scene.objects
+    ]
+    wrong = render(dataclasses.replace(scene, objects=tuple(recoloured)))[0]
+    score = score_layout(wrong, scene.objects)
+    assert not any(score.colours_right) and max(score.ious) < 0.5
+    # The background alone: nothing where anything was asked for.
+    bare = render(dataclasses.replace(scene, objects=()))[0]
+    assert all(dominant_colour(bare, o.blob.mask(64, 64)) is None for o in scene.objects)
+    assert count_objects(bare) == 0 != len(scene.objects)
+
+
+def test_iou_of_a_blob_is_exact() -> None:
+    blob = Blob(description="a red ellipse", cx=0.5, cy=0.5, a=0.3, b=0.15, angle=20)
+    half = blob.mask(64, 64).copy()
+    half[:, 32:] = False
+    assert mask_iou(half, blob.mask(64, 64)) == pytest.approx(half.sum() / blob.mask(64, 64).sum())
+    assert mask_iou(np.zeros((4, 4), bool), np.zeros((4, 4), bool)) == 1.0
+    image = render(Scene(0, Style("mono", "flat"), (MiniObject("red", "ellipse", "large", blob),)))[
+        0
+    ]
+    assert blob_iou(image, "red", blob) == 1.0
+    assert blob_iou(image, "blue", blob) == 0.0
+
+
+def test_dilate_grows_by_a_disk() -> None:
+    point = np.zeros((9, 9), dtype=bool)
+    point[4, 4] = True
+    grown = dilate(point, 2)
+    assert grown.sum() == 13  # the lattice points of a disk of radius 2
+    assert grown[4, 2] and grown[2, 4] and not grown[2, 2]
+    assert np.array_equal(dilate(point, 0), point)
+
+
+def test_psnr_properties() -> None:
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, size=(64, 64, 3), dtype=np.uint8)
+    assert psnr(image, image) == PSNR_CAP
+    shifted = np.clip(image.astype(int) + 1, 0, 255).astype(np.uint8)
+    exact_one = image < 255
+    assert psnr(image, shifted, exact_one.all(-1)) == pytest.approx(20 * np.log10(255), abs=1e-9)
+    noisy = [
+        np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+        for sigma in (2, 8, 32)
+    ]
+    values = [psnr(image, n) for n in noisy]
+    assert values[0] > values[1] > values[2]
+    assert psnr(noisy[1], image) == psnr(image, noisy[1])
+    # A mask restricts the comparison to the pixels it selects.
+    edited = image.copy()
+    edited[:8] = 0
+    outside = np.ones((64, 64), dtype=bool)
+    outside[:8] = False
+    assert psnr(image, edited, outside) == PSNR_CAP and psnr(image, edited) < 20
+    with pytest.raises(ValueError, match="shape"):
+        psnr(image, image[:32])
+
+
+def test_background_classifier_names_held_out_styles() -> None:
+    right = total = 0
+    per_texture = {t: [0, 0] for t in TEXTURES}
+    for seed in HELD_OUT:
+        scene = random_scene(seed)
+        image = render(scene)[0]
+        guess = classify_background(image, background_mask(image, [o.blob for o in scene.objects]))
+        correct = guess == (scene.style.palette, scene.style.texture)
+        right += correct
+        total += 1
+        per_texture[scene.style.texture][0] += correct
+        per_texture[scene.style.texture][1] += 1
+    assert right / total >= 0.9, per_texture
+    assert all(hit / seen >= 0.75 for hit, seen in per_texture.values()), per_texture
+
+
+def test_background_classifier_tolerates_soft_edges_and_grain() -> None:
+    # Generated images are never crisp: blur more than the classifier's prototypes are blurred,
+    # add grain drawn from another generator, and it should still name nearly every style.
+    rng = np.random.default_rng(1)
+    right = 0
+    scenes = [random_scene(seed) for seed in HELD_OUT[:100]]
+    for scene in scenes:
+        soft = soften(render(scene)[0], passes=2).astype(np.float64)
+        image = np.clip(soft + rng.normal(0, 4, soft.shape), 0, 255).round().astype(np.uint8)
+        guess = classify_background(image, background_mask(image, [o.blob for o in scene.objects]))
+        right += guess == (scene.style.palette, scene.style.texture)
+    assert right / len(scenes) >= 0.9
+
+
+def test_background_classifier_separates_every_palette() -> None:
+    for palette in PALETTES:
+        for texture in ("flat", "noise"):
+            image = render(Scene(1, Style(palette, texture, angle=70, period=0.3)))[0]
+            assert classify_background(image) == (palette, texture)
+
+
+def test_style_consistency_counts_matching_pairs() -> None:
+    same = ("warm", "dots")
+    assert style_consistency([same] * 4) == 1.0
+    assert style_consistency([same, same, ("cool", "dots"), ("cool", "flat")]) == 1 / 6
+    with pytest.raises(ValueError, match="two"):
+        style_consistency([same])
