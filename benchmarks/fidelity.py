@@ -264,10 +264,12 @@ def audio_figures(bench: Bench, seeds: Sequence[int]) -> tuple[Figures, Figures]
             added = new_object(scene, np.random.default_rng(seed + 1))
             sound = Path(folder) / f"tone-{seed}.wav"
             write_wav(str(sound), tone(added.colour, added.shape, seed=seed))
-            words = f"a {added.size} {added.shape}"  # the colour must come from the sound
-            blob = Blob(**{**added.blob.model_dump(), "description": words, "label": added.shape})
-            plan = EditPlan(base="scene", subs=["tone"], blobs=[blob], knobs=bench.knobs(seed),
-                            ops=[Op(op="add", target=words, ref="tone")])  # fmt: skip
+            # As the planner writes "add [tone] to [scene] <where>": the blob and the op name
+            # the sound, so the colour can only come from the sound itself.
+            blob = Blob(**{**added.blob.model_dump(), "description": "tone", "label": "tone"})
+            plan = EditPlan(base="scene", subs=["tone"], gen="with tone", blobs=[blob],
+                            knobs=bench.knobs(seed),
+                            ops=[Op(op="add", target="tone", ref="tone")])  # fmt: skip
             base = draw_scene(scene, SIDE)[0]
             try:
                 image = bench.draw(plan, {"scene": Image.fromarray(base), "tone": sound})

@@ -26,7 +26,7 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
 
 @pytest.fixture
 def settings() -> Settings:
-    return load_settings(llm="fast", device="cpu")
+    return load_settings(llm="fast", device="cpu", model="tiny-random")
 
 
 @pytest.fixture

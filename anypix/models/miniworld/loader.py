@@ -98,7 +98,9 @@ def load_miniworld(
         scheduler=build_scheduler(), safety_checker=None, feature_extractor=None,
         requires_safety_checker=False,
     )  # fmt: skip
-    pipe.to(device=target, dtype=torch_dtype)
+    pipe.to(device=target)
+    if torch_dtype != torch.float32:  # the modules are built in float32
+        pipe.to(dtype=torch_dtype)
     for module in (unet, text_encoder, pipe.vae):
         module.eval().requires_grad_(False)
     return Components(

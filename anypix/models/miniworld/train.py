@@ -518,10 +518,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-every", type=int, default=TrainOptions.eval_every)
+    parser.add_argument("--subject-steps", type=float, default=TrainOptions.subject_steps)
     parser.add_argument("--export", type=Path, default=None, help="write fp16 weights here after")
     args = parser.parse_args(argv)
     options = TrainOptions(steps=args.steps, batch=args.batch, threads=args.threads,
-                           device=args.device, eval_every=args.eval_every)  # fmt: skip
+                           device=args.device, eval_every=args.eval_every,
+                           subject_steps=args.subject_steps)  # fmt: skip
 
     def report(step: int, total: int, entry: dict[str, float]) -> None:
         print(json.dumps({"of": total, **entry}), flush=True)
