@@ -168,24 +168,22 @@ class Batch:
     uncond: torch.Tensor  # (B,) bool: everything dropped
 
 
-def make_batch(
-    rng: np.random.Generator, options: TrainOptions, tokenizer: Any, binding: Any
-) -> Batch:
-    config, size = options.config, options.config.image_size
-    with_subject = binding is not None and rng.random() < options.subject_steps
-    samples = [draw_sample(rng, options, with_subject) for _ in range(options.batch)]
-    uncond = torch.from_numpy(rng.random(len(samples)) < options.uncond_drop)
-    pixels = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
-    latents = F.pixel_unshuffle(pixels.float() / 127.5 - 1.0, 2)
-    captions = ["" if u else s.caption for s, u in zip(samples, uncond.tolist(), strict=True)]
+def text_and_layout(
+    captions: list[str], layouts: list[list[Any]], uncond: torch.Tensor, config: MiniworldConfig,
+    tokenizer: Any,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Caption ids and the blob slots of a batch: (caption_ids, sentence_ids, sentence_mask,
+    geometry, masks); empty slots and unconditional rows have no real sentence tokens."""
+    size, rows = config.image_size, len(captions)
+    captions = ["" if u else c for c, u in zip(captions, uncond.tolist(), strict=True)]
     caption_ids = tokenizer(
         captions, padding="max_length", max_length=config.max_length, truncation=True,
         return_tensors="pt",
     ).input_ids  # fmt: skip
-    sentences, geometry = [], torch.zeros(len(samples), MAX_BLOBS, 6)
-    masks = torch.zeros(len(samples), MAX_BLOBS, size, size, dtype=torch.bool)
-    for row, sample in enumerate(samples):
-        blobs = sample.blobs[:MAX_BLOBS]
+    sentences, geometry = [], torch.zeros(rows, MAX_BLOBS, 6)
+    masks = torch.zeros(rows, MAX_BLOBS, size, size, dtype=torch.bool)
+    for row, layout in enumerate(layouts):
+        blobs = layout[:MAX_BLOBS]
         sentences += [b.description for b in blobs] + [""] * (MAX_BLOBS - len(blobs))
         if blobs:
             geometry[row, : len(blobs)] = blob_geometry(blobs)
@@ -194,9 +192,24 @@ def make_batch(
         sentences, padding="max_length", max_length=config.sentence_length, truncation=True,
         return_tensors="pt",
     )  # fmt: skip
-    sentence_mask = encoded.attention_mask.bool().reshape(len(samples), MAX_BLOBS, -1)
-    empty = torch.tensor([s == "" for s in sentences]).reshape(len(samples), MAX_BLOBS, 1)
+    sentence_mask = encoded.attention_mask.bool().reshape(rows, MAX_BLOBS, -1)
+    empty = torch.tensor([s == "" for s in sentences]).reshape(rows, MAX_BLOBS, 1)
     sentence_mask &= ~empty & ~uncond.reshape(-1, 1, 1)
+    return caption_ids, encoded.input_ids, sentence_mask, geometry, masks
+
+
+def make_batch(
+    rng: np.random.Generator, options: TrainOptions, tokenizer: Any, binding: Any
+) -> Batch:
+    config = options.config
+    with_subject = binding is not None and rng.random() < options.subject_steps
+    samples = [draw_sample(rng, options, with_subject) for _ in range(options.batch)]
+    uncond = torch.from_numpy(rng.random(len(samples)) < options.uncond_drop)
+    pixels = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
+    latents = F.pixel_unshuffle(pixels.float() / 127.5 - 1.0, 2)
+    text = text_and_layout(
+        [s.caption for s in samples], [s.blobs for s in samples], uncond, config, tokenizer
+    )
     subjects = None
     if with_subject:
         subjects = torch.full((len(samples), config.binding_dim), float("nan"))
@@ -204,8 +217,7 @@ def make_batch(
         if rows:
             chosen = [samples[i].subject for i in rows]
             subjects[rows] = subject_vectors(binding, chosen, rng)  # type: ignore[arg-type]
-    return Batch(latents, caption_ids, encoded.input_ids, sentence_mask, geometry, masks,
-                 subjects, uncond)  # fmt: skip
+    return Batch(latents, *text, subjects, uncond)
 
 
 # -- the model step -------------------------------------------------------------------------------------
@@ -411,27 +423,12 @@ def sample_layouts(
 
     scheduler = build_scheduler()
     scheduler.set_timesteps(steps)
-    size = config.image_size
-    captions = [s.caption() for s in scenes]
-    caption_ids = tokenizer(captions, padding="max_length", max_length=config.max_length,
-                            truncation=True, return_tensors="pt").input_ids  # fmt: skip
-    sentences, geometry = [], torch.zeros(len(scenes), MAX_BLOBS, 6)
-    masks = torch.zeros(len(scenes), MAX_BLOBS, size, size, dtype=torch.bool)
-    for row, scene in enumerate(scenes):
-        blobs = [o.blob for o in scene.objects][:MAX_BLOBS]
-        sentences += [b.description for b in blobs] + [""] * (MAX_BLOBS - len(blobs))
-        if blobs:
-            geometry[row, : len(blobs)] = blob_geometry(blobs)
-            masks[row, : len(blobs)] = blob_masks(blobs, size, size)
-    encoded = tokenizer(sentences, padding="max_length", max_length=config.sentence_length,
-                        truncation=True, return_tensors="pt")  # fmt: skip
-    empty = torch.tensor([s == "" for s in sentences]).reshape(len(scenes), MAX_BLOBS, 1)
-    batch = Batch(
-        latents=torch.zeros(len(scenes), 12, size // 2, size // 2), caption_ids=caption_ids,
-        sentence_ids=encoded.input_ids,
-        sentence_mask=encoded.attention_mask.bool().reshape(len(scenes), MAX_BLOBS, -1) & ~empty,
-        geometry=geometry, masks=masks, subjects=None, uncond=torch.zeros(len(scenes), dtype=torch.bool),
+    uncond, side = torch.zeros(len(scenes), dtype=torch.bool), config.image_size // 2
+    text = text_and_layout(
+        [s.caption() for s in scenes], [[o.blob for o in s.objects] for s in scenes], uncond,
+        config, tokenizer,
     )  # fmt: skip
+    batch = Batch(torch.zeros(len(scenes), 12, side, side), *text, None, uncond)
     hidden, layout = conditioning_tokens(text_encoder, unet, batch, device)
     generator = torch.Generator().manual_seed(seed)
     latents = torch.randn(batch.latents.shape, generator=generator).to(device)
