@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import dataclasses
-import hashlib
 import io
 import json
 import os
@@ -33,8 +32,9 @@ from anypix.api.http import check_exposure, http_app
 from anypix.api.server import tool_specs
 from anypix.errors import AnypixError, CancelledError
 from anypix.plan import EditPlan
-from anypix.records import Provenance, Render
+from anypix.records import Render
 from anypix.studio import Studio
+from frontends import StepRenderer, grammar_planner
 
 TOOL_NAMES = {"plan", "edit", "generate", "list_assets", "get_asset", "undo", "history"}
 REPO = Path(__file__).resolve().parents[2]
@@ -43,43 +43,6 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-class CountingRenderer:
-    """A flat 8x8 image coloured by a hash of the plan, after ``steps`` progress ticks through
-    the real progress/cancel callbacks."""
-
-    def __init__(self, steps: int = 3) -> None:
-        self.steps = steps
-        self.plans: list[EditPlan] = []
-
-    def __call__(
-        self,
-        plan: EditPlan,
-        assets: Mapping[str, Any],
-        *,
-        progress: Callable[[int, int], None] | None = None,
-        cancel: Callable[[], bool] | None = None,
-    ) -> Render:
-        self.plans.append(plan)
-        for done in range(1, self.steps + 1):
-            if cancel is not None and cancel():
-                raise CancelledError(f"cancelled after {done - 1} of {self.steps} steps")
-            if progress is not None:
-                progress(done, self.steps)
-        colour = tuple(hashlib.sha256(plan.tokens().encode()).digest()[:3])
-        provenance = Provenance(
-            preset="counting", weight_hash="0" * 64, seed=plan.knobs.seed or 0, scheduler="none",
-            steps=self.steps, guidance=0.0, alpha=plan.knobs.alpha, size=(8, 8), device="cpu",
-            dtype="uint8", plan_tokens=plan.tokens(),
-        )  # fmt: skip
-        return Render(images=[Image.new("RGB", (8, 8), colour)], provenance=provenance)
-
-
-def grammar_planner() -> Any:
-    from anypix.agent.planner import Planner
-
-    return Planner(None, use_minilm=False)  # the fast path only: deterministic, no model
 
 
 def png_file(path: Path, colour: tuple[int, int, int], size: tuple[int, int] = (16, 12)) -> Path:
@@ -145,7 +108,7 @@ async def test_the_tools_are_listed_with_the_registry_schemas() -> None:
 @pytest.mark.anyio
 async def test_a_whole_edit_session_over_mcp(tmp_path: Path) -> None:
     photo = png_file(tmp_path / "photo.png", (200, 30, 30), size=(24, 16))
-    renderer = CountingRenderer(steps=3)
+    renderer = StepRenderer()
     server = build_server(lambda: Studio(tmp_path / "data", planner=grammar_planner(),
                                          renderer=renderer))  # fmt: skip
     progress: list[tuple[float, float | None, str | None]] = []
@@ -175,7 +138,7 @@ async def test_a_whole_edit_session_over_mcp(tmp_path: Path) -> None:
         assert {total for _, total, _ in progress} == {3}
         assert turn["turn"] == 1 and turn["status"] == "ok"
         assert turn["plan_tokens"] == renderer.plans[0].tokens()
-        assert turn["images"][0]["provenance"]["preset"] == "counting"
+        assert turn["images"][0]["provenance"]["preset"] == "steps"
         assert [step["tool"] for step in turn["steps"]] == ["plan", "check", "render"]
         [image] = images_of(edited)
         assert image.size == (8, 8)
@@ -217,7 +180,7 @@ async def test_a_whole_edit_session_over_mcp(tmp_path: Path) -> None:
 @pytest.mark.anyio
 async def test_user_errors_come_back_as_tool_errors_with_a_hint(tmp_path: Path) -> None:
     server = build_server(lambda: Studio(tmp_path / "data", planner=grammar_planner(),
-                                         renderer=CountingRenderer()))  # fmt: skip
+                                         renderer=StepRenderer()))  # fmt: skip
     async with Client(server) as client:
         missing = error_text(
             await client.call_tool("edit", {"instruction": "remove the cat from [photo]"})
