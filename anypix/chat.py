@@ -10,8 +10,9 @@ A render shows a progress bar per denoising step; Ctrl-C cancels the render (the
 marked cancelled) and the loop goes on. Ctrl-D or ``/quit`` leaves. The loop takes its input
 function and console as arguments, so tests (and other front ends) drive it with scripted lines.
 
-The render helpers here (:func:`render_progress`, :func:`cancel_on_interrupt`,
-:func:`cached_renderer`) are shared with ``anypix run`` (:mod:`anypix.script`).
+The render helpers here (:func:`render_progress`, :func:`cancel_on_interrupt`) are shared with
+``anypix run`` (:mod:`anypix.script`); the model is loaded once by
+:class:`anypix.tools.preset.PresetRenderer`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from anypix.memory.history import TurnDetail
-    from anypix.studio import RendererFn, Session, Studio
+    from anypix.studio import Session, Studio
 
 InputFn = Callable[[str], str]  # like builtins.input: returns a line, raises EOFError at the end
 PROMPT = "anypix> "
@@ -107,25 +108,6 @@ def cancel_on_interrupt() -> Iterator[Callable[[], bool]]:
         yield requested.is_set
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def cached_renderer(model: str | None = None) -> RendererFn:
-    """A renderer that loads the diffusion preset (``model``, default the setting) on first use
-    and keeps it, so a chat or a script does not reload the weights for every turn."""
-    from functools import cache
-
-    @cache
-    def components() -> Any:
-        from anypix.models.diffusion import load_components
-
-        return load_components(model)
-
-    def renderer(plan: Any, assets: Any, **callbacks: Any) -> Any:
-        from anypix.tools.render import render
-
-        return render(plan, assets, components(), **callbacks)
-
-    return renderer
 
 
 def plan_tokens(turn: TurnDetail) -> str:

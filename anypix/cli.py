@@ -232,10 +232,10 @@ def run(
     console = Console(highlight=False)
     if dry_run:
         raise typer.Exit(plan_only(script, planner, console, seed=seed))
-    from anypix.chat import cached_renderer
     from anypix.studio import Studio
+    from anypix.tools.preset import PresetRenderer
 
-    renderer = cached_renderer(settings.model)  # loads on the first step that renders
+    renderer = PresetRenderer(settings)  # loads on the first step that renders
     folder = out or Path("out") / file.stem
     with Studio(planner=planner, renderer=renderer) as studio:
         result = run_script(script, studio, folder, console, model=settings.model, seed=seed)
@@ -287,12 +287,13 @@ def chat(
     from rich.console import Console
 
     from anypix.agent.planner import planner_for
-    from anypix.chat import cached_renderer, run_chat
+    from anypix.chat import run_chat
     from anypix.config import load_settings
     from anypix.studio import Studio
+    from anypix.tools.preset import PresetRenderer
 
     settings = load_settings(model=model, llm=llm)
-    renderer = cached_renderer(settings.model)
+    renderer = PresetRenderer(settings)
     with Studio(planner=planner_for(settings), renderer=renderer) as studio:
         run_chat(studio, _chat_session(studio, session), _chat_input, Console())
 

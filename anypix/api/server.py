@@ -37,7 +37,7 @@ from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter, ValidationError
 
-from anypix.api.tools import TOOLS, LoadedRenderer, ToolOutput, Workspace
+from anypix.api.tools import TOOLS, ToolOutput, Workspace
 from anypix.errors import AnypixError, EmptyInstructionError, UnknownAssetError
 from anypix.studio import Studio
 
@@ -243,9 +243,10 @@ def studio_factory(settings: Settings | None = None) -> Callable[[], Studio]:
     def open_studio() -> Studio:
         from anypix.agent.planner import planner_for
         from anypix.config import load_settings
+        from anypix.tools.preset import PresetRenderer
 
         chosen = settings or load_settings()
-        return Studio(chosen.data_dir, planner=planner_for(chosen), renderer=LoadedRenderer(chosen))
+        return Studio(chosen.data_dir, planner=planner_for(chosen), renderer=PresetRenderer(chosen))
 
     return open_studio
 

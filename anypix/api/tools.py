@@ -17,7 +17,7 @@ import binascii
 import copy
 import tempfile
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,10 +31,7 @@ from anypix.memory.turns import SessionNotFoundError
 from anypix.studio import Session, Studio
 
 if TYPE_CHECKING:
-    from anypix.config import Settings
-    from anypix.models.diffusion import Components
-    from anypix.plan import EditPlan
-    from anypix.records import Render
+    pass
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
@@ -94,29 +91,6 @@ class Workspace:
                 found = self.studio.new_session(self.default_session)
             self._pinned = found.id
         return Session(self.studio, self._pinned)
-
-
-class LoadedRenderer:
-    """The studio's renderer for a long-running server: the diffusion model is loaded on the
-    first render and kept, instead of once per turn."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._components: Components | None = None
-        self._loading = threading.Lock()
-
-    def components(self) -> Components:
-        from anypix.models.diffusion import load_components
-
-        with self._loading:
-            if self._components is None:
-                self._components = load_components(settings=self.settings)
-            return self._components
-
-    def __call__(self, plan: EditPlan, assets: Mapping[str, Path], **callbacks: Any) -> Render:
-        from anypix.tools.render import render
-
-        return render(plan, assets, self.components(), **callbacks)
 
 
 # -- the tools --------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
 from anypix.errors import AnypixError
+from anypix.tools.preset import PresetRenderer
 from anypix.tui.attach_dialog import AttachDialog
 from anypix.tui.chat_input import AssetNameSuggester, InstructionInput
 from anypix.tui.commands import COMMANDS, Command, branch_target, parse_command
@@ -29,7 +30,6 @@ from anypix.tui.gallery import Gallery
 from anypix.tui.history_tree import HistoryTree
 from anypix.tui.message_list import MessageList, TurnMessage
 from anypix.tui.messages import AttachFinished, ModelReady, StepProgress, TurnFinished, TurnStarted
-from anypix.tui.model import PresetRenderer
 from anypix.tui.plan_view import PlanView
 from anypix.tui.preview import ImageKind
 from anypix.tui.render_progress import RenderProgress

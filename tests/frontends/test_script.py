@@ -312,9 +312,10 @@ class Interrupting:
 def test_the_ten_step_example_with_tiny_random_interrupted_and_resumed(tmp_path: Path) -> None:
     """The example file end to end with the demo's renderer, Ctrl-C at step 6, then a resume;
     prints the wall and CPU seconds of both runs (figures, not assertions)."""
-    from anypix.chat import cached_renderer
+    from anypix.config import load_settings
+    from anypix.tools.preset import PresetRenderer
 
-    renderer = cached_renderer("tiny-random")
+    renderer = PresetRenderer(load_settings(model="tiny-random"))
     script = load_script(EXAMPLE)
     figures = []
     for label, at in (("interrupted at step 6", 6), ("resume", None)):

@@ -12,11 +12,11 @@ from tui_fakes import fast_planner, finish_turn, wait_until
 
 from anypix.config import load_settings
 from anypix.studio import Studio
+from anypix.tools.preset import PresetRenderer
 from anypix.tui import AnypixApp
 from anypix.tui.gallery import AssetCard
 from anypix.tui.message_list import TurnMessage
 from anypix.tui.messages import StepProgress
-from anypix.tui.model import PresetRenderer
 from anypix.tui.status_line import StatusLine
 
 LOAD_TIMEOUT_S = 180.0  # a shared CPU can take a minute to build the preset

@@ -1,5 +1,6 @@
-"""The renderer the terminal UI gives its Studio: the configured diffusion preset, loaded once
-(in a background worker at start-up, so the first edit does not wait for it) and reused."""
+"""The renderer every front end gives its Studio: the configured diffusion preset, loaded once
+(on the first render, or earlier by calling ``load``, as the terminal UI does in a background
+worker) and reused for every turn. Thread-safe: a warm-up and the first edit may race to load."""
 
 from __future__ import annotations
 
