@@ -604,6 +604,7 @@ def train_miniworld_command(
     batch: Annotated[int, typer.Option(min=1, help="Scenes per UNet step.")] = 32,
     threads: Annotated[int, typer.Option(min=0, help="CPU threads (0: torch's default).")] = 0,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
+    seed: Annotated[int, typer.Option(help="Seed for every stage's data and initial weights.")] = 0,
 ) -> None:
     """Train the miniworld models from scratch: binding encoder + prior, then the diffusion UNet.
 
@@ -616,7 +617,7 @@ def train_miniworld_command(
 
     weights = out or load_settings().data_dir / "models" / "miniworld"
     recipe = Recipe(binding_steps=binding_steps, prior_steps=prior_steps, unet_steps=unet_steps,
-                    unet_batch=batch, threads=threads, device=device)  # fmt: skip
+                    unet_batch=batch, threads=threads, device=device, seed=seed)  # fmt: skip
     try:
         train_miniworld(run_dir, weights, recipe)
     except KeyboardInterrupt:

@@ -69,7 +69,8 @@ class TrainOptions:
     eval_every: int = 250
     caption_drop: float = 0.5
     uncond_drop: float = 0.1
-    subject_steps: float = 0.35  # fraction of steps that carry subject tokens
+    subject_steps: float = 0.35  # fraction of steps that carry subject tokens ...
+    late_subject_steps: float = 0.6  # ... and from two thirds on, once scenes have formed
     threads: int = 0  # 0: torch's default
     bf16: bool | None = None  # bfloat16 autocast; None: on CUDA, or CPUs with AVX-512 BF16
     device: str = "auto"
@@ -198,11 +199,17 @@ def text_and_layout(
     return caption_ids, encoded.input_ids, sentence_mask, geometry, masks
 
 
+def subject_share(step: int, options: TrainOptions) -> float:
+    """The fraction of steps that carry subject tokens at ``step``: the scene model forms first."""
+    late = step >= options.steps * 2 // 3
+    return options.late_subject_steps if late else options.subject_steps
+
+
 def make_batch(
-    rng: np.random.Generator, options: TrainOptions, tokenizer: Any, binding: Any
+    rng: np.random.Generator, options: TrainOptions, tokenizer: Any, binding: Any, step: int = 0
 ) -> Batch:
     config = options.config
-    with_subject = binding is not None and rng.random() < options.subject_steps
+    with_subject = binding is not None and rng.random() < subject_share(step, options)
     samples = [draw_sample(rng, options, with_subject) for _ in range(options.batch)]
     uncond = torch.from_numpy(rng.random(len(samples)) < options.uncond_drop)
     pixels = torch.from_numpy(np.stack([s.image for s in samples])).permute(0, 3, 1, 2)
@@ -382,7 +389,7 @@ def train(
             started = time.perf_counter()
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, options)
-            batch = make_batch(rng, options, tokenizer, binding)
+            batch = make_batch(rng, options, tokenizer, binding, step)
             loss = v_loss(unet, text_encoder, alphas, batch, device, generator, bf16)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -516,11 +523,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--eval-every", type=int, default=TrainOptions.eval_every)
     parser.add_argument("--subject-steps", type=float, default=TrainOptions.subject_steps)
+    parser.add_argument("--late-subject-steps", type=float, default=TrainOptions.late_subject_steps)
+    parser.add_argument("--seed", type=int, default=TrainOptions.seed)
     parser.add_argument("--export", type=Path, default=None, help="write fp16 weights here after")
     args = parser.parse_args(argv)
     options = TrainOptions(steps=args.steps, batch=args.batch, threads=args.threads,
                            device=args.device, eval_every=args.eval_every,
-                           subject_steps=args.subject_steps)  # fmt: skip
+                           subject_steps=args.subject_steps,
+                           late_subject_steps=args.late_subject_steps, seed=args.seed)  # fmt: skip
 
     def report(step: int, total: int, entry: dict[str, float]) -> None:
         print(json.dumps({"of": total, **entry}), flush=True)
