@@ -82,6 +82,7 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     from anypix.models.diffusion import load_components
     from anypix.plan import EditPlan
     from anypix.studio import Studio
+    from anypix.tools.preset import default_locator
     from anypix.tools.render import render
 
     console = Console()
@@ -100,7 +101,8 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
         return render(plan, assets, components, **callbacks)
 
     turns: list[DemoTurn] = []
-    with Studio(out / "data", renderer=renderer) as studio:
+    locator = default_locator(settings.model)  # finds "the ring" of "make the ring ... green"
+    with Studio(out / "data", renderer=renderer, locator=locator) as studio:
         session = studio.new_session("demo")
         for title, instruction in SCRIPT:
             if title in NEEDS_SUBJECTS and components.subject_encoder is None:

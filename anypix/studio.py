@@ -27,12 +27,12 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from anypix.errors import AssetError, CancelledError, EmptyInstructionError
 
 if TYPE_CHECKING:
-    from anypix.agent.executor import PlannerLike
+    from anypix.agent.executor import Locator, PlannerLike
     from anypix.agent.references import References
     from anypix.memory.assets import AssetLimits, PreparedAsset
     from anypix.memory.history import AssetInfo, TurnDetail, TurnSummary
@@ -90,9 +90,12 @@ class Studio:
         limits: AssetLimits | None = None,
         encoder: Encoder | Callable[[], Encoder] | None = None,
         max_steps: int = 6,
+        locator: Locator | Literal["auto"] | None = "auto",
     ) -> None:
         """``encoder`` (or a function loading it on first use) resolves description references
-        through retrieval; ``max_steps`` bounds the executor loop of a turn."""
+        through retrieval; ``max_steps`` bounds the executor loop of a turn; ``locator`` finds the
+        objects an edit names without a place ("auto": the renderer's, or the configured
+        preset's for the default renderer; None: edits without a place apply everywhere)."""
         from anypix.config import load_settings
         from anypix.memory.assets import AssetStore
         from anypix.memory.db import open_engine
@@ -103,6 +106,12 @@ class Studio:
         self.planner: PlannerFn | PlannerLike = planner or default_planner
         self.renderer: RendererFn = renderer or default_renderer
         self.encoder, self.max_steps = encoder, max_steps
+        if locator == "auto":
+            from anypix.tools.preset import default_locator
+
+            own = renderer is None and default_locator(load_settings().model)
+            locator = getattr(renderer, "locator", None) or own or None
+        self.locator: Locator | None = locator
 
     def __enter__(self) -> Studio:
         return self
@@ -307,7 +316,8 @@ class Session:
         known = {name: (a.sha256, a.modality, a.path) for name, a in assets.items()}
         for name, asset in draft.attachments.items():
             known[name] = (asset.sha256, asset.modality, store.path(asset.sha256, asset.format))
-        executor = Executor(self._planner(), self.studio.renderer, max_steps=self.studio.max_steps)
+        executor = Executor(self._planner(), self.studio.renderer,
+                            max_steps=self.studio.max_steps, locator=self.studio.locator)  # fmt: skip
         steps = executor.run(
             draft.instruction,
             {name: path for name, (_, _, path) in known.items()},
@@ -322,7 +332,7 @@ class Session:
             draft.steps.append(step)
             key = f"{step.tool}_s"
             draft.timings[key] = draft.timings.get(key, 0.0) + step.seconds
-            if step.error is None and step.tool == "plan":
+            if step.error is None and step.tool in ("plan", "locate"):
                 plan = getattr(step.value, "plan", step.value)  # an EditPlan or a PlanResult
                 draft.plan = plan.model_dump(mode="json")
             elif step.error is None and step.tool == "render":

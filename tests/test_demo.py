@@ -13,6 +13,8 @@ from anypix.models.miniworld.data import colour_mask
 from anypix.plan import EditPlan
 from anypix.studio import Studio
 
+NOT_LOCAL = ("generate with a blob layout", "restyle with a reference")
+
 
 def _pixels(path: Path) -> np.ndarray:
     with Image.open(path) as image:
@@ -39,11 +41,26 @@ def test_demo_with_the_miniworld_model(tmp_path: Path) -> None:
     # local edits (a blob on a [base]) leave every pixel outside the blob as it was
     scene = _pixels(tmp_path / "inputs" / "scene.png")
     local = [(t, p) for t, p in zip(turns, plans, strict=True) if p.base and p.blobs]
-    assert len(local) == 3  # the reference, the described object and the sound
+    # the reference, the described object, the recolour (its blob located) and the sound
+    assert [t.title for t, _ in local] == [t for t, _ in SCRIPT if t not in NOT_LOCAL]
     for turn, plan in local:
         edited, outside = _pixels(turn.outputs[0]), ~_touched(plan)
         assert np.array_equal(edited[outside], scene[outside]), turn.title
         assert not np.array_equal(edited, scene), turn.title
+    # "make the ring in [scene] green": the located blob holds the ring, which turns green
+    recolour = dict((t.title, (t, p)) for t, p in local)["recolour"]
+    ring = colour_mask(scene, "purple")
+    (blob,) = recolour[1].blobs
+    assert blob.description == "a green ring" and blob.mask(64, 64)[ring].mean() > 0.9
+    recoloured = _pixels(recolour[0].outputs[0])
+    assert colour_mask(recoloured, "green")[ring].mean() > 0.5
+    assert colour_mask(recoloured, "purple")[ring].mean() < 0.1
+    # "add [tone] to [scene]": the tone's pitch means cyan, and cyan fills its blob
+    sound, sound_plan = dict((t.title, (t, p)) for t, p in local)["an audio-driven edit"]
+    assert (
+        colour_mask(_pixels(sound.outputs[0]), "cyan")[sound_plan.blobs[0].mask(64, 64)].mean()
+        > 0.3
+    )
 
     with Studio(tmp_path / "data") as studio:
         session = studio.session("demo", create=False)

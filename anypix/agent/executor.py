@@ -5,7 +5,8 @@
 
 Each step is a :class:`~anypix.agent.steps.StepRecord` (tool, arguments, result summary, seconds,
 error; ``value`` holds what the tool returned), the same record memory stores. The loop is plan ->
-check -> render. An error the *model* caused (a plan naming an asset that is not attached,
+check -> render, with a locate step before the render when the executor has a locator and the
+plan edits an object of its [base] without saying where (:mod:`anypix.tools.locate`). An error the *model* caused (a plan naming an asset that is not attached,
 geometry or ops a tool refuses) is recorded and fed back to the planner, which plans again with
 the error in its prompt; the loop gives up after ``max_steps``. Errors the user must fix (a
 missing server, a cancelled render) and bugs in our code end the loop: the failed step is yielded
@@ -34,6 +35,7 @@ MODEL_ERRORS: tuple[type[AnypixError], ...] = (
     UnknownAssetError,
 )
 Renderer = Callable[..., Any]  # render(plan, assets, models=None, *, progress=None, cancel=None)
+Locator = Callable[[EditPlan, Mapping[str, Any]], EditPlan]  # plan with blobs where objects are
 
 
 class PlannerLike(Protocol):
@@ -104,9 +106,14 @@ def _default_renderer(plan: EditPlan, assets: Mapping[str, Any], **kwargs: Any) 
 
 class Executor:
     def __init__(
-        self, planner: PlannerLike, renderer: Renderer | None = None, *, max_steps: int = 6
+        self,
+        planner: PlannerLike,
+        renderer: Renderer | None = None,
+        *,
+        max_steps: int = 6,
+        locator: Locator | None = None,
     ) -> None:
-        self.planner, self.max_steps = planner, max_steps
+        self.planner, self.max_steps, self.locator = planner, max_steps, locator
         self.renderer = renderer or _default_renderer
 
     def run(
@@ -164,7 +171,15 @@ class Executor:
             step.seconds = time.perf_counter() - started
             step.result = summarise(tool, step.value)
             yield step
-            pending += {"plan": ["check"], "check": ["render"], "render": []}[tool]
+            pending += self._next(tool, state)
+
+    def _next(self, tool: str, state: _State) -> list[str]:
+        if tool == "check" and self.locator is not None:
+            from anypix.tools.locate import needs_location
+
+            assert state.plan is not None
+            return ["locate" if needs_location(state.plan) else "render"]
+        return {"plan": ["check"], "check": ["render"], "locate": ["render"], "render": []}[tool]
 
     def _arguments(self, tool: str, state: _State) -> dict[str, Any]:
         if tool == "plan":
@@ -174,7 +189,7 @@ class Executor:
                 "feedback": list(state.feedback),
             }
         assert state.plan is not None
-        if tool == "check":
+        if tool in ("check", "locate"):
             return {"plan": state.plan.tokens()}
         return {"assets": {n: state.labels.get(n, n) for n in state.plan.asset_names()}}
 
@@ -189,6 +204,10 @@ class Executor:
         assert state.plan is not None
         if tool == "check":
             return check_plan(state.plan, state.modalities)
+        if tool == "locate":
+            assert self.locator is not None and state.plan.base is not None
+            state.plan = self.locator(state.plan, {state.plan.base: state.assets[state.plan.base]})
+            return state.plan
         names = state.plan.asset_names()
         return self.renderer(state.plan, {n: state.assets[n] for n in names}, **render_options)
 

@@ -33,6 +33,9 @@ def summarise(tool: str, value: Any) -> str:
         return str(plan.tokens()) + (f"\n# planned by: {source}" if source else "")
     if tool == "check":
         return "ok"
+    if tool == "locate":
+        blobs = [line for line in str(value.tokens()).splitlines() if line.startswith("[blob]")]
+        return "\n".join(blobs) or "nothing to locate"
     images = getattr(value, "images", None)
     if images is None:
         return str(value)

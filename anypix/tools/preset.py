@@ -24,6 +24,7 @@ class PresetRenderer:
         self.preset = settings.model
         self._components: Components | None = None
         self._lock = threading.Lock()  # the warm-up worker and the first edit may race to load
+        self.locator = default_locator(self.preset)
 
     @property
     def device(self) -> str | None:
@@ -50,3 +51,14 @@ class PresetRenderer:
         from anypix.tools.render import render
 
         return render(plan, assets, self.load(), progress=progress, cancel=cancel)
+
+
+def default_locator(preset: str) -> Any:
+    """What finds a plan's objects in its [base] for ``preset``: the miniworld binding encoder for
+    the miniworld model (:mod:`anypix.tools.locate`); None for presets whose world it does not
+    know, whose edits without a place apply to the whole image."""
+    if preset != "miniworld":
+        return None
+    from anypix.tools.locate import Locator
+
+    return Locator()

@@ -217,8 +217,15 @@ def _denoise_plan(
     from anypix.tools.invert import blend_start_latents, ddim_invert
 
     mark = time.perf_counter()
+    extra: dict[str, Any] = {}
+    if plan.subs:
+        from anypix.tools.subject import described_subjects
+
+        plan, described = described_subjects(plan, images, components)
+        if described:
+            extra["subject_descriptions"] = described
     prompt = prompt_of(plan)
-    extra: dict[str, Any] = {"prompt": prompt}
+    extra["prompt"] = prompt
 
     def invert(image: Any, text: str) -> Any:
         clean = encode_image(components, image, sampling.size)
@@ -238,7 +245,7 @@ def _denoise_plan(
         keep = KeepOutside.of(plan, base, sampling, components)
         if keep is not None:
             extra["keep_outside_regions"] = KEEP_OUTSIDE
-            if any(op.op == "add" for op in plan.ops):  # new content grows from fresh noise
+            if any(op.op in FRESH_INSIDE for op in plan.ops):  # new content grows from noise
                 start = keep.inside * _noise(sampling, components) + (1 - keep.inside) * start
                 extra["start_inside_regions"] = "noise(seed)"
     # 2. The style reference, inverted, rides along as row 0.
@@ -290,6 +297,7 @@ def _denoise_plan(
     return latents, style_rows, extra
 
 
+FRESH_INSIDE = ("add", "replace", "remove")  # ops whose regions lose what the base had there
 KEEP_OUTSIDE = "outside the blobs/boxes, latents follow the [base]'s inversion at every step"
 
 
@@ -328,8 +336,9 @@ class KeepOutside:
 
 
 def _grounding(stack: ExitStack, plan: EditPlan, components: Components, sampling: Sampling) -> Any:
-    """Enter engine B's grounding context for plans with blobs or boxes (None otherwise)."""
-    if not (plan.blobs or plan.boxes):
+    """Enter engine B's grounding context for plans with blobs or boxes (None otherwise). A plan
+    that only removes draws nothing into its regions: they say where the base is erased."""
+    if not (plan.blobs or plan.boxes) or all(op.op == "remove" for op in plan.ops):
         return None
     try:
         from anypix.tools.layout import grounding

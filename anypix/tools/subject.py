@@ -4,6 +4,9 @@
   ``subject_encoder`` (a :class:`SubjectTokenEncoder`) turns each subject image into ``k`` tokens
   in the cross-attention space, appended after the prompt's tokens of the conditional rows; the
   unconditional rows get the encoder's null tokens so guidance pushes towards the subject.
+  An encoder that can also *describe* subjects (:class:`SubjectDescriber`, the miniworld's) puts
+  each into words first, and :func:`described_subjects` writes them into the plan's blobs and
+  [gen], so the model's text path draws what the subject is.
 * **IP-Adapter** for real SD 1.5 / SDXL presets, through diffusers' ``load_ip_adapter``: the
   image embeddings go to the UNet as ``added_cond_kwargs["image_embeds"]`` and its decoupled
   cross-attention processors.
@@ -16,7 +19,8 @@ that must be rebuilt as it was) get the unconditional subject inputs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
@@ -27,6 +31,8 @@ from anypix.models.diffusion import Components, Conditioning
 if TYPE_CHECKING:
     import torch
     from PIL import Image
+
+    from anypix.plan import EditPlan
 
 IP_ADAPTER_WEIGHTS = {
     False: ("models", "ip-adapter_sd15.bin"),
@@ -45,6 +51,38 @@ class SubjectTokenEncoder(Protocol):
     def null_tokens(self, subjects: int) -> torch.Tensor:
         """Tokens of the same shape that mean "no subject", for the unconditional rows."""
         ...
+
+
+@runtime_checkable
+class SubjectDescriber(Protocol):
+    """A subject encoder that can also put subjects into words the model's text path knows."""
+
+    def describe(self, items: Sequence[Any]) -> list[str]: ...
+
+
+def described_subjects(
+    plan: EditPlan, subjects: Mapping[str, Any], components: Components
+) -> tuple[EditPlan, dict[str, str]]:
+    """The plan with each [sub] named in its [gen] and blob sentences replaced by the subject
+    encoder's words for it ("add [tone]": blob "tone" -> "a cyan ellipse"), and those words by
+    name; the plan as it is when the encoder cannot describe (IP-Adapter presets) or there are no
+    subjects. The subject tokens still condition the render."""
+    encoder = components.subject_encoder
+    if not plan.subs or not isinstance(encoder, SubjectDescriber):
+        return plan, {}
+    words = dict(zip(plan.subs, encoder.describe([subjects[n] for n in plan.subs]), strict=True))
+
+    def put(text: str) -> str:
+        if text in words:
+            return words[text]
+        for name, said in words.items():  # "the tone" -> "a cyan ellipse", "big tone" -> "big cyan ellipse"
+            text = re.sub(rf"\b(?:an?|the)\s+{re.escape(name)}\b", said, text)
+            text = re.sub(rf"\b{re.escape(name)}\b", re.sub(r"^(?:an?|the)\s+", "", said), text)
+        return text
+
+    blobs = [b.model_copy(update={"description": put(b.description)}) for b in plan.blobs]
+    gen = put(plan.gen) if plan.gen else plan.gen
+    return plan.model_copy(update={"blobs": blobs, "gen": gen}), words
 
 
 @dataclass

@@ -82,3 +82,33 @@ def test_our_bugs_raise_instead_of_being_fed_back() -> None:
     # The failed step is still yielded first, so memory can keep it.
     assert [s.tool for s in seen] == ["plan", "check", "render"]
     assert seen[-1].error == "RuntimeError: a bug in the renderer" and seen[-1].value is None
+
+
+def _locate_ring(plan: EditPlan, assets: dict[str, Any]) -> EditPlan:
+    from anypix.plan import Blob
+
+    assert list(assets) == ["photo"]  # the locator sees the [base] only
+    blob = Blob(description="a green ring", cx=0.3, cy=0.6, a=0.2, b=0.1)
+    return plan.model_copy(update={"blobs": [blob]})
+
+
+def test_a_located_edit_runs_plan_check_locate_render() -> None:
+    renderer = FakeRenderer()
+    executor = Executor(Planner(None), renderer, locator=_locate_ring)
+    steps = list(executor.run("make the ring in [photo] green", FILES, MODALITIES))
+
+    assert [s.tool for s in steps] == ["plan", "check", "locate", "render"]
+    assert steps[2].result.startswith("[blob] green_ring") and '"a green ring"' in steps[2].result
+    rendered = renderer.calls[0][0]
+    assert [b.description for b in rendered.blobs] == ["a green ring"]
+    assert rendered.ops[0].op == "recolor"
+
+
+def test_edits_with_a_place_or_without_a_base_are_not_located() -> None:
+    def refuse(plan: EditPlan, assets: dict[str, Any]) -> EditPlan:
+        raise AssertionError("nothing to locate")
+
+    executor = Executor(Planner(None), FakeRenderer(), locator=refuse)
+    for instruction in ("add [dog] to [photo] on the left", "a red ball on the left"):
+        steps = list(executor.run(instruction, FILES, MODALITIES))
+        assert [s.tool for s in steps] == ["plan", "check", "render"], instruction

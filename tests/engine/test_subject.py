@@ -14,7 +14,13 @@ from anypix.config import Settings
 from anypix.errors import NotAvailableError
 from anypix.models.diffusion import Conditioning, load_components
 from anypix.tools.render import render
-from anypix.tools.subject import SubjectTokenEncoder, load_ip_adapter, subject_conditioning
+from anypix.tools.subject import (
+    SubjectDescriber,
+    SubjectTokenEncoder,
+    described_subjects,
+    load_ip_adapter,
+    subject_conditioning,
+)
 
 from .conftest import make_plan, pixels
 
@@ -39,6 +45,36 @@ class ColourTokens:
 
 def test_the_fake_encoder_fits_the_interface() -> None:
     assert isinstance(ColourTokens(), SubjectTokenEncoder)
+
+
+class DescribedColourTokens(ColourTokens):
+    """Colour tokens that also name the subject's dominant channel."""
+
+    def describe(self, images: Sequence[Any]) -> list[str]:
+        names = ("a red ball", "a green ball", "a blue ball")
+        return [names[int(np.asarray(i).reshape(-1, 3).mean(0).argmax())] for i in images]
+
+
+def test_a_describing_encoder_writes_its_words_into_the_plan(engine: Any, base_image: Any) -> None:
+    from PIL import Image
+
+    red, blue = Image.new("RGB", (8, 8), (200, 20, 20)), Image.new("RGB", (8, 8), (0, 0, 230))
+    blob = "{major-radius: 90px; minor-radius: 60px; cx: 128px; cy: 256px; angle: 0}"
+    plan = make_plan(
+        "[base] scene", "[sub] tone", "[sub] ref", "[gen] with tone and the ref",
+        f'[blob] tone {blob} "tone"', f'[blob] ref {blob} "a large ref"', "[op] add tone ref=tone",
+    )  # fmt: skip
+    describing = dataclasses.replace(engine, subject_encoder=DescribedColourTokens())
+    assert isinstance(describing.subject_encoder, SubjectDescriber)
+
+    described, words = described_subjects(plan, {"tone": red, "ref": blue}, describing)
+    assert words == {"tone": "a red ball", "ref": "a blue ball"}
+    assert described.gen == "with red ball and a blue ball"
+    assert [b.description for b in described.blobs] == ["a red ball", "a large blue ball"]
+    assert [b.label for b in described.blobs] == ["tone", "ref"] and described.ops == plan.ops
+    # an encoder that only makes tokens leaves the plan as it is
+    tokens_only = dataclasses.replace(engine, subject_encoder=ColourTokens())
+    assert described_subjects(plan, {"tone": red, "ref": blue}, tokens_only) == (plan, {})
 
 
 def test_tokens_go_to_conditional_rows_only(engine: Any, base_image: Any) -> None:

@@ -1,0 +1,134 @@
+"""Finding the object an edit names in its [base] (anypix.tools.locate): regions, the moment
+ellipse, and the shipped binding encoder picking the named object on held-out scenes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+
+from anypix.models.miniworld.data import random_scene, render
+from anypix.plan import Blob, EditPlan, Op
+from anypix.tools.locate import (
+    Locator,
+    NotFoundError,
+    candidate_regions,
+    ellipse_of,
+    fill_holes,
+    needs_location,
+    object_phrase,
+    outcome,
+)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def locator() -> Locator:
+    return Locator()
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a & b).sum() / max(1, (a | b).sum()))
+
+
+def test_the_moment_ellipse_of_a_drawn_ellipse_is_that_ellipse() -> None:
+    drawn = Blob(description="x", cx=0.4, cy=0.55, a=0.3, b=0.15, angle=30)
+    found = ellipse_of(drawn.mask(128, 128), "x", grow=1.0)
+    assert found.cx == pytest.approx(0.4, abs=0.01) and found.cy == pytest.approx(0.55, abs=0.01)
+    assert found.a == pytest.approx(0.3, abs=0.01) and found.b == pytest.approx(0.15, abs=0.01)
+    assert found.angle == pytest.approx(30, abs=1)
+    # found on a 64x64 copy of a 256x128 canvas, it lands in the canvas' own coordinates
+    wide = Blob(description="x", cx=0.5, cy=0.5, a=0.4, b=0.2, angle=0)
+    scaled = ellipse_of(wide.mask(64, 64), "x", canvas=(128, 256), grow=1.0)
+    assert scaled.cx == pytest.approx(0.5, abs=0.01) and scaled.a == pytest.approx(0.8, abs=0.03)
+
+
+def test_regions_skip_specks_and_background_and_holes_fill() -> None:
+    image = np.full((64, 64, 3), 230, np.uint8)
+    image[:, :8] = (90, 90, 90)  # a stripe from top to bottom: background, not an object
+    image[20:22, 40:42] = (10, 10, 10)  # a speck
+    ring = Blob(description="r", cx=0.6, cy=0.6, a=0.2, b=0.2).mask(64, 64)
+    hole = Blob(description="h", cx=0.6, cy=0.6, a=0.1, b=0.1).mask(64, 64)
+    image[ring & ~hole] = (140, 40, 200)
+
+    regions = candidate_regions(image)
+    assert len(regions) == 2  # the ring and the background inside it
+    ring_region = min(regions, key=lambda m: image[m][:, 1].mean())  # green 40, not 230
+    assert np.array_equal(ring_region, ring & ~hole)
+    assert np.array_equal(fill_holes(ring_region), ring)
+
+
+def test_phrases_and_outcomes_of_each_op() -> None:
+    recolour = Op(op="recolor", target="the red ring green")
+    assert object_phrase(recolour) == "the red ring" and outcome(recolour, "the red ring") == (
+        "a green ring"
+    )
+    replace = Op(op="replace", target="the yellow box with a blue triangle")
+    assert object_phrase(replace) == "the yellow box"
+    assert outcome(replace, "the yellow box") == "a blue triangle"
+    assert outcome(Op(op="remove", target="the ring"), "the ring") == "background"
+    assert object_phrase(Op(op="recolor", target="everything blue")) == ""
+
+    located = EditPlan.from_tokens("[base] scene\n[op] recolor the ring green")
+    assert needs_location(located)
+    placed = EditPlan.from_tokens(
+        "[base] scene\n"
+        '[blob] r {major-radius: 50px; minor-radius: 40px; cx: 100px; cy: 100px; angle: 0} "a green ring"\n'
+        "[op] recolor the ring green"
+    )
+    assert not needs_location(placed)
+    assert not needs_location(EditPlan.from_tokens("[gen] a red ring\n[op] generate"))
+
+
+def test_the_named_object_is_found_on_held_out_scenes(locator: Locator) -> None:
+    """By colour and shape, by shape alone (when it is the only one) and by colour alone."""
+    hits: dict[str, list[float]] = {"colour and shape": [], "shape": [], "colour": []}
+    for seed in range(100_000, 100_024):
+        scene = random_scene(seed, min_objects=1, max_objects=4)
+        image, index = render(scene, 64)
+        k = seed % len(scene.objects)
+        obj, truth = scene.objects[k], fill_holes(index == k)
+        phrases = {"colour and shape": f"the {obj.colour} {obj.shape}",
+                   "colour": f"the {obj.colour} object"}  # fmt: skip
+        if [o.shape for o in scene.objects].count(obj.shape) == 1:
+            phrases["shape"] = f"the {obj.shape}"
+        for kind, phrase in phrases.items():
+            found = locator.find(Op(op="recolor", target=f"{phrase} green"), image)
+            iou = _iou(found.blob.mask(64, 64), truth) if found.blob is not None else 0.0
+            hits[kind].append(iou)
+    found_share = {kind: np.mean(np.array(v) > 0.5) for kind, v in hits.items()}
+    assert found_share["colour and shape"] >= 0.95, found_share
+    assert found_share["colour"] >= 0.85 and found_share["shape"] >= 0.75, found_share
+
+
+def test_a_plan_gets_its_blob_and_a_missing_object_is_an_error(locator: Locator) -> None:
+    scene = random_scene(11, min_objects=2, max_objects=3)  # the demo's: a purple ring, ...
+    image, index = render(scene, 64)
+    ring = next(i for i, o in enumerate(scene.objects) if o.shape == "ring")
+    plan = EditPlan.from_tokens("[base] scene\n[op] recolor the ring green")
+
+    located = locator(plan, {"scene": _png(image)})
+    (blob,) = located.blobs
+    assert blob.description == "a green ring"
+    assert _iou(blob.mask(64, 64), fill_holes(index == ring)) > 0.6
+    assert located.ops == plan.ops and located.base == "scene"
+
+    missing = EditPlan.from_tokens("[base] scene\n[op] recolor the orange triangle blue")
+    assert not any(o.colour == "orange" for o in scene.objects)
+    with pytest.raises(NotFoundError, match="found no 'the orange triangle' in \\[scene\\]"):
+        locator(missing, {"scene": _png(image)})
+
+
+def _png(image: np.ndarray) -> object:
+    from PIL import Image
+
+    return Image.fromarray(image)
