@@ -22,34 +22,23 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from anypix.models.miniworld.data import random_scene, render
 from anypix.plan import Op
-from anypix.tools.locate import Locator, fill_holes
-
-KINDS = ("colour and shape", "shape", "colour")
+from anypix.tools.locate import NAMINGS, Locator, found_iou, named_object
 
 
 def measure(n: int, seed: int) -> dict[str, dict[str, float]]:
     locator = Locator()
     locator.encoder.embed_texts(["a ring"])  # load MiniLM before the clock starts
-    ious: dict[str, list[float]] = {kind: [] for kind in KINDS}
+    ious: dict[str, list[float]] = {naming: [] for naming in NAMINGS}
     seconds: list[float] = []
     for s in range(seed, seed + n):
-        scene = random_scene(s, min_objects=1, max_objects=4)
-        image, index = render(scene, 64)
-        k = s % len(scene.objects)
-        obj, truth = scene.objects[k], fill_holes(index == k)
-        phrases = {"colour and shape": f"the {obj.colour} {obj.shape}",
-                   "colour": f"the {obj.colour} object"}  # fmt: skip
-        if [o.shape for o in scene.objects].count(obj.shape) == 1:
-            phrases["shape"] = f"the {obj.shape}"
-        for kind, phrase in phrases.items():
+        case = named_object(s)
+        for naming, phrase in case.phrases.items():
             started = time.perf_counter()
-            found = locator.find(Op(op="recolor", target=f"{phrase} green"), image)
+            found = locator.find(Op(op="recolor", target=f"{phrase} green"), case.image)
             seconds.append(time.perf_counter() - started)
-            mask = found.blob.mask(64, 64) if found.blob is not None else np.zeros_like(truth)
-            ious[kind].append(float((mask & truth).sum() / max(1, (mask | truth).sum())))
-    results = {kind: _summary(v) for kind, v in ious.items()}
+            ious[naming].append(found_iou(found, case.truth))
+    results = {naming: _summary(v) for naming, v in ious.items()}
     results["time"] = {"ms_per_find": 1000 * float(np.median(seconds))}
     return results
 
@@ -76,9 +65,11 @@ def main() -> int:
     print(f"locate on {args.n} held-out miniworld scenes (seeds {args.seed}+)\n")
     print(f"| {'named by':<17} | finds | hit (IoU > 0.5) | mean IoU |")
     print(f"|{'-' * 19}|-------|-----------------|----------|")
-    for kind in KINDS:
-        r = results[kind]
-        print(f"| {kind:<17} | {r['finds']:>5} | {r['hit_rate']:>14.1%} | {r['mean_iou']:>8.3f} |")
+    for naming in NAMINGS:
+        r = results[naming]
+        print(
+            f"| {naming:<17} | {r['finds']:>5} | {r['hit_rate']:>14.1%} | {r['mean_iou']:>8.3f} |"
+        )
     print(f"\nmedian time per find: {results['time']['ms_per_find']:.0f} ms (1 thread)")
     return 0
 

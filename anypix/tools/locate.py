@@ -238,6 +238,45 @@ def ellipse_of(
                 a=min(a, 2.0), b=min(b, 2.0), angle=angle % 180.0)  # fmt: skip
 
 
+# -- measuring it -----------------------------------------------------------------------------------
+NAMINGS = ("colour and shape", "shape", "colour")
+
+
+@dataclass(frozen=True)
+class NamedObject:
+    """A held-out miniworld scene, one of its objects, and the ways a person would name it."""
+
+    image: np.ndarray  # (64, 64, 3) uint8
+    truth: np.ndarray  # the object's mask, holes filled
+    phrases: dict[str, str]  # naming -> phrase; "shape" only when no other object shares it
+
+
+def named_object(seed: int) -> NamedObject:
+    """Scene ``seed`` (1-4 objects) and its object ``seed % count``, named by colour and shape
+    ("the red ring"), by shape alone and by colour alone ("the red object")."""
+    from anypix.models.miniworld.data import random_scene, render
+
+    scene = random_scene(seed, min_objects=1, max_objects=4)
+    image, index = render(scene, SIDE)
+    k = seed % len(scene.objects)
+    obj = scene.objects[k]
+    phrases = {
+        "colour and shape": f"the {obj.colour} {obj.shape}",
+        "colour": f"the {obj.colour} object",
+    }
+    if [o.shape for o in scene.objects].count(obj.shape) == 1:
+        phrases["shape"] = f"the {obj.shape}"
+    return NamedObject(image, fill_holes(index == k), phrases)
+
+
+def found_iou(found: Found, truth: np.ndarray) -> float:
+    """IoU of the found blob with the true mask (0 when nothing was found)."""
+    if found.blob is None:
+        return 0.0
+    mask = found.blob.mask(truth.shape[1], truth.shape[0])
+    return float((mask & truth).sum() / max(1, (mask | truth).sum()))
+
+
 # -- helpers ---------------------------------------------------------------------------------------
 def _canonical(phrase: str) -> str:
     """The phrase in the binding encoder's words: synonyms back to its shapes, one article."""

@@ -3,32 +3,26 @@ ellipse, and the shipped binding encoder picking the named object on held-out sc
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import pytest
-import torch
 
 from anypix.models.miniworld.data import random_scene, render
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.locate import (
+    NAMINGS,
     Locator,
     NotFoundError,
     candidate_regions,
     ellipse_of,
     fill_holes,
+    found_iou,
+    named_object,
     needs_location,
     object_phrase,
     outcome,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -91,23 +85,15 @@ def test_phrases_and_outcomes_of_each_op() -> None:
 
 def test_the_named_object_is_found_on_held_out_scenes(locator: Locator) -> None:
     """By colour and shape, by shape alone (when it is the only one) and by colour alone."""
-    hits: dict[str, list[float]] = {"colour and shape": [], "shape": [], "colour": []}
+    hits: dict[str, list[bool]] = {naming: [] for naming in NAMINGS}
     for seed in range(100_000, 100_024):
-        scene = random_scene(seed, min_objects=1, max_objects=4)
-        image, index = render(scene, 64)
-        k = seed % len(scene.objects)
-        obj, truth = scene.objects[k], fill_holes(index == k)
-        phrases = {"colour and shape": f"the {obj.colour} {obj.shape}",
-                   "colour": f"the {obj.colour} object"}  # fmt: skip
-        if [o.shape for o in scene.objects].count(obj.shape) == 1:
-            phrases["shape"] = f"the {obj.shape}"
-        for kind, phrase in phrases.items():
-            found = locator.find(Op(op="recolor", target=f"{phrase} green"), image)
-            iou = _iou(found.blob.mask(64, 64), truth) if found.blob is not None else 0.0
-            hits[kind].append(iou)
-    found_share = {kind: np.mean(np.array(v) > 0.5) for kind, v in hits.items()}
-    assert found_share["colour and shape"] >= 0.95, found_share
-    assert found_share["colour"] >= 0.85 and found_share["shape"] >= 0.75, found_share
+        case = named_object(seed)
+        for naming, phrase in case.phrases.items():
+            found = locator.find(Op(op="recolor", target=f"{phrase} green"), case.image)
+            hits[naming].append(found_iou(found, case.truth) > 0.5)
+    share = {naming: float(np.mean(v)) for naming, v in hits.items()}
+    assert share["colour and shape"] >= 0.95, share
+    assert share["colour"] >= 0.85 and share["shape"] >= 0.75, share
 
 
 def test_a_plan_gets_its_blob_and_a_missing_object_is_an_error(locator: Locator) -> None:
