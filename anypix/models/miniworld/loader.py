@@ -61,12 +61,14 @@ class MiniworldSubjects:
         return self.unet.subject_tokens.null_tokens(subjects)
 
     def describe(self, items: Sequence[Any]) -> list[str]:
-        """Each subject in the world's words: the nearest "a {colour} {shape}" in binding space
-        (zero-shot, as ImageBind classifies), which the UNet's text path draws far more surely
-        than it reads subject tokens."""
+        """Each subject in the world's words: the nearest "{colour} {shape}" in binding space
+        (zero-shot, as ImageBind classifies). The UNet's text path draws these far more surely
+        than it reads subject tokens. They come terse, as the UNet learnt blob sentences without
+        a size: "a cyan ring" (an article and no size) it never saw, and it draws 56% of the
+        fidelity benchmark's tones in their colour from that phrasing against 100% from this one."""
         from anypix.models.miniworld.data import COLOURS, SHAPES
 
-        texts = [f"a {colour} {shape}" for colour in COLOURS for shape in SHAPES]
+        texts = [f"{colour} {shape}" for colour in COLOURS for shape in SHAPES]
         vectors = self.vectors(items)
         words = self.binding.embed_texts(texts).to(vectors.device, vectors.dtype)
         return [texts[int(i)] for i in (vectors @ words.T).argmax(dim=1)]
