@@ -31,6 +31,7 @@ from anypix.errors import AnypixError, CancelledError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from anypix.agent.steps import StepRecord
     from anypix.memory.history import TurnDetail
     from anypix.studio import Session, Studio
 
@@ -166,18 +167,26 @@ class Chat:
                 cancel_on_interrupt() as cancel,
                 render_progress(self.console, "rendering") as (progress, counter),
             ):
-                turn = self.session.edit(instruction, progress=progress, cancel=cancel)
+                turn = self.session.edit(
+                    instruction, progress=progress, cancel=cancel, on_step=self._planned
+                )
         except (CancelledError, KeyboardInterrupt):
             self.say("cancelled: the turn is kept as cancelled; the current image is unchanged",
                      "yellow")  # fmt: skip
             return
         seconds = time.perf_counter() - started
-        self.say(plan_tokens(turn), "dim")
         steps = f", {counter.done}/{counter.total} steps" if counter.total else ""
         self.say(f"turn {turn.summary.seq}: {len(turn.renders)} image(s){steps}, {seconds:.1f} s",
                  "green")  # fmt: skip
         for render in turn.renders:
             self.say(str(render.path))
+
+    def _planned(self, step: StepRecord) -> None:
+        """The plan as soon as it exists (and once more with the blobs the locate step found),
+        so the person reads it while the render runs."""
+        if step.error is None and step.tool in ("plan", "locate"):
+            plan = getattr(step.value, "plan", step.value)
+            self.say(("located:\n" if step.tool == "locate" else "") + plan.tokens(), "dim")
 
     # -- commands -----------------------------------------------------------------------------
     def attach(self, argument: str) -> None:

@@ -34,6 +34,7 @@ from anypix.errors import AssetError, CancelledError, EmptyInstructionError
 if TYPE_CHECKING:
     from anypix.agent.executor import Locator, PlannerLike
     from anypix.agent.references import References
+    from anypix.agent.steps import StepRecord
     from anypix.memory.assets import AssetLimits, PreparedAsset
     from anypix.memory.history import AssetInfo, TurnDetail, TurnSummary
     from anypix.memory.replay import ReplayResult
@@ -251,8 +252,10 @@ class Session:
         *,
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        on_step: Callable[[StepRecord], None] | None = None,
     ) -> TurnDetail:
-        """Plan, render and record one turn; returns it as stored.
+        """Plan, render and record one turn; returns it as stored. ``on_step`` sees each
+        executor step as it finishes (front ends show the plan before the render starts).
 
         Bad attachments raise :class:`AssetError` before anything is stored. Once the turn runs,
         it is recorded whatever happens: a render that fails or is cancelled leaves a turn marked
@@ -272,7 +275,7 @@ class Session:
         started = time.perf_counter()
         outcome: BaseException | None = None
         try:
-            self._run(draft, files, progress, cancel)
+            self._run(draft, files, progress, cancel, on_step)
         except (CancelledError, KeyboardInterrupt) as exc:
             draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
         except BaseException as exc:
@@ -305,7 +308,9 @@ class Session:
             prepared[name] = self.studio.store.prepare_file(Path(path), f"[{name}] ({path})")
         return prepared
 
-    def _run(self, draft: TurnDraft, files: dict[str, str], progress: Any, cancel: Any) -> None:
+    def _run(
+        self, draft: TurnDraft, files: dict[str, str], progress: Any, cancel: Any, on_step: Any
+    ) -> None:
         """Run the turn through the executor; fills ``draft`` (plan, steps, timings, renders)
         step by step, so a failure keeps what happened."""
         from anypix.agent.executor import Executor
@@ -337,6 +342,8 @@ class Session:
                 draft.plan = plan.model_dump(mode="json")
             elif step.error is None and step.tool == "render":
                 render = step.value
+            if on_step is not None:
+                on_step(step)
         assert plan is not None  # the loop ends with a render of the last plan, or raises
         self._keep_renders(draft, plan, render, known)
 

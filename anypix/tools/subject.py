@@ -75,7 +75,8 @@ def described_subjects(
     def put(text: str) -> str:
         if text in words:
             return words[text]
-        for name, said in words.items():  # "the tone" -> "a cyan ellipse", "big tone" -> "big cyan ellipse"
+        # "the tone" -> "cyan ring", "a big tone" -> "a big cyan ring"
+        for name, said in words.items():
             text = re.sub(rf"\b(?:an?|the)\s+{re.escape(name)}\b", said, text)
             text = re.sub(rf"\b{re.escape(name)}\b", re.sub(r"^(?:an?|the)\s+", "", said), text)
         return text

@@ -29,7 +29,14 @@ from anypix.tui.commands import COMMANDS, Command, branch_target, parse_command
 from anypix.tui.gallery import Gallery
 from anypix.tui.history_tree import HistoryTree
 from anypix.tui.message_list import MessageList, TurnMessage
-from anypix.tui.messages import AttachFinished, ModelReady, StepProgress, TurnFinished, TurnStarted
+from anypix.tui.messages import (
+    AttachFinished,
+    ModelReady,
+    PlanReady,
+    StepProgress,
+    TurnFinished,
+    TurnStarted,
+)
 from anypix.tui.plan_view import PlanView
 from anypix.tui.preview import ImageKind
 from anypix.tui.render_progress import RenderProgress
@@ -38,8 +45,10 @@ from anypix.tui.status_line import Status, StatusLine
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from anypix.agent.steps import StepRecord
     from anypix.config import Settings
     from anypix.memory.history import AssetInfo, TurnDetail
+    from anypix.plan import EditPlan
     from anypix.studio import Session, Studio
 
 
@@ -154,21 +163,23 @@ class AnypixApp(App[None]):
 
     def show_turn(self, detail: TurnDetail) -> None:
         """Show a turn's plan over its image (its result, else its base)."""
-        from PIL import Image
-
         from anypix.plan import EditPlan
 
         plan = EditPlan.model_validate(detail.plan) if detail.plan else None
-        path: Path | None = None
-        if detail.renders:
-            path = detail.renders[0].path
-        elif plan is not None and plan.base in self.assets:
-            path = self.assets[plan.base].path
+        result = detail.renders[0].path if detail.renders else None
+        self.show_plan(plan, f"plan · turn {detail.summary.seq}", result)
+
+    def show_plan(self, plan: EditPlan | None, title: str, image: Path | None = None) -> None:
+        """Show ``plan`` over ``image``, else over its base (when that is attached)."""
+        from PIL import Image
+
+        if image is None and plan is not None and plan.base in self.assets:
+            image = self.assets[plan.base].path
         canvas = None
-        if path is not None:
-            with Image.open(path) as opened:
+        if image is not None:
+            with Image.open(image) as opened:
                 canvas = opened.convert("RGB")
-        self.query_one(PlanView).show(plan, canvas, f"plan · turn {detail.summary.seq}")
+        self.query_one(PlanView).show(plan, canvas, title)
 
     # -- turns --------------------------------------------------------------------------------------
     @on(Input.Submitted, "#instruction")
@@ -210,12 +221,18 @@ class AnypixApp(App[None]):
         def cancel() -> bool:
             return self.cancel_requested.is_set() or worker.is_cancelled
 
+        def on_step(step: StepRecord) -> None:
+            if step.error is None and step.tool in ("plan", "locate"):
+                self.post_message(PlanReady(getattr(step.value, "plan", step.value)))
+
         detail: TurnDetail | None = None
         error: Exception | None = None
         last_seq = 0
         try:
             last_seq = max((turn.seq for turn in self.session.history()), default=0)
-            detail = self.session.edit(instruction, progress=progress, cancel=cancel)
+            detail = self.session.edit(
+                instruction, progress=progress, cancel=cancel, on_step=on_step
+            )
         except Exception as exc:  # shown in the conversation; bugs are also logged
             error = exc
             with suppress(Exception):  # a failed turn is stored (unless its input was bad)
@@ -223,6 +240,10 @@ class AnypixApp(App[None]):
                 detail = self.session.show(max(stored)) if stored else None
         finally:
             self.post_message(TurnFinished(instruction, detail, error))
+
+    def on_plan_ready(self, message: PlanReady) -> None:
+        if self.running is not None:
+            self.show_plan(message.plan, "plan · rendering")
 
     def on_step_progress(self, message: StepProgress) -> None:
         if self.running is not None:

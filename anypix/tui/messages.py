@@ -12,6 +12,7 @@ from textual.message import Message
 
 if TYPE_CHECKING:
     from anypix.memory.history import AssetInfo, TurnDetail
+    from anypix.plan import EditPlan
 
 
 class TurnStarted(Message):
@@ -20,6 +21,14 @@ class TurnStarted(Message):
     def __init__(self, instruction: str) -> None:
         super().__init__()
         self.instruction = instruction
+
+
+class PlanReady(Message):
+    """The turn has its plan (after planning, and again once its objects are located)."""
+
+    def __init__(self, plan: EditPlan) -> None:
+        super().__init__()
+        self.plan = plan
 
 
 class StepProgress(Message):

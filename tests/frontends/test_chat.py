@@ -61,7 +61,8 @@ def test_an_instruction_shows_its_plan_steps_and_output_and_is_stored(
         turns = session.history()
         stored = session.show(1)
     assert "attached [scene] (image 16x16)" in text
-    assert "[base] scene" in text and "[op] add" in text  # the plan's tokens
+    assert "[base] scene" in text and "[op] add" in text  # the plan's tokens ...
+    assert text.index("[op] add") < text.index("turn 1:")  # ... shown before the render ends
     assert "turn 1: 1 image(s), 3/3 steps" in text  # the progress callback reached the end
     assert str(stored.renders[0].path) in text
     assert [(t.seq, t.status, t.instruction) for t in turns] == [

@@ -131,6 +131,10 @@ async def test_cancel_mid_render_loses_nothing(
             assert await asyncio.to_thread(renderer.held.wait, 20)
             progress = app.query_one(RenderProgress)
             await wait_until(pilot, lambda: progress.label == "step 3/10", "step 3 on screen")
+            plan_view = app.query_one(PlanView)  # the plan is on screen while it renders
+            await wait_until(pilot, lambda: plan_view.border_title == "plan · rendering",
+                             "the running turn's plan")  # fmt: skip
+            assert plan_view.tokens_text() == renderer.plans[-1].tokens()
             if how == "escape":
                 await pilot.press("escape")
             else:
