@@ -338,6 +338,14 @@ def serve(
             help="Session the tools act on; a new name creates it (default: the most recent).",
         ),
     ] = None,
+    allow_dir: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--allow-dir",
+            help="With --http: a folder whose files clients may name by path (repeatable; "
+            "default: the current folder). Other files must be sent as base64.",
+        ),
+    ] = None,
 ) -> None:
     """Serve anypix's tools to other agents over MCP (stdio by default, or local HTTP).
 
@@ -354,7 +362,8 @@ def serve(
         ) from None
     settings = load_settings()
     if http:
-        server.serve_http(settings, host=host, port=port, token=token, session=session)
+        server.serve_http(settings, host=host, port=port, token=token, session=session,
+                          file_roots=allow_dir or None)  # fmt: skip
     else:
         server.serve_stdio(settings, session=session)
 

@@ -26,6 +26,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import cache, partial
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, get_type_hints
 
 import anyio
@@ -88,20 +89,24 @@ def mcp_tools() -> list[types.Tool]:
 
 
 def build_server(
-    studio_factory: Callable[[], Studio] | None = None, *, session: str | None = None
+    studio_factory: Callable[[], Studio] | None = None,
+    *,
+    session: str | None = None,
+    file_roots: list[Path] | None = None,
 ) -> Server[ServerState]:
     """An MCP server over the studio ``studio_factory`` opens (default: ``Studio()``).
 
     The studio opens when the server starts serving and closes when it stops; tools act on
     ``session`` (id, prefix or name; a new name creates it) unless a call names another, or by
-    default on the most recent session, chosen once."""
+    default on the most recent session, chosen once. With ``file_roots`` a call may name files
+    by path only under those folders."""
     open_studio = studio_factory or Studio
 
     @asynccontextmanager
     async def lifespan(_: Server[ServerState]) -> AsyncIterator[ServerState]:
         studio = await anyio.to_thread.run_sync(open_studio)
         try:
-            yield ServerState(Workspace(studio, session))
+            yield ServerState(Workspace(studio, session, file_roots))
         finally:
             studio.close()
 
@@ -271,11 +276,13 @@ def serve_http(
     port: int = 8765,
     token: str | None = None,
     session: str | None = None,
+    file_roots: list[Path] | None = None,
 ) -> None:
     """Serve streamable HTTP at ``http://host:port/mcp`` until interrupted.
 
     Every request needs ``Authorization: Bearer <token>``. Without ``token`` a new one is made
-    and printed to stderr, which only a loopback ``host`` allows."""
+    and printed to stderr, which only a loopback ``host`` allows. Calls may name files by path
+    only under ``file_roots`` (default: the current folder); other files come as base64."""
     import secrets
     import sys
 
@@ -287,13 +294,15 @@ def serve_http(
     if token is None:
         token = secrets.token_urlsafe(32)
         sys.stderr.write(f"token: {token}\n")
-    server = build_server(studio_factory(settings), session=session)
+    roots = file_roots if file_roots is not None else [Path.cwd()]
+    server = build_server(studio_factory(settings), session=session, file_roots=roots)
     sock = bind(host, port)
     where = sock.getsockname()
     shown = f"[{where[0]}]" if sock.family == socket.AF_INET6 else where[0]
     sys.stderr.write(
         f"anypix MCP server on http://{shown}:{where[1]}{MCP_PATH} "
         "(send Authorization: Bearer <token>)\n"
+        f"files by path only under: {', '.join(str(r) for r in roots)}\n"
     )
     sys.stderr.flush()
     config = uvicorn.Config(http_app(server, token, host=host), log_level="warning")

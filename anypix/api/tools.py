@@ -7,7 +7,9 @@ about MCP: a tool returns a :class:`ToolOutput` (a JSON-able record plus media f
 :class:`~anypix.errors.AnypixError` for anything the caller can fix.
 
 Assets are given as ``{name: value}``, the value a file path on the server's machine, a
-``data:`` URI or raw base64 of the file's bytes (PNG, JPEG, WAV...).
+``data:`` URI or raw base64 of the file's bytes (PNG, JPEG, WAV...). A workspace with
+``file_roots`` (the HTTP server's, by default the folder it was started in) reads paths only
+under those folders.
 """
 
 from __future__ import annotations
@@ -74,9 +76,16 @@ class Workspace:
     yet becomes a new session of that name. One tool call runs at a time (renders are CPU or GPU
     bound, and the history cursor must not move under a running turn)."""
 
-    def __init__(self, studio: Studio, session: str | None = None) -> None:
+    def __init__(
+        self, studio: Studio, session: str | None = None, file_roots: list[Path] | None = None
+    ) -> None:
+        """``file_roots``: the folders whose files a call may name by path (None: any file the
+        process can read, as for a local stdio client)."""
         self.studio = studio
         self.default_session = session
+        self.file_roots = (
+            [root.resolve() for root in file_roots] if file_roots is not None else None
+        )
         self.lock = threading.Lock()
         self._pinned: str | None = None
 
@@ -122,7 +131,7 @@ def plan(
         raise EmptyInstructionError()
     target = workspace.session(session)
     modalities = {name: info.modality for name, info in target.assets().items()}
-    with _asset_files(assets) as files:
+    with _asset_files(assets, workspace.file_roots) as files:
         from anypix.media import sniff
 
         modalities.update({name: sniff(path)[0] for name, path in files.items()})
@@ -157,7 +166,7 @@ def edit(
     """
     workspace = _required(_workspace)
     target = workspace.session(session)
-    with _asset_files(assets) as files:
+    with _asset_files(assets, workspace.file_roots) as files:
         turn = target.edit(instruction, files, progress=_progress, cancel=_cancel)
     return _turn_output(target, turn)
 
@@ -208,7 +217,7 @@ def generate(
     studio.planner = lambda _instruction, _modalities: fixed
     target = Session(studio, workspace.session(session).id)
     instruction = plan if plan is not None else f"generate: {prompt}"
-    with _asset_files(assets) as files:
+    with _asset_files(assets, workspace.file_roots) as files:
         turn = target.edit(instruction, files, progress=_progress, cancel=_cancel)
     return _turn_output(target, turn)
 
@@ -339,13 +348,31 @@ def _tokens(stored_plan: dict[str, Any] | None) -> str | None:
 
 
 @contextmanager
-def _asset_files(assets: dict[str, str] | None) -> Iterator[dict[str, Path]]:
+def _asset_files(
+    assets: dict[str, str] | None, roots: list[Path] | None = None
+) -> Iterator[dict[str, Path]]:
     """``{name: path | data URI | base64}`` as ``{name: path}``; decoded data lives in a temp
-    folder for the duration of the block (the store copies what it keeps)."""
+    folder for the duration of the block (the store copies what it keeps). Paths must lie under
+    ``roots`` when it is given."""
     with tempfile.TemporaryDirectory(prefix="anypix-mcp-") as folder:
         yield {
-            name: _asset_file(name, value, Path(folder)) for name, value in (assets or {}).items()
+            name: _readable(name, _asset_file(name, value, Path(folder)), Path(folder), roots)
+            for name, value in (assets or {}).items()
         }
+
+
+def _readable(name: str, path: Path, decoded: Path, roots: list[Path] | None) -> Path:
+    """``path`` if the server may read it: decoded data, or a file under one of ``roots``."""
+    real = path.resolve()
+    if roots is None or real.is_relative_to(decoded.resolve()):
+        return path
+    if any(real.is_relative_to(root) for root in roots):
+        return path
+    raise AssetError(
+        f"[{name}]: {path} is outside the folders this server reads files from "
+        f"({', '.join(str(r) for r in roots)})",
+        "send the file's bytes in base64, or start the server with --allow-dir FOLDER",
+    )
 
 
 def _asset_file(name: str, value: str, folder: Path) -> Path:

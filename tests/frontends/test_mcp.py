@@ -205,6 +205,33 @@ async def test_user_errors_come_back_as_tool_errors_with_a_hint(tmp_path: Path) 
         assert record_of(await client.call_tool("history", {}))["turns"][0]["status"] == "failed"
 
 
+@pytest.mark.anyio
+async def test_file_roots_limit_the_paths_a_call_may_name(tmp_path: Path) -> None:
+    (tmp_path / "shared").mkdir()
+    inside = png_file(tmp_path / "shared" / "photo.png", (9, 9, 9))
+    outside = png_file(tmp_path / "secret.png", (1, 2, 3))
+    escape = tmp_path / "shared" / "link.png"
+    escape.symlink_to(outside)
+    server = build_server(lambda: Studio(tmp_path / "data", planner=grammar_planner(),
+                                         renderer=StepRenderer()),
+                          file_roots=[tmp_path / "shared"])  # fmt: skip
+    async with Client(server) as client:
+        for path in (outside, escape):  # a symlink out of the folder counts as outside
+            refused = error_text(await client.call_tool(
+                "plan", {"instruction": "make [p] blue", "assets": {"p": str(path)}}
+            ))  # fmt: skip
+            assert "outside the folders this server reads files from" in refused
+            assert "base64" in refused
+        planned = await client.call_tool(
+            "plan", {"instruction": "make [p] blue", "assets": {"p": str(inside)}}
+        )
+        assert record_of(planned)["plan"]["base"] == "p"
+        sent = await client.call_tool(  # the same file's bytes are fine from anywhere
+            "plan", {"instruction": "make [p] blue", "assets": {"p": png_base64((1, 2, 3))}}
+        )
+        assert record_of(sent)["plan"]["base"] == "p"
+
+
 class WaitingRenderer:
     """Reports one step, then waits for the cancel callback to say stop (as a long render
     polls it before every step)."""
