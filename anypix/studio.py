@@ -253,9 +253,11 @@ class Session:
         progress: Callable[[int, int], None] | None = None,
         cancel: Callable[[], bool] | None = None,
         on_step: Callable[[StepRecord], None] | None = None,
+        planner: PlannerFn | PlannerLike | None = None,
     ) -> TurnDetail:
         """Plan, render and record one turn; returns it as stored. ``on_step`` sees each
-        executor step as it finishes (front ends show the plan before the render starts).
+        executor step as it finishes (front ends show the plan before the render starts);
+        ``planner`` plans this turn instead of the studio's (e.g. one that returns a given plan).
 
         Bad attachments raise :class:`AssetError` before anything is stored. Once the turn runs,
         it is recorded whatever happens: a render that fails or is cancelled leaves a turn marked
@@ -275,7 +277,7 @@ class Session:
         started = time.perf_counter()
         outcome: BaseException | None = None
         try:
-            self._run(draft, files, progress, cancel, on_step)
+            self._run(draft, files, progress, cancel, on_step, planner)
         except (CancelledError, KeyboardInterrupt) as exc:
             draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
         except BaseException as exc:
@@ -309,8 +311,9 @@ class Session:
         return prepared
 
     def _run(
-        self, draft: TurnDraft, files: dict[str, str], progress: Any, cancel: Any, on_step: Any
-    ) -> None:
+        self, draft: TurnDraft, files: dict[str, str], progress: Any, cancel: Any, on_step: Any,
+        planner: PlannerFn | PlannerLike | None,
+    ) -> None:  # fmt: skip
         """Run the turn through the executor; fills ``draft`` (plan, steps, timings, renders)
         step by step, so a failure keeps what happened."""
         from anypix.agent.executor import Executor
@@ -321,7 +324,7 @@ class Session:
         known = {name: (a.sha256, a.modality, a.path) for name, a in assets.items()}
         for name, asset in draft.attachments.items():
             known[name] = (asset.sha256, asset.modality, store.path(asset.sha256, asset.format))
-        executor = Executor(self._planner(), self.studio.renderer,
+        executor = Executor(self._planner(planner), self.studio.renderer,
                             max_steps=self.studio.max_steps, locator=self.studio.locator)  # fmt: skip
         steps = executor.run(
             draft.instruction,
@@ -366,12 +369,12 @@ class Session:
             for image in render.images
         ]
 
-    def _planner(self) -> PlannerLike:
-        """The studio's planner as the executor wants it: the agent's Planner as is (it can plan
-        again with feedback), a plain function wrapped (it cannot)."""
+    def _planner(self, chosen: PlannerFn | PlannerLike | None = None) -> PlannerLike:
+        """``chosen`` (default: the studio's planner) as the executor wants it: the agent's
+        Planner as is (it can plan again with feedback), a plain function wrapped (it cannot)."""
         from anypix.agent.executor import FunctionPlanner
 
-        planner = self.studio.planner
+        planner = chosen or self.studio.planner
         if planner is default_planner:
             from anypix.config import load_settings
 

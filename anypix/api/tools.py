@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -211,14 +210,11 @@ def generate(
         raise PlanValidationError(
             f"the plan is not valid: {first['msg']}", "fix it and retry"
         ) from None
-    # The studio's own planner is swapped for one that returns the given plan, on a shallow copy
-    # that shares the database and asset store, so the turn is stored like any other.
-    studio = copy.copy(workspace.studio)
-    studio.planner = lambda _instruction, _modalities: fixed
-    target = Session(studio, workspace.session(session).id)
+    target = workspace.session(session)
     instruction = plan if plan is not None else f"generate: {prompt}"
-    with _asset_files(assets, workspace.file_roots) as files:
-        turn = target.edit(instruction, files, progress=_progress, cancel=_cancel)
+    with _asset_files(assets, workspace.file_roots) as files:  # the turn's planner: the plan itself
+        turn = target.edit(instruction, files, progress=_progress, cancel=_cancel,
+                           planner=lambda _instruction, _modalities: fixed)  # fmt: skip
     return _turn_output(target, turn)
 
 
