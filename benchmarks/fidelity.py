@@ -314,7 +314,8 @@ def _shown(value: Any, unit: str) -> str:
 
 def print_table(results: dict[str, Any]) -> None:
     print(f"fidelity: {results['model']} on {results['device']}, {results['steps']} steps, "
-          f"n={results['n']}, seeds from {results['seed']}, {results['seconds']:.0f} s")  # fmt: skip
+          f"guidance {results['guidance']:g}, n={results['n']}, seeds from {results['seed']}, "
+          f"{results['seconds']:.0f} s")  # fmt: skip
     print(f"| {'metric':<40} | {'value':>7} | {'target':>6} | {'ceiling':>7} | {'pass':>4} |")
     print(f"|{'-' * 42}|{'-' * 9}|{'-' * 8}|{'-' * 9}|{'-' * 6}|")
     for key, label, unit, target, _ in ROWS:
@@ -405,7 +406,7 @@ def main() -> None:
     bench = Bench(components, args.steps, args.guidance)
     results = run_figures(bench, args, only)
     results.update(model=args.model, device=str(components.device), n=args.n, steps=args.steps,
-                   guidance=args.guidance, seed=args.seed,
+                   guidance=args.guidance or components.default_guidance, seed=args.seed,
                    seconds=round(time.perf_counter() - started, 1))  # fmt: skip
     if args.json:
         print(json.dumps(results, indent=2))
