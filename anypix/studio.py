@@ -107,12 +107,15 @@ class Studio:
         self.planner: PlannerFn | PlannerLike = planner or default_planner
         self.renderer: RendererFn = renderer or default_renderer
         self.encoder, self.max_steps = encoder, max_steps
-        if locator == "auto":
+        self.locator: Locator | None
+        if locator != "auto":
+            self.locator = locator
+        elif renderer is not None:
+            self.locator = getattr(renderer, "locator", None)
+        else:
             from anypix.tools.preset import default_locator
 
-            own = renderer is None and default_locator(load_settings().model)
-            locator = getattr(renderer, "locator", None) or own or None
-        self.locator: Locator | None = locator
+            self.locator = default_locator(load_settings().model)
 
     def __enter__(self) -> Studio:
         return self

@@ -124,3 +124,24 @@ def test_descriptions_resolve_through_the_studios_encoder(
     plain = Studio(renderer=RefusingRenderer(0))  # no encoder: nothing to retrieve with
     with plain, pytest.raises(UnknownAssetError, match="the first picture"):
         plain.session().edit("make [the first picture] brighter", {"photo": beach})
+
+
+def test_the_locator_comes_from_the_renderer_or_the_configured_preset(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anypix.tools.locate import Locator
+
+    class LocatingRenderer(RefusingRenderer):
+        locator = Locator(encoder=object())
+
+    with Studio(tmp_path / "a", renderer=LocatingRenderer(0)) as studio:
+        assert studio.locator is LocatingRenderer.locator
+    with Studio(tmp_path / "b", renderer=RefusingRenderer(0)) as studio:
+        assert studio.locator is None  # a renderer without one: edits without a place stay global
+    with Studio(tmp_path / "c") as studio:  # the default renderer: the configured preset's
+        assert isinstance(studio.locator, Locator)
+    monkeypatch.setenv("ANYPIX_MODEL", "tiny-random")
+    with Studio(tmp_path / "d") as studio:
+        assert studio.locator is None
+    with Studio(tmp_path / "e", locator=None) as studio:
+        assert studio.locator is None
