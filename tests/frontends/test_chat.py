@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -61,13 +62,30 @@ def test_an_instruction_shows_its_plan_steps_and_output_and_is_stored(
         turns = session.history()
         stored = session.show(1)
     assert "attached [scene] (image 16x16)" in text
-    assert "[base] scene" in text and "[op] add" in text  # the plan's tokens ...
-    assert text.index("[op] add") < text.index("turn 1:")  # ... shown before the render ends
+    assert "[base] scene" in text and "[op] add" in text  # the plan's tokens
     assert "turn 1: 1 image(s), 3/3 steps" in text  # the progress callback reached the end
     assert str(stored.renders[0].path) in text
     assert [(t.seq, t.status, t.instruction) for t in turns] == [
         (1, "ok", "add a yellow ring to [scene]")
     ]
+
+
+def test_the_plan_is_printed_before_the_render_starts(tmp_path: Path, scene: Path) -> None:
+    console = Console(file=io.StringIO(), width=200)
+    printed_when_rendering: list[str] = []
+
+    class Watching(StepRenderer):
+        def __call__(self, plan: Any, assets: Any, **options: Any) -> Any:
+            printed_when_rendering.append(console.file.getvalue())  # type: ignore[attr-defined]
+            return super().__call__(plan, assets, **options)
+
+    studio = Studio(tmp_path / "data", planner=grammar_planner(), renderer=Watching())
+    with studio:
+        lines = Lines([f"/attach scene={scene}", "add a yellow ring to [scene]"])
+        run_chat(studio, studio.session(), lines, console)
+    (before,) = printed_when_rendering
+    assert "[base] scene" in before and "[op] add a yellow ring" in before
+    assert "turn 1:" not in before
 
 
 def test_undo_redo_branch_and_show_move_the_stored_cursor(tmp_path: Path, scene: Path) -> None:
