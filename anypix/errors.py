@@ -79,3 +79,18 @@ class CancelledError(AnypixError):
     """Work the user cancelled; nothing was stored beyond what is marked cancelled."""
 
     exit_code = 130
+
+
+class ClarificationNeeded(AnypixError):
+    """The instruction has more than one sensible reading; the planner asks instead of guessing.
+
+    Chat and the TUI show ``question`` and take the reply as the next message; scripts and the MCP
+    server report it as an error that names ``choices``."""
+
+    exit_code = 2
+
+    def __init__(self, question: str, choices: list[str] | None = None) -> None:
+        self.question = question
+        self.choices = list(choices or [])
+        listed = f"; one of: {', '.join(self.choices)}" if self.choices else ""
+        super().__init__(question, f"say which{listed}" if self.choices else None)
