@@ -7,6 +7,11 @@ and how to fix it; front ends print it on one line, without a traceback, and exi
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anypix.memory.history import TurnDetail
+
 
 class AnypixError(Exception):
     """A problem the user can fix. ``hint`` says how."""
@@ -94,3 +99,26 @@ class ClarificationNeeded(AnypixError):
         self.choices = list(choices or [])
         listed = f"; one of: {', '.join(self.choices)}" if self.choices else ""
         super().__init__(question, f"say which{listed}" if self.choices else None)
+
+
+class TurnFailed(AnypixError):
+    """A turn that ran and was stored as failed or cancelled; ``turn`` is the stored record
+    (``turn.summary.status``) and ``cause`` what ended it. Its message, hint and exit code are
+    the cause's; a cause that is not an AnypixError is a bug in anypix (front ends re-raise it)."""
+
+    def __init__(self, turn: TurnDetail, cause: BaseException) -> None:
+        if isinstance(cause, AnypixError):
+            super().__init__(cause.message, cause.hint)
+            self.exit_code = cause.exit_code
+        elif isinstance(cause, KeyboardInterrupt):
+            super().__init__("cancelled")
+            self.exit_code = 130
+        else:
+            super().__init__(f"{type(cause).__name__}: {cause}")
+            self.exit_code = 1
+        self.turn = turn
+        self.cause = cause
+
+    @property
+    def cancelled(self) -> bool:
+        return isinstance(self.cause, CancelledError | KeyboardInterrupt)
