@@ -9,13 +9,14 @@
 #   2. llama-cpp-python built from source with explicit CPU flags: the default native build
 #      crashes on CPUs with AMX, so we turn native detection off and enable only the instruction
 #      sets /proc/cpuinfo reports (a machine without AVX-512 still gets a working build).
-#   3. the package itself, editable, with the extras in ANYPIX_EXTRAS (default: dev).
+#   3. the package itself, editable, with the extras in ANYPIX_EXTRAS (default: dev,ray -- the
+#      tests run batches on a local Ray cluster).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 venv=${VENV:-$here/.venv}
 python=${PYTHON:-python3}
-extras=${ANYPIX_EXTRAS:-dev}
+extras=${ANYPIX_EXTRAS:-dev,ray}
 torch_spec=${TORCH_SPEC:-torch==2.13.0}
 llama_spec=${LLAMA_CPP_SPEC:-llama-cpp-python==0.3.36}
 
