@@ -1,16 +1,22 @@
 """The executor: an explicit loop that runs an instruction through the tools, one step at a time.
 
-    for step in Executor(planner).run("add [dog] to [photo]", {"photo": "p.png", "dog": "d.png"}):
+    executor = Executor(planner, renderer, locator=locator)
+    for step in executor.run("add [dog] to [photo]", {"photo": "p.png", "dog": "d.png"}):
         print(step.tool, step.seconds, step.error or step.result)
 
-Each step is a :class:`~anypix.agent.steps.StepRecord` (tool, arguments, result summary, seconds,
+Each step is a :class:`~anypix.records.StepRecord` (tool, arguments, result summary, seconds,
 error; ``value`` holds what the tool returned), the same record memory stores. The loop is plan ->
 check -> render, with a locate step before the render when the executor has a locator and the
-plan edits an object of its [base] without saying where (:mod:`anypix.tools.locate`). An error the *model* caused (a plan naming an asset that is not attached,
-geometry or ops a tool refuses) is recorded and fed back to the planner, which plans again with
-the error in its prompt; the loop gives up after ``max_steps``. Errors the user must fix (a
-missing server, a cancelled render) and bugs in our code end the loop: the failed step is yielded
-(so memory keeps it) and the error is raised on the next iteration, never fed back.
+plan edits an object of its [base] without saying where. The planner, the renderer and the
+locator are given to it (front ends get them from the studio), so the loop imports no tool.
+
+An error the *model* caused (:class:`~anypix.errors.ModelError`: a plan naming an asset that is
+not attached, geometry or ops a tool refuses) is recorded and fed back to a planner that
+``can_replan``, which plans again with the error in its prompt; the loop gives up after
+``max_steps``. Every other error -- one the user must fix (a missing server, a cancelled render),
+the planner's question (:class:`~anypix.errors.ClarificationNeeded`) or a bug in our code -- ends
+the loop: the failed step is yielded (so memory keeps it) and the error is raised on the next
+iteration, never fed back.
 """
 
 from __future__ import annotations
@@ -19,60 +25,22 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
+from anypix.agent.protocol import FunctionPlanner, PlannerBase
 from anypix.agent.steps import StepRecord, summarise
-from anypix.errors import AnypixError, PlanParseError, PlanValidationError, UnknownAssetError
+from anypix.errors import ModelError, PlanValidationError, UnknownAssetError
+from anypix.lexicon import needs_location
 from anypix.plan import EditPlan
 
 if TYPE_CHECKING:
     from anypix.agent.references import References
 
-# Errors that mean "the plan was wrong", so a better plan can fix them.
-MODEL_ERRORS: tuple[type[AnypixError], ...] = (
-    PlanValidationError,
-    PlanParseError,
-    UnknownAssetError,
-)
-Renderer = Callable[..., Any]  # render(plan, assets, models=None, *, progress=None, cancel=None)
+Renderer = Callable[..., Any]  # render(plan, assets, *, progress=None, cancel=None) -> Render
 Locator = Callable[[EditPlan, Mapping[str, Any]], EditPlan]  # plan with blobs where objects are
-
-
-class PlannerLike(Protocol):
-    """What the loop needs of a planner (:class:`~anypix.agent.planner.Planner` is one);
-    ``backend`` None means it cannot plan again with feedback."""
-
-    @property
-    def backend(self) -> Any: ...
-
-    def plan(
-        self,
-        instruction: str,
-        assets: Mapping[str, str],
-        feedback: str | None = None,
-        references: References | None = None,
-    ) -> Any: ...
-
-
-class FunctionPlanner:
-    """A ``planner(instruction, {name: modality}) -> EditPlan`` function behind the loop's
-    planner interface (references are resolved first)."""
-
-    backend = None  # a function cannot plan again with feedback: model errors are raised
-
-    def __init__(self, function: Callable[[str, dict[str, str]], Any]) -> None:
-        self.function = function
-
-    def plan(
-        self,
-        instruction: str,
-        assets: Mapping[str, str],
-        feedback: str | None = None,
-        references: References | None = None,
-    ) -> Any:
-        if references is not None:
-            instruction = references.rewrite(instruction, assets)
-        return self.function(instruction, dict(assets))
+# Old names, kept until studio.py and script/run.py import from anypix.agent.protocol.
+PlannerLike = PlannerBase
+__all__ = ["Executor", "FunctionPlanner", "Locator", "PlannerLike", "Renderer", "check_plan"]
 
 
 @dataclass
@@ -98,23 +66,20 @@ def check_plan(plan: EditPlan, modalities: Mapping[str, str]) -> EditPlan:
     return plan
 
 
-def _default_renderer(plan: EditPlan, assets: Mapping[str, Any], **kwargs: Any) -> Any:
-    from anypix.tools.render import render
-
-    return render(plan, assets, **kwargs)
-
-
 class Executor:
     def __init__(
         self,
-        planner: PlannerLike,
-        renderer: Renderer | None = None,
+        planner: PlannerBase,
+        renderer: Renderer,
         *,
         max_steps: int = 6,
         locator: Locator | None = None,
     ) -> None:
-        self.planner, self.max_steps, self.locator = planner, max_steps, locator
-        self.renderer = renderer or _default_renderer
+        """``renderer`` draws a checked plan (:class:`~anypix.tools.preset.PresetRenderer` in
+        front ends); ``locator`` finds the objects an edit names without a place (None: such
+        edits apply to the whole image)."""
+        self.planner, self.renderer = planner, renderer
+        self.max_steps, self.locator = max_steps, locator
 
     def run(
         self,
@@ -151,9 +116,9 @@ class Executor:
             started = time.perf_counter()
             try:
                 step.value = self._call(tool, state, render_options)
-            except MODEL_ERRORS as exc:
+            except ModelError as exc:  # the plan was wrong: a better plan can fix it
                 step.seconds = time.perf_counter() - started
-                if self.planner.backend is None or tool == "plan":
+                if not self.planner.can_replan or tool == "plan":
                     # nothing can plan again (fast path only), or the planner itself gave up
                     step.error = f"{type(exc).__name__}: {exc}"
                     yield step
@@ -175,8 +140,6 @@ class Executor:
 
     def _next(self, tool: str, state: _State) -> list[str]:
         if tool == "check" and self.locator is not None:
-            from anypix.tools.locate import needs_location
-
             assert state.plan is not None
             return ["locate" if needs_location(state.plan) else "render"]
         return {"plan": ["check"], "check": ["render"], "locate": ["render"], "render": []}[tool]
@@ -197,9 +160,9 @@ class Executor:
         if tool == "plan":
             feedback = state.feedback[-1] if state.feedback else None
             planned = self.planner.plan(
-                state.instruction, state.modalities, feedback=feedback, references=state.references
+                state.instruction, state.modalities, references=state.references, feedback=feedback
             )
-            state.plan = getattr(planned, "plan", planned)  # a PlanResult, or a bare EditPlan
+            state.plan = planned.plan
             return planned
         assert state.plan is not None
         if tool == "check":

@@ -3,37 +3,18 @@ references, objects ("the jacket in [jacket]"), colours, canvas regions and styl
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any, Literal
 
-from anypix.errors import AnypixError
+from anypix.errors import NotCanonicalError
+from anypix.lexicon import color_split as color_split  # used by the clause readers
+from anypix.lexicon import lexicon
 
 Modality = Literal["image", "audio"]
 REF = r"\[([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})\]"
 WHOLE = "<whole>"  # the base, named by "it", "everything", "the image"...
-
-
-class NotCanonicalError(AnypixError):
-    """The instruction is not one of the forms the fast path reads; the planner asks the LLM."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(
-            f"the fast path cannot read this instruction: {message}",
-            "rephrase it canonically (e.g. 'add [dog] to [photo] and remove the cat') "
-            "or plan with an LLM backend (--llm smollm2)",
-        )
-
-
-@cache
-def lexicon() -> dict[str, Any]:
-    from anypix import prompts
-
-    data: dict[str, Any] = json.loads(prompts.read("lexicon.json"))
-    return data
 
 
 def words(key: str) -> list[str]:
@@ -152,26 +133,6 @@ def items(text: str) -> list[str]:
     """A list of objects: "the pen, the cup and the notebook"."""
     items = re.split(r"\s*,\s*(?:and\s+)?|\s+and\s+|\s*&\s*", text.strip())
     return [item for item in items if item.strip()]
-
-
-def color_split(text: str) -> tuple[str, str] | None:
-    """("the jacket", "dark green") when text ends with a colour phrase."""
-    words = text.split()
-    colors, modifiers = set(lexicon()["colors"]), set(lexicon()["color_modifiers"])
-    start = len(words)
-    while start > 0 and words[start - 1].lower().strip(",") in colors | modifiers:
-        start -= 1
-    tail = [w.lower() for w in words[start:]]
-    while tail and tail[0] in modifiers - colors:  # modifiers must lead into a colour
-        if not any(w in colors for w in tail):
-            break
-        if tail[0] in ("and", "of", "-"):
-            start, tail = start + 1, tail[1:]
-            continue
-        break
-    if not any(w in colors for w in tail):
-        return None
-    return " ".join(words[:start]), " ".join(words[start:])
 
 
 def _region_pattern() -> re.Pattern[str]:

@@ -1,6 +1,11 @@
 """The planning pipeline: fast path -> LLM under a schema -> validation -> bounded repair.
 
-    plan = Planner(get_backend("smollm2")).plan("add [dog] to [photo]", {"photo": "image", ...})
+    result = Planner(get_backend("smollm2")).plan("add [dog] to [photo]", {"photo": "image", ...})
+    result.plan, result.source  # the EditPlan, and "fast" or "llm"
+
+:class:`Planner` is the project's implementation of the planner protocol
+(:mod:`anypix.agent.protocol`: ``plan(...) -> PlanResult``, ``can_replan``); ``planner_for``
+builds the one the settings ask for.
 
 1. The deterministic grammar reads canonical instructions exactly and instantly.
 2. Anything else goes to the LLM with a JSON schema whose asset names are enums.
@@ -19,13 +24,14 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from anypix.agent.grammar import NotCanonicalError, check_references, parse_instruction
+from anypix.agent.defaults import default_base
+from anypix.agent.grammar import check_references, parse_instruction
 from anypix.agent.layout import scene_blobs
 from anypix.agent.llm import LLMBackend, Message
 from anypix.agent.prompting import (
@@ -35,13 +41,15 @@ from anypix.agent.prompting import (
     plan_schema,
     repair_message,
 )
+from anypix.agent.protocol import KnobOverrides, PlannerBase, PlanResult
 from anypix.errors import (
-    AnypixError,
     BackendError,
     EmptyInstructionError,
+    NotCanonicalError,
     PlanParseError,
     PlanValidationError,
     UnknownAssetError,
+    UserError,
 )
 from anypix.plan import Blob, EditPlan, parse_css_layout
 
@@ -49,25 +57,18 @@ if TYPE_CHECKING:
     from anypix.agent.references import References
     from anypix.config import Settings
 
-Source = Literal["fast", "llm"]
-
-
-@dataclass
-class PlanResult:
-    """A plan and how it was made (for the UI, memory and the benchmark)."""
-
-    plan: EditPlan
-    source: Source
-    attempts: int = 0  # LLM calls spent (0 on the fast path)
-    seconds: float = 0.0
-    errors: list[str] = field(default_factory=list)  # validation errors fed back to the model
-
-
-def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> dict[str, Any]:
+def tidy(
+    data: dict[str, Any],
+    instruction: str,
+    assets: Mapping[str, str],
+    attached: Collection[str] | None = None,
+) -> dict[str, Any]:
     """Fix the slips small models make that have only one sensible reading, before validation
     (like ``Blob.from_css`` swapping radii): an op whose ref is the base loses the ref, a subject
     an add/replace op refers to joins the subs, a base missing from an edit is the one image the
-    instruction names and nothing else uses. Anything less certain is left to the repair loop."""
+    instruction names and nothing else uses, else the image the grammar's defaults pick (the one
+    attached this turn, else ``last``; two candidates raise its question). Anything less certain
+    is left to the repair loop."""
     data = dict(data)
     ops = [dict(op) for op in data.get("ops") or [] if isinstance(op, dict)]
     base, style = data.get("base"), data.get("style_ref")
@@ -92,6 +93,9 @@ def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> d
         free = [n for n in dict.fromkeys(named) if n not in used]
         if len(free) == 1:
             base = free[0]
+        else:
+            with suppress(NotCanonicalError):  # no image at all: the validation error says so
+                base = default_base(assets, used, attached)
     data.update(base=base, subs=subs, style_ref=style, ops=ops)
     return data
 
@@ -112,7 +116,7 @@ def resolve_names(
             return references.resolve(ref, assets)
         except UnknownAssetError:
             return ref
-        except AnypixError as exc:  # ambiguous: the model must pick one
+        except UserError as exc:  # ambiguous: the model must pick one
             raise PlanValidationError(f"{exc.message}; use exactly one asset name") from None
 
     data = dict(data)
@@ -141,7 +145,8 @@ def validate(
         raise PlanValidationError(f"the answer is not JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(data, dict):
         raise PlanValidationError("the answer must be one JSON object")
-    data = tidy(resolve_names(data, assets, references), instruction, assets)
+    attached = None if references is None else list(references.files)
+    data = tidy(resolve_names(data, assets, references), instruction, assets, attached)
     names = [data.get("base"), data.get("style_ref"), *(data.get("subs") or [])]
     names += [op.get("ref") for op in data.get("ops") or [] if isinstance(op, dict)]
     for name in names:
@@ -165,8 +170,9 @@ def validate(
         raise PlanValidationError(f"{where}: {message}" if where else message) from None
 
 
-class Planner:
-    """Instruction + assets -> validated EditPlan."""
+class Planner(PlannerBase):
+    """Instruction + assets -> validated EditPlan: the grammar's when it reads the instruction,
+    else the LLM's. ``backend`` None plans with the grammar alone."""
 
     def __init__(
         self,
@@ -181,12 +187,18 @@ class Planner:
         self.backend, self.fast_path, self.max_repairs = backend, fast_path, max_repairs
         self.examples, self.layout, self.use_minilm = examples, layout, use_minilm
 
+    @property
+    def can_replan(self) -> bool:
+        """An LLM can plan again with a tool's error in its prompt; the grammar alone cannot."""
+        return self.backend is not None
+
     def plan(
         self,
         instruction: str,
         assets: Mapping[str, str],
-        feedback: str | None = None,
+        *,
         references: References | None = None,
+        feedback: str | None = None,
     ) -> PlanResult:
         """Plan ``instruction``. ``feedback`` is an error a tool raised on an earlier plan (from
         the executor): the LLM plans again with it in the prompt; the fast path is skipped since
@@ -201,7 +213,8 @@ class Planner:
         # 1. Fast path
         if self.fast_path and feedback is None:
             try:
-                plan = parse_instruction(instruction, assets)
+                attached = None if references is None else list(references.files)
+                plan = parse_instruction(instruction, assets, attached)
                 return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
             except NotCanonicalError:
                 if self.backend is None:
@@ -273,19 +286,9 @@ def planner_for(settings: Settings) -> Planner:
     return Planner(get_backend("smollm2" if settings.llm == "auto" else settings.llm, settings))
 
 
-@dataclass
-class SeededPlanner:
-    """A planner whose every plan samples with ``seed`` (``anypix edit --seed``); it re-plans with
-    feedback exactly like the planner it wraps."""
+def SeededPlanner(inner: PlannerBase, seed: int) -> KnobOverrides:
+    """Old name of ``KnobOverrides(inner, {"seed": seed})``, kept until cli.py uses that."""
+    return KnobOverrides(inner, {"seed": seed})
 
-    inner: Planner
-    seed: int
 
-    @property
-    def backend(self) -> LLMBackend | None:
-        return self.inner.backend
-
-    def plan(self, *args: Any, **kwargs: Any) -> PlanResult:
-        result = self.inner.plan(*args, **kwargs)
-        knobs = result.plan.knobs.model_copy(update={"seed": self.seed})
-        return replace(result, plan=result.plan.model_copy(update={"knobs": knobs}))
+__all__ = ["PlanResult", "Planner", "planner_for", "tidy", "validate"]

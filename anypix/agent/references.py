@@ -9,7 +9,7 @@ asset's name. Anything else is a description, resolved through the session's ret
 (:meth:`anypix.tools.retrieve.SessionIndex.resolve`: recency like "the last picture", or
 meaning). The index is built only when a description needs it, so plain instructions never load
 an encoder (or torch). A description two assets match about equally well raises
-:class:`~anypix.tools.retrieve.AmbiguousReferenceError` with the candidates; it is never guessed.
+:class:`~anypix.errors.AmbiguousReferenceError` with the candidates; it is never guessed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
-from anypix.errors import AnypixError, UnknownAssetError
+from anypix.errors import UnknownAssetError, UserError
 
 if TYPE_CHECKING:
     from anypix.tools.retrieve import AssetModality, SessionIndex
@@ -56,7 +56,7 @@ class References:
             if wanted and name in assets and PurePath(str(file)).name.casefold() == wanted
         ]
         if len(found) > 1:
-            raise AnypixError(
+            raise UserError(
                 f"{ref!r} is the file name of {' and '.join(f'[{n}]' for n in found)}",
                 f"name the asset, e.g. [{found[0]}]",
             )

@@ -26,7 +26,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from anypix.errors import AnypixError, AssetError
+from anypix.errors import ArchiveError, AssetError
 from anypix.memory.assets import SHA256, AssetStore, PreparedAsset
 from anypix.memory.db import write_session
 from anypix.memory.migrations import SCHEMA_VERSION
@@ -43,10 +43,6 @@ from anypix.memory.turns import SessionNotFoundError, discard_unreferenced
 ARCHIVE_FORMAT = "anypix-session"
 ARCHIVE_VERSION = 1
 _MAX_JSON_BYTES = 256 * 1024 * 1024
-
-
-class ArchiveError(AnypixError):
-    """A session archive that cannot be imported."""
 
 
 class _Strict(BaseModel):

@@ -23,17 +23,13 @@ from sqlalchemy import Connection, Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from anypix.errors import AnypixError
+from anypix.errors import HistoryError
 from anypix.memory.assets import AssetStore
 from anypix.memory.db import write_session
 from anypix.memory.tables import AssetRow, RenderRow, SessionRow, ToolCallRow, TurnRow
 from anypix.memory.turns import SessionNotFoundError, StepRecord
 
 LAST = "last"  # the name under which the cursor's output is offered to the planner
-
-
-class HistoryError(AnypixError):
-    """An undo, redo or branch that the session's history cannot do."""
 
 
 @dataclass(slots=True)  # not frozen: frozen init is several times slower on 10k turns

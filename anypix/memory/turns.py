@@ -22,8 +22,7 @@ from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
 from sqlmodel import select
 
-from anypix.agent.steps import StepRecord as StepRecord  # re-exported for memory.history
-from anypix.errors import AnypixError
+from anypix.errors import SessionNotFoundError
 from anypix.memory.assets import AssetStore, PreparedAsset
 from anypix.memory.db import write_session
 from anypix.memory.tables import (
@@ -34,6 +33,7 @@ from anypix.memory.tables import (
     ToolCallRow,
     TurnRow,
 )
+from anypix.records import StepRecord as StepRecord  # re-exported for memory.history
 
 
 @dataclass
@@ -72,11 +72,6 @@ class CommittedTurn:
     seq: int
     status: str
     render_ids: tuple[int, ...]
-
-
-class SessionNotFoundError(AnypixError):
-    def __init__(self, ref: str) -> None:
-        super().__init__(f"there is no session {ref!r}", "list sessions with: anypix sessions")
 
 
 def record_assets(

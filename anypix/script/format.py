@@ -16,20 +16,11 @@ from pydantic import (
     model_validator,
 )
 
-from anypix.errors import (
-    AnypixError,
-)
+from anypix.errors import ScriptError
 from anypix.plan import ASSET_NAME, Knobs
 
 if TYPE_CHECKING:
     pass
-
-
-class ScriptError(AnypixError):
-    """A script file that cannot be read or does not follow the format (exit code 2)."""
-
-    def __init__(self, file: Path, message: str, hint: str | None = None) -> None:
-        super().__init__(f"{file}: {message}", hint or "see docs/scripts.md for the format")
 
 
 # -- the file format ------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel
 
-from anypix.errors import AnypixError, UnknownAssetError
+from anypix.errors import AmbiguousReferenceError, UnknownAssetError, UserError
 
 if TYPE_CHECKING:
     import torch
@@ -83,19 +83,6 @@ class Resolution(BaseModel):
     candidates: list[Hit] = []
 
 
-class AmbiguousReferenceError(AnypixError):
-    """Two or more assets match a description about equally well; the planner should ask or
-    name one. ``candidates`` holds them, best first."""
-
-    def __init__(self, ref: str, candidates: list[Hit]) -> None:
-        options = " or ".join(f"[{h.name}] ({h.score:.2f})" for h in candidates)
-        super().__init__(
-            f"{ref!r} could mean {options}", f"name the asset, e.g. [{candidates[0].name}]"
-        )
-        self.ref = ref
-        self.candidates = candidates
-
-
 @dataclass(frozen=True)
 class _Table:
     order: list[str]
@@ -117,7 +104,7 @@ class IndexedAsset:
 class SessionIndex:
     """Names -> embeddings (and caption embeddings) for one session, in arrival order.
 
-    ``encoder`` embeds the assets themselves when it can (ImageBind, miniworld); ``text_encoder``
+    ``encoder`` embeds the assets themselves when it can (ImageBind, a binding encoder); ``text_encoder``
     (default: ``encoder``) embeds captions and text queries. With MiniLM alone, assets are found
     through their captions."""
 
@@ -336,9 +323,9 @@ def retrieve(
         k: how many matches to return.
     """
     if _index is None:
-        raise AnypixError("retrieve needs a session", "run it inside a session (anypix edit/chat)")
+        raise UserError("retrieve needs a session", "run it inside a session (anypix edit/chat)")
     if k < 1:
-        raise AnypixError(f"k must be at least 1, not {k}", "ask for k=1 or more")
+        raise UserError(f"k must be at least 1, not {k}", "ask for k=1 or more")
     import torch
 
     target = query if isinstance(query, str) else torch.tensor(query, dtype=torch.float32)

@@ -1,0 +1,67 @@
+"""The words anypix reads in instructions and plans (``prompts/lexicon.json``: verbs, colours,
+colour modifiers, whole-image words...), and what an op's target points at.
+
+It sits at the bottom of the layers, beside the plan, because both the planner's grammar
+(:mod:`anypix.agent.phrases`) and the tools (:mod:`anypix.tools.locate`) read it, and the
+executor asks :func:`needs_location` without importing a tool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from functools import cache
+from typing import Any
+
+from anypix.plan import EditPlan, Op
+
+LOCATED_OPS = ("recolor", "remove", "replace")  # ops that change one object of the [base]
+
+
+@cache
+def lexicon() -> dict[str, Any]:
+    from anypix import prompts
+
+    data: dict[str, Any] = json.loads(prompts.read("lexicon.json"))
+    return data
+
+
+def color_split(text: str) -> tuple[str, str] | None:
+    """("the jacket", "dark green") when text ends with a colour phrase."""
+    words = text.split()
+    colors, modifiers = set(lexicon()["colors"]), set(lexicon()["color_modifiers"])
+    start = len(words)
+    while start > 0 and words[start - 1].lower().strip(",") in colors | modifiers:
+        start -= 1
+    tail = [w.lower() for w in words[start:]]
+    while tail and tail[0] in modifiers - colors:  # modifiers must lead into a colour
+        if not any(w in colors for w in tail):
+            break
+        if tail[0] in ("and", "of", "-"):
+            start, tail = start + 1, tail[1:]
+            continue
+        break
+    if not any(w in colors for w in tail):
+        return None
+    return " ".join(words[:start]), " ".join(words[start:])
+
+
+def object_phrase(op: Op) -> str:
+    """What the op points at: "the ring" of "the ring green" (recolour) or "the ring with a
+    star" (replace); "" when it names the whole image."""
+    target = op.target.strip()
+    if op.op == "recolor":
+        split = color_split(target)
+        target = split[0] if split else target
+    elif op.op == "replace":
+        target = re.split(r"\s+with\s+", target, maxsplit=1)[0]
+    return "" if target.lower() in ("", "everything", "the image", "it") else target
+
+
+def needs_location(plan: EditPlan) -> bool:
+    """A local edit of a [base] that names an object but no place: a locator must find it."""
+    return (
+        plan.base is not None
+        and not (plan.blobs or plan.boxes)
+        and any(op.op in LOCATED_OPS and object_phrase(op) for op in plan.ops)
+    )
