@@ -18,7 +18,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,7 +28,13 @@ from pydantic_settings import (
 
 from anypix.errors import ConfigError
 
-LlmBackendName = Literal["auto", "fast", "smollm2", "openai", "fake"]
+BUILTIN_LLMS = ("auto", "fast", "smollm2", "openai", "fake")  # others come from plugins
+
+
+def _default_model() -> str:
+    from anypix.models.registry import DEFAULT_MODEL
+
+    return DEFAULT_MODEL
 
 
 def _user_dir(kind: Literal["data", "config"]) -> Path:
@@ -52,12 +58,15 @@ class Settings(BaseSettings):
         default_factory=lambda: _user_dir("data"),
         description="where sessions (SQLite) and assets live",
     )
-    # anypix's own small model, shipped in the package: renders offline with no downloads
-    model: str = Field(default="miniworld", description="diffusion preset used by edit/render")
-    llm: LlmBackendName = Field(
+    # the registry's default: a model that ships in the package and renders with no download
+    model: str = Field(
+        default_factory=_default_model, description="diffusion preset used by edit/render"
+    )
+    llm: str = Field(
         default="auto",
         description="planner backend: auto (fast path, then smollm2), fast (grammar only), "
-        "smollm2 (embedded llama.cpp), openai (any OpenAI-compatible server), fake (tests)",
+        "smollm2 (embedded llama.cpp), openai (any OpenAI-compatible server), fake (tests), "
+        "or one an installed plugin adds (anypix.llm_backends)",
     )
     llm_base_url: str = Field(
         default="http://127.0.0.1:8000/v1", description="OpenAI-compatible URL"
@@ -75,6 +84,16 @@ class Settings(BaseSettings):
         default_factory=dict, description="preset name -> local directory that holds its weights"
     )
 
+    @field_validator("llm")
+    @classmethod
+    def _known_llm(cls, name: str) -> str:
+        from anypix.plugins import plugin_names
+
+        known = [*BUILTIN_LLMS, *plugin_names("anypix.llm_backends")]
+        if name not in known:
+            raise ValueError(f"{name!r} is not an LLM backend; choose one of {', '.join(known)}")
+        return name
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -86,6 +105,11 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         toml = TomlConfigSettingsSource(settings_cls, toml_file=config_file())
         return (init_settings, env_settings, toml)
+
+    @property
+    def config_file(self) -> Path:
+        """The TOML file settings are read from (it may not exist)."""
+        return config_file()
 
     @property
     def db_path(self) -> Path:

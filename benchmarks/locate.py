@@ -22,12 +22,15 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from anypix.models.miniworld.naming import NAMINGS, named_object
 from anypix.plan import Op
-from anypix.tools.locate import NAMINGS, Locator, found_iou, named_object
+from anypix.tools.locate import found_iou
+from anypix.tools.preset import default_locator
 
 
 def measure(n: int, seed: int) -> dict[str, dict[str, float]]:
-    locator = Locator()
+    locator = default_locator("miniworld")
+    assert locator is not None
     locator.encoder.embed_texts(["a ring"])  # load MiniLM before the clock starts
     ious: dict[str, list[float]] = {naming: [] for naming in NAMINGS}
     seconds: list[float] = []

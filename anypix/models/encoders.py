@@ -4,15 +4,13 @@
   loaded from the files inside that package, so it never touches the network;
 * ``imagebind-huge``: anypix's ImageBind (image, text, audio; 1024-d) from the official checkpoint;
 * ``imagebind-tiny``: the same code at test size with random weights (plumbing only);
-* ``miniworld``: the binding encoder anypix trains on its procedural world, supplied later by
-  ``anypix.models.miniworld.binding.load_encoder(settings)`` (registered here as a hook).
+* any encoder a model family brings (:attr:`anypix.models.registry.ModelFamily.encoders`).
 
 Every encoder has an ``encoder_id`` that names its weights; embedding caches key on it.
 """
 
 from __future__ import annotations
 
-import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -22,6 +20,8 @@ import torch
 
 from anypix.config import Settings, load_settings
 from anypix.errors import ModelUnavailableError
+from anypix.models.device import pick_device
+from anypix.models.registry import family_encoders
 
 EmbedModality = Literal["text", "image", "audio"]
 _IMAGEBIND_NAMES: dict[str, Any] = {"image": "vision", "text": "text", "audio": "audio"}
@@ -105,7 +105,7 @@ class ImageBindEncoder(Encoder):
         from anypix.models.registry import resolve_source
 
         path = Path(resolve_source("imagebind-huge", settings))
-        device = _device(settings)
+        device = str(pick_device(settings.device))
         model = load_imagebind(path, device=device)
         return cls(model, clip_tokenizer(path), "imagebind-huge", device)
 
@@ -133,29 +133,10 @@ class ImageBindEncoder(Encoder):
         return self.model(_IMAGEBIND_NAMES[modality], batch.to(self.device))
 
 
-def _device(settings: Settings) -> str:
-    if settings.device != "auto":
-        return settings.device
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _miniworld(settings: Settings) -> Encoder:
-    """Hook for the miniworld binding encoder (trained by a later issue)."""
-    try:
-        module = importlib.import_module("anypix.models.miniworld.binding")
-    except ModuleNotFoundError:
-        raise ModelUnavailableError(
-            "the miniworld binding encoder has not been trained yet",
-            "use --encoder minilm (text) or imagebind-huge until miniworld ships its weights",
-        ) from None
-    return module.load_encoder(settings)
-
-
 ENCODER_FACTORIES: dict[str, Callable[[Settings], Encoder]] = {
-    "minilm": lambda settings: MiniLMEncoder(_device(settings)),
+    "minilm": lambda settings: MiniLMEncoder(str(pick_device(settings.device))),
     "imagebind-huge": ImageBindEncoder.from_settings,
     "imagebind-tiny": lambda settings: ImageBindEncoder.tiny(),
-    "miniworld": _miniworld,
 }
 
 
@@ -163,20 +144,22 @@ _LOADED: dict[tuple[str, str], Encoder] = {}
 
 
 def register_encoder(name: str, factory: Callable[[Settings], Encoder]) -> None:
-    """Add or replace an encoder factory (the miniworld issue can register its own here)."""
+    """Add or replace an encoder factory (model families bring theirs through the registry)."""
     ENCODER_FACTORIES[name] = factory
     for key in [k for k in _LOADED if k[0] == name]:
         del _LOADED[key]
 
 
 def load_encoder(name: str = "minilm", settings: Settings | None = None) -> Encoder:
-    """An encoder by name, built once per process for the same settings."""
-    if name not in ENCODER_FACTORIES:
+    """An encoder by name (the ones above, or a model family's), built once per process for the
+    same settings."""
+    factories = {**family_encoders(), **ENCODER_FACTORIES}
+    if name not in factories:
         raise ModelUnavailableError(
-            f"no encoder named {name!r}", f"choose one of {', '.join(sorted(ENCODER_FACTORIES))}"
+            f"no encoder named {name!r}", f"choose one of {', '.join(sorted(factories))}"
         )
     settings = settings or load_settings()
     key = (name, settings.model_dump_json())
     if key not in _LOADED:
-        _LOADED[key] = ENCODER_FACTORIES[name](settings)
+        _LOADED[key] = factories[name](settings)
     return _LOADED[key]

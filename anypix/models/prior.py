@@ -29,7 +29,7 @@ PRIOR_MODALITIES = ("image", "text", "audio")  # index = modality id
 
 @dataclass(frozen=True)
 class PriorConfig:
-    dim: int = 384  # embedding size (MiniLM 384, ImageBind 1024, miniworld's own)
+    dim: int = 384  # embedding size (MiniLM 384, ImageBind 1024, a binding encoder's own)
     width: int = 256  # transformer width
     layers: int = 4
     heads: int = 4

@@ -1,6 +1,6 @@
 """Training the refinement prior: data, loop, checkpoints, resume and held-out evaluation.
 
-Until the miniworld binding data exists, pairs come from :class:`SyntheticWorld`, a stand-in for a
+Without a pairs file, pairs come from :class:`SyntheticWorld`, a stand-in for a
 binding space with the properties the prior is for:
 
 * clean image embeddings lie near a low-rank manifold (``rank`` latent factors) plus detail;
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from anypix.models.device import pick_device
 from anypix.models.prior import PRIOR_MODALITIES, PriorConfig, RefinementPrior
 
 Batch = tuple[
@@ -70,7 +71,7 @@ class SyntheticWorld:
 
 
 class PairFile:
-    """Pairs from an ``.npz`` file (e.g. written by the miniworld data pipeline). The last
+    """Pairs from an ``.npz`` file (e.g. written by a model family's data pipeline). The last
     ``held_out`` fraction of rows is the evaluation split and is never trained on."""
 
     def __init__(self, path: Path, split: str = "train", held_out: float = 0.1) -> None:
@@ -157,11 +158,7 @@ def train_prior(
 ) -> PriorReport:
     """Train (or resume training) and write ``prior.pt`` and ``report.json`` into ``out_dir``."""
     started = time.perf_counter()
-    device = (
-        config.device
-        if config.device != "auto"
-        else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
+    device = str(pick_device(config.device))
     data = (
         PairFile(Path(config.data))
         if config.data

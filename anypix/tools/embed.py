@@ -128,7 +128,7 @@ def embed(
         text: the text to embed (modality text).
         path: an image or audio file to embed (modality image or audio).
         modality: what the input is: text, image or audio.
-        encoder: encoder preset: minilm (text only), imagebind-huge, miniworld.
+        encoder: encoder preset: minilm (text only), imagebind-huge, or a model family's.
 
     ``_encoder`` (an :class:`~anypix.models.encoders.Encoder`) is supplied by the executor.
     """

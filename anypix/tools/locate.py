@@ -14,44 +14,37 @@ region of the [base] that best matches the op's object phrase:
 
 The blob says what the region holds afterwards ("a green ring"; for a removal, the background).
 A plan that already has blobs or boxes, or no [base], comes back unchanged. An object that is not
-there raises :class:`NotFoundError`, which tells the person to say where it is.
+there raises :class:`~anypix.errors.NotFoundError`, which tells the person to say where it is.
 
-The grounding model is the miniworld binding encoder, so it knows that world's colours and
-shapes; photos need a preset with a real open-vocabulary detector.
+The grounding model is a binding encoder (image and text towers in one space, with
+``embed_pixels`` and ``embed_texts``), the one a preset's capabilities name
+(:func:`anypix.tools.preset.default_locator`), so it knows that model's world; photos need a
+preset with a real open-vocabulary detector.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from anypix.errors import AnypixError
+from anypix.errors import NotFoundError
+from anypix.lexicon import LOCATED_OPS, color_split, lexicon, needs_location, object_phrase
+from anypix.models.masks import fill_holes, label_regions
 from anypix.plan import Blob, EditPlan, Op
 
+__all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", "outcome"]
+
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
-TOLERANCE = 0.12  # neighbouring pixels closer than this (RGB in [0, 1], max channel) join a region
 MIN_AREA, MAX_AREA = 12, 0.4  # pixels; fraction of the image
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
-LOCATED_OPS = ("recolor", "remove", "replace")
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
-
-
-class NotFoundError(AnypixError):
-    """The edit names an object the [base] does not seem to hold."""
-
-    def __init__(self, phrase: str, base: str) -> None:
-        super().__init__(
-            f"found no {phrase!r} in [{base}]",
-            'say where it is ("... on the left", "... at the top") or name its colour and shape',
-        )
 
 
 @dataclass(frozen=True)
@@ -64,29 +57,6 @@ class Found:
     gain: float
 
 
-def needs_location(plan: EditPlan) -> bool:
-    """A local edit of a [base] that names an object but no place."""
-    return (
-        plan.base is not None
-        and not (plan.blobs or plan.boxes)
-        and any(op.op in LOCATED_OPS and object_phrase(op) for op in plan.ops)
-    )
-
-
-def object_phrase(op: Op) -> str:
-    """What the op points at: "the ring" of "the ring green" (recolour) or "the ring with a
-    star" (replace); "" when it names the whole image."""
-    target = op.target.strip()
-    if op.op == "recolor":
-        from anypix.agent.phrases import color_split
-
-        split = color_split(target)
-        target = split[0] if split else target
-    elif op.op == "replace":
-        target = re.split(r"\s+with\s+", target, maxsplit=1)[0]
-    return "" if target.lower() in ("", "everything", "the image", "it") else target
-
-
 def outcome(op: Op, phrase: str) -> str:
     """The sentence the found blob carries: what the region holds after the edit."""
     noun = _ARTICLES.sub("", phrase)
@@ -95,8 +65,6 @@ def outcome(op: Op, phrase: str) -> str:
     if op.op == "replace":
         parts = re.split(r"\s+with\s+", op.target, maxsplit=1)
         return parts[1] if len(parts) == 2 else op.target
-    from anypix.agent.phrases import color_split, lexicon
-
     split = color_split(op.target)
     colours = set(lexicon()["colors"])
     kept = [w for w in noun.split() if w.lower() not in colours]  # the old colour goes
@@ -104,18 +72,26 @@ def outcome(op: Op, phrase: str) -> str:
 
 
 class Locator:
-    """Grounds plans in their [base] with a binding encoder (the shipped miniworld one by
-    default, loaded on first use)."""
+    """Grounds plans in their [base] with a binding encoder: ``encoder``, or the one
+    ``load_encoder()`` gives on first use. ``words`` puts a phrase in the encoder's own words
+    ("the big ball" -> "a large ellipse"); without it the phrase goes as it is, with one article."""
 
-    def __init__(self, encoder: Any = None) -> None:
-        self._encoder = encoder
+    def __init__(
+        self,
+        encoder: Any = None,
+        *,
+        load_encoder: Callable[[], Any] | None = None,
+        words: Callable[[str], str] | None = None,
+    ) -> None:
+        if encoder is None and load_encoder is None:
+            raise ValueError("a Locator needs an encoder or a function that loads one")
+        self._encoder, self._load_encoder, self.words = encoder, load_encoder, words
 
     @property
     def encoder(self) -> Any:
         if self._encoder is None:
-            from anypix.models.miniworld.binding import load_encoder
-
-            self._encoder = load_encoder()
+            assert self._load_encoder is not None
+            self._encoder = self._load_encoder()
         return self._encoder
 
     def __call__(self, plan: EditPlan, assets: Mapping[str, Any]) -> EditPlan:
@@ -148,7 +124,7 @@ class Locator:
         pixels = torch.from_numpy(np.stack(views)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         with torch.no_grad():
             images = self.encoder.embed_pixels(pixels)
-            text = self.encoder.embed_texts([_canonical(phrase)])
+            text = self.encoder.embed_texts([self._canonical(phrase)])
         scores = (images @ text.T).squeeze(1).cpu().numpy()
         best = int(np.argmax(scores[:-1]))
         gain = float(scores[best] - scores[-1])
@@ -157,38 +133,13 @@ class Locator:
         blob = ellipse_of(fill_holes(regions[best]), outcome(op, phrase), image.shape[:2])
         return Found(op, phrase, blob, gain)
 
+    def _canonical(self, phrase: str) -> str:
+        if self.words is not None:
+            return self.words(phrase)
+        return "a " + _ARTICLES.sub("", phrase).lower()
+
 
 # -- regions ---------------------------------------------------------------------------------------
-def label_regions(image: np.ndarray, tolerance: float = TOLERANCE) -> np.ndarray:
-    """(H, W) int labels of 4-connected regions whose neighbouring pixels differ by less than
-    ``tolerance`` in every channel (``image`` in uint8)."""
-    colours = image.astype(np.float32) / 255.0
-    height, width = colours.shape[:2]
-    close_right = np.abs(colours[:, 1:] - colours[:, :-1]).max(axis=2) < tolerance
-    close_down = np.abs(colours[1:] - colours[:-1]).max(axis=2) < tolerance
-    labels = np.full((height, width), -1, dtype=np.int32)
-    count = 0
-    for y0 in range(height):
-        for x0 in range(width):
-            if labels[y0, x0] >= 0:
-                continue
-            labels[y0, x0] = count
-            queue = deque([(y0, x0)])
-            while queue:
-                y, x = queue.popleft()
-                for ny, nx, joined in (
-                    (y, x + 1, x + 1 < width and close_right[y, x]),
-                    (y, x - 1, x > 0 and close_right[y, x - 1]),
-                    (y + 1, x, y + 1 < height and close_down[y, x]),
-                    (y - 1, x, y > 0 and close_down[y - 1, x]),
-                ):
-                    if joined and labels[ny, nx] < 0:
-                        labels[ny, nx] = count
-                        queue.append((ny, nx))
-            count += 1
-    return labels
-
-
 def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the regions that could be objects: not specks, not background-sized, not
     spanning the image from one side to the other (a stripe)."""
@@ -205,16 +156,6 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
             continue
         masks.append(mask)
     return masks
-
-
-def fill_holes(mask: np.ndarray) -> np.ndarray:
-    """``mask`` with every enclosed hole filled (a ring becomes a disc)."""
-    outside = label_regions(np.where(mask, 255, 0).astype(np.uint8)[..., None].repeat(3, axis=2))
-    border = set(
-        np.unique(np.concatenate([outside[0], outside[-1], outside[:, 0], outside[:, -1]]))
-    )
-    reached = np.isin(outside, list(border)) & ~mask
-    return ~reached
 
 
 def ellipse_of(
@@ -238,37 +179,6 @@ def ellipse_of(
                 a=min(a, 2.0), b=min(b, 2.0), angle=angle % 180.0)  # fmt: skip
 
 
-# -- measuring it -----------------------------------------------------------------------------------
-NAMINGS = ("colour and shape", "shape", "colour")
-
-
-@dataclass(frozen=True)
-class NamedObject:
-    """A held-out miniworld scene, one of its objects, and the ways a person would name it."""
-
-    image: np.ndarray  # (64, 64, 3) uint8
-    truth: np.ndarray  # the object's mask, holes filled
-    phrases: dict[str, str]  # naming -> phrase; "shape" only when no other object shares it
-
-
-def named_object(seed: int) -> NamedObject:
-    """Scene ``seed`` (1-4 objects) and its object ``seed % count``, named by colour and shape
-    ("the red ring"), by shape alone and by colour alone ("the red object")."""
-    from anypix.models.miniworld.data import random_scene, render
-
-    scene = random_scene(seed, min_objects=1, max_objects=4)
-    image, index = render(scene, SIDE)
-    k = seed % len(scene.objects)
-    obj = scene.objects[k]
-    phrases = {
-        "colour and shape": f"the {obj.colour} {obj.shape}",
-        "colour": f"the {obj.colour} object",
-    }
-    if [o.shape for o in scene.objects].count(obj.shape) == 1:
-        phrases["shape"] = f"the {obj.shape}"
-    return NamedObject(image, fill_holes(index == k), phrases)
-
-
 def found_iou(found: Found, truth: np.ndarray) -> float:
     """IoU of the found blob with the true mask (0 when nothing was found)."""
     if found.blob is None:
@@ -278,15 +188,6 @@ def found_iou(found: Found, truth: np.ndarray) -> float:
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def _canonical(phrase: str) -> str:
-    """The phrase in the binding encoder's words: synonyms back to its shapes, one article."""
-    from anypix.models.miniworld.model import SYNONYMS
-
-    canonical = {alt: word for word, alts in SYNONYMS.items() for alt in alts}
-    words = [canonical.get(w.lower(), w.lower()) for w in _ARTICLES.sub("", phrase).split()]
-    return "a " + " ".join(words)
-
-
 def _background_colour(image: np.ndarray, regions: list[np.ndarray]) -> np.ndarray:
     """The median colour of the pixels no candidate covers."""
     rest = ~np.any(np.stack(regions), axis=0)

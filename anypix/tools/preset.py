@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from anypix.models.diffusion import Components
     from anypix.plan import EditPlan
     from anypix.records import Render
+    from anypix.tools.locate import Locator
 
 
 class PresetRenderer:
@@ -24,7 +25,7 @@ class PresetRenderer:
         self.preset = settings.model
         self._components: Components | None = None
         self._lock = threading.Lock()  # the warm-up worker and the first edit may race to load
-        self.locator = default_locator(self.preset)
+        self.locator = default_locator(self.preset, settings)
 
     @property
     def device(self) -> str | None:
@@ -53,12 +54,17 @@ class PresetRenderer:
         return render(plan, assets, self.load(), progress=progress, cancel=cancel)
 
 
-def default_locator(preset: str) -> Any:
-    """What finds a plan's objects in its [base] for ``preset``: the miniworld binding encoder for
-    the miniworld model (:mod:`anypix.tools.locate`); None for presets whose world it does not
-    know, whose edits without a place apply to the whole image."""
-    if preset != "miniworld":
+def default_locator(preset: str, settings: Settings | None = None) -> Locator | None:
+    """What finds a plan's objects in its [base] for ``preset``: a :class:`Locator` over the
+    grounding encoder the preset's capabilities name (loaded on first use); None for presets
+    without one, whose edits without a place apply to the whole image."""
+    from anypix.models.registry import capabilities
+
+    can = capabilities(preset)
+    if can.locator_encoder is None:
         return None
+    from anypix.models.encoders import load_encoder
     from anypix.tools.locate import Locator
 
-    return Locator()
+    name = can.locator_encoder
+    return Locator(load_encoder=lambda: load_encoder(name, settings), words=can.locator_words)

@@ -1,9 +1,6 @@
-"""The encoder registry, the miniworld hook and the tools' registration."""
+"""The encoder registry (its own encoders and the model families'), and the tools' registration."""
 
 from __future__ import annotations
-
-import sys
-import types
 
 import pytest
 
@@ -28,22 +25,13 @@ def test_imagebind_huge_without_a_checkpoint_says_how_to_point_at_one() -> None:
         encoders.load_encoder("imagebind-huge")
 
 
-def test_miniworld_hook_uses_the_binding_module_when_it_exists(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    fake = BagOfWordsEncoder(encoder_id="miniworld-binding-test")
-    module = types.ModuleType("anypix.models.miniworld.binding")
-    module.load_encoder = lambda settings: fake  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "anypix.models.miniworld.binding", module)
-    encoders.register_encoder("miniworld", encoders.ENCODER_FACTORIES["miniworld"])  # drop cache
-    assert encoders.load_encoder("miniworld") is fake
+def test_a_model_familys_encoder_is_loaded_by_name() -> None:
+    from anypix.models.registry import families
 
-
-def test_miniworld_hook_without_weights_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "anypix.models.miniworld.binding", None)  # import fails
-    encoders.register_encoder("miniworld", encoders.ENCODER_FACTORIES["miniworld"])
-    with pytest.raises(ModelUnavailableError, match="miniworld"):
-        encoders.load_encoder("miniworld")
+    encoder = encoders.load_encoder("miniworld")  # the miniworld family brings it
+    assert "miniworld" in families()["miniworld"].encoders
+    assert encoder.encoder_id.startswith("miniworld-binding-")
+    assert encoders.load_encoder("miniworld") is encoder
 
 
 def test_register_encoder_adds_a_factory() -> None:

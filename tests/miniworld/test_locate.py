@@ -6,28 +6,30 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from anypix.errors import NotFoundError
 from anypix.models.miniworld.data import random_scene, render
+from anypix.models.miniworld.naming import NAMINGS, named_object
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.locate import (
-    NAMINGS,
     Locator,
-    NotFoundError,
     candidate_regions,
     ellipse_of,
     fill_holes,
     found_iou,
-    named_object,
     needs_location,
     object_phrase,
     outcome,
 )
+from anypix.tools.preset import default_locator
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def locator() -> Locator:
-    return Locator()
+    found = default_locator("miniworld")  # the binding encoder the miniworld preset names
+    assert found is not None
+    return found
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,19 +1,32 @@
 """The miniworld model family: anypix's own small models, trained on a procedural world.
 
-``load_components`` is the ``miniworld`` diffusion preset's loader (see
-:func:`anypix.models.diffusion.load_components`); the weights ship in ``weights/`` (or come from
+This module registers the family (:data:`FAMILY`, listed in
+:data:`anypix.models.registry.FAMILY_MODULES`): the ``miniworld`` diffusion preset and what it can
+do, the ``miniworld`` binding encoder, the refinement prior shipped with it, its sample scenes
+and its training recipe. The weights ship in ``weights/`` (or come from
 ``model_paths.miniworld``, a directory written by :func:`anypix.models.miniworld.train.export`).
+Every callable imports its module on first use, so registering imports no torch.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from anypix.models.miniworld.loader import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from anypix.models.miniworld.recipe import Recipe
+from anypix.models.registry import Capabilities, ModelFamily, Preset
 
 if TYPE_CHECKING:
     import torch
 
     from anypix.config import Settings
     from anypix.models.diffusion import Components
+    from anypix.models.encoders import Encoder
+    from anypix.models.prior import RefinementPrior
+
+BINDING_ID_PREFIX = "miniworld-binding-"
 
 
 def load_components(
@@ -25,4 +38,129 @@ def load_components(
     return load_miniworld(settings=settings, device=device, dtype=dtype)
 
 
-__all__: list[str] = ["load_components"]
+def load_encoder(settings: Settings) -> Encoder:
+    from anypix.models.miniworld.binding import load_encoder as load_binding_encoder
+
+    return load_binding_encoder(settings)
+
+
+def prior_for(encoder_id: str) -> RefinementPrior | None:
+    """The prior trained with the shipped binding encoder (None for other encoders)."""
+    if not encoder_id.startswith(BINDING_ID_PREFIX):
+        return None
+    from anypix.models.miniworld.binding import load_miniworld_prior
+
+    return load_miniworld_prior()
+
+
+def locator_words(phrase: str) -> str:
+    """A phrase in the binding encoder's words: synonyms back to its shapes, one article."""
+    from anypix.models.miniworld.model import SYNONYMS
+
+    canonical = {alt: word for word, alts in SYNONYMS.items() for alt in alts}
+    words = [canonical.get(w.lower(), w.lower()) for w in re.sub(
+        r"^(?:the|a|an|this|that)\s+", "", phrase, flags=re.IGNORECASE).split()]  # fmt: skip
+    return "a " + " ".join(words)
+
+
+def draw_scene(
+    seed: int, path: Path, *, objects: tuple[int, int] = (2, 3), palette: str | None = None,
+    texture: str | None = None, size: int = 64,
+) -> Path:  # fmt: skip
+    """Draw scene ``seed`` (``objects`` = fewest, most) into ``path``; a ``palette`` or
+    ``texture`` alone draws an empty background in that style. Unknown names raise ValueError."""
+    from PIL import Image
+
+    from anypix.models.miniworld.data import (
+        PALETTES,
+        TEXTURES,
+        Scene,
+        Style,
+        random_scene,
+        render,
+    )
+
+    for what, value, known in (("palette", palette, PALETTES), ("texture", texture, TEXTURES)):
+        if value is not None and value not in known:
+            raise ValueError(f"{value!r} is not a miniworld {what}: use one of {', '.join(known)}")
+    if palette or texture:
+        scene = Scene(seed, Style(palette or "mono", texture or "flat", 45, 0.2))
+    else:
+        scene = random_scene(seed, min_objects=objects[0], max_objects=objects[1])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(render(scene, size)[0]).save(path)
+    return path
+
+
+def sample_inputs(folder: Path) -> dict[str, Path]:
+    """The demo's attachments: a scene to edit, a reference object (a purple triangle on its
+    own), a style reference, and a tone whose pitch means cyan."""
+    from PIL import Image
+
+    from anypix.models.miniworld.data import (
+        MiniObject,
+        Scene,
+        Style,
+        random_scene,
+        render,
+        tone,
+        write_wav,
+    )
+    from anypix.plan import Blob
+
+    folder.mkdir(parents=True, exist_ok=True)
+    triangle = Blob(description="a large purple triangle", cx=0.5, cy=0.5, a=0.3, b=0.24, angle=20)
+    drawn = {
+        "scene": random_scene(11, min_objects=2, max_objects=3),
+        "ref": Scene(
+            0, Style("mono", "flat"), (MiniObject("purple", "triangle", "large", triangle),)
+        ),
+        "stripes": Scene(0, Style("night", "stripes", angle=45, period=0.2)),
+    }
+    paths = {}
+    for name, scene in drawn.items():
+        paths[name] = folder / f"{name}.png"
+        Image.fromarray(render(scene, 64)[0]).save(paths[name])
+    paths["tone"] = folder / "tone.wav"
+    write_wav(str(paths["tone"]), tone("cyan", "ellipse", seconds=1.0, seed=0))
+    return paths
+
+
+def train(run: Path, weights: Path, options: Recipe) -> Path:
+    """``anypix train miniworld``: every stage of the recipe."""
+    from anypix.models.miniworld.recipe import train_miniworld
+
+    return train_miniworld(run, weights, options)
+
+
+FAMILY = ModelFamily(
+    name="miniworld",
+    presets=(
+        Preset(
+            "miniworld",
+            "diffusion",
+            "family",
+            "anypix's own small blob-grounded model, trained on the procedural miniworld "
+            "(offline default)",
+            capabilities=Capabilities(
+                steps=DEFAULT_STEPS,
+                guidance=DEFAULT_GUIDANCE,
+                subject_method="tokens",
+                locator_encoder="miniworld",
+                locator_words=locator_words,
+                draws="rings, ellipses, rectangles and triangles in eight colours and three "
+                "sizes, on flat, gradient, striped, dotted, checked or noisy backgrounds",
+            ),
+            family="miniworld",
+        ),
+    ),
+    load_components=load_components,
+    encoders={"miniworld": load_encoder},
+    prior_for=prior_for,
+    draw_scene=draw_scene,
+    sample_inputs=sample_inputs,
+    train=train,
+    train_options=Recipe,
+)
+
+__all__ = ["FAMILY", "load_components"]

@@ -303,12 +303,9 @@ def load_binding(
 
 def load_encoder(settings: Settings | None = None) -> MiniworldBindingEncoder:
     """The shipped encoder (the ``miniworld`` preset of :func:`anypix.models.encoders.load_encoder`)."""
-    device = "cpu"
-    if settings is not None and settings.device != "auto":
-        device = settings.device
-    elif torch.cuda.is_available():
-        device = "cuda"
-    return load_binding(WEIGHTS_DIR, device)
+    from anypix.models.device import pick_device
+
+    return load_binding(WEIGHTS_DIR, str(pick_device(settings.device if settings else "auto")))
 
 
 def load_miniworld_prior(weights_dir: Path = WEIGHTS_DIR, device: str = "cpu") -> RefinementPrior:

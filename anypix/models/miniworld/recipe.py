@@ -46,10 +46,11 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
     if not (binding_dir / "binding.safetensors").exists() or _unfinished(binding_dir, recipe):
         log(f"1/3 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
         train_binding(binding_dir, steps=recipe.binding_steps, batch=recipe.binding_batch,
-                      seed=recipe.seed, progress=_every(log, 100))  # fmt: skip
+                      seed=recipe.seed, progress=_every(log, 100), device=recipe.device)  # fmt: skip
     if not (binding_dir / "prior.pt").exists():
         log(f"1/3 refinement prior: {recipe.prior_steps} steps")
-        train_miniworld_prior(binding_dir, steps=recipe.prior_steps, seed=recipe.seed, log=log)
+        train_miniworld_prior(binding_dir, steps=recipe.prior_steps, seed=recipe.seed, log=log,
+                              device=recipe.device)  # fmt: skip
     options = TrainOptions(steps=recipe.unet_steps, batch=recipe.unet_batch, seed=recipe.seed,
                            threads=recipe.threads, device=recipe.device)  # fmt: skip
     log(f"2/3 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")

@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from anypix.models.blob import BlobBatch, blob_geometry, blob_masks, get_blob_layers
+from anypix.models.device import pick_device
 from anypix.models.miniworld.data import (
     SIZES,
     MiniObject,
@@ -314,12 +315,6 @@ def learning_rate(step: int, options: TrainOptions) -> float:
     return options.lr * warm * (0.1 + 0.45 * (1 + math.cos(math.pi * progress)))
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
 def load_binding_for_training() -> Any:
     """The shipped binding encoder, or None (subject steps are skipped until it exists)."""
     try:
@@ -340,7 +335,7 @@ def train(
     """Train (or resume) into ``out``; returns the final log entry."""
     if options.threads:
         torch.set_num_threads(options.threads)
-    device = _device(options.device)
+    device = pick_device(options.device)
     out.mkdir(parents=True, exist_ok=True)
     checkpoint_path = out / "checkpoint.pt"
     state = torch.load(checkpoint_path, weights_only=False) if checkpoint_path.exists() else None

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from anypix.models.device import pick_device
 from anypix.models.miniworld.binding import (
     CONFIG_FILE,
     PRIOR_FILE,
@@ -234,8 +235,9 @@ def train_binding(
     tones: int | None = None,
     captions: int | None = None,
     minilm: Any = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
-    """Train (or resume) and write ``binding.safetensors`` (fp16) and ``binding.json``.
+    """Train (or resume) on ``device`` and write ``binding.safetensors`` (fp16) and ``binding.json``.
     ``checkpoint.pt`` (model + optimizer) is written every 200 steps and at the end. ``tones``
     and ``captions`` size the fixed pools (default: from ``batch``); ``minilm`` reuses a loaded
     :class:`~anypix.models.encoders.MiniLMEncoder`."""
@@ -248,7 +250,7 @@ def train_binding(
         tones=tones if tones is not None else min(defaults.tones, 48 * batch),
         captions=captions if captions is not None else min(defaults.captions, 4 * batch),
     )
-    device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = str(pick_device(device))
     binding = BindingConfig()
     out_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = out_dir / "checkpoint.pt"
@@ -475,8 +477,10 @@ def train_miniworld_prior(
     images: int = 10000,
     seed: int = 0,
     log: Callable[[str], None] | None = None,
+    device: str = "auto",
 ) -> dict[str, Any]:
-    """Train the refinement prior on the binding encoder in ``weights_dir`` and write the shipped
+    """Train the refinement prior on the binding encoder in ``weights_dir`` (on ``device``) and
+    write the shipped
     ``prior.pt`` there (model and config only; the resumable checkpoint stays in prior-work/)."""
     from anypix.models.prior import PriorConfig
     from anypix.models.prior_training import TrainPriorConfig, train_prior
@@ -495,6 +499,7 @@ def train_miniworld_prior(
         checkpoint_every=500,
         seed=seed,
         data=str(pairs),
+        device=device,
     )
     report = train_prior(
         work, config, PriorConfig(dim=encoder.dim, width=128, layers=2, heads=4), log=log
@@ -538,6 +543,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint")
     parser.add_argument("--prior-steps", type=int, default=0, help="then train the prior (0: skip)")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
     args = parser.parse_args(argv)
     if args.steps < 1 or args.batch < 2:
         parser.error("--steps must be >= 1 and --batch >= 2")
@@ -556,10 +562,12 @@ def main(argv: list[str] | None = None) -> None:
         seed=args.seed,
         resume=not args.fresh,
         progress=show,
+        device=args.device,
     )
     print(json.dumps(result, indent=2), flush=True)
     if args.prior_steps:
-        prior = train_miniworld_prior(args.out, steps=args.prior_steps, seed=args.seed, log=print)
+        prior = train_miniworld_prior(args.out, steps=args.prior_steps, seed=args.seed, log=print,
+                                      device=args.device)  # fmt: skip
         print(json.dumps({"prior": prior}, indent=2), flush=True)
 
 
