@@ -256,6 +256,9 @@ class Op(BaseModel):
     ref: AssetName | None = None
 
 
+LEGACY_MIX = {"mix_base": 0.0, "mix_gen": 0.4, "mix_prior": 1.0, "mix_norm": 0.0}
+
+
 class Knobs(BaseModel):
     """Sampling knobs. ``None`` means "the model preset's default"; the render records the value
     it actually used."""
@@ -281,14 +284,31 @@ class Knobs(BaseModel):
     )
     # InstructAny2Pix's conditioning mix (tools/refine.py): each of the [base] embedding, the
     # planner's [gen] embedding and the refinement prior's output is scaled to unit norm, weighted,
-    # summed and renormalised to mix_norm. Defaults are the reference's h=[0.0, 0.4, 1.0] (its
-    # norm 20 on embeddings scaled to 20 is our unit norm).
-    mix_base: float = Field(default=0.0, ge=0, le=10, description="weight of the [base] embedding")
-    mix_gen: float = Field(default=0.4, ge=0, le=10, description="weight of the [gen] embedding")
-    mix_prior: float = Field(default=1.0, ge=0, le=10, description="weight of the prior's output")
-    mix_norm: float = Field(
-        default=0.0, ge=0, le=100, description="norm of the mixed embedding; 0 means unit norm"
+    # summed and renormalised to mix_norm, and the render conditions on it too. None everywhere
+    # (the default): the render does not use the prior. Setting any of them turns it on, the
+    # others taking the reference's h=[0.0, 0.4, 1.0] (its norm 20 on embeddings scaled to 20
+    # is our unit norm).
+    mix_base: float | None = Field(
+        default=None, ge=0, le=10, description="weight of the [base] embedding (reference 0)"
     )
+    mix_gen: float | None = Field(
+        default=None, ge=0, le=10, description="weight of the [gen] embedding (reference 0.4)"
+    )
+    mix_prior: float | None = Field(
+        default=None, ge=0, le=10, description="weight of the prior's output (reference 1)"
+    )
+    mix_norm: float | None = Field(
+        default=None, ge=0, le=100, description="norm of the mixed embedding; 0 means unit norm"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_prior_in_old_plans(cls, data: Any) -> Any:
+        """Plans stored before the render read the mix knobs wrote the reference weights out
+        (0, 0.4, 1, 0) and rendered without the prior; read them as they rendered."""
+        if isinstance(data, dict) and all(data.get(k) == v for k, v in LEGACY_MIX.items()):
+            return {**data, **dict.fromkeys(LEGACY_MIX)}
+        return data
 
     @field_validator("size", mode="after")
     @classmethod

@@ -239,6 +239,7 @@ class BlobGrounding(nn.Module):
             }
         )
         # Plain attributes, not state: the active conditioning and what is derived from it.
+        self.hook_handles: list[Any] = []  # removable handles of the hooks add_blob_layers made
         self._conditioning: BlobBatch | None = None
         self._cfg = False
         self._prepared: dict[int, _Prepared] = {}
@@ -318,9 +319,6 @@ class _AfterCrossAttention:
         return None if update is None else output + update
 
 
-_HOOK_TYPES = (_ClearCache, _AfterCrossAttention)
-
-
 def _cross_attention_blocks(unet: nn.Module) -> dict[str, Any]:
     """Transformer blocks that have a text cross-attention, keyed by module path with '-' for '.'."""
     return {
@@ -344,9 +342,13 @@ def add_blob_layers(unet: nn.Module, config: BlobLayerConfig) -> BlobGrounding:
     param = next(unet.parameters())
     grounding = BlobGrounding(config, dims).to(device=param.device, dtype=param.dtype)
     unet.blob_grounding = grounding
-    unet.register_forward_pre_hook(_ClearCache(grounding))
+    # The handles live on the grounding module: a deep copy of the UNet copies them with the
+    # hook tables they point into (torch's handles pickle those tables), so removing the layers
+    # of a copy removes the copy's hooks.
+    grounding.hook_handles = [unet.register_forward_pre_hook(_ClearCache(grounding))]
     for name, block in blocks.items():
-        block.attn2.register_forward_hook(_AfterCrossAttention(grounding, name), with_kwargs=True)
+        hook = _AfterCrossAttention(grounding, name)
+        grounding.hook_handles.append(block.attn2.register_forward_hook(hook, with_kwargs=True))
     return grounding
 
 
@@ -355,22 +357,13 @@ def get_blob_layers(unet: nn.Module) -> BlobGrounding | None:
     return grounding if isinstance(grounding, BlobGrounding) else None
 
 
-def _drop_hooks(module: nn.Module) -> None:
-    # Found by type rather than through saved handles, so that it also works on a deep copy.
-    for hooks in (module._forward_hooks, module._forward_pre_hooks):
-        for key in [k for k, hook in hooks.items() if isinstance(hook, _HOOK_TYPES)]:
-            del hooks[key]
-            module._forward_hooks_with_kwargs.pop(key, None)
-            module._forward_hooks_always_called.pop(key, None)
-
-
 def remove_blob_layers(unet: nn.Module) -> None:
     """Remove the blob layers and their hooks; the UNet is as it was before ``add_blob_layers``."""
-    if get_blob_layers(unet) is None:
+    grounding = get_blob_layers(unet)
+    if grounding is None:
         return
-    _drop_hooks(unet)
-    for block in _cross_attention_blocks(unet).values():
-        _drop_hooks(block.attn2)
+    for handle in grounding.hook_handles:
+        handle.remove()
     del unet._modules["blob_grounding"]
 
 

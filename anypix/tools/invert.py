@@ -38,6 +38,7 @@ from anypix.models.diffusion import Components, Conditioning, predict_noise
 
 if TYPE_CHECKING:
     import torch
+    from PIL import Image
 
 
 @dataclass
@@ -116,6 +117,26 @@ def ddim_invert(
         if after_step is not None:
             after_step(k, steps)
     return InversionTrajectory(latents=trajectory, timesteps=timesteps)
+
+
+def invert_image(
+    components: Components,
+    image: Image.Image,
+    *,
+    size: tuple[int, int],
+    steps: int,
+    prompt: str = "",
+    before_step: Callable[[int, int], None] | None = None,
+    after_step: Callable[[int, int], None] | None = None,
+) -> InversionTrajectory:
+    """The DDIM trajectory of a real image at ``size``, described by ``prompt`` (guidance 1): what
+    an edited [base] and a style reference start from."""
+    from anypix.models.diffusion import encode_image, encode_prompts
+
+    clean = encode_image(components, image, size)
+    conditioning = encode_prompts(components, [prompt], do_cfg=False, size=size)
+    return ddim_invert(components, clean, conditioning, steps=steps, guidance=1.0,
+                       before_step=before_step, after_step=after_step)  # fmt: skip
 
 
 def blend_start_latents(inverted: torch.Tensor, noise: torch.Tensor, alpha: float) -> torch.Tensor:

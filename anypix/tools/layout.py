@@ -260,8 +260,8 @@ def grounding(
     ``components`` has at least ``unet`` (and ``tokenizer``/``text_encoder`` to find real tokens);
     ``encode_text(sentences)`` returns per-token embeddings (n, T, D) from the pipeline's text
     encoder. With ``do_cfg`` the UNet batch is ``[uncond..., cond...]`` and only the conditional
-    half is grounded. The render passes ``hooks.cross_attention_kwargs`` to every UNet call and
-    calls ``hooks.before_step(i, num_steps)`` before each step."""
+    half is grounded. The render's :class:`~anypix.tools.techniques.Grounding` technique enters
+    it around the denoising loop and calls ``hooks.before_step(i, num_steps)`` before each step."""
     unet = _component(components, "unet")
     if unet is None:
         raise ValueError("grounding needs components with a 'unet'")

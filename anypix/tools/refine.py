@@ -1,4 +1,4 @@
-"""The refinement step before rendering: prior + InstructAny2Pix's conditioning mix.
+"""The refinement step: prior + InstructAny2Pix's conditioning mix.
 
     conditioning = unit(mix_base * unit(base) + mix_gen * unit(gen) + mix_prior * unit(prior(gen)))
                    * (mix_norm or 1)
@@ -7,7 +7,12 @@
 encoder; ``prior(gen)`` is the refinement prior's image embedding for it at an aesthetic ``score``,
 optionally with classifier-free ``guidance`` on the score; ``base`` is the ``[base]`` asset's
 embedding. Weights and norm are the plan knobs ``mix_base``, ``mix_gen``, ``mix_prior``,
-``mix_norm`` (defaults: the reference's 0.0 / 0.4 / 1.0, unit norm).
+``mix_norm`` (unset: the reference's 0.0 / 0.4 / 1.0, unit norm).
+
+Two ways in: the ``refine`` tool returns the embedding (to inspect it), and the render's
+:class:`~anypix.tools.techniques.RefinementPrior` technique conditions on it when a plan sets any
+``mix_*`` knob: the mix, in the model's subject-embedding space, becomes subject tokens of the
+target row.
 """
 
 from __future__ import annotations
@@ -24,6 +29,21 @@ if TYPE_CHECKING:
 
     from anypix.models.encoders import Encoder
     from anypix.models.prior import RefinementPrior
+    from anypix.plan import EditPlan, Knobs
+
+REFERENCE_MIX = {"mix_base": 0.0, "mix_gen": 0.4, "mix_prior": 1.0, "mix_norm": 0.0}
+PRIOR_SCORE = 6.5  # the aesthetic score the prior aims for (the reference's)
+
+
+def mix_weights(knobs: Knobs) -> dict[str, float]:
+    """The plan's mix knobs, the reference's where it leaves one unset."""
+    chosen = {name: getattr(knobs, name) for name in REFERENCE_MIX}
+    return {name: REFERENCE_MIX[name] if v is None else v for name, v in chosen.items()}
+
+
+def wants_prior(plan: EditPlan) -> bool:
+    """Whether the render should condition on the refinement prior: any mix knob is set."""
+    return any(getattr(plan.knobs, name) is not None for name in REFERENCE_MIX)
 
 
 def mix_conditioning(
@@ -96,7 +116,7 @@ def refine(
         modality: what gen is: text or audio.
         score: aesthetic/quality score (0-10) the prior aims for; the reference uses 6.5.
         guidance: classifier-free guidance on the score; 1 turns it off.
-        mix_base: weight of the [base] embedding (default: the plan knob's default).
+        mix_base: weight of the [base] embedding (default: the reference's, 0).
         mix_gen: weight of the [gen] embedding.
         mix_prior: weight of the prior's output.
         mix_norm: norm of the result; 0 means unit norm.
@@ -109,13 +129,9 @@ def refine(
 
     from anypix.plan import Knobs
 
-    defaults = Knobs()
-    weights = {
-        "mix_base": defaults.mix_base if mix_base is None else mix_base,
-        "mix_gen": defaults.mix_gen if mix_gen is None else mix_gen,
-        "mix_prior": defaults.mix_prior if mix_prior is None else mix_prior,
-        "mix_norm": defaults.mix_norm if mix_norm is None else mix_norm,
-    }
+    weights = mix_weights(
+        Knobs(mix_base=mix_base, mix_gen=mix_gen, mix_prior=mix_prior, mix_norm=mix_norm)
+    )
     model = _encoder or (_index.encoder if _index is not None else None)
     if model is None:
         from anypix.models.encoders import load_encoder
@@ -136,7 +152,7 @@ def refine(
             )
         base_vector = _index.vector(base)
     # 3. The prior's image embedding for [gen].
-    prior = _prior or _load_default_prior(model)
+    prior = _prior or load_default_prior(model)
     prior_vector = None
     if prior is not None:
         if prior.config.dim != gen_vector.shape[-1]:
@@ -159,15 +175,14 @@ def refine(
     )
 
 
-def _load_default_prior(model: Encoder) -> RefinementPrior | None:
-    """The prior trained for this encoder, if one was trained (see ``anypix train prior``)."""
+def load_default_prior(model: Encoder) -> RefinementPrior | None:
+    """The prior trained for this encoder (``anypix train prior``), else the one its model
+    family ships with it, if any."""
     path = default_prior_path(model.encoder_id)
     if not path.exists():
-        if model.encoder_id.startswith("miniworld-binding-"):  # ships with its encoder
-            from anypix.models.miniworld.binding import load_miniworld_prior
+        from anypix.models.registry import shipped_prior
 
-            return load_miniworld_prior()
-        return None
+        return shipped_prior(model.encoder_id)
     from anypix.models.prior import load_prior
 
     return load_prior(str(path))

@@ -1,15 +1,19 @@
 """The one render function: an :class:`~anypix.plan.EditPlan` in, images and provenance out.
 
-Everything a plan asks for happens in **one** diffusion call over one batch:
+Everything a plan asks for happens in **one** diffusion call over one batch, composed from the
+techniques of :mod:`anypix.tools.techniques` (each prepares its part, may act before each step
+and reports its provenance):
 
+* ``[sub]``: subject conditioning (:mod:`anypix.tools.subject`);
 * ``[base]``: the base image is DDIM-inverted under the prompt (guidance 1) and the start latent
   is ``sqrt(alpha) * inverted + sqrt(1 - alpha) * noise`` (alpha = 1 keeps the source; see
-  :mod:`anypix.tools.invert`);
-* ``[sub]``: subject conditioning (:mod:`anypix.tools.subject`);
+  :mod:`anypix.tools.invert`); local edits keep everything outside their blobs;
 * ``[style]``: the style reference is inverted too and rides along as batch row 0, replaced at
   every step by its inverted latent, while StyleAligned shares its attention with the target row
   (:mod:`anypix.models.attention`);
-* blobs / boxes: engine grounding hooks from :mod:`anypix.tools.layout`.
+* ``mix_*`` knobs: the refinement prior's embedding of [gen] conditions the target
+  (:mod:`anypix.tools.refine`);
+* blobs / boxes: grounding hooks from :mod:`anypix.tools.layout`.
 
 Renders are pure: the same plan, seed, model and device give the same pixels. The seed is drawn
 when the plan leaves it out, and recorded, like every other value actually used.
@@ -22,23 +26,26 @@ import secrets
 import time
 from collections.abc import Callable, Mapping
 from contextlib import ExitStack
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anypix.errors import AssetError, CancelledError, NotAvailableError, UnknownAssetError
-from anypix.models.attention import StyleAlignedOptions
+from anypix.errors import AssetError, CancelledError, UnknownAssetError
 from anypix.models.diffusion import Components
 from anypix.plan import EditPlan
 from anypix.records import Provenance, Render
+from anypix.tools.techniques import (
+    RenderJob,
+    Technique,
+    prompt_of,
+    techniques_for,
+)
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-START_BLEND = "sqrt(alpha) * ddim_inverted(base) + sqrt(1 - alpha) * noise(seed)"
-STYLE_OPTIONS = StyleAlignedOptions()
-INVERSION_GUIDANCE = 1.0
+__all__ = ["Sampling", "check_inputs", "load_asset", "prompt_of", "render", "render_plan"]
 
 
 @dataclass(frozen=True)
@@ -113,9 +120,24 @@ def load_asset(name: str, assets: Mapping[str, Image.Image | Path]) -> tuple[Ima
     return image, hashlib.sha256(data).hexdigest()
 
 
-def prompt_of(plan: EditPlan) -> str:
-    """The text the diffusion model is conditioned on: [gen], else the ops' targets."""
-    return plan.gen or ", ".join(op.target for op in plan.ops if op.target)
+def check_inputs(
+    plan: EditPlan, assets: Mapping[str, Any], progress: Any = None, cancel: Any = None
+) -> None:
+    """Refuse what cannot be rendered before any work: a ValueError naming the bad value, or
+    :class:`~anypix.errors.UnknownAssetError` for a name the plan reads that is not given."""
+    from PIL import Image as PILImage
+
+    if not isinstance(plan, EditPlan):
+        raise ValueError(f"plan must be an EditPlan, not {type(plan).__name__}")
+    for name in plan.asset_names():
+        if name not in assets:
+            raise UnknownAssetError(name, list(assets))
+        if not isinstance(assets[name], str | Path | PILImage.Image):
+            raise ValueError(f"asset {name!r} must be a file path or a PIL image, "
+                             f"not {type(assets[name]).__name__}")  # fmt: skip
+    for label, callback in (("progress", progress), ("cancel", cancel)):
+        if callback is not None and not callable(callback):
+            raise ValueError(f"{label} must be a function or None, not {callback!r}")
 
 
 def render(
@@ -132,27 +154,90 @@ def render(
     ``cancel()`` is polled before each; when it returns True a CancelledError is raised."""
     import torch
 
-    from anypix.models.diffusion import load_components
+    from anypix.models.diffusion import decode_latents, load_components
 
+    # 1. Check the inputs.
+    check_inputs(plan, assets, progress, cancel)
     started = time.perf_counter()
+    # 2. The model, and the sampling values the plan leaves to it.
     components = models or load_components()
     timings = {"load": time.perf_counter() - started}
     sampling = resolve_sampling(plan, components)
+    # 3. The plan's images and sounds.
     images, inputs = _load_images(plan, assets)
+    # 4. The techniques the plan asks for.
+    techniques = techniques_for(plan)
     inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))
     ticker = Ticker(inversions + sampling.steps, progress, cancel)
+    job = RenderJob(plan, images, components, sampling.size, sampling.steps, sampling.guidance,
+                    noise=lambda: _noise(sampling, components),
+                    invert=lambda image, text: _invert(job, ticker, image, text),
+                    timings=timings)  # fmt: skip
     with torch.inference_mode():
-        latents, style_rows, extra = _denoise_plan(
-            plan, images, components, sampling, ticker, timings
-        )
+        # 5.-8. Prepare, encode, condition and denoise.
+        latents = _denoise(job, techniques, ticker)
+        # 9. Decode the target row.
         mark = time.perf_counter()
-        from anypix.models.diffusion import decode_latents
-
-        outputs = decode_latents(components, latents[style_rows:])
+        outputs = decode_latents(components, latents[job.rows :])
         timings["decode"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
+    extra = {"prompt": job.prompt}
+    for technique in techniques:
+        extra |= technique.provenance()
     return Render(images=outputs, provenance=_provenance(plan, components, sampling, inputs, extra),
                   timings=timings)  # fmt: skip
+
+
+def _denoise(job: RenderJob, techniques: list[Technique], ticker: Ticker) -> torch.Tensor:
+    """Steps 5-8 of a render; returns the final latents of every row."""
+    import torch
+
+    from anypix.models.diffusion import denoise, encode_prompts, make_scheduler
+
+    # 5. Start latents: the seed's noise, then each technique's part (the subjects' words, the
+    #    inverted [base], fresh noise where an object is added, the style reference's row).
+    mark = time.perf_counter()
+    job.start = job.noise()
+    for technique in techniques:
+        technique.prepare(job)
+    assert job.start is not None
+    latents = torch.cat([*(row for row, _ in job.leading), job.start])
+    job.timings["invert"] = time.perf_counter() - mark
+    # 6. Text conditioning, [uncond..., cond...], then what each technique adds to it.
+    prompts = [text for _, text in job.leading] + [job.prompt]
+    job.conditioning = encode_prompts(job.components, prompts, do_cfg=job.do_cfg, size=job.size)
+    for technique in techniques:
+        technique.condition(job)
+    # 7. The scheduler, and the processors and hooks each technique installs (removed on exit).
+    scheduler = make_scheduler(job.components.scheduler_name, job.components.scheduler.config)
+    scheduler.set_timesteps(job.steps, device=job.components.device)
+    mark = time.perf_counter()
+    with ExitStack() as stack:
+        for technique in techniques:
+            stack.enter_context(technique.hooks(job))
+
+        def before_step(i: int, n: int, x: torch.Tensor) -> torch.Tensor:
+            ticker.check()
+            for technique in techniques:
+                x = technique.before_step(i, n, x)
+            return x
+
+        # 8. One denoising loop for everything.
+        latents = denoise(job.components, latents, job.conditioning, scheduler, job.guidance,
+                          before_step=before_step, after_step=lambda i, n: ticker.tick())  # fmt: skip
+    for technique in techniques:
+        latents = technique.finish(latents)
+    job.timings["denoise"] = time.perf_counter() - mark
+    return latents
+
+
+def _invert(job: RenderJob, ticker: Ticker, image: Any, text: str) -> Any:
+    """The DDIM inversion of ``image`` described by ``text``, counted in progress."""
+    from anypix.tools.invert import invert_image
+
+    return invert_image(job.components, image, size=job.size, steps=job.steps, prompt=text,
+                        before_step=lambda i, n: ticker.check(),
+                        after_step=lambda i, n: ticker.tick())  # fmt: skip
 
 
 def load_sound(name: str, assets: Mapping[str, Any]) -> tuple[tuple[Any, int], str] | None:
@@ -182,7 +267,7 @@ def _load_images(
     plan: EditPlan, assets: Mapping[str, Any]
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Images of the plan's assets; [sub] sounds load as (waveform, rate) for models that embed
-    audio (the miniworld's binding encoder)."""
+    audio (a subject encoder that embeds sounds)."""
     loaded: dict[str, tuple[Any, str]] = {}
     for name in plan.subs:
         sound = load_sound(name, assets)
@@ -202,158 +287,6 @@ def _noise(sampling: Sampling, components: Components) -> torch.Tensor:
     shape = (1, components.unet.config.in_channels, height // factor, width // factor)
     generator = torch.Generator("cpu").manual_seed(sampling.seed)
     return torch.randn(shape, generator=generator).to(components.device, components.dtype)
-
-
-def _denoise_plan(
-    plan: EditPlan, images: dict[str, Any], components: Components, sampling: Sampling,
-    ticker: Ticker, timings: dict[str, float],
-) -> tuple[torch.Tensor, int, dict[str, Any]]:  # fmt: skip
-    """Steps 1-6 of a render; returns the final latents, how many leading rows are the style
-    reference, and extra provenance."""
-    import torch
-
-    from anypix.models.attention import style_aligned
-    from anypix.models.diffusion import denoise, encode_image, encode_prompts, make_scheduler
-    from anypix.tools.invert import blend_start_latents, ddim_invert
-
-    mark = time.perf_counter()
-    extra: dict[str, Any] = {}
-    if plan.subs:
-        from anypix.tools.subject import described_subjects
-
-        plan, described = described_subjects(plan, images, components)
-        if described:
-            extra["subject_descriptions"] = described
-    prompt = prompt_of(plan)
-    extra["prompt"] = prompt
-
-    def invert(image: Any, text: str) -> Any:
-        clean = encode_image(components, image, sampling.size)
-        cond = encode_prompts(components, [text], do_cfg=False, size=sampling.size)
-        return ddim_invert(
-            components, clean, cond, steps=sampling.steps, guidance=INVERSION_GUIDANCE,
-            before_step=lambda i, n: ticker.check(), after_step=lambda i, n: ticker.tick(),
-        )  # fmt: skip
-
-    # 1. Start latent: fresh noise, or the inverted [base] blended with it by alpha.
-    start = _noise(sampling, components)
-    keep: KeepOutside | None = None
-    if plan.base is not None:
-        base = invert(images[plan.base], prompt)
-        start = blend_start_latents(base.noisiest, start, plan.knobs.alpha)
-        extra.update(start_blend=START_BLEND, inversion_guidance=INVERSION_GUIDANCE)
-        keep = KeepOutside.of(plan, base, sampling, components)
-        if keep is not None:
-            extra["keep_outside_regions"] = KEEP_OUTSIDE
-            if any(op.op in FRESH_INSIDE for op in plan.ops):  # new content grows from noise
-                start = keep.inside * _noise(sampling, components) + (1 - keep.inside) * start
-                extra["start_inside_regions"] = "noise(seed)"
-    # 2. The style reference, inverted, rides along as row 0.
-    reference = invert(images[plan.style_ref], "") if plan.style_ref is not None else None
-    style_rows = int(reference is not None)
-    latents = start if reference is None else torch.cat([reference.noisiest, start])
-    timings["invert"] = time.perf_counter() - mark
-    # 3. Text conditioning, [uncond..., cond...]; the reference row is described by "".
-    prompts = [""] * style_rows + [prompt]
-    conditioning = encode_prompts(components, prompts, do_cfg=sampling.do_cfg, size=sampling.size)
-    # 4. Subjects.
-    if plan.subs:
-        from anypix.tools.subject import subject_conditioning
-
-        subjects = subject_conditioning(components, [images[n] for n in plan.subs])
-        conditioning = subjects.apply(conditioning, skip_rows=range(style_rows))
-        extra["subjects"] = subjects.method
-    # 5. Scheduler and the hooks each technique installs, all removed on exit.
-    scheduler = make_scheduler(components.scheduler_name, components.scheduler.config)
-    scheduler.set_timesteps(sampling.steps, device=components.device)
-    mark = time.perf_counter()
-    with ExitStack() as stack:
-        if reference is not None:
-            stack.enter_context(
-                style_aligned(components.unet, STYLE_OPTIONS, do_cfg=sampling.do_cfg)
-            )
-            extra["style_aligned"] = asdict(STYLE_OPTIONS)
-        hooks = _grounding(stack, plan, components, sampling)
-
-        def before_step(i: int, n: int, x: torch.Tensor) -> torch.Tensor:
-            ticker.check()
-            if hooks is not None:
-                hooks.before_step(i, n)
-            if keep is not None:
-                x = torch.cat([x[:style_rows], keep.apply(x[style_rows:], i)])
-            if reference is not None:
-                x = torch.cat([reference.before_step(i).to(x.dtype), x[style_rows:]])
-            return x
-
-        # 6. One denoising loop for everything.
-        latents = denoise(
-            components, latents, conditioning, scheduler, sampling.guidance,
-            cross_attention_kwargs=hooks.cross_attention_kwargs if hooks is not None else None,
-            before_step=before_step, after_step=lambda i, n: ticker.tick(),
-        )  # fmt: skip
-    if keep is not None:
-        latents = torch.cat([latents[:style_rows], keep.apply(latents[style_rows:], None)])
-    timings["denoise"] = time.perf_counter() - mark
-    return latents, style_rows, extra
-
-
-FRESH_INSIDE = ("add", "replace", "remove")  # ops whose regions lose what the base had there
-KEEP_OUTSIDE = "outside the blobs/boxes, latents follow the [base]'s inversion at every step"
-
-
-@dataclass
-class KeepOutside:
-    """Local edits keep the rest of the image: when a plan edits a [base] inside blobs or boxes,
-    every latent cell no region touches is replaced, before each step, by the [base]'s inverted
-    latent at that step (and by its clean latent at the end), as in blended latent diffusion."""
-
-    inside: torch.Tensor  # (1, 1, h, w) float: 1 where a region touches the latent cell
-    trajectory: Any  # InversionTrajectory of the base
-
-    @classmethod
-    def of(cls, plan: EditPlan, trajectory: Any, sampling: Sampling,
-           components: Components) -> KeepOutside | None:  # fmt: skip
-        if not (plan.blobs or plan.boxes):
-            return None
-        import torch.nn.functional as F
-
-        from anypix.models.blob import blob_masks
-        from anypix.tools.layout import regions_of
-
-        width, height = sampling.size
-        masks = blob_masks(regions_of(plan, width, height), height, width)
-        union = masks.any(dim=0, keepdim=True).unsqueeze(0).float()
-        latent_size = tuple(trajectory.noisiest.shape[-2:])
-        inside = (F.adaptive_max_pool2d(union, latent_size) > 0).float()  # any pixel touched
-        return cls(inside.to(components.device, components.dtype), trajectory)
-
-    def apply(self, latents: torch.Tensor, step: int | None) -> torch.Tensor:
-        """Latents with the outside replaced by the base's at sampling step ``step`` (None: the
-        clean latent, after the last step)."""
-        source = self.trajectory.latents[0] if step is None else self.trajectory.before_step(step)
-        inside = self.inside.to(latents.dtype)
-        return inside * latents + (1 - inside) * source.to(latents.dtype)
-
-
-def _grounding(stack: ExitStack, plan: EditPlan, components: Components, sampling: Sampling) -> Any:
-    """Enter engine B's grounding context for plans with blobs or boxes (None otherwise). A plan
-    that only removes draws nothing into its regions: they say where the base is erased."""
-    if not (plan.blobs or plan.boxes) or all(op.op == "remove" for op in plan.ops):
-        return None
-    try:
-        from anypix.tools.layout import grounding
-    except ImportError:
-        raise NotAvailableError(
-            "blob and box grounding is not available in this build yet",
-            "remove the [blob]/[box] lines from the plan",
-        ) from None
-    from anypix.models.diffusion import text_token_states
-
-    width, height = sampling.size
-    return stack.enter_context(
-        grounding(components, plan, height=height, width=width, do_cfg=sampling.do_cfg,
-                  encode_text=lambda phrases: text_token_states(components, phrases))
-    )  # fmt: skip
 
 
 def _provenance(

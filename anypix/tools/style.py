@@ -3,7 +3,8 @@
 The batch's first image is the style reference. It is either generated from the first prompt
 alongside the others (StyleAligned's text-to-image mode) or, when a reference image is given,
 DDIM-inverted and replayed from its inverted trajectory at every step (StyleAligned's transfer
-mode), so that the other images attend to *its* keys and values.
+mode), so that the other images attend to *its* keys and values. Either way the sharing is the
+render's own :class:`~anypix.tools.techniques.StyleReference` technique: one style path.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anypix.models.attention import StyleAlignedOptions, style_aligned
+from anypix.models.attention import StyleAlignedOptions
 from anypix.models.diffusion import Components
+from anypix.tools.techniques import StyleReference
 
 if TYPE_CHECKING:
     import torch
@@ -31,12 +33,9 @@ def invert_reference(
     prompt: str = "",
 ) -> InversionTrajectory:
     """DDIM trajectory of a real style image (guidance 1, described by ``prompt``)."""
-    from anypix.models.diffusion import encode_image, encode_prompts
-    from anypix.tools.invert import ddim_invert
+    from anypix.tools.invert import invert_image
 
-    clean = encode_image(components, image, size)
-    conditioning = encode_prompts(components, [prompt], do_cfg=False, size=size)
-    return ddim_invert(components, clean, conditioning, steps=steps)
+    return invert_image(components, image, size=size, steps=steps, prompt=prompt)
 
 
 def generate_style_batch(
@@ -70,19 +69,15 @@ def generate_style_batch(
     scheduler = make_scheduler(components.scheduler_name, components.scheduler.config)
     scheduler.set_timesteps(steps, device=components.device)
 
-    def before_step(i: int, n: int, x: torch.Tensor) -> torch.Tensor:
-        if reference is None:
-            return x
-        return torch.cat([reference.before_step(i).to(x.dtype), x[1:]])
-
+    style = StyleReference(options or StyleAlignedOptions(), reference)
     sharing = (
-        style_aligned(components.unet, options, do_cfg=do_cfg)
+        style.share(components.unet, do_cfg=do_cfg)
         if options is not None
         else contextlib.nullcontext()
     )
     with sharing:
         return denoise(components, latents, conditioning, scheduler, guidance,
-                       before_step=before_step, after_step=after_step)  # fmt: skip
+                       before_step=style.before_step, after_step=after_step)  # fmt: skip
 
 
 def stylize(

@@ -1,10 +1,11 @@
 """Subject references: conditioning a render on ``[sub]`` images, one interface for two methods.
 
-* **Image-embedding tokens** for models that have their own (the miniworld model): the model's
+* **Image-embedding tokens** for models that have their own (``subject_method="tokens"`` in
+  their capabilities): the model's
   ``subject_encoder`` (a :class:`SubjectTokenEncoder`) turns each subject image into ``k`` tokens
   in the cross-attention space, appended after the prompt's tokens of the conditional rows; the
   unconditional rows get the encoder's null tokens so guidance pushes towards the subject.
-  An encoder that can also *describe* subjects (:class:`SubjectDescriber`, the miniworld's) puts
+  An encoder that can also *describe* subjects (:class:`SubjectDescriber`) puts
   each into words first, and :func:`described_subjects` writes them into the plan's blobs and
   [gen], so the model's text path draws what the subject is.
 * **IP-Adapter** for real SD 1.5 / SDXL presets, through diffusers' ``load_ip_adapter``: the
@@ -51,6 +52,23 @@ class SubjectTokenEncoder(Protocol):
     def null_tokens(self, subjects: int) -> torch.Tensor:
         """Tokens of the same shape that mean "no subject", for the unconditional rows."""
         ...
+
+
+@runtime_checkable
+class EmbeddingSubjects(Protocol):
+    """A subject encoder whose tokens read vectors of an embedding space (a binding encoder's),
+    so anything embedded there -- the refinement prior's output too -- can condition a render."""
+
+    @property
+    def encoder(self) -> Any:
+        """The :class:`~anypix.models.encoders.Encoder` of that space."""
+        ...
+
+    def tokens(self, vectors: torch.Tensor) -> torch.Tensor:
+        """(n, dim) vectors -> (n, tokens_per_subject, cross_attention_dim) tokens."""
+        ...
+
+    def null_tokens(self, subjects: int) -> torch.Tensor: ...
 
 
 @runtime_checkable
@@ -127,7 +145,8 @@ def subject_conditioning(
         if sounds and encoder is None:
             raise NotAvailableError(
                 f"preset {components.preset!r} cannot use a sound as a [sub] reference",
-                "use the miniworld model (its binding encoder embeds audio) or attach an image",
+                "attach an image, or use a preset whose subject encoder embeds audio "
+                "(anypix models)",
             )
         if encoder is not None:
             cond = encoder.encode_subjects(list(images))
@@ -166,7 +185,7 @@ def load_ip_adapter(
     if pipe is None or not hasattr(pipe, "load_ip_adapter"):
         raise NotAvailableError(
             f"preset {components.preset!r} supports neither subject tokens nor IP-Adapter",
-            "use a preset with subject support (miniworld, sd15, sdxl)",
+            "use a preset with subject support (anypix models)",
         )
     if image_encoder is not None:
         pipe.register_modules(image_encoder=image_encoder, feature_extractor=feature_extractor)
@@ -187,7 +206,7 @@ def _ip_adapter_dir(components: Components) -> str:
     if repo is None:
         raise NotAvailableError(
             f"preset {components.preset!r} has no IP-Adapter for [sub] references",
-            "use sd15 or sdxl, or a model with its own subject tokens (miniworld)",
+            "use sd15 or sdxl, or a preset with its own subject tokens (anypix models)",
         )
     settings = load_settings()
     local = settings.model_paths.get("ip-adapter")

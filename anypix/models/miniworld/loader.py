@@ -39,6 +39,11 @@ class MiniworldSubjects:
     def __init__(self, unet: Any, binding: Any) -> None:
         self.unet, self.binding = unet, binding
 
+    @property
+    def encoder(self) -> Any:
+        """The binding encoder: the space the subject tokens (and the refinement prior) read."""
+        return self.binding
+
     def vectors(self, items: Sequence[Any]) -> torch.Tensor:
         """Binding vectors of subjects: PIL images, or sounds as ``(waveform, rate)`` pairs."""
         import torch

@@ -1,0 +1,389 @@
+"""The techniques a render composes, each one object with the same small interface.
+
+    class Technique:
+        prepare(job)      # before the text is encoded: the plan's words, start latents,
+                          # leading rows (a style reference rides along as row 0), masks
+        condition(job)    # after: what it adds to the conditioning
+        hooks(job)        # a context manager installing its processors or hooks for the loop
+        before_step(i, n, latents) -> latents   # may replace latents before each step
+        finish(latents) -> latents              # after the last step
+        provenance()      # what it did, for the render's record
+
+:func:`techniques_for` lists the ones a plan asks for, in the order the render runs them; the
+render (:func:`anypix.tools.render.render`) calls each method in its numbered steps. A new
+technique is one class here and one line in :func:`techniques_for`.
+
+The batch the UNet sees is ``[leading rows..., target]`` (twice, ``[uncond..., cond...]``, with
+guidance); ``job.rows`` counts the leading rows, so every technique acts on the rows it owns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from anypix.errors import NotAvailableError
+from anypix.models.attention import StyleAlignedOptions
+from anypix.models.diffusion import Components, Conditioning
+from anypix.plan import EditPlan
+from anypix.tools.refine import (
+    PRIOR_SCORE,
+    load_default_prior,
+    mix_conditioning,
+    mix_weights,
+    wants_prior,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+    from anypix.tools.invert import InversionTrajectory
+
+STYLE_OPTIONS = StyleAlignedOptions()
+INVERSION_GUIDANCE = 1.0
+START_BLEND = "sqrt(alpha) * ddim_inverted(base) + sqrt(1 - alpha) * noise(seed)"
+FRESH_INSIDE = ("add", "replace", "remove")  # ops whose regions lose what the base had there
+KEEP_OUTSIDE = "outside the blobs/boxes, latents follow the [base]'s inversion at every step"
+
+
+@dataclass
+class RenderJob:
+    """What the techniques of one render share: the plan, its images, the sampling values, and
+    what the render builds step by step (start latents, leading rows, conditioning)."""
+
+    plan: EditPlan
+    images: dict[str, Any]  # asset name -> PIL image, or (waveform, rate) for a sound
+    components: Components
+    size: tuple[int, int]  # (width, height)
+    steps: int
+    guidance: float
+    noise: Callable[[], torch.Tensor]  # the seed's starting noise (drawn again on each call)
+    invert: Callable[[Any, str], InversionTrajectory]  # (image, prompt) -> DDIM trajectory
+    start: torch.Tensor | None = None  # the target row's start latent
+    base: InversionTrajectory | None = None  # the [base]'s inversion, when the plan edits one
+    leading: list[tuple[torch.Tensor, str]] = field(default_factory=list)  # (latent, prompt)
+    conditioning: Conditioning | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def do_cfg(self) -> bool:
+        return self.guidance > 1.0
+
+    @property
+    def prompt(self) -> str:
+        """The text the model is conditioned on (the plan's words as techniques left them)."""
+        return prompt_of(self.plan)
+
+    @property
+    def rows(self) -> int:
+        """Leading rows ahead of the target row (within one guidance half)."""
+        return len(self.leading)
+
+
+class Technique:
+    """One technique of a render (see the module docstring). Every method does nothing unless
+    the technique needs it."""
+
+    name = "technique"
+
+    def prepare(self, job: RenderJob) -> None:
+        """Before the text is encoded: add leading rows, change the start latent, build masks."""
+
+    def condition(self, job: RenderJob) -> None:
+        """After the text is encoded: add to ``job.conditioning``."""
+
+    def hooks(self, job: RenderJob) -> AbstractContextManager[Any]:
+        """Processors or hooks for the denoising loop, removed when the context exits."""
+        return nullcontext()
+
+    def before_step(self, i: int, n: int, latents: torch.Tensor) -> torch.Tensor:
+        return latents
+
+    def finish(self, latents: torch.Tensor) -> torch.Tensor:
+        return latents
+
+    def provenance(self) -> dict[str, Any]:
+        return {}
+
+
+def prompt_of(plan: EditPlan) -> str:
+    """The text the diffusion model is conditioned on: [gen], else the ops' targets."""
+    return plan.gen or ", ".join(op.target for op in plan.ops if op.target)
+
+
+def techniques_for(plan: EditPlan) -> list[Technique]:
+    """The techniques ``plan`` asks for, in the order the render runs them: subjects first (they
+    may change the words the [base] is inverted with), the [base]'s inversion before what
+    composites with it."""
+    chosen: list[Technique] = []
+    if plan.subs:
+        chosen.append(Subjects())
+    if plan.base is not None:
+        chosen.append(InvertBase())
+        if plan.blobs or plan.boxes:
+            chosen.append(KeepOutside())
+    if plan.style_ref is not None:
+        chosen.append(StyleReference())
+    if wants_prior(plan):
+        chosen.append(RefinementPrior())
+    if (plan.blobs or plan.boxes) and not all(op.op == "remove" for op in plan.ops):
+        # A plan that only removes draws nothing into its regions: they say where the base is
+        # erased (keep-outside), not where something appears.
+        chosen.append(Grounding())
+    return chosen
+
+
+# -- subjects ---------------------------------------------------------------------------------------
+
+
+class Subjects(Technique):
+    """``[sub]`` references (:mod:`anypix.tools.subject`): described in words when the model's
+    subject encoder can (so its text path draws them), and as subject tokens or IP-Adapter
+    embeddings in every row but the leading ones."""
+
+    name = "subjects"
+
+    def __init__(self) -> None:
+        self.described: dict[str, str] = {}
+        self.method = ""
+
+    def prepare(self, job: RenderJob) -> None:
+        """Put the subjects into the plan's words (before anything reads the prompt)."""
+        from anypix.tools.subject import described_subjects
+
+        job.plan, self.described = described_subjects(job.plan, job.images, job.components)
+
+    def condition(self, job: RenderJob) -> None:
+        from anypix.tools.subject import subject_conditioning
+
+        assert job.conditioning is not None
+        subjects = subject_conditioning(job.components, [job.images[n] for n in job.plan.subs])
+        job.conditioning = subjects.apply(job.conditioning, skip_rows=range(job.rows))
+        self.method = subjects.method
+
+    def provenance(self) -> dict[str, Any]:
+        described = {"subject_descriptions": self.described} if self.described else {}
+        return {**described, "subjects": self.method}
+
+
+# -- editing a [base] ---------------------------------------------------------------------------------
+
+
+class InvertBase(Technique):
+    """InstructAny2Pix's edit of a [base]: its DDIM inversion under the prompt (guidance 1),
+    blended with the seed's noise by ``alpha`` into the start latent (alpha = 1 keeps the
+    source; :mod:`anypix.tools.invert`)."""
+
+    name = "invert_base"
+
+    def prepare(self, job: RenderJob) -> None:
+        from anypix.tools.invert import blend_start_latents
+
+        assert job.plan.base is not None and job.start is not None
+        job.base = job.invert(job.images[job.plan.base], job.prompt)
+        job.start = blend_start_latents(job.base.noisiest, job.start, job.plan.knobs.alpha)
+
+    def provenance(self) -> dict[str, Any]:
+        return {"start_blend": START_BLEND, "inversion_guidance": INVERSION_GUIDANCE}
+
+
+# -- keep-outside compositing -------------------------------------------------------------------------
+
+
+class KeepOutside(Technique):
+    """Local edits keep the rest of the image: when a plan edits a [base] inside blobs or boxes,
+    every latent cell no region touches is replaced, before each step, by the [base]'s inverted
+    latent at that step (and by its clean latent at the end), as in blended latent diffusion.
+    Ops that put something new in a region (add, replace, remove) start it from fresh noise."""
+
+    name = "keep_outside"
+
+    def __init__(self) -> None:
+        self.inside: torch.Tensor | None = None  # (1, 1, h, w): 1 where a region touches a cell
+        self.trajectory: InversionTrajectory | None = None
+        self.rows = 0
+        self.fresh_inside = False
+
+    def prepare(self, job: RenderJob) -> None:
+        import torch.nn.functional as F
+
+        from anypix.models.blob import blob_masks
+        from anypix.tools.layout import regions_of
+
+        assert job.base is not None and job.start is not None
+        width, height = job.size
+        masks = blob_masks(regions_of(job.plan, width, height), height, width)
+        union = masks.any(dim=0, keepdim=True).unsqueeze(0).float()
+        latent_size = tuple(job.base.noisiest.shape[-2:])
+        inside = (F.adaptive_max_pool2d(union, latent_size) > 0).float()  # any pixel touched
+        self.inside = inside.to(job.components.device, job.components.dtype)
+        self.trajectory = job.base
+        if any(op.op in FRESH_INSIDE for op in job.plan.ops):  # new content grows from noise
+            job.start = self.inside * job.noise() + (1 - self.inside) * job.start
+            self.fresh_inside = True
+
+    def _keep(self, latents: torch.Tensor, step: int | None) -> torch.Tensor:
+        """The target row with the outside replaced by the base's at sampling step ``step``
+        (None: the clean latent, after the last step)."""
+        import torch
+
+        assert self.inside is not None and self.trajectory is not None
+        target = latents[self.rows :]
+        source = self.trajectory.latents[0] if step is None else self.trajectory.before_step(step)
+        inside = self.inside.to(target.dtype)
+        kept = inside * target + (1 - inside) * source.to(target.dtype)
+        return torch.cat([latents[: self.rows], kept])
+
+    def condition(self, job: RenderJob) -> None:
+        self.rows = job.rows  # the rows ahead of the target are known by now
+
+    def before_step(self, i: int, n: int, latents: torch.Tensor) -> torch.Tensor:
+        return self._keep(latents, i)
+
+    def finish(self, latents: torch.Tensor) -> torch.Tensor:
+        return self._keep(latents, None)
+
+    def provenance(self) -> dict[str, Any]:
+        kept: dict[str, Any] = {"keep_outside_regions": KEEP_OUTSIDE}
+        if self.fresh_inside:
+            kept["start_inside_regions"] = "noise(seed)"
+        return kept
+
+
+# -- StyleAligned reference ---------------------------------------------------------------------------
+
+
+class StyleReference(Technique):
+    """StyleAligned: the reference rides along as a leading row -- inverted from a real image and
+    replaced by its inverted latent before every step -- while shared attention lets the other
+    rows attend to its keys and values (:mod:`anypix.models.attention`). The render inverts the
+    plan's [style] image in :meth:`prepare`; ``anypix.tools.style`` gives a trajectory (or none:
+    row 0 is then generated from its own prompt) and uses :meth:`share` and :meth:`before_step`."""
+
+    name = "style_aligned"
+
+    def __init__(
+        self, options: StyleAlignedOptions = STYLE_OPTIONS,
+        reference: InversionTrajectory | None = None,
+    ) -> None:  # fmt: skip
+        self.options, self.reference = options, reference
+        self.row = 0
+
+    def prepare(self, job: RenderJob) -> None:
+        assert job.plan.style_ref is not None
+        self.reference = job.invert(job.images[job.plan.style_ref], "")
+        self.row = job.rows
+        job.leading.append((self.reference.noisiest, ""))  # the reference is described by ""
+
+    def share(self, unet: Any, *, do_cfg: bool) -> AbstractContextManager[Any]:
+        """Shared attention on ``unet`` (its processors and norm hooks, removed on exit)."""
+        from anypix.models.attention import style_aligned
+
+        return style_aligned(unet, self.options, do_cfg=do_cfg)
+
+    def hooks(self, job: RenderJob) -> AbstractContextManager[Any]:
+        return self.share(job.components.unet, do_cfg=job.do_cfg)
+
+    def before_step(self, i: int, n: int, latents: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        if self.reference is None:
+            return latents
+        row = self.reference.before_step(i).to(latents.dtype)
+        return torch.cat([latents[: self.row], row, latents[self.row + 1 :]])
+
+    def provenance(self) -> dict[str, Any]:
+        return {"style_aligned": asdict(self.options)}
+
+
+# -- the refinement prior ----------------------------------------------------------------------------
+
+
+class RefinementPrior(Technique):
+    """InstructAny2Pix's refinement in the render: [gen] (and [base]) embedded in the space of
+    the model's subject encoder, the prior's image embedding for [gen], mixed by the plan's
+    ``mix_*`` knobs; the mix conditions the target row as subject tokens (null tokens for the
+    unconditional rows and the leading ones)."""
+
+    name = "refinement_prior"
+
+    def __init__(self) -> None:
+        self.record: dict[str, Any] = {}
+
+    def condition(self, job: RenderJob) -> None:
+        import torch
+
+        from anypix.tools.subject import EmbeddingSubjects, SubjectConditioning
+
+        subjects = job.components.subject_encoder
+        if not isinstance(subjects, EmbeddingSubjects):
+            raise NotAvailableError(
+                f"preset {job.components.preset!r} cannot condition on the refinement prior",
+                "remove the mix_* knobs, or use a preset whose subject tokens read an embedding",
+            )
+        encoder, plan, weights = subjects.encoder, job.plan, mix_weights(job.plan.knobs)
+        with torch.inference_mode():
+            gen = encoder.embed([job.prompt], "text")[0]
+            base = None
+            if plan.base is not None and weights["mix_base"] > 0:
+                base = encoder.embed([job.images[plan.base]], "image")[0]
+            prior = load_default_prior(encoder)
+            made = prior.generate(gen, "text", score=PRIOR_SCORE).cpu() if prior else None
+            mixed = mix_conditioning(gen, made, base, **weights)
+            tokens = subjects.tokens(mixed[None]).flatten(0, 1)[None]
+            null = subjects.null_tokens(1).flatten(0, 1)[None]
+        assert job.conditioning is not None
+        job.conditioning = SubjectConditioning("tokens", tokens, null).apply(
+            job.conditioning, skip_rows=range(job.rows)
+        )
+        self.record = {"refinement_prior": {"encoder": encoder.encoder_id,
+                                            "prior_used": made is not None, **weights}}  # fmt: skip
+
+    def provenance(self) -> dict[str, Any]:
+        return self.record
+
+
+# -- blob / box grounding -----------------------------------------------------------------------------
+
+
+class Grounding(Technique):
+    """Blobs and boxes steer where things appear (:func:`anypix.tools.layout.grounding`: trained
+    blob layers, GLIGEN, or regional cross-attention, whichever the model has)."""
+
+    name = "grounding"
+
+    def __init__(self) -> None:
+        self.active: Any = None  # the GroundingHooks while the loop runs
+
+    @contextmanager
+    def _installed(self, job: RenderJob) -> Iterator[Any]:
+        try:
+            from anypix.tools.layout import grounding
+        except ImportError:
+            raise NotAvailableError(
+                "blob and box grounding is not available in this build yet",
+                "remove the [blob]/[box] lines from the plan",
+            ) from None
+        from anypix.models.diffusion import text_token_states
+
+        width, height = job.size
+        components = job.components
+        with grounding(components, job.plan, height=height, width=width, do_cfg=job.do_cfg,
+                       encode_text=lambda phrases: text_token_states(components, phrases),
+                       ) as hooks:  # fmt: skip
+            self.active = hooks
+            try:
+                yield hooks
+            finally:
+                self.active = None
+
+    def hooks(self, job: RenderJob) -> AbstractContextManager[Any]:
+        # Its processors and hooks see the real batch; no cross_attention_kwargs are needed.
+        return self._installed(job)
+
+    def before_step(self, i: int, n: int, latents: torch.Tensor) -> torch.Tensor:
+        if self.active is not None:
+            self.active.before_step(i, n)
+        return latents
