@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 
+from anypix.errors import UserError
 from anypix.models.diffusion import encode_image
-from anypix.tools.registry import get
+from anypix.tools.registry import function_schemas, get
 
 
 def test_engine_tools_are_registered_with_typed_schemas() -> None:
@@ -23,6 +25,26 @@ def test_engine_tools_are_registered_with_typed_schemas() -> None:
         assert tool.description and all(
             "description" in schema for schema in tool.parameters["properties"].values()
         ), tool.name
+
+
+def test_the_table_is_json_with_defaults_as_json_values() -> None:
+    import json
+
+    schemas = json.loads(json.dumps(function_schemas()))  # a Path default used to break this
+    stylize = next(s for s in schemas if s["function"]["name"] == "stylize")["function"]
+    assert stylize["parameters"]["properties"]["output_dir"]["default"] == "."
+    assert stylize["parameters"]["additionalProperties"] is False
+
+
+def test_arguments_are_validated_into_the_functions_types() -> None:
+    render = get("render")
+    given = {"plan": "[gen] a dog\n[op] generate a dog", "assets": {}, "output": "out.png"}
+    assert render.validate(given)["output"] == Path("out.png")
+    assert get("invert").validate({"image": "a.png"})["steps"] == 50  # defaults filled in
+    with pytest.raises(UserError, match="invert: steps: input should be a valid integer"):
+        get("invert").validate({"image": "a.png", "steps": "many"})
+    with pytest.raises(UserError, match="extra inputs are not permitted"):
+        get("invert").validate({"image": "a.png", "colour": "red"})
 
 
 def test_invert_tool_saves_a_trajectory_that_rebuilds_the_latent(
