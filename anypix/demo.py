@@ -15,9 +15,12 @@ import html
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from PIL import Image
+
+if TYPE_CHECKING:
+    from anypix.memory.history import TurnDetail
 
 # (what it shows, instruction). Names in [brackets] are the attachments made by _make_inputs.
 SCRIPT: tuple[tuple[str, str], ...] = (
@@ -79,14 +82,12 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     from rich.markup import escape
 
     from anypix.config import load_settings
-    from anypix.models.diffusion import load_components
     from anypix.plan import EditPlan
     from anypix.studio import Studio
-    from anypix.tools.preset import default_locator
-    from anypix.tools.render import render
+    from anypix.tools.preset import PresetRenderer
 
     console = Console()
-    settings = load_settings(model=model)
+    settings = load_settings(model=model, data_dir=out / "data")
     if settings.model == "tiny-random":
         console.print(
             "[bold yellow]Rendering with the tiny-random model: its weights are random, so the "
@@ -94,15 +95,12 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
         )
     out.mkdir(parents=True, exist_ok=True)
     inputs = _make_inputs(out / "inputs")
+    renderer = PresetRenderer(settings)  # with its locator: finds "the ring" of "make the ring"
     with console.status(f"loading model preset {settings.model}"):
-        components = load_components(settings.model)
-
-    def renderer(plan: Any, assets: Any, **callbacks: Any) -> Any:
-        return render(plan, assets, components, **callbacks)
+        components = renderer.load()
 
     turns: list[DemoTurn] = []
-    locator = default_locator(settings.model)  # finds "the ring" of "make the ring ... green"
-    with Studio(out / "data", renderer=renderer, locator=locator) as studio:
+    with Studio(settings=settings, renderer=renderer) as studio:
         session = studio.new_session("demo")
         for title, instruction in SCRIPT:
             if title in NEEDS_SUBJECTS and components.subject_encoder is None:
@@ -127,9 +125,9 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     return turns
 
 
-def _save_outputs(turn: Any, out: Path, number: int) -> list[Path]:
+def _save_outputs(turn: TurnDetail, out: Path, number: int) -> list[Path]:
     saved = []
-    for index, rendered in enumerate(getattr(turn, "renders", []) or []):
+    for index, rendered in enumerate(turn.renders):
         target = out / f"turn{number}_{index}.png"
         Image.open(rendered.path).save(target)
         saved.append(target)

@@ -12,7 +12,7 @@ from PIL import Image
 
 from anypix.agent.llm import FakeLLM
 from anypix.agent.planner import Planner
-from anypix.errors import PlanValidationError
+from anypix.errors import PlanValidationError, TurnFailed
 from anypix.plan import EditPlan
 from anypix.records import Provenance, Render
 from anypix.studio import Studio
@@ -75,10 +75,12 @@ def test_a_turn_that_never_renders_is_failed_with_every_step_kept(tmp_path: Path
     planner = Planner(fake, use_minilm=False)
     with Studio(planner=planner, renderer=RefusingRenderer(99), max_steps=6) as studio:
         session = studio.session()
-        with pytest.raises(PlanValidationError, match="gave up after 6 steps"):
+        with pytest.raises(TurnFailed, match="gave up after 6 steps") as raised:
             session.edit("add [dog] to [photo]", {"photo": photo, "dog": dog})
-        failed = session.show(1)
-    assert failed.summary.status == "failed" and failed.renders == []
+        stored = session.show(1)
+    failed = raised.value.turn  # the error carries the turn as stored
+    assert isinstance(raised.value.cause, PlanValidationError) and raised.value.exit_code == 2
+    assert failed == stored and failed.summary.status == "failed" and failed.renders == []
     assert [s.tool for s in failed.steps] == ["plan", "check", "render"] * 2
 
 
@@ -126,19 +128,17 @@ def test_descriptions_resolve_through_the_studios_encoder(
         plain.session().edit("make [the first picture] brighter", {"photo": beach})
 
 
-def test_the_locator_comes_from_the_renderer_or_the_configured_preset(
+def test_the_locator_is_the_given_one_or_the_configured_presets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from anypix.tools.locate import Locator
 
-    class LocatingRenderer(RefusingRenderer):
-        locator = Locator(encoder=object())
-
-    with Studio(tmp_path / "a", renderer=LocatingRenderer(0)) as studio:
-        assert studio.locator is LocatingRenderer.locator
+    given = Locator(encoder=object())
+    with Studio(tmp_path / "a", renderer=RefusingRenderer(0), locator=given) as studio:
+        assert studio.locator is given
     with Studio(tmp_path / "b", renderer=RefusingRenderer(0)) as studio:
-        assert studio.locator is None  # a renderer without one: edits without a place stay global
-    with Studio(tmp_path / "c") as studio:  # the default renderer: the configured preset's
+        assert studio.locator is None  # a renderer of its own: edits without a place stay global
+    with Studio(tmp_path / "c") as studio:  # the preset renderer: the configured preset's
         assert isinstance(studio.locator, Locator)
     monkeypatch.setenv("ANYPIX_MODEL", "tiny-random")
     with Studio(tmp_path / "d") as studio:
