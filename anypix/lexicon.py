@@ -13,9 +13,9 @@ import re
 from functools import cache
 from typing import Any
 
-from anypix.plan import EditPlan, Op
+from anypix.plan import OPS, EditPlan, Op
 
-LOCATED_OPS = ("recolor", "remove", "replace")  # ops that change one object of the [base]
+LOCATED_OPS = tuple(name for name, spec in OPS.items() if spec.located)  # one object of the [base]
 
 
 @cache

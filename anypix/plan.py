@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
@@ -50,6 +51,30 @@ OpKind = Literal["generate", "add", "remove", "replace", "restyle", "recolor", "
 OP_KINDS: tuple[str, ...] = get_args(OpKind)
 # Ops that edit an existing image and so need a [base].
 EDIT_OPS = frozenset(OP_KINDS) - {"generate"}
+
+
+@dataclass(frozen=True)
+class OpSpec:
+    """What an op means, in one place: the LLM planner's prompt lists ``meaning``; the render and
+    the locator read the flags. A new op is a word in ``OpKind`` and a line in :data:`OPS`."""
+
+    meaning: str  # one line for the LLM planner: what the op does, what target and ref say
+    repaints: bool = False  # its region loses what the [base] had there (starts from noise)
+    located: bool = False  # it changes one object of the [base]: the locator finds its region
+
+
+OPS: dict[str, OpSpec] = {
+    "generate": OpSpec("make a new image from gen (only when base is null; then it is the only op)"),
+    "add": OpSpec("put something in; ref is the sub when an asset is added", repaints=True),
+    "remove": OpSpec("take something out; target says what", repaints=True, located=True),
+    "replace": OpSpec("swap target for something else; ref is the sub that replaces it, if any",
+                      repaints=True, located=True),  # fmt: skip
+    "restyle": OpSpec("change the look of the whole image; ref is the style_ref"),
+    "recolor": OpSpec("change the colour of target; target names the object and the colour",
+                      located=True),  # fmt: skip
+    "move": OpSpec("move target; target says where to"),
+    "variation": OpSpec("another version of the base"),
+}
 
 ASSET_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,63}$")
 _COORD_GRID = 16384

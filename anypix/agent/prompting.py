@@ -7,11 +7,13 @@ import json
 import re
 from collections.abc import Mapping
 from functools import cache
-from typing import Any
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, StringConstraints, create_model
 
 from anypix import prompts
 from anypix.agent.llm import Message
-from anypix.plan import OP_KINDS
+from anypix.plan import OP_KINDS, OPS
 
 
 def template(name: str) -> str:
@@ -22,36 +24,54 @@ def template(name: str) -> str:
     return "\n".join(lines).strip()
 
 
+def plan_system() -> str:
+    """The planner's system prompt, its op lines written from :data:`anypix.plan.OPS`."""
+    lines = "\n".join(f"  {name:<9} - {spec.meaning}" for name, spec in OPS.items())
+    return template("plan_system.txt").replace("{ops}", lines)
+
+
 def plan_schema(assets: Mapping[str, str]) -> dict[str, Any]:
     """JSON schema of the LLM's plan; asset names are enums so a grammar-constrained model can
-    only name assets that exist."""
+    only name assets that exist (no assets: every name is null, ``subs`` empty)."""
     names = sorted(assets)
     images = sorted(n for n, m in assets.items() if m == "image")
-    name = {"type": "string", "enum": names} if names else {"type": "null"}
-    nullable = {"anyOf": [name, {"type": "null"}]} if names else {"type": "null"}
-    base = {"anyOf": [{"type": "string", "enum": images}, {"type": "null"}]} if images else nullable
-    op = {
-        "type": "object",
-        "properties": {
-            "op": {"type": "string", "enum": list(OP_KINDS)},
-            "target": {"type": "string", "maxLength": 80},
-            "ref": nullable,
-        },
-        "required": ["op", "target", "ref"],
-    }
-    return {
-        "type": "object",
-        "properties": {
-            "base": base,
-            "subs": {"type": "array", "items": name, "maxItems": 4}
-            if names
-            else {"type": "array", "maxItems": 0},
-            "style_ref": nullable,
-            "ops": {"type": "array", "items": op, "minItems": 1, "maxItems": 4},
-            "gen": {"type": "string", "maxLength": 160},
-        },
-        "required": ["base", "subs", "style_ref", "ops", "gen"],
-    }
+    name: Any = Literal[tuple(names)] if names else None
+    ref: Any = name | None if names else None
+    base: Any = Literal[tuple(images)] | None if images else ref
+    op = create_model(
+        "Op",
+        op=(Literal[OP_KINDS], ...),
+        target=(str, Field(max_length=80)),
+        ref=(ref, ...),
+    )
+    plan = create_model(
+        "Plan",
+        base=(base, ...),
+        subs=(list[name], Field(max_length=4)) if names else (tuple[()], ...),
+        style_ref=(ref, ...),
+        ops=(list[op], Field(min_length=1, max_length=4)),  # type: ignore[valid-type]
+        gen=(str, Field(max_length=160)),
+    )
+    return json_schema(plan)
+
+
+def json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with nested models written in place: the form llama.cpp's grammar
+    and vLLM's guided decoding read (no titles, no ``$defs``)."""
+    from anypix.tools.registry import SchemaWithoutTitles
+
+    schema = model.model_json_schema(schema_generator=SchemaWithoutTitles)
+    definitions = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inline(definitions[node["$ref"].rsplit("/", 1)[1]])
+            model = node.get("type") == "object"  # a model's own title is not a constraint
+            return {k: inline(v) for k, v in node.items() if not (model and k == "title")}
+        return [inline(value) for value in node] if isinstance(node, list) else node
+
+    return dict(inline(schema))
 
 
 @cache
@@ -111,7 +131,7 @@ def plan_messages(
 ) -> list[Message]:
     """System prompt, k similar worked examples as user/assistant turns, then the instruction."""
     user = template("plan_user.txt")
-    messages: list[Message] = [{"role": "system", "content": template("plan_system.txt")}]
+    messages: list[Message] = [{"role": "system", "content": plan_system()}]
     for example in select_examples(
         "plan_examples.jsonl", "instruction", instruction, k, use_minilm
     ):
@@ -156,15 +176,14 @@ CSS_RULE_PATTERN = (
     r"^[a-z]{1,16}[0-9]? \{major-radius: [0-9]{1,3}px; minor-radius: [0-9]{1,3}px; "
     r"cx: [0-9]{1,3}px; cy: [0-9]{1,3}px; angle: [0-9]{1,3}\}$"
 )
-LAYOUT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "properties": {
-        "css": {
-            "type": "array",
-            "items": {"type": "string", "pattern": CSS_RULE_PATTERN},
-            "minItems": 1,
-            "maxItems": 8,
-        }
-    },
-    "required": ["css"],
-}
+
+
+class LayoutAnswer(BaseModel):
+    """The LLM's layout: BlobGEN's CSS rules, one a string."""
+
+    css: list[Annotated[str, StringConstraints(pattern=CSS_RULE_PATTERN)]] = Field(
+        min_length=1, max_length=8
+    )
+
+
+LAYOUT_SCHEMA: dict[str, Any] = json_schema(LayoutAnswer)

@@ -96,7 +96,7 @@ def _docstring_parts(fn: Callable[..., Any]) -> tuple[str, dict[str, str]]:
     return " ".join(summary.split()), args
 
 
-class _Schema(GenerateJsonSchema):
+class SchemaWithoutTitles(GenerateJsonSchema):
     """JSON schema without pydantic's generated titles (the names are the keys already)."""
 
     def field_title_should_be_set(self, schema: Any) -> bool:
@@ -118,7 +118,7 @@ def describe(name: str, fn: Callable[..., Any]) -> Tool:
         fields[param.name] = (hints[param.name], Field(default, description=arg_docs.get(param.name)))
     config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
     arguments = create_model(f"{name}_arguments", __config__=config, **fields)
-    schema = arguments.model_json_schema(schema_generator=_Schema, mode="validation")
+    schema = arguments.model_json_schema(schema_generator=SchemaWithoutTitles, mode="validation")
     schema.pop("title", None)
     schema.setdefault("required", [])
     return Tool(name, fn, description, schema, arguments)

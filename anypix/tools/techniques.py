@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from anypix.errors import NotAvailableError
 from anypix.models.attention import StyleAlignedOptions
 from anypix.models.diffusion import Components, Conditioning
-from anypix.plan import EditPlan
+from anypix.plan import OPS, EditPlan
 from anypix.tools.refine import (
     PRIOR_SCORE,
     load_default_prior,
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 STYLE_OPTIONS = StyleAlignedOptions()
 INVERSION_GUIDANCE = 1.0
 START_BLEND = "sqrt(alpha) * ddim_inverted(base) + sqrt(1 - alpha) * noise(seed)"
-FRESH_INSIDE = ("add", "replace", "remove")  # ops whose regions lose what the base had there
+FRESH_INSIDE = tuple(name for name, spec in OPS.items() if spec.repaints)  # regions lose the base
 KEEP_OUTSIDE = "outside the blobs/boxes, latents follow the [base]'s inversion at every step"
 
 
