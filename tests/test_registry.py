@@ -107,6 +107,14 @@ def test_an_llm_backend_from_an_installed_package_is_a_setting(installed: None) 
         load_settings(llm="not-installed")
 
 
+def test_the_builtin_llm_backends_are_the_settings_names() -> None:
+    from anypix.agent.llm import BACKENDS
+    from anypix.config import BUILTIN_LLMS
+
+    # "auto" and "fast" are planner modes, not backends (see planner_for)
+    assert set(BACKENDS) == set(BUILTIN_LLMS) - {"auto", "fast"}
+
+
 def test_a_broken_plugin_is_named_when_it_is_used(installed: None) -> None:
     with pytest.raises(ModelUnavailableError, match="plugin 'broken'"):
         get_backend("broken", load_settings(llm="broken"))
