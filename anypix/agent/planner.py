@@ -39,7 +39,7 @@ from anypix.agent.prompting import (
     plan_schema,
     repair_message,
 )
-from anypix.agent.protocol import KnobOverrides, PlannerBase, PlanResult
+from anypix.agent.protocol import PlannerBase, PlanResult
 from anypix.errors import (
     BackendError,
     EmptyInstructionError,
@@ -270,11 +270,6 @@ def planner_for(settings: Settings) -> Planner:
     if settings.llm == "fast":
         return Planner(None)
     return Planner(get_backend("smollm2" if settings.llm == "auto" else settings.llm, settings))
-
-
-def SeededPlanner(inner: PlannerBase, seed: int) -> KnobOverrides:
-    """Old name of ``KnobOverrides(inner, {"seed": seed})``, kept until cli.py uses that."""
-    return KnobOverrides(inner, {"seed": seed})
 
 
 __all__ = ["PlanResult", "Planner", "planner_for", "tidy", "validate"]
