@@ -227,6 +227,29 @@ class CancelledError(UserError):
     exit_code = 130
 
 
+# -- batches and render pools (anypix.batch) -------------------------------------------------------------
+
+
+class RenderTimeoutError(UserError):
+    """A render that took longer than its pool's time-out (``anypix batch --timeout``)."""
+
+    def __init__(self, timeout_s: float) -> None:
+        super().__init__(f"the render took longer than {timeout_s:g} s and was stopped",
+                         "raise --timeout, or lower the steps or size")  # fmt: skip
+        self.timeout_s = timeout_s
+
+
+class WorkersLostError(UnavailableError):
+    """A render whose workers kept dying (out of memory, a node gone) past the retry bound."""
+
+
+class BatchIncomplete(UserError):
+    """A batch that ran to its end with some edits failed (the summary lists each reason); exit
+    code 1, as a script whose step failed."""
+
+    exit_code = 1
+
+
 # -- a turn that ran ------------------------------------------------------------------------------------
 
 

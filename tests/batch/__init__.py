@@ -1,0 +1,50 @@
+"""Shared pieces of the batch tests: miniworld input scenes, the batch every backend runs, and
+how to read back what a data dir stored."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import sqlite3
+from pathlib import Path
+
+from rich.console import Console
+
+INSTRUCTION = "add a yellow ring to [photo]"
+KNOBS = {"seed": 1, "steps": 4}  # small renders: CI runs these on two CPU cores
+
+
+def scenes(folder: Path, count: int, first_seed: int = 100) -> list[Path]:
+    """``count`` random miniworld scenes as PNG files (the same seed, the same scene)."""
+    from anypix.models.miniworld import draw_scene
+
+    folder.mkdir(parents=True, exist_ok=True)
+    return [draw_scene(first_seed + i, folder / f"scene{i:02d}.png") for i in range(count)]
+
+
+def quiet_console() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+def printed(console: Console) -> str:
+    return console.file.getvalue()  # type: ignore[attr-defined]
+
+
+def output_hashes(out: Path, files: list[Path]) -> dict[str, str]:
+    """sha256 of each input's output image (``scene03.png`` -> its output ``scene03.png``)."""
+    return {f.name: hashlib.sha256((out / f"{f.stem}.png").read_bytes()).hexdigest()
+            for f in files}  # fmt: skip
+
+
+def stored_counts(data_dir: Path) -> dict[str, int]:
+    """Rows in the database and image files in the asset store: what a batch stored."""
+    with sqlite3.connect(data_dir / "anypix.db") as db:
+        counts = {table: db.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+                  for table in ("sessions", "turns", "renders")}  # fmt: skip
+        counts["ok_turns"] = db.execute(
+            "SELECT COUNT(*) FROM turns WHERE status = 'ok'").fetchone()[0]  # fmt: skip
+        counts["session_names"] = db.execute(
+            "SELECT COUNT(DISTINCT name) FROM sessions").fetchone()[0]  # fmt: skip
+    counts["asset_files"] = sum(1 for p in (data_dir / "assets").rglob("*") if p.is_file()
+                                and not p.name.startswith("."))  # fmt: skip
+    return counts
