@@ -1,6 +1,6 @@
 """Cheap checks of attached files: what modality a file is, judged by its content.
 
-Only the first bytes are read, so ``anypix plan`` stays fast; the asset store
+Only the first bytes are read (and judged by the ``filetype`` library's signatures), so ``anypix plan`` stays fast; the asset store
 (``anypix.memory.assets``) does the full decode and limits when a file is stored.
 """
 
@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+import filetype
+
 from anypix.errors import AssetError
 from anypix.plan import ASSET_NAME
 
@@ -20,22 +22,45 @@ IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", 
 AUDIO_EXTENSIONS = frozenset({".wav", ".flac", ".mp3", ".ogg"})
 
 
-def _is_mp3(head: bytes) -> bool:
-    return head[:3] == b"ID3" or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0)
+# What the file-type library reports (by MIME type) -> (modality, format anypix names it).
+_KNOWN: dict[str, tuple[Modality, str]] = {
+    "image/png": ("image", "png"),
+    "image/apng": ("image", "png"),
+    "image/jpeg": ("image", "jpeg"),
+    "image/gif": ("image", "gif"),
+    "image/webp": ("image", "webp"),
+    "image/bmp": ("image", "bmp"),
+    "image/tiff": ("image", "tiff"),
+    "audio/x-wav": ("audio", "wav"),
+    "audio/x-flac": ("audio", "flac"),
+    "audio/ogg": ("audio", "ogg"),
+    "audio/mpeg": ("audio", "mp3"),
+}
+_HEAD_BYTES = 8192  # enough for every signature the library checks
+_MIN_BYTES = 26  # the smallest file of any format here (a 1x1 GIF); shorter is a bare signature
 
 
-_SIGNATURES: tuple[tuple[str, Modality, object], ...] = (
-    ("png", "image", lambda h: h[:8] == b"\x89PNG\r\n\x1a\n"),
-    ("jpeg", "image", lambda h: h[:3] == b"\xff\xd8\xff"),
-    ("gif", "image", lambda h: h[:6] in (b"GIF87a", b"GIF89a")),
-    ("webp", "image", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WEBP"),
-    ("bmp", "image", lambda h: h[:2] == b"BM"),
-    ("tiff", "image", lambda h: h[:4] in (b"II*\x00", b"MM\x00*")),
-    ("wav", "audio", lambda h: h[:4] == b"RIFF" and h[8:12] == b"WAVE"),
-    ("flac", "audio", lambda h: h[:4] == b"fLaC"),
-    ("ogg", "audio", lambda h: h[:4] == b"OggS"),
-    ("mp3", "audio", _is_mp3),
-)
+class _MpegAudioFrames(filetype.Type):
+    """An MP3 without an ID3 tag starts with a Layer III frame header; the library knows the
+    MPEG-1 and MPEG-2 ones, not MPEG-2.5 (the low sample rates, e.g. 8 kHz speech)."""
+
+    def __init__(self) -> None:
+        super().__init__(mime="audio/mpeg", extension="mp3")
+
+    def match(self, buf: bytes) -> bool:
+        # 11 sync bits, a version other than "reserved" (01), layer III (01).
+        if len(buf) < 2 or buf[0] != 0xFF or buf[1] & 0xE0 != 0xE0:
+            return False
+        return (buf[1] >> 3) & 0b11 != 0b01 and (buf[1] >> 1) & 0b11 == 0b01
+
+
+_MATCHERS = (*filetype.image_matchers, *filetype.audio_matchers, _MpegAudioFrames())
+
+
+def sniff_bytes(head: bytes) -> tuple[Modality, str] | None:
+    """(modality, format) of a file from its first bytes; None when anypix does not read it."""
+    found = filetype.match(head, matchers=_MATCHERS)
+    return None if found is None else _KNOWN.get(found.mime)
 
 
 @dataclass(frozen=True)
@@ -56,14 +81,19 @@ def sniff(path: Path) -> tuple[Modality, str]:
         raise AssetError(f"{path} is not a file", "attach an image or audio file")
     try:
         with path.open("rb") as handle:
-            head = handle.read(16)
+            head = handle.read(_HEAD_BYTES)
     except OSError as exc:
         raise AssetError(f"cannot read {path}: {exc.strerror}", "check its permissions") from None
     if not head:
         raise AssetError(f"{path} is empty", "attach a real image or audio file")
-    for fmt, modality, matches in _SIGNATURES:
-        if matches(head):  # type: ignore[operator]
-            return modality, fmt
+    if len(head) < _MIN_BYTES:
+        raise AssetError(
+            f"{path} is {len(head)} bytes, too short to be an image or audio file",
+            "attach a real image or audio file",
+        )
+    found = sniff_bytes(head)
+    if found is not None:
+        return found
     kinds = "PNG, JPEG, GIF, WebP, BMP or TIFF images; WAV, FLAC, OGG or MP3 audio"
     raise AssetError(f"{path} is neither an image nor audio anypix can read", f"use {kinds}")
 

@@ -4,6 +4,11 @@ The MCP endpoint is ``http://HOST:PORT/mcp`` (streamable HTTP). Every request mu
 ``Authorization: Bearer <token>``; anything else is answered 401 before MCP sees it. On a
 loopback host the MCP SDK also refuses requests whose ``Host``/``Origin`` are not local (DNS
 rebinding).
+
+A token must be printable ASCII without spaces (what a header can carry) and not empty. Files a
+caller names by path are read only under the ``--allow-dir`` folders (:func:`file_under`); a path
+outside them is refused with one message whether or not it exists (:func:`path_refused`), so a
+caller with the token cannot probe the rest of the machine.
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import socket
+from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anypix.errors import AnypixError
+from anypix.errors import AnypixError, AssetError, UserError
 
 if TYPE_CHECKING:
     from mcp.server import Server
     from starlette.types import ASGIApp, Receive, Scope, Send
 
 MCP_PATH = "/mcp"
+MAX_PATH_CHARS = 4096  # PATH_MAX on Linux; a longer value is data, not a path
 
 
 class BearerTokenAuth:
@@ -49,6 +57,32 @@ class BearerTokenAuth:
         return len(given) == 1 and hmac.compare_digest(given[0], self._expected)
 
 
+def file_under(value: str, roots: Sequence[Path]) -> Path | None:
+    """The regular file ``value`` names if, with links followed, it lies under one of ``roots``;
+    else None. Nothing outside the roots is looked at beyond resolving the path, and a missing
+    file there reads the same as one that exists: a caller learns nothing about them."""
+    if len(value) > MAX_PATH_CHARS or "\x00" in value:
+        return None
+    try:
+        real = Path(value).expanduser().resolve()
+    except (OSError, RuntimeError, ValueError):  # a loop of links, no home for "~user"
+        return None
+    if not any(real.is_relative_to(root.resolve()) for root in roots):
+        return None
+    return real if real.is_file() else None
+
+
+def path_refused(name: str, value: str, roots: Sequence[Path]) -> AssetError:
+    """The one error for a path a caller may not read, whether it exists or not."""
+    shown = value if len(value) <= 80 else value[:77] + "..."
+    folders = ", ".join(str(root) for root in roots)
+    return AssetError(
+        f"[{name}]: {shown!r} is missing or outside the folders this server reads files from "
+        f"({folders})",
+        "send the file's bytes in base64, or start the server with --allow-dir FOLDER",
+    )
+
+
 def is_loopback(host: str) -> bool:
     """True for 127.0.0.0/8, ::1 and "localhost"; other names count as reachable from outside."""
     if host == "localhost":
@@ -59,8 +93,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def check_token(token: str) -> None:
+    """Refuse a token no client can send in a header, or that lets anyone in."""
+    hint = "pass --token with a secret of printable characters, or leave it out for a new one"
+    if not token.strip():
+        raise UserError("the token is empty, which would let anyone in", hint)
+    if not all("!" <= char <= "~" for char in token):
+        raise UserError(
+            "the token holds spaces, control or non-ASCII characters, which HTTP clients "
+            "cannot send in an Authorization header",
+            hint,
+        )
+
+
 def check_exposure(host: str, token: str | None) -> None:
-    """Refuse a non-loopback address without an explicit token."""
+    """Refuse an unusable token, and a non-loopback address without an explicit token."""
+    if token is not None:
+        check_token(token)
     if token is None and not is_loopback(host):
         raise AnypixError(
             f"refusing to serve on {host} without a token: anyone who reaches it could edit "

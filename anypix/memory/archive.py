@@ -2,10 +2,17 @@
 
 The archive is a zip file holding ``manifest.json`` (format, versions, members and their sha256),
 ``rows.json`` (the session's rows, with turns named by their ``seq`` instead of database ids) and
-``assets/<sha256>.<format>``. Import treats the archive as untrusted input: members are looked up
-by the names the rows imply (never extracted by their own names), sizes are checked before
-reading, every asset's sha256 is recomputed and its content validated like an upload, and all rows
-land in one transaction, so a bad archive stores nothing.
+``assets/<sha256>.<format>`` (``docs/archives.md``; the rows' schema and limits are in
+:mod:`anypix.memory.archive_format`).
+
+Export writes a temp file beside the target and renames it over the target, which must be
+missing or a regular file the user may write; a folder, a device, a link to one, or the data
+dir's own files are refused. Import treats the archive as untrusted input and checks all of it
+before anything is written: members are looked up by the names the rows imply (never extracted
+by their own names), only stored or deflated and unencrypted, sizes are checked before reading,
+every asset's sha256 is recomputed and its content validated like an upload, and all rows land
+in one transaction, so a bad archive stores nothing. An imported session whose name is taken is
+renamed ``NAME (2)``, ``NAME (3)``...
 """
 
 from __future__ import annotations
@@ -13,22 +20,41 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 import uuid
 import zipfile
+import zlib
 from contextlib import suppress
 from pathlib import Path
-from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import Engine
+from pydantic import ValidationError
+from sqlalchemy import Engine, func
 from sqlalchemy.dialects.sqlite import insert
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from anypix.errors import ArchiveError, AssetError
-from anypix.memory.assets import SHA256, AssetStore, PreparedAsset
-from anypix.memory.db import write_session
+from anypix.errors import ArchiveError, AssetError, UserError
+from anypix.memory.archive_format import (
+    ARCHIVE_FORMAT,
+    ARCHIVE_VERSION,
+    MAX_MANIFEST_BYTES,
+    MAX_MEMBERS,
+    MAX_ROWS_BYTES,
+    ArchivedAsset,
+    ArchivedBinding,
+    ArchivedRender,
+    ArchivedSession,
+    ArchivedToolCall,
+    ArchivedTurn,
+    ArchiveRows,
+    first_problem,
+    member,
+    parse_manifest,
+    parse_rows,
+)
+from anypix.memory.assets import AssetStore, PreparedAsset
+from anypix.memory.db import database_path, write_session
 from anypix.memory.migrations import SCHEMA_VERSION
 from anypix.memory.tables import (
     AssetRow,
@@ -40,92 +66,7 @@ from anypix.memory.tables import (
 )
 from anypix.memory.turns import SessionNotFoundError, discard_unreferenced
 
-ARCHIVE_FORMAT = "anypix-session"
-ARCHIVE_VERSION = 1
-_MAX_JSON_BYTES = 256 * 1024 * 1024
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class ArchivedSession(_Strict):
-    id: str = Field(pattern=r"^[0-9a-f]{32}$")
-    name: str
-    created_at: float
-    updated_at: float
-    cursor: int | None
-    redo: list[int]
-
-
-class ArchivedTurn(_Strict):
-    seq: int = Field(ge=1)
-    parent: int | None
-    instruction: str
-    attachments: dict[str, str]
-    plan: dict[str, Any] | None
-    status: str = Field(pattern=r"^(ok|failed|cancelled)$")
-    error: str | None
-    timings: dict[str, float]
-    created_at: float
-    finished_at: float
-
-
-class ArchivedToolCall(_Strict):
-    turn: int
-    position: int
-    tool: str
-    arguments: dict[str, Any]
-    result: str
-    seconds: float
-    error: str | None
-
-
-class ArchivedRender(_Strict):
-    turn: int
-    position: int
-    sha256: str
-    parent: tuple[int, int] | None
-    provenance: dict[str, Any]
-    timings: dict[str, float]
-
-
-class ArchivedBinding(_Strict):
-    name: str
-    sha256: str
-    turn: int | None
-    created_at: float
-
-
-class ArchivedAsset(_Strict):
-    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
-    modality: str = Field(pattern=r"^(image|audio)$")
-    format: str = Field(pattern=r"^(png|wav|flac|ogg|mp3)$")
-    source_format: str
-    bytes: int = Field(ge=1)
-    width: int | None
-    height: int | None
-    mode: str | None
-    caption: str | None
-    origin: str = Field(pattern=r"^(uploaded|rendered)$")
-    created_at: float
-    duration_s: float | None
-    sample_rate: int | None
-    channels: int | None
-
-
-class ArchiveRows(_Strict):
-    session: ArchivedSession
-    turns: list[ArchivedTurn]
-    tool_calls: list[ArchivedToolCall]
-    renders: list[ArchivedRender]
-    bindings: list[ArchivedBinding]
-    assets: list[ArchivedAsset]
-
-
-def _member(asset: ArchivedAsset | AssetRow) -> str:
-    return f"assets/{asset.sha256}.{asset.format}"
-
+__all__ = ["ArchiveError", "ArchiveRows", "collect_rows", "export_session", "import_session"]
 
 # -- export ------------------------------------------------------------------------------------------
 
@@ -206,9 +147,58 @@ def collect_rows(engine: Engine, session_id: str) -> ArchiveRows:
         )
 
 
+_KINDS = {
+    stat.S_IFDIR: "a folder",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+}
+
+
+def export_target(path: Path, protected: list[Path]) -> Path:
+    """The file an export may replace: ``path``, or the regular file a link at ``path`` names.
+
+    Refused (:class:`UserError`): anything but a missing or regular file, a read-only file, a
+    folder that does not exist, and the ``protected`` files (the database itself)."""
+    hint = "give the path of a new .zip file, or of a regular file to replace"
+    try:
+        target = path.resolve() if path.is_symlink() else path
+        if any(target.resolve() == p.resolve() for p in protected):
+            raise UserError(f"{path} is a file of anypix's data dir", "choose a file outside it")
+        if path.is_symlink() and not target.exists():
+            raise UserError(f"{path} is a link to {target}, which does not exist", hint)
+        info = target.stat()
+    except FileNotFoundError:
+        if not path.parent.is_dir():
+            raise UserError(f"the folder {path.parent} does not exist", "create it first") from None
+        return path
+    except (OSError, RuntimeError) as exc:  # a loop of links, a name too long, a file as folder
+        raise UserError(
+            f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}", hint
+        ) from None
+    kind = _KINDS.get(stat.S_IFMT(info.st_mode))
+    if kind is not None:
+        link = f" (a link to {target})" if target != path else ""
+        raise UserError(f"{path}{link} is {kind}, not a file anypix may replace", hint)
+    if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+        raise UserError(f"{path} is read-only", "make it writable first, or choose another name")
+    return target
+
+
 def export_session(engine: Engine, store: AssetStore, session_id: str, path: Path) -> ArchiveRows:
-    """Write the session to ``path`` (replaced atomically); returns what was written."""
-    rows = collect_rows(engine, session_id)
+    """Write the session to ``path`` (a new file, or a regular file replaced atomically);
+    returns what was written."""
+    db_file = database_path(engine)
+    protected = [db_file, *(db_file.with_name(db_file.name + s) for s in ("-wal", "-shm"))]
+    target = export_target(path, protected)
+    try:
+        rows = collect_rows(engine, session_id)
+    except ValidationError as exc:
+        raise ArchiveError(
+            f"this session does not fit in an archive: it {first_problem(exc)}",
+            "see docs/archives.md for the limits",
+        ) from None
     missing = [a.sha256[:12] for a in rows.assets if not store.path(a.sha256, a.format).exists()]
     if missing:
         raise ArchiveError(
@@ -225,10 +215,9 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
         "session": rows.session.id,
         "turns": len(rows.turns),
         "rows_sha256": hashlib.sha256(rows_json).hexdigest(),
-        "assets": {_member(a): a.sha256 for a in rows.assets},
+        "assets": {member(a): a.sha256 for a in rows.assets},
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.json", json.dumps(manifest, indent=1))
@@ -236,9 +225,16 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
             for asset in rows.assets:
                 # Already-compressed media are stored as they are.
                 archive.write(
-                    store.path(asset.sha256, asset.format), _member(asset), zipfile.ZIP_STORED
+                    store.path(asset.sha256, asset.format), member(asset), zipfile.ZIP_STORED
                 )
-        os.replace(temp, path)
+        with temp.open("rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, target)
+    except OSError as exc:
+        raise UserError(
+            f"cannot write {path}: {exc.strerror or exc}",
+            "choose a folder you can write to, on a disk with free space",
+        ) from None
     finally:
         temp.unlink(missing_ok=True)
     return rows
@@ -247,60 +243,93 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
 # -- import ------------------------------------------------------------------------------------------
 
 
-def _read(archive: zipfile.ZipFile, name: str, limit: int) -> bytes:
+def _read(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
+    """One member's bytes, read only if it is plainly stored or deflated and within ``limit``."""
     try:
         info = archive.getinfo(name)
     except KeyError:
-        raise ArchiveError(f"the archive has no {name}", "export the session again") from None
+        raise ArchiveError(f"{where} has no {name}", "export the session again") from None
+    if info.flag_bits & 0x1:
+        raise ArchiveError(f"{where}: {name} is encrypted", "export the session again, unencrypted")
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ArchiveError(
+            f"{where}: {name} is compressed with method {info.compress_type}; anypix reads "
+            "stored or deflated members",
+            "export the session again with anypix",
+        )
     if info.file_size > limit:
-        raise ArchiveError(f"{name} in the archive is too large ({info.file_size:,} bytes)")
+        raise ArchiveError(
+            f"{where}: {name} is {info.file_size:,} bytes, over the limit of {limit:,}",
+            "see docs/archives.md for the limits",
+        )
     with archive.open(info) as handle:
-        data = handle.read(limit + 1)
+        data = handle.read(limit + 1)  # a member may declare less than it holds
     if len(data) > limit:
-        raise ArchiveError(f"{name} in the archive is larger than it declares")
+        raise ArchiveError(f"{where}: {name} holds more than it declares", "export it again")
     return data
 
 
 def read_archive(store: AssetStore, path: Path) -> tuple[ArchiveRows, list[PreparedAsset]]:
     """Read and check an archive completely, before anything is stored."""
+    where = str(path)
+    if not path.is_file():
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise ArchiveError(f"{where} {what}", "give the path of an archive from anypix export")
     try:
         with zipfile.ZipFile(path) as archive:
-            manifest = json.loads(_read(archive, "manifest.json", 16 * 1024 * 1024))
-            if (
-                manifest.get("format") != ARCHIVE_FORMAT
-                or manifest.get("version") != ARCHIVE_VERSION
-            ):
+            names = archive.namelist()
+            if len(names) > MAX_MEMBERS or len(set(names)) != len(names):
+                problem = "too many members" if len(names) > MAX_MEMBERS else "a repeated member"
+                raise ArchiveError(f"{where} has {problem}", "export the session again")
+            manifest = parse_manifest(
+                _read(archive, "manifest.json", MAX_MANIFEST_BYTES, where), where
+            )
+            rows_json = _read(archive, "rows.json", MAX_ROWS_BYTES, where)
+            if hashlib.sha256(rows_json).hexdigest() != manifest.rows_sha256:
                 raise ArchiveError(
-                    f"{path} is not an anypix session archive (version {ARCHIVE_VERSION})"
+                    f"{where}: rows.json does not match its manifest (damaged?)",
+                    "export the session again",
                 )
-            rows_json = _read(archive, "rows.json", _MAX_JSON_BYTES)
-            if hashlib.sha256(rows_json).hexdigest() != manifest.get("rows_sha256"):
-                raise ArchiveError(f"{path}: rows.json does not match its manifest (damaged?)")
-            rows = ArchiveRows.model_validate_json(rows_json)
-            assets = [_read_asset(store, archive, path, a) for a in rows.assets]
-    except FileNotFoundError:
-        raise ArchiveError(f"{path} does not exist", "check the path") from None
-    except zipfile.BadZipFile:
-        raise ArchiveError(f"{path} is not a zip archive", "export the session again") from None
-    except (ValueError, ValidationError) as exc:  # json.JSONDecodeError is a ValueError
-        raise ArchiveError(f"{path} has malformed rows: {str(exc)[:300]}") from None
+            rows = parse_rows(rows_json, where)
+            if manifest.assets != {member(a): a.sha256 for a in rows.assets}:
+                raise ArchiveError(
+                    f"{where}: the manifest and rows.json list different assets",
+                    "export the session again",
+                )
+            assets = [_read_asset(store, archive, where, a) for a in rows.assets]
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ArchiveError(
+            f"{where} is not a readable zip archive ({exc})", "export the session again"
+        ) from None
+    except OSError as exc:
+        raise ArchiveError(
+            f"cannot read {where}: {exc.strerror or exc}", "check the path"
+        ) from None
     return rows, assets
 
 
 def _read_asset(
-    store: AssetStore, archive: zipfile.ZipFile, path: Path, row: ArchivedAsset
+    store: AssetStore, archive: zipfile.ZipFile, where: str, row: ArchivedAsset
 ) -> PreparedAsset:
     limit = (
         store.limits.max_image_bytes if row.modality == "image" else store.limits.max_audio_bytes
     )
-    data = _read(archive, _member(row), limit)
-    if not SHA256.match(row.sha256) or hashlib.sha256(data).hexdigest() != row.sha256:
-        raise ArchiveError(f"{path}: {_member(row)} does not match its sha256 (damaged?)")
+    data = _read(archive, member(row), limit, where)
+    if hashlib.sha256(data).hexdigest() != row.sha256:
+        raise ArchiveError(
+            f"{where}: {member(row)} does not match its sha256 (damaged?)",
+            "export the session again",
+        )
     try:
-        checked = store.prepare_bytes(data, row.modality, f"{_member(row)} in {path.name}")
+        checked = store.prepare_bytes(data, row.modality, f"{member(row)} in {Path(where).name}")
     except AssetError as exc:
-        raise ArchiveError(f"{path}: {exc.message}") from None
-    # Keep the archived bytes (the address is their sha256); validation only had to succeed.
+        raise ArchiveError(f"{where}: {exc.message}", "export the session again") from None
+    if checked.source_format != row.format:
+        raise ArchiveError(
+            f"{where}: {member(row)} holds {checked.source_format}, not {row.format}",
+            "export the session again",
+        )
+    # Keep the archived bytes (the address is their sha256); what they hold is as validated.
     return PreparedAsset(
         sha256=row.sha256,
         data=data,
@@ -318,19 +347,14 @@ def _read_asset(
 
 
 def import_session(engine: Engine, store: AssetStore, path: Path) -> str:
-    """Import an archive as a session (a new id if this data dir has its id); returns the id."""
+    """Import an archive as a session; returns its id (a new one if this data dir has the
+    archive's). A session name already in use gets a number: ``holiday (2)``."""
     rows, assets = read_archive(store, path)
-    by_sha = {a.sha256: a for a in assets}
     created: list[PreparedAsset] = []
     try:
         with write_session(engine) as db:
-            try:
-                session_id = _insert_rows(db, rows, by_sha)
-            except (KeyError, ValueError) as exc:
-                raise ArchiveError(
-                    f"{path} has inconsistent rows ({exc})", "export the session again"
-                ) from None
-            created = [asset for asset in by_sha.values() if store.place(asset)]
+            session_id = _insert_rows(db, rows, assets)
+            created = [asset for asset in assets if store.place(asset)]
     except BaseException:
         with suppress(Exception):
             discard_unreferenced(engine, store, created)
@@ -338,62 +362,70 @@ def import_session(engine: Engine, store: AssetStore, path: Path) -> str:
     return session_id
 
 
-def _insert_rows(db: DbSession, rows: ArchiveRows, by_sha: dict[str, PreparedAsset]) -> str:
-    """All of an archive's rows; KeyError or ValueError if they do not fit together."""
-    meta = rows.session
-    used = {sha for t in rows.turns for sha in t.attachments.values()}
-    used |= {r.sha256 for r in rows.renders} | {b.sha256 for b in rows.bindings}
-    if used - set(by_sha):
-        raise ValueError(f"rows use assets the archive lacks: {sorted(used - set(by_sha))[:3]}")
+def distinct_name(db: DbSession, name: str) -> str:
+    """``name``, or ``name (N)`` with the smallest N >= 2 that no session has."""
+    taken = set(db.exec(select(SessionRow.name).where(col(SessionRow.name).startswith(name))))
+    if name not in taken:
+        return name
+    number = 2
+    while f"{name} ({number})" in taken:
+        number += 1
+    return f"{name} ({number})"
+
+
+def _next_id(db: DbSession, table: type[TurnRow] | type[RenderRow]) -> int:
+    """The first free id of ``table``; the write lock keeps it free until the commit."""
+    return (db.exec(select(func.max(table.id))).one() or 0) + 1
+
+
+def _insert_rows(db: DbSession, rows: ArchiveRows, assets: list[PreparedAsset]) -> str:
+    """All of an archive's rows (checked by ``parse_rows``), as bulk inserts with ids chosen
+    here: turns and renders refer to each other by id."""
+    meta, now = rows.session, time.time()
     session_id = meta.id if db.get(SessionRow, meta.id) is None else uuid.uuid4().hex
-    session = SessionRow(
-        id=session_id, name=meta.name, created_at=meta.created_at, updated_at=meta.updated_at
+    archived_at = {asset.sha256: asset.created_at for asset in rows.assets}
+    for asset in assets:  # the row says what validation found, not what the archive claims
+        values = asset.row_values(archived_at.get(asset.sha256, now))
+        db.execute(insert(AssetRow).values(**values).on_conflict_do_nothing())
+    turns = sorted(rows.turns, key=lambda t: t.seq)
+    first_turn = _next_id(db, TurnRow)
+    turn_ids = {turn.seq: first_turn + index for index, turn in enumerate(turns)}
+    renders = sorted(rows.renders, key=lambda r: (r.turn, r.position))
+    first_render = _next_id(db, RenderRow)
+    render_ids = {(r.turn, r.position): first_render + i for i, r in enumerate(renders)}
+    db.add(
+        SessionRow(
+            id=session_id,
+            name=distinct_name(db, meta.name),
+            created_at=meta.created_at,
+            updated_at=meta.updated_at,
+            cursor_turn_id=None if meta.cursor is None else turn_ids[meta.cursor],
+            redo_stack=[turn_ids[seq] for seq in meta.redo],
+        )
     )
-    db.add(session)
-    for asset in rows.assets:
-        db.execute(insert(AssetRow).values(**asset.model_dump()).on_conflict_do_nothing())
-    turn_ids = _insert_turns(db, session_id, rows)
-    _insert_renders(db, rows, turn_ids)
-    for binding in rows.bindings:
-        turn_id = None if binding.turn is None else turn_ids[binding.turn]
-        fields = binding.model_dump(exclude={"turn"})
-        db.add(SessionAssetRow(session_id=session_id, turn_id=turn_id, **fields))
-    session.cursor_turn_id = None if meta.cursor is None else turn_ids[meta.cursor]
-    session.redo_stack = [turn_ids[seq] for seq in meta.redo]
-    db.add(session)
+    db.flush()
+    _bulk(db, TurnRow, [
+        {**t.model_dump(exclude={"parent"}), "id": turn_ids[t.seq], "session_id": session_id,
+         "parent_id": None if t.parent is None else turn_ids[t.parent]}
+        for t in turns
+    ])  # fmt: skip
+    _bulk(db, ToolCallRow, [
+        {**c.model_dump(exclude={"turn"}), "turn_id": turn_ids[c.turn]} for c in rows.tool_calls
+    ])  # fmt: skip
+    _bulk(db, RenderRow, [
+        {**r.model_dump(exclude={"turn", "parent"}), "id": render_ids[(r.turn, r.position)],
+         "turn_id": turn_ids[r.turn],
+         "parent_id": None if r.parent is None else render_ids[r.parent]}
+        for r in renders
+    ])  # fmt: skip
+    _bulk(db, SessionAssetRow, [
+        {**b.model_dump(exclude={"turn"}), "session_id": session_id,
+         "turn_id": None if b.turn is None else turn_ids[b.turn]}
+        for b in rows.bindings
+    ])  # fmt: skip
     return session_id
 
 
-def _insert_turns(db: DbSession, session_id: str, rows: ArchiveRows) -> dict[int, int]:
-    """Turns (parents first: a parent always has a smaller seq) and their tool calls."""
-    turn_ids: dict[int, int] = {}
-    for turn in sorted(rows.turns, key=lambda t: t.seq):
-        parent = None if turn.parent is None else turn_ids[turn.parent]
-        fields = turn.model_dump(exclude={"parent"})
-        row = TurnRow(session_id=session_id, parent_id=parent, **fields)
-        db.add(row)
-        db.flush()
-        assert row.id is not None
-        turn_ids[turn.seq] = row.id
-    for call in rows.tool_calls:
-        db.add(ToolCallRow(turn_id=turn_ids[call.turn], **call.model_dump(exclude={"turn"})))
-    return turn_ids
-
-
-def _insert_renders(db: DbSession, rows: ArchiveRows, turn_ids: dict[int, int]) -> None:
-    """Renders in turn order, so the render each one edited is already there."""
-    render_ids: dict[tuple[int, int], int] = {}
-    for render in sorted(rows.renders, key=lambda r: (r.turn, r.position)):
-        parent = None if render.parent is None else render_ids[render.parent]
-        row = RenderRow(
-            turn_id=turn_ids[render.turn],
-            position=render.position,
-            sha256=render.sha256,
-            parent_id=parent,
-            provenance=render.provenance,
-            timings=render.timings,
-        )
-        db.add(row)
-        db.flush()
-        assert row.id is not None
-        render_ids[(render.turn, render.position)] = row.id
+def _bulk(db: DbSession, table: type, values: list[dict]) -> None:
+    if values:
+        db.execute(insert(table), values)

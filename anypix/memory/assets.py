@@ -19,6 +19,7 @@ import re
 import time
 import uuid
 import warnings
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from anypix.errors import AssetError
+from anypix.memory.db import StorageError
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -315,16 +317,22 @@ class AssetStore:
         target = self.path(asset.sha256, asset.format)
         if target.exists():
             return False
-        target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.parent / f".tmp-{os.getpid()}-{uuid.uuid4().hex}"
         try:
+            target.parent.mkdir(parents=True, exist_ok=True)
             with temp.open("wb") as handle:
                 handle.write(asset.data)
                 handle.flush()
                 os.fsync(handle.fileno())
             os.replace(temp, target)
+        except OSError as exc:  # a full disk, a read-only or vanished folder
+            raise StorageError(
+                f"cannot store a file in {self.root}: {exc.strerror or exc}",
+                "free some space or make the data dir writable, or point --data-dir elsewhere",
+            ) from None
         finally:
-            temp.unlink(missing_ok=True)
+            with suppress(OSError):
+                temp.unlink(missing_ok=True)
         _fsync_dir(target.parent)
         return True
 

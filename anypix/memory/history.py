@@ -15,7 +15,7 @@ import gc
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +25,12 @@ from sqlmodel import col, select
 
 from anypix.errors import HistoryError
 from anypix.memory.assets import AssetStore
-from anypix.memory.db import write_session
+from anypix.memory.db import database_path, sqlite_errors, write_session
 from anypix.memory.tables import AssetRow, RenderRow, SessionRow, ToolCallRow, TurnRow
 from anypix.memory.turns import SessionNotFoundError, StepRecord
 
 LAST = "last"  # the name under which the cursor's output is offered to the planner
+MAX_SEQ = 2**63 - 1  # SQLite's largest integer
 
 
 @dataclass(slots=True)  # not frozen: frozen init is several times slower on 10k turns
@@ -64,6 +65,26 @@ class TurnDetail:
     timings: dict[str, float]
     steps: list[StepRecord]
     renders: list[RenderInfo]
+
+    def to_json(self) -> dict[str, Any]:
+        """The turn as one JSON-able object (what ``anypix edit --json``, ``history --json`` and
+        the MCP server print): ``outputs`` are the image files, ``renders`` their provenance."""
+        return {
+            **asdict(self.summary),
+            "attachments": self.attachments,
+            "plan": self.plan,
+            "error": self.error,
+            "timings": self.timings,
+            "outputs": [str(render.path) for render in self.renders],
+            "renders": [
+                {**asdict(render), "path": str(render.path)} for render in self.renders
+            ],
+            "steps": [
+                {"tool": s.tool, "arguments": s.arguments, "result": s.result,
+                 "seconds": s.seconds, "error": s.error}
+                for s in self.steps
+            ],
+        }
 
 
 @dataclass(frozen=True)
@@ -122,7 +143,8 @@ def _list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
         # The raw cursor: SQLAlchemy's Row objects would cost more than the query on 10k turns.
         dbapi = conn.connection.dbapi_connection
         assert dbapi is not None
-        rows = dbapi.execute(_TURNS_SQL, (session_id,)).fetchall()
+        with sqlite_errors(database_path(engine)):
+            rows = dbapi.execute(_TURNS_SQL, (session_id,)).fetchall()
     seq_of = {row[0]: row[1] for row in rows}
     parent_of = {row[0]: row[2] for row in rows}
     path: set[int] = set()
@@ -145,12 +167,24 @@ def _list_turns(engine: Engine, session_id: str) -> list[TurnSummary]:
     ]
 
 
+def _no_turn(seq: object) -> HistoryError:
+    return HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
+
+
+def _checked_seq(seq: int) -> int:
+    """A turn number SQLite can look up (its integers end at 2**63); others name no turn."""
+    if isinstance(seq, bool) or not isinstance(seq, int) or not 1 <= seq <= MAX_SEQ:
+        raise _no_turn(seq)
+    return seq
+
+
 def _turn_row(db: DbSession, session_id: str, seq: int) -> TurnRow:
+    _checked_seq(seq)
     turn = db.exec(
         select(TurnRow).where(TurnRow.session_id == session_id, TurnRow.seq == seq)
     ).first()
     if turn is None:
-        raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
+        raise _no_turn(seq)
     return turn
 
 
@@ -177,9 +211,9 @@ def turn_summary(engine: Engine, session_id: str, seq: int) -> TurnSummary:
 
 
 def _summary(conn: Connection, session_id: str, seq: int) -> TurnSummary:
-    row = conn.exec_driver_sql(_ONE_TURN_SQL, (session_id, seq)).first()
+    row = conn.exec_driver_sql(_ONE_TURN_SQL, (session_id, _checked_seq(seq))).first()
     if row is None:
-        raise HistoryError(f"this session has no turn {seq}", "list its turns with: anypix history")
+        raise _no_turn(seq)
     turn_id, seq, parent, status, instruction, created_at, outputs, cursor, on_path = row
     current = turn_id == cursor
     return TurnSummary(

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from anypix.memory.db import write_session
 from anypix.memory.history import HistoryError
-from anypix.memory.tables import SessionRow
+from anypix.memory.tables import MAX_NAME, SessionRow, check_text
 from anypix.memory.turns import SessionNotFoundError
 
 
@@ -33,8 +33,10 @@ FROM sessions s ORDER BY s.updated_at DESC, s.created_at DESC
 
 
 def create_session(engine: Engine, name: str | None = None) -> SessionInfo:
+    """A new session; ``name`` None or blank: "untitled"."""
+    name = check_text(name, "the session name", MAX_NAME) if name and name.strip() else "untitled"
     now = time.time()
-    row = SessionRow(id=uuid.uuid4().hex, name=name or "untitled", created_at=now, updated_at=now)
+    row = SessionRow(id=uuid.uuid4().hex, name=name, created_at=now, updated_at=now)
     with write_session(engine) as db:
         db.add(row)
     return SessionInfo(row.id, row.name, now, now, 0, None)

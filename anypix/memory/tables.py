@@ -15,8 +15,26 @@ from typing import Any
 from sqlalchemy import JSON, Column, Computed, Index, Integer, String
 from sqlmodel import Field, SQLModel
 
+from anypix.errors import UserError
+
 TURN_STATUSES = ("ok", "failed", "cancelled")
 ASSET_ORIGINS = ("uploaded", "rendered")
+MAX_NAME = 1_000  # characters of a session's name
+MAX_TEXT = 1_000_000  # characters of an instruction, an error or a tool's result
+
+
+def check_text(text: str, what: str, limit: int) -> str:
+    """``text`` if it can be stored and shown: at most ``limit`` characters of real Unicode (a
+    name read from a terminal with bytes that are not UTF-8 holds lone surrogates)."""
+    if len(text) > limit:
+        raise UserError(f"{what} is {len(text):,} characters long", f"keep it under {limit:,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError(
+            f"{what} holds bytes that are not UTF-8 text", "type it again in a UTF-8 terminal"
+        ) from None
+    return text
 
 
 def _from_provenance(key: str, sql_type: type) -> Any:

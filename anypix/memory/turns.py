@@ -23,15 +23,18 @@ from sqlmodel import Session as DbSession
 from sqlmodel import select
 
 from anypix.errors import SessionNotFoundError
+from anypix.memory.archive_format import provenance_problem
 from anypix.memory.assets import AssetStore, PreparedAsset
 from anypix.memory.db import write_session
 from anypix.memory.tables import (
+    MAX_TEXT,
     AssetRow,
     RenderRow,
     SessionAssetRow,
     SessionRow,
     ToolCallRow,
     TurnRow,
+    check_text,
 )
 from anypix.records import StepRecord as StepRecord  # re-exported for memory.history
 
@@ -172,6 +175,13 @@ def commit_turn(engine: Engine, store: AssetStore, draft: TurnDraft) -> Committe
     """Record a finished turn; an ``ok`` turn becomes the session's cursor (and clears redo)."""
     if draft.status not in ("ok", "failed", "cancelled"):
         raise ValueError(f"turn status must be ok, failed or cancelled, not {draft.status!r}")
+    check_text(draft.instruction, "the instruction", MAX_TEXT)
+    for render in draft.renders:
+        # Every entry (CLI, scripts, MCP) range-checks its numbers; a render that still records
+        # one that replay could not read back is a bug, refused here rather than stored.
+        problem = provenance_problem(render.provenance)
+        if problem:
+            raise ValueError(f"a render's provenance {problem}")
     created: list[PreparedAsset] = []
     try:
         with write_session(engine) as db:
