@@ -1,0 +1,379 @@
+"""Writes the everyday planner sets: instructions as people type them, with the plan each must give.
+
+    python benchmarks/data/make_everyday_set.py          # writes the dev files, checks held-out
+
+Unlike ``planner-edit.jsonl`` (written around the grammar's own verbs), these rows were written
+from how people phrase requests: questions, "let / have / should", "X should be gone", "swap X for
+Y", one attachment without brackets, "it" and "the picture" inside a session, typos, odd casing,
+file names, audio and style references, and requests that must be answered with a question.
+
+Rows are grouped by *category* (what is being tested) and *phrasing* (the wording pattern). The
+split is by phrasing, so held-out rows never share a wording pattern with dev rows: inside each
+category, the k-th distinct phrasing (in the order below, counting from 0) is held out when
+``k % 5 in (1, 3)`` and is dev otherwise -- about 60/40. The held-out files are frozen: this
+script writes them only when they are missing and otherwise checks that they are unchanged.
+
+Edit row fields (``planner-dev.jsonl``'s, plus):
+  ``files``    this turn's attachments and their file names; absent means every asset except
+               ``last`` was attached this turn. ``last`` in ``assets`` is the session's current
+               image (the row is inside a session).
+  ``clarify``  the planner must ask instead of planning; the names the question must offer
+               (base, subs, ops_any and style_ref are then null/empty).
+Layout row fields (``layout-dev.jsonl``'s, plus):
+  relations   [a, left_of|right_of|above|below|next_to|inside, b] or [a, between, b, c]
+  ``refuse``  the planner must refuse with a reason instead of drawing (counts/relations empty).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+EDIT_DEV, EDIT_HELD = HERE / "everyday-edit-dev.jsonl", HERE / "everyday-edit-heldout.jsonl"
+LAYOUT_DEV, LAYOUT_HELD = HERE / "everyday-layout-dev.jsonl", HERE / "everyday-layout-heldout.jsonl"
+
+A, RM, RP, RC, RS, MV, VA, GE = "add", "remove", "replace", "recolor", "restyle", "move", "variation", "generate"  # fmt: skip
+
+# (category, phrasing, assets, instruction, base, subs, ops_any, style_ref, extra)
+# assets: "photo song:a last" = image photo, audio song, the session's current image.
+# extra: {"files": {...}} for this turn's attachments, {"clarify": [...]} for a question.
+# fmt: off
+EDITS: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    # -- one attachment, no brackets: the attachment is the image edited -------------------------
+    ("one-attachment", "let-wear", "photo", "let the man wear sunglasses", "photo", [], [[A]], None, {}),
+    ("one-attachment", "let-wear", "img_2231", "let the girl hold a red umbrella", "img_2231", [], [[A]], None, {}),
+    ("one-attachment", "what-if-was", "photo", "what if the car was blue?", "photo", [], [[RC]], None, {}),
+    ("one-attachment", "what-if-was", "kitchen", "what if the cupboards were white", "kitchen", [], [[RC]], None, {}),
+    ("one-attachment", "make-it-adjective", "photo", "make it snowy", "photo", [], [[RS]], None, {}),
+    ("one-attachment", "make-it-adjective", "street", "make it look like it's raining", "street", [], [[RS]], None, {}),
+    ("one-attachment", "add-no-image", "garden", "add a small pond", "garden", [], [[A]], None, {}),
+    ("one-attachment", "add-no-image", "sofa", "put a sleeping cat on the sofa", "sofa", [], [[A]], None, {}),
+    ("one-attachment", "colorize", "scan", "colorize this old photo", "scan", [], [[RC], [RS]], None, {}),
+    ("one-attachment", "colorize", "grandpa", "colourise the picture", "grandpa", [], [[RC], [RS]], None, {}),
+    ("one-attachment", "give-x-a-y", "dog", "give the dog a party hat", "dog", [], [[A]], None, {}),
+    ("one-attachment", "give-x-a-y", "portrait", "give her a pearl necklace", "portrait", [], [[A]], None, {}),
+    ("one-attachment", "needs-a", "view", "it needs a moon in the sky", "view", [], [[A]], None, {}),
+    ("one-attachment", "needs-a", "desk", "this could use a plant in the corner", "desk", [], [[A]], None, {}),
+    ("one-attachment", "paint-x-colour", "fence", "paint the fence white", "fence", [], [[RC]], None, {}),
+    ("one-attachment", "paint-x-colour", "bedroom", "paint the walls a soft yellow", "bedroom", [], [[RC]], None, {}),
+    ("one-attachment", "turn-this-into", "selfie", "turn this into a pencil sketch", "selfie", [], [[RS]], None, {}),
+    ("one-attachment", "turn-this-into", "harbour", "turn the photo into a watercolour", "harbour", [], [[RS]], None, {}),
+    ("one-attachment", "bare-remove", "beach", "remove the people", "beach", [], [[RM]], None, {}),
+    ("one-attachment", "bare-remove", "alley", "erase the graffiti on the left wall", "alley", [], [[RM]], None, {}),
+    # -- inside a session: "it", "this", "the picture" and bare edits are the current image ------
+    ("session", "make-it", "last", "make it snowy", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "make-it", "last beach", "make it look like sunset", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "now-bare-edit", "last", "now remove the hat", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "now-bare-edit", "last dog", "now make the ball green", "last", [], [[RC]], None, {"files": {}}),
+    ("session", "to-this", "last", "add a second dog to this", "last", [], [[A]], None, {"files": {}}),
+    ("session", "to-this", "last", "put a bird in it", "last", [], [[A]], None, {"files": {}}),
+    ("session", "the-picture", "last", "turn the picture into a watercolour", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "the-picture", "last cat", "make the picture look older", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "ref-into-it", "last cat", "add [cat] to it", "last", ["cat"], [[A]], None, {"files": {}}),
+    ("session", "ref-into-it", "last hat", "put [hat] on the man in the picture", "last", ["hat"], [[A]], None, {"files": {"hat": "hat.png"}}),
+    ("session", "attached-this-turn", "last beach", "make it snowy", "beach", [], [[RS]], None, {"files": {"beach": "beach.jpg"}}),
+    ("session", "attached-this-turn", "last shed", "remove the bike", "shed", [], [[RM]], None, {"files": {"shed": "IMG_8812.jpg"}}),
+    ("session", "same-but", "last", "same thing but at night", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "same-but", "last", "keep everything, just make it autumn", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "bare-move", "last", "move the cat to the left", "last", [], [[MV]], None, {"files": {}}),
+    ("session", "bare-move", "last", "shift the tree a little to the right", "last", [], [[MV]], None, {"files": {}}),
+    # -- questions --------------------------------------------------------------------------------
+    ("question", "could-you", "room", "could you get the lamp out of [room]?", "room", [], [[RM]], None, {}),
+    ("question", "could-you", "den", "could you make the sofa in [den] grey?", "den", [], [[RC]], None, {}),
+    ("question", "is-it-possible", "den", "is it possible to make the rug in [den] red?", "den", [], [[RC]], None, {}),
+    ("question", "is-it-possible", "pier", "is it possible to remove the boats from [pier]?", "pier", [], [[RM]], None, {}),
+    ("question", "how-about", "view", "how about a hot air balloon in the sky of [view]?", "view", [], [[A]], None, {}),
+    ("question", "how-about", "patio", "how about some lanterns in [patio]?", "patio", [], [[A]], None, {}),
+    ("question", "what-would-look-like", "house", "what would [house] look like in winter?", "house", [], [[RS]], None, {}),
+    ("question", "what-would-look-like", "street", "what would [street] look like at night?", "street", [], [[RS]], None, {}),
+    ("question", "can-the-be", "shot", "can the dog in [shot] be on the right instead?", "shot", [], [[MV]], None, {}),
+    ("question", "can-the-be", "car", "can the car in [car] be silver?", "car", [], [[RC]], None, {}),
+    ("question", "why-not", "lake", "why not add a boat to [lake]?", "lake", [], [[A]], None, {}),
+    ("question", "why-not", "field", "why not put a scarecrow in [field]?", "field", [], [[A]], None, {}),
+    # -- let / have / should ---------------------------------------------------------------------
+    ("let-have-should", "have-x-wear", "cat", "have the cat wear a bow tie", "cat", [], [[A]], None, {}),
+    ("let-have-should", "have-x-wear", "kid", "have the boy wear a raincoat", "kid", [], [[A]], None, {}),
+    ("let-have-should", "let-there-be", "town", "let there be a full moon over [town]", "town", [], [[A]], None, {}),
+    ("let-have-should", "let-there-be", "bay", "let there be fireworks above [bay]", "bay", [], [[A]], None, {}),
+    ("let-have-should", "x-should-be-holding", "woman", "the woman should be holding flowers", "woman", [], [[A]], None, {}),
+    ("let-have-should", "x-should-be-holding", "pic", "the man in [pic] should be holding a coffee", "pic", [], [[A]], None, {}),
+    ("let-have-should", "image-should-have", "garden", "[garden] should have a bench on the left", "garden", [], [[A]], None, {}),
+    ("let-have-should", "image-should-have", "shelf", "[shelf] should have a few more books", "shelf", [], [[A]], None, {}),
+    ("let-have-should", "let-x-be-colour", "shore", "let the sky in [shore] be purple", "shore", [], [[RC]], None, {}),
+    ("let-have-should", "let-x-be-colour", "van", "let the van be bright orange", "van", [], [[RC]], None, {}),
+    # -- "X should be gone" and other ways to remove ---------------------------------------------
+    ("gone", "should-be-gone", "yard", "the trash bins should be gone", "yard", [], [[RM]], None, {}),
+    ("gone", "should-be-gone", "street", "the parked cars in [street] should be gone", "street", [], [[RM]], None, {}),
+    ("gone", "has-to-go", "ceiling", "the wires in [ceiling] have to go", "ceiling", [], [[RM]], None, {}),
+    ("gone", "has-to-go", "mug", "the logo on the mug has to go", "mug", [], [[RM]], None, {}),
+    ("gone", "no-more", "plaza", "no more tourists in [plaza], please", "plaza", [], [[RM]], None, {}),
+    ("gone", "no-more", "hall", "no more posters on the wall in [hall]", "hall", [], [[RM]], None, {}),
+    ("gone", "lose-the", "me", "lose the sunglasses", "me", [], [[RM]], None, {}),
+    ("gone", "lose-the", "bike", "lose the basket on [bike]", "bike", [], [[RM]], None, {}),
+    ("gone", "shouldnt-be", "drive", "there shouldn't be a car in the driveway", "drive", [], [[RM]], None, {}),
+    ("gone", "shouldnt-be", "lawn", "there shouldn't be any leaves on [lawn]", "lawn", [], [[RM]], None, {}),
+    # -- swap X for Y -----------------------------------------------------------------------------
+    ("swap", "swap-for", "pet", "swap the cat for a rabbit", "pet", [], [[RP]], None, {}),
+    ("swap", "swap-for", "cafe", "swap the mugs in [cafe] for wine glasses", "cafe", [], [[RP]], None, {}),
+    ("swap", "switch-with", "tea", "switch the mug with a teacup", "tea", [], [[RP]], None, {}),
+    ("swap", "switch-with", "desk", "switch the laptop in [desk] with a typewriter", "desk", [], [[RP]], None, {}),
+    ("swap", "swap-out-for-ref", "photo sunset", "swap out the sky for [sunset]", "photo", ["sunset"], [[RP]], None, {}),
+    ("swap", "swap-out-for-ref", "yard pup", "swap out the cat in [yard] for [pup]", "yard", ["pup"], [[RP]], None, {}),
+    ("swap", "where-x-is", "park", "put a tiger where the dog is", "park", [], [[RP], [RM, A]], None, {}),
+    ("swap", "where-x-is", "table cake", "put [cake] where the pie is in [table]", "table", ["cake"], [[RP], [RM, A]], None, {}),
+    ("swap", "x-should-be-a-y", "diner", "the burger should be a pizza", "diner", [], [[RP]], None, {}),
+    ("swap", "x-should-be-a-y", "stable", "the horse in [stable] should be a zebra", "stable", [], [[RP]], None, {}),
+    # -- get rid of / take away -------------------------------------------------------------------
+    ("get-rid-take-away", "get-rid-bare", "road", "get rid of the car", "road", [], [[RM]], None, {}),
+    ("get-rid-take-away", "get-rid-bare", "party", "get rid of everyone in the background", "party", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-x-away", "roof", "take the ladder away", "roof", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-x-away", "porch", "take the boxes in [porch] away", "porch", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-x-off", "laptop", "take the sticker off the laptop", "laptop", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-x-off", "fridge", "take the magnets off the fridge in [fridge]", "fridge", [], [[RM]], None, {}),
+    ("get-rid-take-away", "ditch", "me", "ditch the hat", "me", [], [[RM]], None, {}),
+    ("get-rid-take-away", "ditch", "hike", "ditch the backpack in [hike]", "hike", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-away-the", "shop", "take away the sign above [shop]'s door", "shop", [], [[RM]], None, {}),
+    ("get-rid-take-away", "take-away-the", "beach", "take away the footprints", "beach", [], [[RM]], None, {}),
+    # -- typos -----------------------------------------------------------------------------------
+    ("typo", "verb-typo-remove", "street", "remvoe the car from [street]", "street", [], [[RM]], None, {}),
+    ("typo", "verb-typo-remove", "desk", "reomve the cables", "desk", [], [[RM]], None, {}),
+    ("typo", "verb-typo-add", "park dog", "ad [dog] to [park]", "park", ["dog"], [[A]], None, {}),
+    ("typo", "verb-typo-add", "sky", "addd a rainbow to [sky]", "sky", [], [[A]], None, {}),
+    ("typo", "verb-typo-make", "photo", "mkae the sky pink", "photo", [], [[RC]], None, {}),
+    ("typo", "verb-typo-make", "town", "amke [town] look like winter", "town", [], [[RS]], None, {}),
+    ("typo", "word-typo", "table vase lamp", "replce the vase in [table] with [lamp]", "table", ["lamp"], [[RP]], None, {}),
+    ("typo", "word-typo", "wall", "chnage the door in [wall] to red", "wall", [], [[RC]], None, {}),
+    ("typo", "preposition-typo", "dog", "add a hat too the dog", "dog", [], [[A]], None, {}),
+    ("typo", "preposition-typo", "cables", "get rid off the wires", "cables", [], [[RM]], None, {}),
+    # -- casing ----------------------------------------------------------------------------------
+    ("casing", "all-caps", "sky", "ADD A RAINBOW TO [sky]", "sky", [], [[A]], None, {}),
+    ("casing", "all-caps", "yard", "REMOVE THE HOSE", "yard", [], [[RM]], None, {}),
+    ("casing", "title-case", "alley", "Remove The Bin From [alley]", "alley", [], [[RM]], None, {}),
+    ("casing", "title-case", "Photo", "Make [Photo] Look Like Autumn", "Photo", [], [[RS]], None, {}),
+    ("casing", "mixed-case", "car", "mAkE tHe CaR bLuE", "car", [], [[RC]], None, {}),
+    ("casing", "mixed-case", "room cat", "pUt [cat] In [room]", "room", ["cat"], [[A]], None, {}),
+    # -- compound instructions ---------------------------------------------------------------------
+    ("compound", "three-commas", "photo", "remove the car, add a tree and make the sky orange", "photo", [], [[RM, A, RC]], None, {}),
+    ("compound", "three-commas", "pond", "make the water green, remove the ducks, add a frog", "pond", [], [[RC, RM, A]], None, {}),
+    ("compound", "get-rid-and-make", "office", "get rid of the cables and make the wall white", "office", [], [[RM, RC]], None, {}),
+    ("compound", "get-rid-and-make", "attic", "get rid of the boxes in [attic] and make it brighter", "attic", [], [[RM, RS], [RM, RC]], None, {}),
+    ("compound", "first-then", "farm", "first remove the fence, then paint the barn red", "farm", [], [[RM, RC]], None, {}),
+    ("compound", "first-then", "lake ref", "first take out the dock, then make it look like [ref]", "lake", [], [[RM, RS]], "ref", {}),
+    ("compound", "ref-and-style", "park dog vg", "add [dog] to [park] then make everything look like [vg]", "park", ["dog"], [[A, RS]], "vg", {}),
+    ("compound", "ref-and-style", "photo hat", "put [hat] on the man and make it night", "photo", ["hat"], [[A, RS]], None, {}),
+    ("compound", "remove-and-put-there", "curb", "take out the trash can and put a plant there", "curb", [], [[RM, A], [RP]], None, {}),
+    ("compound", "remove-and-put-there", "hall", "remove the coat rack and put a mirror in its place", "hall", [], [[RM, A], [RP]], None, {}),
+    # -- audio references ----------------------------------------------------------------------
+    ("audio", "feel-the-way-sounds", "field thunder:a", "I want [field] to feel the way [thunder] sounds", "field", [], [[RS]], "thunder", {}),
+    ("audio", "feel-the-way-sounds", "city rain:a", "make [city] feel the way [rain] sounds", "city", [], [[RS]], "rain", {}),
+    ("audio", "add-what-you-hear", "yard bark:a", "add the animal you hear in [bark] to [yard]", "yard", ["bark"], [[A]], None, {}),
+    ("audio", "add-what-you-hear", "farm moo:a", "put whatever makes the sound in [moo] into [farm]", "farm", ["moo"], [[A]], None, {}),
+    ("audio", "the-song-unbracketed", "beach song:a", "make the photo feel like the song", "beach", [], [[RS]], "song", {}),
+    ("audio", "the-song-unbracketed", "cabin fire:a", "make the picture match the sound", "cabin", [], [[RS]], "fire", {}),
+    ("audio", "audio-into-session", "last siren:a", "add [siren] to it", "last", ["siren"], [[A]], None, {"files": {"siren": "siren.wav"}}),
+    ("audio", "audio-into-session", "last gulls:a", "put [gulls] in the picture", "last", ["gulls"], [[A]], None, {"files": {"gulls": "gulls.mp3"}}),
+    ("audio", "scene-from-sound", "waves:a", "a beach at dusk that feels like [waves]", None, [], [[GE]], "waves", {}),
+    ("audio", "scene-from-sound", "crickets:a", "draw a summer night that sounds like [crickets]", None, [], [[GE]], "crickets", {}),
+    # -- style references ----------------------------------------------------------------------
+    ("style", "the-way-would", "house monet", "do [house] the way [monet] would", "house", [], [[RS]], "monet", {}),
+    ("style", "the-way-would", "pier turner", "paint [pier] the way [turner] would", "pier", [], [[RS]], "turner", {}),
+    ("style", "make-it-look-like-ref", "photo poster", "make it look like [poster]", "photo", [], [[RS]], "poster", {}),
+    ("style", "make-it-look-like-ref", "room ad", "make the room look like [ad]", "room", [], [[RS]], "ad", {}),
+    ("style", "same-vibe-as", "photo ref", "same vibe as [ref] please", "photo", [], [[RS]], "ref", {}),
+    ("style", "same-vibe-as", "trip film", "same colours as [film]", "trip", [], [[RS]], "film", {}),
+    ("style", "copy-onto", "lake sunset", "copy the colours from [sunset] onto [lake]", "lake", [], [[RS]], "sunset", {}),
+    ("style", "copy-onto", "portrait noir", "borrow the lighting of [noir] for [portrait]", "portrait", [], [[RS]], "noir", {}),
+    ("style", "but-painted-like", "portrait klimt", "[portrait], but painted like [klimt]", "portrait", [], [[RS]], "klimt", {}),
+    ("style", "but-painted-like", "bridge hokusai", "[bridge] but drawn like [hokusai]", "bridge", [], [[RS]], "hokusai", {}),
+    # -- file names as references ----------------------------------------------------------------
+    ("file-name", "add-file-to-file", "photo dog", "add [dog_2.png] to [IMG_0042.jpg]", "photo", ["dog"], [[A]], None, {"files": {"photo": "IMG_0042.jpg", "dog": "dog_2.png"}}),
+    ("file-name", "add-file-to-file", "meadow rain:a", "add [rain.wav] to [meadow.png]", "meadow", ["rain"], [[A]], None, {"files": {"meadow": "meadow.png", "rain": "rain.wav"}}),
+    ("file-name", "remove-from-file", "street", "remove the car from [DSC_0193.JPG]", "street", [], [[RM]], None, {"files": {"street": "DSC_0193.JPG"}}),
+    ("file-name", "remove-from-file", "shore", "get rid of the seaweed in [beach day.jpeg]", "shore", [], [[RM]], None, {"files": {"shore": "beach day.jpeg"}}),
+    ("file-name", "style-from-file", "trip starry", "make [holiday-2019.jpeg] look like [starry_night.png]", "trip", [], [[RS]], "starry", {"files": {"trip": "holiday-2019.jpeg", "starry": "starry_night.png"}}),
+    ("file-name", "style-from-file", "pic sketch", "restyle [scan_01.png] like [sketchbook.jpg]", "pic", [], [[RS]], "sketch", {"files": {"pic": "scan_01.png", "sketch": "sketchbook.jpg"}}),
+    ("file-name", "subject-from-file", "tree bird", "put the bird from [bird.webp] on the branch in [tree.jpg]", "tree", ["bird"], [[A]], None, {"files": {"tree": "tree.jpg", "bird": "bird.webp"}}),
+    ("file-name", "subject-from-file", "room chair", "put the chair from [chair_ikea.png] next to the window in [living.jpg]", "room", ["chair"], [[A]], None, {"files": {"room": "living.jpg", "chair": "chair_ikea.png"}}),
+    # -- descriptions of a new picture -----------------------------------------------------------
+    ("describe", "bare-noun-phrase", "", "a cosy cabin in the snow at dusk", None, [], [[GE]], None, {}),
+    ("describe", "bare-noun-phrase", "", "dog on a surfboard, cartoon style", None, [], [[GE]], None, {}),
+    ("describe", "can-you-draw-me", "", "can you draw me a fox in a forest", None, [], [[GE]], None, {}),
+    ("describe", "can-you-draw-me", "", "could you paint me a bowl of cherries?", None, [], [[GE]], None, {}),
+    ("describe", "i-need-a-picture", "", "I need a picture of a red bicycle leaning on a wall", None, [], [[GE]], None, {}),
+    ("describe", "i-need-a-picture", "", "i'd like an image of two owls on a branch", None, [], [[GE]], None, {}),
+    ("describe", "make-me-a", "", "make me a poster of a mountain sunrise", None, [], [[GE]], None, {}),
+    ("describe", "make-me-a", "", "make me a birthday card with balloons", None, [], [[GE]], None, {}),
+    ("describe", "with-style-ref", "ref", "a quiet harbour at night in the style of [ref]", None, [], [[GE]], "ref", {}),
+    ("describe", "with-style-ref", "mood", "draw a city street with the mood of [mood]", None, [], [[GE]], "mood", {}),
+    # -- moves -------------------------------------------------------------------------------
+    ("move", "scoot", "den", "scoot the chair a little to the left", "den", [], [[MV]], None, {}),
+    ("move", "scoot", "desk", "scoot the lamp in [desk] over to the right", "desk", [], [[MV]], None, {}),
+    ("move", "x-should-be-on-the", "pet", "the dog should be on the right", "pet", [], [[MV]], None, {}),
+    ("move", "x-should-be-on-the", "pic", "the sun in [pic] should be higher up", "pic", [], [[MV]], None, {}),
+    ("move", "drag-into-corner", "poster", "can you drag the logo into the top left corner", "poster", [], [[MV]], None, {}),
+    ("move", "drag-into-corner", "card", "drag the stamp in [card] to the bottom right", "card", [], [[MV]], None, {}),
+    ("move", "other-side", "room", "put the lamp on the other side", "room", [], [[MV]], None, {}),
+    ("move", "other-side", "bay", "move the boat in [bay] to the other side", "bay", [], [[MV]], None, {}),
+    # -- variations ------------------------------------------------------------------------------
+    ("variation", "another-version-this", "last", "try another version of this", "last", [], [[VA]], None, {"files": {}}),
+    ("variation", "another-version-this", "last", "give me another version of it", "last", [], [[VA]], None, {"files": {}}),
+    ("variation", "different-take", "logo", "give me a different take on [logo]", "logo", [], [[VA]], None, {}),
+    ("variation", "different-take", "poster", "a different take on [poster], please", "poster", [], [[VA]], None, {}),
+    ("variation", "again-but-different", "last", "again, but slightly different", "last", [], [[VA]], None, {"files": {}}),
+    ("variation", "again-but-different", "last", "one more like that", "last", [], [[VA]], None, {"files": {}}),
+    # -- must ask instead of guessing -----------------------------------------------------------
+    ("clarify", "two-images-it", "a b", "make it snowy", None, [], [], None, {"clarify": ["a", "b"]}),
+    ("clarify", "two-images-it", "kid1 kid2", "put a hat on him", None, [], [], None, {"clarify": ["kid1", "kid2"]}),
+    ("clarify", "two-images-bare", "beach pool", "remove the umbrella", None, [], [], None, {"clarify": ["beach", "pool"]}),
+    ("clarify", "two-images-bare", "last x y", "make the sky purple", None, [], [], None, {"clarify": ["x", "y"], "files": {"x": "x.jpg", "y": "y.jpg"}}),
+    ("clarify", "unused-attachment", "beach dog", "make [beach] snowy", None, [], [], None, {"clarify": ["dog"]}),
+    ("clarify", "unused-attachment", "room lamp", "remove the chair from [room]", None, [], [], None, {"clarify": ["lamp"]}),
+    ("clarify", "description-with-attachment", "photo", "a castle on a hill", None, [], [], None, {"clarify": ["photo"]}),
+    ("clarify", "description-with-attachment", "scan", "two cats playing with yarn", None, [], [], None, {"clarify": ["scan"]}),
+    ("clarify", "unknown-object", "pic", "remove that", None, [], [], None, {"clarify": []}),
+    ("clarify", "unknown-object", "pic", "move it to the left", None, [], [], None, {"clarify": []}),
+]
+
+# (category, phrasing, instruction, counts, relations, refuse)
+LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
+    # -- left / right ------------------------------------------------------------------------------
+    ("left-right", "on-the-left-and-right", "a red circle on the left and a blue square on the right", {"circle": 1, "square": 1}, [["circle", "left_of", "square"]], False),
+    ("left-right", "on-the-left-and-right", "a star on the right and a ring on the left", {"star": 1, "ring": 1}, [["ring", "left_of", "star"]], False),
+    ("left-right", "left-of", "a green triangle left of a yellow heart", {"triangle": 1, "heart": 1}, [["triangle", "left_of", "heart"]], False),
+    ("left-right", "left-of", "a ball to the left of two boxes", {"ball": 1, "box": 2}, [["ball", "left_of", "box"]], False),
+    ("left-right", "right-hand-side", "a rectangle on the right-hand side and a circle on the left-hand side", {"rectangle": 1, "circle": 1}, [["circle", "left_of", "rectangle"]], False),
+    ("left-right", "right-hand-side", "two stars on the left hand side, one moon on the right hand side", {"star": 2, "moon": 1}, [["star", "left_of", "moon"]], False),
+    ("left-right", "to-its-right", "a tree with a house to its right", {"tree": 1, "house": 1}, [["house", "right_of", "tree"]], False),
+    ("left-right", "to-its-right", "a square with a purple circle to its left", {"square": 1, "circle": 1}, [["circle", "left_of", "square"]], False),
+    # -- above / below / on top of -----------------------------------------------------------------
+    ("vertical", "above", "a ball above a box", {"ball": 1, "box": 1}, [["ball", "above", "box"]], False),
+    ("vertical", "above", "a yellow star above two red squares", {"star": 1, "square": 2}, [["star", "above", "square"]], False),
+    ("vertical", "on-top-of", "a blue ball on top of a red box", {"ball": 1, "box": 1}, [["ball", "above", "box"]], False),
+    ("vertical", "on-top-of", "three rings on top of a rectangle", {"ring": 3, "rectangle": 1}, [["ring", "above", "rectangle"]], False),
+    ("vertical", "underneath", "a triangle underneath a circle", {"triangle": 1, "circle": 1}, [["triangle", "below", "circle"]], False),
+    ("vertical", "underneath", "a cat underneath a table", {"cat": 1, "table": 1}, [["cat", "below", "table"]], False),
+    ("vertical", "below", "a star below a circle", {"star": 1, "circle": 1}, [["star", "below", "circle"]], False),
+    ("vertical", "below", "two hearts below a big square", {"heart": 2, "square": 1}, [["heart", "below", "square"]], False),
+    ("vertical", "at-the-top-bottom", "a moon at the top and a box at the bottom", {"moon": 1, "box": 1}, [["moon", "above", "box"]], False),
+    ("vertical", "at-the-top-bottom", "3 circles at the bottom, a star at the top", {"circle": 3, "star": 1}, [["star", "above", "circle"]], False),
+    # -- between / next to / inside -------------------------------------------------------------
+    ("between", "between-two", "a star between two rings", {"star": 1, "ring": 2}, [["star", "between", "ring", "ring"]], False),
+    ("between", "between-two", "a ball between 2 boxes", {"ball": 1, "box": 2}, [["ball", "between", "box", "box"]], False),
+    ("between", "between-a-and-b", "a circle between a square and a triangle", {"circle": 1, "square": 1, "triangle": 1}, [["circle", "between", "square", "triangle"]], False),
+    ("between", "between-a-and-b", "a heart in between a star and a moon", {"heart": 1, "star": 1, "moon": 1}, [["heart", "between", "star", "moon"]], False),
+    ("next-to", "next-to", "a ball next to a box", {"ball": 1, "box": 1}, [["ball", "next_to", "box"]], False),
+    ("next-to", "next-to", "a blue square next to an orange circle", {"square": 1, "circle": 1}, [["square", "next_to", "circle"]], False),
+    ("next-to", "beside", "a ring beside a heart", {"ring": 1, "heart": 1}, [["ring", "next_to", "heart"]], False),
+    ("next-to", "beside", "two stars beside a moon", {"star": 2, "moon": 1}, [["star", "next_to", "moon"]], False),
+    ("inside", "inside", "a circle inside a square", {"circle": 1, "square": 1}, [["circle", "inside", "square"]], False),
+    ("inside", "inside", "a small ball inside a big box", {"ball": 1, "box": 1}, [["ball", "inside", "box"]], False),
+    ("inside", "in-a", "a star in a ring", {"star": 1, "ring": 1}, [["star", "inside", "ring"]], False),
+    ("inside", "in-a", "a yellow heart in a red circle", {"heart": 1, "circle": 1}, [["heart", "inside", "circle"]], False),
+    # -- counts written as words and digits -------------------------------------------------------
+    ("counts", "digits", "3 stars", {"star": 3}, [], False),
+    ("counts", "digits", "7 small circles", {"circle": 7}, [], False),
+    ("counts", "number-words", "five red balls", {"ball": 5}, [], False),
+    ("counts", "number-words", "eight tiny squares", {"square": 8}, [], False),
+    ("counts", "mixed-list", "two circles and 4 triangles", {"circle": 2, "triangle": 4}, [], False),
+    ("counts", "mixed-list", "1 square, 2 stars and three rings", {"square": 1, "star": 2, "ring": 3}, [], False),
+    ("counts", "pair-couple", "a pair of hearts", {"heart": 2}, [], False),
+    ("counts", "pair-couple", "a couple of boxes and a ball", {"box": 2, "ball": 1}, [], False),
+    ("counts", "dozen", "a dozen dots", {"dot": 12}, [], False),
+    ("counts", "dozen", "half a dozen stars", {"star": 6}, [], False),
+    # -- everyday requests for a picture with a layout ------------------------------------------
+    ("request", "draw-me", "draw me a blue ball on top of a red box", {"ball": 1, "box": 1}, [["ball", "above", "box"]], False),
+    ("request", "draw-me", "draw me three squares in a row", {"square": 3}, [], False),
+    ("request", "i-want", "I want three circles on the left and a square on the right", {"circle": 3, "square": 1}, [["circle", "left_of", "square"]], False),
+    ("request", "i-want", "i want a star above a house", {"star": 1, "house": 1}, [["star", "above", "house"]], False),
+    ("request", "put-on-empty-canvas", "put a triangle under a circle", {"triangle": 1, "circle": 1}, [["triangle", "below", "circle"]], False),
+    ("request", "put-on-empty-canvas", "place two rings next to a square", {"ring": 2, "square": 1}, [["ring", "next_to", "square"]], False),
+    ("request", "could-you-make", "could you make a picture with a moon above two trees?", {"moon": 1, "tree": 2}, [["moon", "above", "tree"]], False),
+    ("request", "could-you-make", "can you make an image of 4 balls below a star", {"ball": 4, "star": 1}, [["ball", "below", "star"]], False),
+    ("request", "there-should-be", "there should be a circle on the left and two stars on the right", {"circle": 1, "star": 2}, [["circle", "left_of", "star"]], False),
+    ("request", "there-should-be", "there should be a box under a ring", {"box": 1, "ring": 1}, [["box", "below", "ring"]], False),
+    # -- must be refused with a reason ---------------------------------------------------------
+    ("refuse", "contradiction", "a star above a moon and the moon above the star", {}, [], True),
+    ("refuse", "contradiction", "a box left of a ball and the ball left of the box", {}, [], True),
+    ("refuse", "too-many", "300 squares", {}, [], True),
+    ("refuse", "too-many", "a thousand tiny circles in a grid", {}, [], True),
+    ("refuse", "self-relation", "a circle to the left of itself", {}, [], True),
+    ("refuse", "self-relation", "a ring above itself", {}, [], True),
+    ("refuse", "between-one", "a star between a moon", {}, [], True),
+    ("refuse", "between-one", "a heart in between one square", {}, [], True),
+]
+# fmt: on
+
+
+def _assets(spec: str) -> dict[str, str]:
+    table = {}
+    for item in spec.split():
+        name, _, kind = item.partition(":")
+        table[name] = "audio" if kind == "a" else "image"
+    return table
+
+
+def _split(rows: list[tuple[Any, ...]]) -> tuple[list[int], list[int]]:
+    """Indices of dev and held-out rows: the k-th distinct phrasing of each category is held out
+    when k % 5 is 1 or 3."""
+    seen: dict[str, list[str]] = {}
+    dev, held = [], []
+    for index, (category, phrasing, *_) in enumerate(rows):
+        order = seen.setdefault(category, [])
+        if phrasing not in order:
+            order.append(phrasing)
+        (held if order.index(phrasing) % 5 in (1, 3) else dev).append(index)
+    return dev, held
+
+
+def edit_rows() -> list[dict[str, Any]]:
+    rows = []
+    for index, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in enumerate(
+        EDITS, 1
+    ):
+        row: dict[str, Any] = {"id": f"v{index:03d}", "category": category, "phrasing": phrasing}
+        row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
+        row.update(ops_any=ops_any, style_ref=style, **extra)
+        rows.append(row)
+    return rows
+
+
+def layout_rows() -> list[dict[str, Any]]:
+    rows = []
+    for index, (category, phrasing, text, counts, relations, refuse) in enumerate(LAYOUTS, 1):
+        row: dict[str, Any] = {"id": f"y{index:03d}", "category": category, "phrasing": phrasing}
+        row.update(instruction=text, counts=counts, relations=relations)
+        if refuse:
+            row["refuse"] = True
+        rows.append(row)
+    return rows
+
+
+def _lines(rows: list[dict[str, Any]], indices: list[int]) -> str:
+    return "".join(json.dumps(rows[i]) + "\n" for i in indices)
+
+
+def main() -> int:
+    status = 0
+    for rows, source, dev_path, held_path in (
+        (edit_rows(), EDITS, EDIT_DEV, EDIT_HELD),
+        (layout_rows(), LAYOUTS, LAYOUT_DEV, LAYOUT_HELD),
+    ):
+        dev, held = _split(source)
+        dev_path.write_text(_lines(rows, dev))
+        frozen = _lines(rows, held)
+        if not held_path.exists():
+            held_path.write_text(frozen)
+        elif held_path.read_text() != frozen:
+            print(
+                f"{held_path.name} is frozen and differs from this script's rows", file=sys.stderr
+            )
+            status = 1
+        print(f"{dev_path.name}: {len(dev)} rows, {held_path.name}: {len(held)} rows")
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
