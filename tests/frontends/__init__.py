@@ -1,18 +1,24 @@
-"""Fakes for the front-end tests (chat, scripts): a renderer that counts denoising steps through
-the real progress/cancel callbacks, and can be told to be interrupted at a given render."""
+"""Fakes for the front-end tests (chat, scripts, MCP, and the TUI's): a renderer that counts
+denoising steps through the real progress/cancel callbacks, and can be told to be interrupted at
+a given render; the grammar planner; a planner that asks which image is meant."""
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
-from anypix.errors import CancelledError
+from anypix.agent.protocol import PlannerBase, PlanResult
+from anypix.errors import CancelledError, ClarificationNeeded
 from anypix.plan import EditPlan
 from anypix.records import Provenance, Render
+
+if TYPE_CHECKING:
+    from anypix.agent.references import References
 
 
 class StepRenderer:
@@ -61,3 +67,29 @@ def grammar_planner() -> Any:
     from anypix.agent.planner import Planner
 
     return Planner(None, use_minilm=False)
+
+
+class AskingPlanner(PlannerBase):
+    """A planner that cannot tell which image is meant: it asks ``question`` about any
+    instruction without an answer in parentheses at its end, and plans an answered one as a
+    removal from the answer: "tidy it ([scene])" -> [base] scene, [op] remove cat."""
+
+    def __init__(self, question: ClarificationNeeded) -> None:
+        self.question = question
+        self.seen: list[str] = []  # every instruction it was asked to plan
+
+    def plan(
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        *,
+        references: References | None = None,
+        feedback: str | None = None,
+    ) -> PlanResult:
+        self.seen.append(instruction)
+        answer = re.search(r"\(\[?([\w.-]+)\]?\)$", instruction)
+        if answer is None:
+            raise self.question
+        base = answer.group(1)
+        tokens = f"[base] {base}\n[gen] {base} without the cat\n[op] remove cat"
+        return PlanResult(EditPlan.from_tokens(tokens), "function")

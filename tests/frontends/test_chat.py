@@ -13,9 +13,9 @@ from PIL import Image
 from rich.console import Console
 
 from anypix.chat import run_chat
-from anypix.errors import CancelledError
+from anypix.errors import CancelledError, ClarificationNeeded
 from anypix.studio import Studio
-from frontends import StepRenderer, grammar_planner
+from frontends import AskingPlanner, StepRenderer, grammar_planner
 
 
 class Lines:
@@ -42,7 +42,7 @@ def chat(tmp_path: Path, lines: Iterable[str | BaseException],
     )
     console = Console(file=io.StringIO(), width=200)
     feed = Lines(lines)
-    run_chat(studio, studio.session(), feed, console)
+    run_chat(studio.session(), feed, console)
     return console.file.getvalue(), studio, feed  # type: ignore[attr-defined]
 
 
@@ -61,7 +61,7 @@ def test_an_instruction_shows_its_plan_steps_and_output_and_is_stored(
         session = studio.session()
         turns = session.history()
         stored = session.show(1)
-    assert "attached [scene] (image 16x16)" in text
+    assert "attached [scene] (image png 16x16)" in text
     assert "[base] scene" in text and "[op] add" in text  # the plan's tokens
     assert "turn 1: 1 image(s), 3/3 steps" in text  # the progress callback reached the end
     assert str(stored.renders[0].path) in text
@@ -82,7 +82,7 @@ def test_the_plan_is_printed_before_the_render_starts(tmp_path: Path, scene: Pat
     studio = Studio(tmp_path / "data", planner=grammar_planner(), renderer=Watching())
     with studio:
         lines = Lines([f"/attach scene={scene}", "add a yellow ring to [scene]"])
-        run_chat(studio, studio.session(), lines, console)
+        run_chat(studio.session(), lines, console)
     (before,) = printed_when_rendering
     assert "[base] scene" in before and "[op] add a yellow ring" in before
     assert "turn 1:" not in before
@@ -123,12 +123,14 @@ def test_user_errors_are_printed_and_the_chat_goes_on(tmp_path: Path, scene: Pat
     with studio:
         turns = studio.session().history()
     assert "error: nothing to undo" in text
-    assert "error: usage: /branch N" in text and "error: usage: /attach NAME=PATH" in text
+    assert "error: 'x' is not a turn number (write /branch N" in text
+    assert "error: scene does not exist (check the path)" in text  # /attach PATH: no such file
     assert "not a usable asset name" in text
-    assert "[dog] is not in this session" in text
-    assert "unknown command /frobnicate" in text
-    # the failed instruction is kept as a failed turn; the last one worked
-    assert [t.status for t in turns] == ["failed", "ok"]
+    # the conversation's own way to attach, not the command line's --asset flag
+    assert "[dog] is not in this session (attach it with /attach dog=PATH)" in text
+    assert "there is no command /frobnicate (the commands are /attach" in text
+    # the instruction naming a missing asset was refused before it ran; the last one worked
+    assert [t.status for t in turns] == ["ok"]
 
 
 @pytest.mark.parametrize("interruption", [KeyboardInterrupt(), CancelledError("stop")])
@@ -163,7 +165,7 @@ def test_export_writes_an_archive_that_imports(tmp_path: Path, scene: Path) -> N
             "/export",
         ],
     )
-    assert f"exported to {archive}" in text and "usage: /export PATH" in text
+    assert f"exported to {archive}" in text and "error: /export needs an argument" in text
     with Studio(tmp_path / "other") as other:
         imported = other.import_session(archive)
         assert [t.instruction for t in imported.history()] == ["remove the cat from [scene]"]
@@ -173,3 +175,47 @@ def test_help_lists_every_command(tmp_path: Path) -> None:
     text, _, _ = chat(tmp_path, ["/help"])
     for command in ("/attach", "/undo", "/redo", "/branch", "/show", "/export", "/help", "/quit"):
         assert command in text
+
+
+def test_a_question_from_the_planner_is_asked_and_the_next_line_answers_it(
+    tmp_path: Path, scene: Path
+) -> None:
+    question = ClarificationNeeded("Which image should I tidy?", ["[photo]", "[scene]"])
+    planner = AskingPlanner(question)
+    console = Console(file=io.StringIO(), width=200)
+    renderer = StepRenderer()
+    with Studio(tmp_path / "data", planner=planner, renderer=renderer) as studio:
+        lines = Lines([f"/attach scene={scene}", f"/attach photo={scene}", "tidy it up",
+                       "/show", "2"])  # fmt: skip
+        prompts: list[str] = []
+
+        def answer(prompt: str) -> str:
+            prompts.append(prompt)
+            return lines(prompt)
+
+        run_chat(studio.session(), answer, console)
+        turns = studio.session().history()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Which image should I tidy?\n  1. [photo]\n  2. [scene]\n" in text
+    # the question was not a turn; a command in between does not answer it
+    assert "no turns yet" in text
+    assert prompts == ["anypix> ", "anypix> ", "anypix> ", "answer> ", "answer> ", "anypix> "]
+    assert planner.seen == ["tidy it up", "tidy it up ([scene])"]
+    assert [(t.seq, t.status, t.instruction) for t in turns] == [(1, "ok", "tidy it up ([scene])")]
+    assert renderer.plans[0].base == "scene"
+
+
+def test_control_characters_from_the_person_are_shown_never_sent(
+    tmp_path: Path, scene: Path
+) -> None:
+    console = Console(file=io.StringIO(), width=200)
+    with Studio(tmp_path / "data", planner=grammar_planner(), renderer=StepRenderer()) as studio:
+        lines = Lines([f"/attach scene={scene}", "add a red\x1b[2J ring to [scene]", "/show",
+                       "/show 1", "/branch \x1b]0;x\x07"])  # fmt: skip
+        run_chat(studio.session("tour\x1b[31m"), lines, console)
+        (turn,) = studio.session("tour\x1b[31m").history()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert turn.instruction == "add a red\x1b[2J ring to [scene]"  # stored as typed
+    assert "\x1b" not in text and "\x07" not in text
+    assert "session tour\\x1b[31m" in text and "red\\x1b[2J ring" in text
+    assert "'\\x1b]0;x\\x07' is not a turn number" in text
