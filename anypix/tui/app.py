@@ -1,16 +1,17 @@
 """The terminal UI: chat, gallery, plan, progress and history panes over one Studio session.
 
 Widgets only draw; the app owns the session. A submitted instruction becomes a
-:class:`TurnStarted`, whose handler starts the turn in a thread worker; the worker reports each
-denoising step as a :class:`StepProgress` and ends with a :class:`TurnFinished` (``post_message``
-is thread-safe), so the UI never waits on planning or rendering. Escape (or Cancel) sets an event
-the renderer polls before every step; the turn then ends as "cancelled" and is kept as such.
+:class:`TurnStarted`, whose handler starts the turn in a thread worker; the worker reports the
+plan as a :class:`PlanReady`, each denoising step as a :class:`StepProgress` and ends with a
+:class:`TurnFinished` (``post_message`` is thread-safe), so the UI never waits on planning or
+rendering. Escape (or Cancel) sets an event the renderer polls before every step; the turn then
+ends as "cancelled" and is kept as such. When the planner asks a question instead of guessing,
+the conversation shows it and the next instruction typed is the answer.
 """
 
 from __future__ import annotations
 
 import threading
-from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -21,11 +22,11 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Static, Tree
 from textual.worker import get_current_worker
 
-from anypix.errors import AnypixError
+from anypix.commands import Command, PendingQuestion, help_lines, parse_command, turn_number
+from anypix.errors import AnypixError, ClarificationNeeded, TurnFailed
 from anypix.tools.preset import PresetRenderer
 from anypix.tui.attach_dialog import AttachDialog
 from anypix.tui.chat_input import AssetNameSuggester, InstructionInput
-from anypix.tui.commands import COMMANDS, Command, branch_target, parse_command
 from anypix.tui.gallery import Gallery
 from anypix.tui.history_tree import HistoryTree
 from anypix.tui.message_list import MessageList, TurnMessage
@@ -49,20 +50,12 @@ if TYPE_CHECKING:
     from anypix.config import Settings
     from anypix.memory.history import AssetInfo, TurnDetail
     from anypix.plan import EditPlan
-    from anypix.studio import Session, Studio
+    from anypix.studio import Studio
 
-
-def open_session(studio: Studio, ref: str | None) -> Session:
-    """The session ``ref`` names (id, id prefix or name); a new session named ``ref`` if there
-    is none; the most recent (or a new one) without a ref."""
-    from anypix.memory.turns import SessionNotFoundError
-
-    try:
-        return studio.session(ref)
-    except SessionNotFoundError:
-        if ref is None:
-            raise
-        return studio.new_session(ref)
+KEYS = {"undo": "ctrl+z", "redo": "ctrl+y", "attach": "ctrl+o", "quit": "ctrl+q"}
+PLACEHOLDER = "what to do, e.g. add [dog] to [photo] on the left   (/help)"
+ANSWER_PLACEHOLDER = "your answer to the question above (a number or your own words)"
+REOPENED_TURNS = 50  # the conversation a reopened session shows: its latest turns
 
 
 class AnypixApp(App[None]):
@@ -88,15 +81,16 @@ class AnypixApp(App[None]):
         settings: Settings | None = None,
         image_kind: ImageKind = "auto",
     ) -> None:
-        from anypix.config import load_settings
-
+        """The session ``session_name`` names (id, id prefix or name; a new name starts a
+        session so named), or the most recent one."""
         super().__init__()
         self.studio = studio
-        self.session = open_session(studio, session_name)
-        self.settings = settings or load_settings()
+        self.session = studio.session(session_name)
+        self.settings = settings or studio.settings
         self.image_kind: ImageKind = image_kind
         self.cancel_requested = threading.Event()
         self.running: TurnMessage | None = None  # the conversation entry of the running turn
+        self.pending: PendingQuestion | None = None  # a question the planner asked
         self.assets: dict[str, AssetInfo] = {}
 
     # -- layout -------------------------------------------------------------------------------------
@@ -105,20 +99,21 @@ class AnypixApp(App[None]):
         loading = isinstance(renderer, PresetRenderer) and renderer.device is None
         yield StatusLine(
             Status(
-                session=self.session.info().name,
+                session=self.session.name,
                 turns=0,
-                preset=getattr(renderer, "preset", self.settings.model),
+                preset=renderer.preset if isinstance(renderer, PresetRenderer)
+                else self.settings.model,
                 device="loading…" if loading else self.settings.device,
                 llm=self.settings.llm,
             ),
             id="status",
-        )
+        )  # fmt: skip
         with Horizontal(id="main"):
             with Vertical(id="chat"):
                 yield MessageList(id="messages")
                 yield RenderProgress(id="progress")
                 yield InstructionInput(
-                    placeholder="what to do, e.g. add [dog] to [photo] on the left   (/help)",
+                    placeholder=PLACEHOLDER,
                     suggester=AssetNameSuggester(lambda: self.assets),
                     id="instruction",
                 )
@@ -138,7 +133,12 @@ class AnypixApp(App[None]):
         ):
             self.query_one(selector).border_title = title
         await self.refresh_session()
-        current = next((turn for turn in self.session.history() if turn.current), None)
+        history = self.session.history()
+        self.query_one(MessageList).add_stored(
+            [self.session.show(turn.seq) for turn in history[-REOPENED_TURNS:]],
+            earlier=max(0, len(history) - REOPENED_TURNS),
+        )
+        current = next((turn for turn in history if turn.current), None)
         if current is not None:
             self.show_turn(self.session.show(current.seq))
         if isinstance(self.studio.renderer, PresetRenderer) and self.studio.renderer.device is None:
@@ -149,10 +149,10 @@ class AnypixApp(App[None]):
         """Redraw what depends on the session: history, gallery, names, turn count."""
         history = self.session.history()
         self.assets = self.session.assets()
-        info = self.session.info()
-        self.query_one(HistoryTree).show(history, f"session {info.name}")
+        name = self.session.name
+        self.query_one(HistoryTree).show(history, f"session {name}")
         await self.query_one(Gallery).show(self.assets)
-        self.query_one(StatusLine).change(session=info.name, turns=len(history))
+        self.query_one(StatusLine).change(session=name, turns=len(history))
         names = " ".join(f"[{name}]" for name in sorted(self.assets))
         hint = (
             f"names: {names}   type [ and Tab to complete"
@@ -186,6 +186,8 @@ class AnypixApp(App[None]):
     async def _submitted(self, event: Input.Submitted) -> None:
         messages = self.query_one(MessageList)
         text = event.value.strip()
+        if not text:
+            return
         try:
             command = parse_command(text)
         except AnypixError as exc:
@@ -199,8 +201,11 @@ class AnypixApp(App[None]):
         event.input.clear()
         if command is not None:
             await self.run_command(command)
-        else:
-            self.post_message(TurnStarted(text))
+            return
+        if self.pending is not None:  # the text answers the planner's question
+            text, self.pending = self.pending.answer(text), None
+            event.input.placeholder = PLACEHOLDER
+        self.post_message(TurnStarted(text))
 
     def on_turn_started(self, message: TurnStarted) -> None:
         self.cancel_requested.clear()
@@ -213,6 +218,8 @@ class AnypixApp(App[None]):
     def run_turn(self, instruction: str) -> None:
         """Plan, render and store one turn (in a thread: Studio calls block). Always ends with
         a TurnFinished, so the UI never stays "running"."""
+        from anypix.agent.turn import plan_of
+
         worker = get_current_worker()
 
         def progress(done: int, total: int) -> None:
@@ -222,28 +229,26 @@ class AnypixApp(App[None]):
             return self.cancel_requested.is_set() or worker.is_cancelled
 
         def on_step(step: StepRecord) -> None:
-            if step.error is None and step.tool in ("plan", "locate"):
-                self.post_message(PlanReady(getattr(step.value, "plan", step.value)))
+            if (plan := plan_of(step)) is not None:
+                self.post_message(PlanReady(plan, located=step.tool == "locate"))
 
         detail: TurnDetail | None = None
-        error: Exception | None = None
-        last_seq = 0
+        error: BaseException | None = None
         try:
-            last_seq = max((turn.seq for turn in self.session.history()), default=0)
             detail = self.session.edit(
                 instruction, progress=progress, cancel=cancel, on_step=on_step
             )
-        except Exception as exc:  # shown in the conversation; bugs are also logged
+        except TurnFailed as failed:  # stored as failed or cancelled
+            detail, error = failed.turn, failed.cause
+        except Exception as exc:  # refused before it ran (nothing stored), or a bug: both shown
             error = exc
-            with suppress(Exception):  # a failed turn is stored (unless its input was bad)
-                stored = [turn.seq for turn in self.session.history() if turn.seq > last_seq]
-                detail = self.session.show(max(stored)) if stored else None
         finally:
             self.post_message(TurnFinished(instruction, detail, error))
 
     def on_plan_ready(self, message: PlanReady) -> None:
         if self.running is not None:
-            self.show_plan(message.plan, "plan · rendering")
+            self.show_plan(message.plan, "plan · located" if message.located else "plan · rendering")
+            self.running.planned(located=message.located)
 
     def on_step_progress(self, message: StepProgress) -> None:
         if self.running is not None:
@@ -258,8 +263,11 @@ class AnypixApp(App[None]):
         await self.refresh_session()
         if message.detail is not None:
             self.show_turn(message.detail)
+        if isinstance(message.error, ClarificationNeeded):
+            self.pending = PendingQuestion(message.instruction, message.error)
+            self.query_one(InstructionInput).placeholder = ANSWER_PLACEHOLDER
         if entry is not None:  # last, so everything else is on screen when the status flips
-            entry.finish(message.detail, message.error, message.status)
+            entry.finish(message.detail, message.error, message.status, self.pending)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "cancel_turn":
@@ -320,21 +328,41 @@ class AnypixApp(App[None]):
     # -- commands and attachments -------------------------------------------------------------------
     async def run_command(self, command: Command) -> None:
         messages = self.query_one(MessageList)
-        if command.name == "help":
-            messages.add_note("\n".join(COMMANDS.values()))
-        elif command.name == "undo":
-            await self.action_undo()
-        elif command.name == "redo":
-            await self.action_redo()
-        elif command.name == "branch":
-            try:
-                seq = branch_target(command.argument)
-            except AnypixError as exc:
-                messages.add_error(exc)
-                return
-            await self.action_branch(seq)
-        elif command.name == "attach":
-            self.attach_file(command.argument)
+        try:
+            if command.name == "help":
+                messages.add_note("\n".join(help_lines(KEYS)))
+            elif command.name == "undo":
+                await self.action_undo()
+            elif command.name == "redo":
+                await self.action_redo()
+            elif command.name == "branch":
+                await self.action_branch(turn_number(command.argument, "/branch N"))
+            elif command.name == "show":
+                self.show_command(command.argument)
+            elif command.name == "export":
+                path = self.session.export(Path(command.argument).expanduser())
+                messages.add_note(f"exported to {path}")
+            elif command.name == "attach":
+                self.attach_file(command.argument)
+            elif command.name == "quit":
+                self.exit()
+        except AnypixError as exc:
+            messages.add_error(exc)
+
+    def show_command(self, argument: str) -> None:
+        """``/show N``: turn N in the plan pane; ``/show``: where the session is."""
+        if argument:
+            seq = turn_number(argument, "/show [N]")
+            self.show_turn(self.session.show(seq))
+            self.query_one(MessageList).add_note(f"the plan pane shows turn {seq}")
+            return
+        history = self.session.history()
+        current = next((turn.seq for turn in history if turn.current), None)
+        at = f"turn {current}" if current else "the start"
+        self.query_one(MessageList).add_note(
+            f"session {self.session.name}: {len(history)} turn(s), at {at}; "
+            f"names: {', '.join(f'[{name}]' for name in sorted(self.assets)) or 'none'}"
+        )
 
     def action_attach(self) -> None:
         def attach(answer: tuple[str, str] | None) -> None:
@@ -353,9 +381,9 @@ class AnypixApp(App[None]):
             attachment = parse_attachment(spec)
             asset = self.session.attach(attachment.name, attachment.path)
         except Exception as exc:  # shown in the conversation; bugs are also logged
-            self.post_message(AttachFinished(spec, None, exc))
-        else:
-            self.post_message(AttachFinished(spec, asset, None))
+            self.post_message(AttachFinished(spec, None, None, exc))
+        else:  # the store keeps images as PNG; the person wants to know what they gave
+            self.post_message(AttachFinished(spec, asset, attachment.format, None))
 
     async def on_attach_finished(self, message: AttachFinished) -> None:
         messages = self.query_one(MessageList)
@@ -363,7 +391,7 @@ class AnypixApp(App[None]):
             messages.add_error(message.error or AnypixError(f"cannot attach {message.spec}"))
             return
         asset = message.asset
-        messages.add_note(f"attached [{asset.name}] ({asset.modality}, {asset.path.suffix[1:]})")
+        messages.add_note(f"attached [{asset.name}] ({asset.modality}, {message.format})")
         await self.refresh_session()
 
     # -- the model ----------------------------------------------------------------------------------
@@ -400,11 +428,7 @@ def run_tui(settings: Settings | None = None, session: str | None = None) -> Non
             "run anypix tui in an interactive terminal window, or give it a size: stty cols 120 rows 40",
         ) from None
 
-    from anypix.agent.planner import planner_for
-    from anypix.config import load_settings
     from anypix.studio import Studio
 
-    settings = settings or load_settings()
-    renderer = PresetRenderer(settings)
-    with Studio(settings.data_dir, planner=planner_for(settings), renderer=renderer) as studio:
-        AnypixApp(studio, session, settings=settings).run()
+    with Studio.from_settings(settings) as studio:
+        AnypixApp(studio, session).run()

@@ -1,4 +1,7 @@
-"""A small dialog to attach a file under a name (ctrl+o); ``/attach NAME=PATH`` does the same."""
+"""A small dialog to attach a file under a name (ctrl+o); ``/attach NAME=PATH`` does the same.
+
+Focus starts in the path field; Tab (or Enter) goes on to the name, then the buttons; Enter in
+the name field attaches."""
 
 from __future__ import annotations
 
@@ -26,7 +29,15 @@ class AttachDialog(ModalScreen[tuple[str, str] | None]):
                 yield Button("Attach", id="attach-ok", variant="primary")
                 yield Button("Cancel", id="attach-cancel")
 
-    @on(Input.Submitted)
+    def on_mount(self) -> None:
+        self.query_one("#attach-path", Input).focus()
+
+    @on(Input.Submitted, "#attach-path")
+    def _path_entered(self) -> None:
+        """Enter after the path goes on to the name, as Tab does (Enter there attaches)."""
+        self.query_one("#attach-name", Input).focus()
+
+    @on(Input.Submitted, "#attach-name")
     @on(Button.Pressed, "#attach-ok")
     def _submit(self) -> None:
         path = self.query_one("#attach-path", Input).value.strip()

@@ -11,6 +11,8 @@ from rich.text import Text
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from anypix.console import visible
+
 if TYPE_CHECKING:
     from anypix.memory.history import TurnSummary
 
@@ -20,7 +22,7 @@ MAX_INSTRUCTION = 24
 
 
 def turn_label(turn: TurnSummary) -> Text:
-    instruction = turn.instruction
+    instruction = visible(turn.instruction, newlines=False)
     if len(instruction) > MAX_INSTRUCTION:
         instruction = instruction[: MAX_INSTRUCTION - 1] + "…"
     style = " ".join(filter(None, ["bold" if turn.on_path else "", STATUS_STYLE.get(turn.status)]))
@@ -45,7 +47,7 @@ class HistoryTree(Tree[int]):
         at_start = not any(turn.current for turn in turns)
         root_label = Text()
         root_label.append("● " if at_start else "  ", style="bold green")
-        root_label.append(title, style="bold")
+        root_label.append(visible(title, newlines=False), style="bold")
         self.root.set_label(root_label)
         children: dict[int | None, list[TurnSummary]] = {}
         for turn in turns:

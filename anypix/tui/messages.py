@@ -24,11 +24,12 @@ class TurnStarted(Message):
 
 
 class PlanReady(Message):
-    """The turn has its plan (after planning, and again once its objects are located)."""
+    """The turn has its plan (after planning, and again, ``located``, once the objects it
+    names are found in the image)."""
 
-    def __init__(self, plan: EditPlan) -> None:
+    def __init__(self, plan: EditPlan, *, located: bool = False) -> None:
         super().__init__()
-        self.plan = plan
+        self.plan, self.located = plan, located
 
 
 class StepProgress(Message):
@@ -40,31 +41,37 @@ class StepProgress(Message):
 
 
 class TurnFinished(Message):
-    """A turn ended. ``detail`` is the turn as stored (None when it failed before it could be
-    stored, e.g. a bad attachment); ``error`` is what ended it early, if anything."""
+    """A turn ended. ``detail`` is the turn as stored (None when it was refused before it ran:
+    a bad attachment, an unknown name, a question back); ``error`` is what ended it early."""
 
     def __init__(
-        self, instruction: str, detail: TurnDetail | None, error: Exception | None
+        self, instruction: str, detail: TurnDetail | None, error: BaseException | None
     ) -> None:
         super().__init__()
         self.instruction, self.detail, self.error = instruction, detail, error
 
     @property
     def status(self) -> str:
-        """ok, cancelled or failed, as the history stores it."""
-        from anypix.errors import CancelledError
+        """ok, cancelled or failed, as the history stores it; question when the planner asked
+        one instead of planning (nothing was stored)."""
+        from anypix.errors import CancelledError, ClarificationNeeded
 
         if self.error is None and self.detail is not None:
             return "ok"
+        if isinstance(self.error, ClarificationNeeded):
+            return "question"
         return "cancelled" if isinstance(self.error, CancelledError) else "failed"
 
 
 class AttachFinished(Message):
-    """``/attach`` or the dialog stored ``asset`` in the session, or failed with ``error``."""
+    """``/attach`` or the dialog stored ``asset`` in the session, or failed with ``error``;
+    ``format`` is the attached file's own (jpeg, wav...), whatever the store keeps."""
 
-    def __init__(self, spec: str, asset: AssetInfo | None, error: Exception | None) -> None:
+    def __init__(
+        self, spec: str, asset: AssetInfo | None, format: str | None, error: Exception | None
+    ) -> None:
         super().__init__()
-        self.spec, self.asset, self.error = spec, asset, error
+        self.spec, self.asset, self.format, self.error = spec, asset, format, error
 
 
 class ModelReady(Message):

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Static
 
+from anypix.console import visible
 from anypix.tui.overlay import draw_plan, legend
 from anypix.tui.preview import ImageKind, image_widget_class
 
@@ -45,11 +46,11 @@ class PlanView(Horizontal):
             shapes.update("")
             overlay.image = None  # type: ignore[attr-defined]
             return
-        tokens.update(Text(plan.tokens()))
+        tokens.update(Text(visible(plan.tokens())))
         key = Text()
         for kind, description, (r, g, b) in legend(plan):
             key.append("━━ ", style=f"bold rgb({r},{g},{b})")
-            key.append(f"{kind}: {description}\n")
+            key.append(f"{kind}: {visible(description, newlines=False)}\n")
         shapes.update(key if key else Text("no blobs or boxes in this plan", style="dim"))
         overlay.image = draw_plan(canvas, plan)  # type: ignore[attr-defined]
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass, replace
 from rich.text import Text
 from textual.widgets import Static
 
+from anypix.console import visible
+
 
 @dataclass(frozen=True)
 class Status:
@@ -19,7 +21,8 @@ class Status:
     def text(self) -> Text:
         line = Text()
         for key, value in (
-            ("session", f"{self.session} ({self.turns} turn{'s' * (self.turns != 1)})"),
+            ("session", f"{visible(self.session, newlines=False)} "
+                        f"({self.turns} turn{'s' * (self.turns != 1)})"),
             ("model", f"{self.preset} on {self.device}"),
             ("planner", self.llm),
         ):

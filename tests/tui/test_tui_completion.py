@@ -8,11 +8,9 @@ import pytest
 from tui_fakes import attach, wait_until
 
 from anypix.config import Settings
-from anypix.errors import AnypixError
 from anypix.studio import Studio
 from anypix.tui import AnypixApp
 from anypix.tui.chat_input import InstructionInput, complete_name
-from anypix.tui.commands import branch_target, parse_command
 
 NAMES = ["dog", "dune", "photo", "last"]
 
@@ -56,16 +54,3 @@ async def test_tab_and_right_accept_the_suggested_name(
         await pilot.press("tab")  # nothing to complete: Tab moves the focus on as usual
         assert box.value == "add [dog] to [photo]" and not box.has_focus
 
-
-def test_commands_are_parsed_and_bad_ones_explained() -> None:
-    assert parse_command("add [dog] to [photo]") is None
-    attach = parse_command("/attach dog=~/dog.png")
-    assert attach is not None and (attach.name, attach.argument) == ("attach", "dog=~/dog.png")
-    assert branch_target("#2") == 2 and branch_target("0") == 0
-    with pytest.raises(AnypixError, match="no command /zap") as info:
-        parse_command("/zap")
-    assert info.value.hint is not None and "/attach" in info.value.hint
-    with pytest.raises(AnypixError, match="needs an argument"):
-        parse_command("/branch")
-    with pytest.raises(AnypixError, match="not a turn number"):
-        branch_target("two")

@@ -14,7 +14,6 @@ from tui_fakes import SteppingRenderer, attach, fast_planner, finish_turn, submi
 from anypix.config import Settings
 from anypix.studio import Studio
 from anypix.tui import AnypixApp
-from anypix.tui.app import open_session
 from anypix.tui.gallery import AssetCard, Gallery
 from anypix.tui.history_tree import HistoryTree
 from anypix.tui.message_list import MessageList, TurnMessage
@@ -200,6 +199,45 @@ async def test_attach_dialog_stores_the_file_under_its_name(
         assert set(studio.session("test").assets()) == {"rex"}
 
 
+@pytest.mark.parametrize("next_field", ["tab", "enter"])
+async def test_the_keyboard_reaches_the_name_field_and_a_jpeg_is_called_a_jpeg(
+    studio: Studio, settings: Settings, tmp_path: Path, next_field: str
+) -> None:
+    from PIL import Image
+    from textual.widgets import Input
+
+    jpeg = tmp_path / "holiday.jpg"
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(jpeg, format="JPEG")
+    app = make_app(studio, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("ctrl+o")
+        await wait_until(pilot, lambda: len(app.screen_stack) == 2, "the dialog")
+        path_box = app.screen.query_one("#attach-path", Input)
+        assert path_box.has_focus  # typing goes to the path first
+        path_box.value = str(jpeg)
+        await pilot.press(next_field)
+        name_box = app.screen.query_one("#attach-name", Input)
+        assert name_box.has_focus and len(app.screen_stack) == 2  # not attached yet
+        await pilot.press(*"beach")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "beach" in app.query_one(Gallery).shown, "[beach]")
+        assert notes(app)[-1] == "attached [beach] (image, jpeg)"
+        assert set(studio.session("test").assets()) == {"beach"}
+
+
+async def test_previews_are_big_enough_to_see(
+    studio: Studio, settings: Settings, pictures: dict[str, Path]
+) -> None:
+    app = make_app(studio, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await attach(pilot, "photo", pictures["photo"])
+        (card,) = app.query(AssetCard)
+        await pilot.pause()
+        preview = card.query_one(".preview").region
+        # 12 rows of half cells: 24 pixel rows of a 48-row photo (6 before: a smudge)
+        assert preview.height == 12 and preview.width >= 24
+
+
 async def test_a_new_app_reopens_the_session_where_it_was(
     studio: Studio, settings: Settings, pictures: dict[str, Path]
 ) -> None:
@@ -213,7 +251,11 @@ async def test_a_new_app_reopens_the_session_where_it_was(
         assert again.session.id == first.session.id
         assert "last" in again.query_one(Gallery).shown
         assert again.query_one(PlanView).border_title == "plan · turn 1"
-    assert open_session(studio, "elsewhere").info().name == "elsewhere"  # a new name: new session
+        # the conversation is there again: each stored turn, as it ended
+        entries = list(again.query(TurnMessage))
+        assert [(e.status, e.text.plain) for e in entries] == [
+            ("ok", "› make [photo] brighter\n  ✓ turn 1 · 1 image"),
+        ]
 
 
 class BrokenRenderer(SteppingRenderer):
