@@ -460,10 +460,66 @@ def run(
                   f"manifest: {visible(str(result.manifest))}", markup=False)  # fmt: skip
     if result.exit_code:
         step = result.steps[-1].index if result.steps else 0
-        again = " (run it again to go on from there)" if result.exit_code == 130 else ""
-        message = visible(result.message, newlines=False)
-        sys.stderr.write(f"error: step {step}: {message}{again}\n")
+        hint = f" ({result.hint})" if result.hint else ""  # in the script's terms (run.py)
+        sys.stderr.write(f"error: step {step}: {visible(result.message + hint, newlines=False)}\n")
     raise typer.Exit(result.exit_code)
+
+
+@app.command()
+def batch(
+    ctx: typer.Context,
+    instruction: Annotated[str, typer.Argument(help='What to do to each file, which it names in '
+                                               'brackets: "make [photo] warmer".')],
+    files: Annotated[list[Path], typer.Argument(help="The files to edit, one turn each.")],
+    input_name: Annotated[
+        str | None, typer.Option("--as", metavar="NAME", help="The [NAME] each file goes by "
+                                 "(default: the instruction's one [name] no --asset gives).")
+    ] = None,
+    asset: AssetOption = None,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Folder for the outputs and batch.json.")
+    ] = Path("out/batch"),
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Render workers: local processes, or "
+                                 "Ray actors with --ray (default there: one per GPU, else per CPU).")
+    ] = None,
+    ray: Annotated[
+        str | None, typer.Option("--ray", metavar="ADDRESS", help="Render on Ray actors: auto "
+                                 "(a local Ray instance) or a cluster's address (anypix[ray]).")
+    ] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", help="Seconds one render may take.")
+    ] = None,
+    model: ModelOption = None,
+    llm: LlmOption = None,
+    seed: SeedOption = None,
+    steps: StepsOption = None,
+    guidance: GuidanceOption = None,
+    strength: StrengthOption = None,
+    size: SizeOption = None,
+    negative: NegativeOption = None,
+    variations: VariationsOption = None,
+) -> None:  # fmt: skip
+    """Edit many files with one instruction: a turn per file, each in its own session, in
+    parallel on --workers or Ray, resumably (docs/batch.md).
+
+    A rerun of the same command skips the files already done (by their content, the instruction
+    and the knobs) and retries the rest. Exit codes: 0 all done, 1 some edits failed (the
+    summary says why), 2 a bad instruction, file or flag, 3 no workers, 130 interrupted.
+
+    Example: anypix batch "make [photo] warmer" photos/*.jpg --out out/warm --seed 1
+
+    Example: anypix batch "add a yellow ring to [photo]" scenes/*.png --steps 4 --ray auto
+    """
+    from anypix.batch.command import batch as run_batch_command
+
+    options = EditOptions.parse(dict(seed=seed, steps=steps, guidance=guidance, strength=strength,
+                                     size=size, negative=negative, variations=variations),
+                                flags=True)  # fmt: skip
+    settings = _settings(ctx, model=_image_model(model), llm=llm)
+    run_batch_command(instruction, files, settings, _talk(), options=options, out=out,
+                      input_name=input_name, assets=asset, workers=workers, ray=ray,
+                      timeout_s=timeout)  # fmt: skip
 
 
 @app.command()
@@ -531,12 +587,23 @@ def serve(
                      "path (repeatable; default: the current folder). Other files must be sent "
                      "as base64."),
     ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", "-w", help="Render on this many workers (local "
+                                 "processes, or Ray actors with --ray), so calls on different "
+                                 "sessions run side by side.")
+    ] = None,
+    ray: Annotated[
+        str | None, typer.Option("--ray", metavar="ADDRESS", help="Render on Ray actors: auto "
+                                 "(a local Ray instance) or a cluster's address (anypix[ray]).")
+    ] = None,
 ) -> None:  # fmt: skip
     """Serve anypix's tools to other agents over MCP (stdio by default, or local HTTP).
 
     Example (an MCP client config): command "anypix", args ["serve"].
 
     Example: anypix serve --http --port 8765 --token s3cret
+
+    Example: anypix serve --http --workers 4   (renders of different sessions in parallel)
     """
     if not 1 <= port <= 65535:
         raise UserError(f"--port {port} is out of range", "use 1 to 65535")
@@ -549,12 +616,24 @@ def serve(
         raise NotAvailableError(
             f"the MCP server cannot start: {exc}", "reinstall anypix with its mcp dependency"
         ) from None
+    from functools import partial
+
+    from anypix.batch.command import pool_studio, serving_pool
+
     settings = _settings(ctx)
-    if http:
-        server.serve_http(settings, host=host, port=port, token=token, session=session,
-                          file_roots=allow_dir or None)  # fmt: skip
-    else:
-        server.serve_stdio(settings, session=session)
+    pool = serving_pool(settings, workers=workers, ray=ray)  # None: render in this process
+    opener = None if pool is None else partial(pool_studio, settings, pool)
+    try:
+        if http:
+            server.serve_http(settings, host=host, port=port, token=token, session=session,
+                              file_roots=allow_dir or None, open_studio=opener,
+                              parallel=pool is not None)  # fmt: skip
+        else:
+            server.serve_stdio(settings, session=session, open_studio=opener,
+                               parallel=pool is not None)  # fmt: skip
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 @app.command()

@@ -3,74 +3,71 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     ValidationError,
-    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from anypix.console import visible
 from anypix.errors import ScriptError
 from anypix.plan import ASSET_NAME, Knobs
 
-if TYPE_CHECKING:
-    pass
+NESTED_TOO_DEEP = "lists or mappings are nested too deeply to be a script"
+NESTED_HINT = "a script is a mapping of session, assets, defaults and a flat list of steps"
 
 
 # -- the file format ------------------------------------------------------------------------------
 
 
-class MiniworldAsset(BaseModel):
-    """An input image drawn from the procedural miniworld instead of read from a file, written
-    as ``{miniworld: SEED}`` (a random scene) or ``{miniworld: {seed:, objects:, palette:,
-    texture:, size:}}``; a palette or texture alone draws an empty styled background."""
+class DrawnAsset(BaseModel):
+    """An input image a model family draws instead of a file: ``{FAMILY: SEED}`` (a sample
+    scene) or ``{FAMILY: {seed: SEED, OPTION: VALUE...}}`` with the family's own drawing options
+    (its ``draw_scene`` keywords; docs/scripts.md lists the built-in family's)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = Field(default=0, ge=0, description="the scene's seed (same seed, same scene)")
-    objects: tuple[int, int] = Field(default=(2, 3), description="(fewest, most) objects")
-    palette: str | None = Field(default=None, description="a background palette, e.g. night")
-    texture: str | None = Field(default=None, description="a background texture, e.g. stripes")
-    size: int = Field(default=64, ge=8, le=1024, description="side in pixels")
+    family: str
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="same seed, same scene")
+    options: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
     def _unwrap(cls, value: Any) -> Any:
-        if isinstance(value, dict) and set(value) == {"miniworld"}:
-            inner = value["miniworld"]
-            return {"seed": inner} if isinstance(inner, int) else inner
-        raise ValueError("an asset is a file path, {miniworld: SEED} or {miniworld: {seed: ...}}")
-
-    @field_validator("palette", "texture")
-    @classmethod
-    def _known(cls, value: str | None, info: ValidationInfo) -> str | None:
-        from anypix.models.miniworld.data import PALETTES, TEXTURES
-
-        known = PALETTES if info.field_name == "palette" else TEXTURES
-        if value is not None and value not in known:
-            raise ValueError(f"{value!r} is not a miniworld {info.field_name}: use one of "
-                             f"{', '.join(known)}")  # fmt: skip
-        return value
+        drawing = _drawing_families()
+        if isinstance(value, dict) and len(value) == 1 and next(iter(value)) in drawing:
+            ((family, inner),) = value.items()
+            if isinstance(inner, dict):
+                options = dict(inner)
+                return {"family": family, "seed": options.pop("seed", 0), "options": options}
+            return {"family": family, "seed": inner}
+        forms = " or ".join(f"{{{name}: SEED}}" for name in drawing)
+        raise ValueError(f"an asset is a file path, {forms}, or {{FAMILY: {{seed: ...}}}}")
 
     def draw(self, path: Path) -> Path:
-        from PIL import Image
+        """Draw the image into ``path``; an option the family does not take, or a value out
+        of its range, raises ValueError."""
+        from anypix.models.registry import families
 
-        from anypix.models.miniworld.data import Scene, Style, random_scene, render
+        draw_scene = families()[self.family].draw_scene
+        assert draw_scene is not None  # only families that draw get past _unwrap
+        try:
+            return draw_scene(self.seed, path, **self.options)
+        except (TypeError, OverflowError) as exc:  # an option it does not take, a wrong type
+            raise ValueError(str(exc).split("() ", 1)[-1]) from None
 
-        if self.palette or self.texture:
-            scene = Scene(self.seed, Style(self.palette or "mono", self.texture or "flat", 45, 0.2))
-        else:
-            scene = random_scene(self.seed, min_objects=self.objects[0],
-                                 max_objects=self.objects[1])  # fmt: skip
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(render(scene, self.size)[0]).save(path)
-        return path
+
+def _drawing_families() -> list[str]:
+    from anypix.models.registry import families
+
+    return [name for name, family in families().items() if family.draw_scene is not None]
 
 
 class Expect(BaseModel):
@@ -103,7 +100,7 @@ class Script(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     session: str | None = None
-    assets: dict[str, Path | MiniworldAsset] = Field(default_factory=dict)
+    assets: dict[str, Path | DrawnAsset] = Field(default_factory=dict)
     defaults: dict[str, Any] = Field(default_factory=dict)
     steps: list[Step] = Field(min_length=1)
     source: Path = Field(default=Path("script.yaml"), exclude=True)
@@ -148,21 +145,35 @@ def load_script(path: Path) -> Script:
         script = Script.model_validate({**data, "source": path})
     except ValidationError as exc:
         raise ScriptError(path, _first_problem(exc)) from None
+    except RecursionError:  # nesting PyYAML could still read but validation cannot
+        raise ScriptError(path, NESTED_TOO_DEEP, NESTED_HINT) from None
     _check(path, script)
     return script
 
 
 def _first_problem(exc: ValidationError) -> str:
-    """The first error, where it is; a value that fits no form of a union (an asset that is
-    neither a path nor a miniworld mapping) is named once with the forms' own messages."""
+    """The first error, where it is; an asset that is neither a path nor a drawn image is
+    explained by the drawn form's messages when it is a mapping, else by the path's."""
     # an unknown key first: "stepz" explains the "steps: Field required" that comes with it
     errors = sorted(exc.errors(), key=lambda e: e["type"] != "extra_forbidden")
     where = [str(p) for p in errors[0]["loc"]]
     if len(where) >= 2 and where[0] == "assets":  # drop the union member's name
         where = where[:2]
-        messages = [e["msg"] for e in errors if [str(p) for p in e["loc"][:2]] == where]
+        drawn = isinstance(errors[0]["input"], dict)
+        messages = [": ".join([*map(str, e["loc"][3:]), e["msg"]]) for e in errors
+                    if [str(p) for p in e["loc"][:2]] == where
+                    and (len(e["loc"]) < 3 or ("DrawnAsset" in str(e["loc"][2])) == drawn)]  # fmt: skip
         return f"{'.'.join(where)}: {'; '.join(dict.fromkeys(messages))}"
-    return f"{'.'.join(where)}: {errors[0]['msg']}"
+    return f"{_place(errors[0]['loc'])}: {errors[0]['msg']}"
+
+
+def _place(loc: tuple[int | str, ...]) -> str:
+    """Where a problem is, counting steps from 1 as the run's output does: ``steps.0.knobs``
+    is "step 1: knobs"."""
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+        rest = ".".join(str(part) for part in loc[2:])
+        return f"step {loc[1] + 1}" + (f": {rest}" if rest else "")
+    return ".".join(str(part) for part in loc)
 
 
 def _yaml(path: Path, text: str) -> Any:
@@ -170,11 +181,16 @@ def _yaml(path: Path, text: str) -> Any:
 
     try:
         return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+    except RecursionError:  # PyYAML composes nested collections recursively
+        raise ScriptError(path, NESTED_TOO_DEEP, NESTED_HINT) from None
+    except yaml.MarkedYAMLError as exc:  # a syntax error at a place in the file
+        mark = exc.problem_mark
         where = f"line {mark.line + 1}: " if mark is not None else ""
-        problem = getattr(exc, "problem", None) or str(exc)
+        problem = visible(exc.problem or str(exc), newlines=False)
         raise ScriptError(path, f"{where}not valid YAML ({problem})") from None
+    except yaml.YAMLError as exc:  # e.g. a control character, which YAML does not allow
+        first = visible(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        raise ScriptError(path, f"not valid YAML ({first})") from None
 
 
 def _json_lines(path: Path, text: str) -> dict[str, Any]:
@@ -186,6 +202,8 @@ def _json_lines(path: Path, text: str) -> dict[str, Any]:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             raise ScriptError(path, f"line {number}: not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise ScriptError(path, f"line {number}: {NESTED_TOO_DEEP}", NESTED_HINT) from None
         if isinstance(row, dict) and "instruction" not in row and not data["steps"]:
             data.update(row)  # the header
         else:
@@ -199,6 +217,15 @@ def _check(path: Path, script: Script) -> None:
         if not ASSET_NAME.match(name) or name == "last":
             raise ScriptError(path, f"assets: {name!r} cannot name an asset",
                               "use letters, digits, '_', '-' or '.' ('last' is the current image)")  # fmt: skip
+    drawn = {name: spec for name, spec in script.assets.items() if isinstance(spec, DrawnAsset)}
+    if drawn:
+        with tempfile.TemporaryDirectory(prefix="anypix-script-") as folder:
+            for name, spec in drawn.items():  # a small image each: the family checks its options
+                try:
+                    spec.draw(Path(folder) / f"{name}.png")
+                except ValueError as exc:
+                    raise ScriptError(path, f"assets.{name}: {visible(str(exc))}",
+                                      f"see the {spec.family} options in docs/scripts.md") from None  # fmt: skip
     for index in range(len(script.steps)):
         try:
             Knobs.model_validate(script.knobs(index))

@@ -1,77 +1,47 @@
 """Running a script: one turn per step in one session, resumable through the manifest; and the
-dry run, which only plans."""
+dry run, which only plans.
+
+A step that fails stops the run with the error's own exit code (:mod:`anypix.errors`), and the
+message and hint a person reads say what to change *in the script*: a missing name goes under
+``assets:``, a step that missed its ``expect`` is edited; only a cancelled run or a model that is
+not there yet is resumed by running the same command again.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import shutil
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from anypix.agent.protocol import KnobOverrides, as_planner
+from anypix.console import visible
 from anypix.errors import (
     AnypixError,
-    BackendError,
     CancelledError,
-    ModelUnavailableError,
-    NotAvailableError,
+    ClarificationNeeded,
+    ExpectationError,
+    TurnFailed,
+    UnavailableError,
+    UnknownAssetError,
 )
-from anypix.plan import Knobs
-from anypix.script.format import Expect, MiniworldAsset, Script, Step
+from anypix.script.format import DrawnAsset, Expect, Script, Step
 from anypix.script.manifest import MANIFEST, Manifest, StepState, step_key
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from anypix.plan import EditPlan
+    from anypix.agent.protocol import PlanFunction, PlannerBase
+    from anypix.memory.history import TurnDetail
     from anypix.studio import Session, Studio
 
-EXIT_OK, EXIT_STEP_FAILED, EXIT_BAD_FILE, EXIT_NO_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
-UNAVAILABLE = (ModelUnavailableError, BackendError, NotAvailableError)
-
-
-# -- knobs on every plan ----------------------------------------------------------------------------
-
-
-class KnobPlanner:
-    """Wraps a planner so every plan it makes samples with ``overrides`` (set before each step);
-    it plans again with feedback exactly like the planner it wraps."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = _planner_like(inner)
-        self.overrides: dict[str, Any] = {}
-
-    @property
-    def backend(self) -> Any:
-        return self.inner.backend
-
-    def plan(self, instruction: str, assets: Mapping[str, str], feedback: str | None = None,
-             references: Any = None) -> Any:  # fmt: skip
-        planned = self.inner.plan(instruction, assets, feedback=feedback, references=references)
-        plan: EditPlan = getattr(planned, "plan", planned)  # a PlanResult, or a bare EditPlan
-        knobs = Knobs.model_validate({**plan.knobs.model_dump(), **self.overrides})
-        plan = plan.model_copy(update={"knobs": knobs})
-        return replace(planned, plan=plan) if hasattr(planned, "plan") else plan
-
-
-def _planner_like(planner: Any) -> Any:
-    """A Studio's planner as the executor takes it (see ``Session._planner``)."""
-    from anypix.agent.executor import FunctionPlanner
-    from anypix.studio import default_planner
-
-    if planner is default_planner:
-        from anypix.agent.planner import planner_for
-        from anypix.config import load_settings
-
-        return planner_for(load_settings())
-    if hasattr(planner, "plan") and hasattr(planner, "backend"):
-        return planner
-    return FunctionPlanner(planner)
-
-
-# -- running ----------------------------------------------------------------------------------------
+EXIT_OK = 0
+EXIT_STEP_FAILED = ExpectationError.exit_code  # 1: a step ran but missed its expect
+EXIT_BAD_FILE = AnypixError.exit_code  # 2: the file or an instruction needs fixing
+EXIT_NO_MODEL = UnavailableError.exit_code  # 3: a model or LLM server is not there
+EXIT_INTERRUPTED = CancelledError.exit_code  # 130
 
 
 @dataclass
@@ -81,17 +51,18 @@ class RunResult:
     rendered: list[int]  # 1-based indices rendered by this run
     skipped: list[int]  # 1-based indices taken from the manifest
     manifest: Path | None = None
-    message: str = ""
+    message: str = ""  # what stopped the run (empty when it finished)
+    hint: str | None = None  # what to do about it
 
 
 def prepare_inputs(script: Script, out: Path) -> dict[str, Path]:
-    """Every asset as a file: paths resolved from the script's folder (they must exist),
-    miniworld assets drawn into ``OUT/inputs``."""
+    """Every asset as a file: paths resolved from the script's folder (they must exist), drawn
+    assets drawn by their model family into ``OUT/inputs``."""
     from anypix.media import sniff
 
     files: dict[str, Path] = {}
     for name, spec in script.assets.items():
-        if isinstance(spec, MiniworldAsset):
+        if isinstance(spec, DrawnAsset):
             files[name] = spec.draw(out / "inputs" / f"{name}.png")
             continue
         path = script.asset_path(spec)
@@ -122,39 +93,38 @@ def run_script(
     done = {s.index: s for s in old.steps} if old is not None and resumed else {}
     manifest = Manifest(str(script.source), session.id, model)
     result = RunResult(EXIT_OK, manifest.steps, [], [], manifest_path)
-    planner = KnobPlanner(studio.planner)
-    original, studio.planner = studio.planner, planner
+    planner = KnobOverrides(studio.planner)
+    count = len(script.steps)
+    previous, cursor = "", 0
     try:
-        previous, cursor = "", 0
         for index, step in enumerate(script.steps, 1):
             knobs = script.knobs(index - 1, seed)
             key = step_key(index, step.instruction, knobs, hashes, model, previous)
-            cached = done.get(index)
-            if cached is not None and cached.key == key and _still_there(cached, out):
-                manifest.steps.append(cached)
+            state = done.get(index)
+            if state is not None and state.key == key and _still_there(state, out):
+                manifest.steps.append(state)
                 result.skipped.append(index)
-                console.print(f"step {index}/{len(script.steps)}: done before, skipped",
-                              style="dim", highlight=False)  # fmt: skip
+                console.print(f"step {index}/{count}: done before, skipped", style="dim",
+                              highlight=False, markup=False)  # fmt: skip
             else:
-                planner.overrides = knobs
+                planner.knobs = knobs
                 state = StepState(index, step.instruction, key)
                 manifest.steps.append(state)
                 result.rendered.append(index)
                 try:
-                    code = _run_step(session, step, state, cursor, out, console, len(script.steps))
+                    stopped = _run_step(session, planner, step, state, cursor, out, console, count)
                 finally:  # saved whatever happened, a bug's traceback included
                     manifest.save(manifest_path)
-                if code != EXIT_OK:
-                    result.exit_code, result.message = code, state.error or state.status
+                if stopped is not None:
+                    result.exit_code = stopped.exit_code
+                    result.message, result.hint = _advice(stopped, state, script)
                     return result
-                cached = state
-            previous, cursor = f"{key}:{','.join(cached.sha256)}", cached.turn or 0
+            previous, cursor = f"{key}:{','.join(state.sha256)}", state.turn or 0
         manifest.save(manifest_path)
-    except KeyboardInterrupt:  # between renders (a render's own Ctrl-C cancels it, above)
+    except KeyboardInterrupt:  # between renders (a render's own Ctrl-C cancels it)
         manifest.save(manifest_path)
         result.exit_code, result.message = EXIT_INTERRUPTED, "interrupted"
-    finally:
-        studio.planner = original
+        result.hint = "run the same command again to go on where it stopped"
     return result
 
 
@@ -166,8 +136,9 @@ def _open_session(
         try:
             return studio.session(old.session, create=False), True
         except AnypixError:
-            console.print(f"the manifest's session {old.session[:12]} is not in this data dir; "
-                          "starting over in a new session", style="yellow")  # fmt: skip
+            console.print(f"the manifest's session {visible(old.session[:12])} is not in this "
+                          "data dir; starting over in a new session", style="yellow",
+                          markup=False)  # fmt: skip
     return studio.new_session(script.session or script.source.stem), False
 
 
@@ -175,67 +146,102 @@ def _still_there(state: StepState, out: Path) -> bool:
     return state.status == "ok" and all((out / name).is_file() for name in state.outputs)
 
 
-def _run_step(session: Session, step: Step, state: StepState, cursor: int, out: Path,
-              console: Console, count: int) -> int:  # fmt: skip
-    """Render one step from turn ``cursor`` (0: the start); fills ``state``, returns an exit
-    code. Bugs in anypix (not AnypixError) are recorded and raised."""
-    from anypix.chat import cancel_on_interrupt, plan_tokens, render_progress
+def _run_step(session: Session, planner: PlannerBase, step: Step, state: StepState, cursor: int,
+              out: Path, console: Console, count: int) -> AnypixError | None:  # fmt: skip
+    """Render one step from turn ``cursor`` (0: the start) and fill ``state``; returns what
+    stopped it (None when it is done). Bugs in anypix are recorded and raised."""
+    from anypix.console import cancel_on_interrupt, render_progress
 
     started = time.perf_counter()
     label = f"step {state.index}/{count}"
     try:
         session.branch(cursor)  # the image this step edits is the previous step's output
-        with (
-            cancel_on_interrupt() as cancel,
-            render_progress(console, label) as (progress, _),
-        ):
-            turn = session.edit(step.instruction, progress=progress, cancel=cancel)
+        with cancel_on_interrupt() as cancel, render_progress(console, label) as (progress, _):
+            turn = session.edit(step.instruction, planner=planner, progress=progress,
+                                cancel=cancel)  # fmt: skip
     except BaseException as exc:
-        state.seconds = time.perf_counter() - started
-        code = _exit_code(exc)
-        state.status = "cancelled" if code == EXIT_INTERRUPTED else "failed"
-        state.error = str(exc) or type(exc).__name__
-        console.print(f"{label}: {state.status}: {state.error}", style="red", markup=False)
-        if code is None:
-            raise
-        return code
+        stopped = _stopped(exc)
+        if isinstance(stopped, TurnFailed):
+            _keep(stopped.turn, state, out)
+        return _failed(stopped, state, started, console, label)
+    _keep(turn, state, out)
+    try:
+        _check(step.expect, turn)
+    except ExpectationError as unmet:
+        return _failed(unmet, state, started, console, label)
     state.seconds = time.perf_counter() - started
-    state.turn, state.tokens = turn.summary.seq, plan_tokens(turn)
+    state.status = "ok"
+    console.print(f"{label}: ok, {state.seconds:.1f} s: {', '.join(state.outputs)}",
+                  style="green", markup=False, highlight=False)  # fmt: skip
+    console.print(visible(state.tokens), style="dim", markup=False, highlight=False)
+    return None
+
+
+def _failed(stopped: AnypixError, state: StepState, started: float, console: Console,
+            label: str) -> AnypixError:  # fmt: skip
+    state.seconds = time.perf_counter() - started
+    state.status = "cancelled" if stopped.exit_code == EXIT_INTERRUPTED else "failed"
+    state.error = stopped.message
+    console.print(f"{label}: {state.status}: {visible(state.error, newlines=False)}", style="red",
+                  markup=False, highlight=False, soft_wrap=True)  # fmt: skip
+    return stopped
+
+
+def _stopped(exc: BaseException) -> AnypixError:
+    """What ended a step, as an error with an exit code; a bug in anypix is raised again."""
+    if isinstance(exc, KeyboardInterrupt):
+        return CancelledError("interrupted")
+    if isinstance(exc, TurnFailed) and not isinstance(exc.cause, AnypixError | KeyboardInterrupt):
+        raise exc.cause  # stored as failed; the bug keeps its own traceback
+    if not isinstance(exc, AnypixError):
+        raise exc
+    return exc
+
+
+def _keep(turn: TurnDetail, state: StepState, out: Path) -> None:
+    """Record a stored turn in the step's state and copy its images into ``out``."""
+    from anypix.plan import EditPlan
+
+    state.turn = turn.summary.seq
+    state.tokens = EditPlan.model_validate(turn.plan).tokens() if turn.plan else ""
     state.sha256 = [render.sha256 for render in turn.renders]
+    state.outputs = []
     for position, render in enumerate(turn.renders):
         target = out / f"step{state.index:02d}_{position}.png"
         shutil.copyfile(render.path, target)
         state.outputs.append(target.name)
-    state.error = _unmet(step.expect, turn)
-    state.status = "failed" if state.error else "ok"
-    style = "red" if state.error else "green"
-    console.print(f"{label}: {state.status}, {state.seconds:.1f} s: {', '.join(state.outputs)}"
-                  + (f"\n  {state.error}" if state.error else ""), style=style, markup=False)  # fmt: skip
-    console.print(state.tokens, style="dim", markup=False, highlight=False)
-    return EXIT_STEP_FAILED if state.error else EXIT_OK
 
 
-def _exit_code(exc: BaseException) -> int | None:
-    """The exit code for a step that raised; None for a bug (it keeps its traceback)."""
-    if isinstance(exc, CancelledError | KeyboardInterrupt):
-        return EXIT_INTERRUPTED
-    if isinstance(exc, UNAVAILABLE):
-        return EXIT_NO_MODEL
-    if isinstance(exc, AnypixError):
-        return EXIT_STEP_FAILED
-    return None
-
-
-def _unmet(expect: Expect | None, turn: Any) -> str | None:
-    """Why a turn does not meet ``expect`` (None when it does)."""
+def _check(expect: Expect | None, turn: TurnDetail) -> None:
+    """Raise :class:`ExpectationError` when a turn does not meet ``expect``."""
     if expect is None:
-        return None
+        return
     if expect.outputs is not None and len(turn.renders) != expect.outputs:
-        return f"expected {expect.outputs} output(s), got {len(turn.renders)}"
+        raise ExpectationError(f"expected {expect.outputs} output(s), got {len(turn.renders)}")
     ops = [op["op"] for op in (turn.plan or {}).get("ops", [])]
     if expect.ops is not None and ops != expect.ops:
-        return f"expected ops {expect.ops}, the plan has {ops}"
-    return None
+        raise ExpectationError(f"expected ops {expect.ops}, the plan has {ops}")
+
+
+def _advice(stopped: AnypixError, state: StepState, script: Script) -> tuple[str, str | None]:
+    """(message, hint) for the step that stopped the run, in the script's terms: what to change
+    in the file, and whether running the same command again is what resumes it."""
+    cause = stopped.cause if isinstance(stopped, TurnFailed) else stopped
+    where = f"step {state.index} of {script.source}"
+    if isinstance(cause, CancelledError | KeyboardInterrupt):
+        return stopped.message, "run the same command again to go on from this step"
+    if isinstance(cause, UnavailableError):
+        then = "then run the same command again to go on from this step"
+        return stopped.message, f"{cause.hint}; {then}" if cause.hint else then
+    if isinstance(cause, UnknownAssetError):
+        return stopped.message, f"add {cause.name}: PATH under assets: in {script.source}"
+    if isinstance(cause, ClarificationNeeded):
+        choices = f": one of {', '.join(cause.choices)}" if cause.choices else ""
+        return f"the planner asks: {cause.question}", f"say which in {where}{choices}"
+    if isinstance(cause, ExpectationError):
+        return stopped.message, f"change the instruction or the expect: of {where}"
+    edit = f"edit {where}; a rerun starts there"
+    return stopped.message, f"{stopped.hint}; {edit}" if stopped.hint else edit
 
 
 def _sha256(path: Path) -> str:
@@ -245,30 +251,48 @@ def _sha256(path: Path) -> str:
 # -- dry run ------------------------------------------------------------------------------------------
 
 
-def dry_run(script: Script, planner: Any, console: Console, *, seed: int | None = None) -> int:
+def dry_run(
+    script: Script, planner: PlannerBase | PlanFunction, console: Console, *,
+    seed: int | None = None,
+) -> int:  # fmt: skip
     """Plan every step and print the plans; nothing is rendered or stored. Returns an exit
-    code (1 when a step cannot be planned or its plan's ops are not the expected ones)."""
+    code: the error's when a step cannot be planned, 1 when a plan's ops are not the expected
+    ones."""
+    from anypix.agent.references import References
+    from anypix.console import error_line
     from anypix.media import sniff
 
     modalities = {
-        name: "image" if isinstance(spec, MiniworldAsset) else sniff(script.asset_path(spec))[0]
+        name: "image" if isinstance(spec, DrawnAsset) else sniff(script.asset_path(spec))[0]
         for name, spec in script.assets.items()
     }
-    knob_planner = KnobPlanner(planner)
+    knob_planner = KnobOverrides(as_planner(planner))
+    # The assets are the session's, as in a run (attached before the first step), not
+    # attachments of each step's turn.
+    references = References()
     for index, step in enumerate(script.steps, 1):
-        knob_planner.overrides = script.knobs(index - 1, seed)
-        console.print(f"step {index}/{len(script.steps)}: {step.instruction}", style="bold",
-                      markup=False, highlight=False)  # fmt: skip
+        knob_planner.knobs = script.knobs(index - 1, seed)
+        console.print(f"step {index}/{len(script.steps)}: {visible(step.instruction)}",
+                      style="bold", markup=False, highlight=False)  # fmt: skip
         try:
-            plan = getattr(planned := knob_planner.plan(step.instruction, modalities), "plan",
-                           planned)  # fmt: skip
+            plan = knob_planner.plan(step.instruction, modalities, references=references).plan
         except AnypixError as exc:
-            console.print(f"  cannot plan it: {exc}", style="red", markup=False)
-            return EXIT_NO_MODEL if isinstance(exc, UNAVAILABLE) else EXIT_STEP_FAILED
-        console.print(plan.tokens(), style="dim", markup=False, highlight=False)
+            message, hint = _advice(exc, StepState(index, step.instruction, ""), script)
+            shown = AnypixError(f"cannot plan it: {message}", hint)
+            console.print("  " + error_line(shown), style="red", markup=False, highlight=False,
+                          soft_wrap=True)  # fmt: skip
+            return exc.exit_code
+        console.print(visible(plan.tokens()), style="dim", markup=False, highlight=False)
         ops = [op.op for op in plan.ops]
         if step.expect is not None and step.expect.ops is not None and ops != step.expect.ops:
-            console.print(f"  expected ops {step.expect.ops}, the plan has {ops}", style="red")
+            console.print(f"  expected ops {step.expect.ops}, the plan has {ops}", style="red",
+                          markup=False, highlight=False)  # fmt: skip
             return EXIT_STEP_FAILED
         modalities["last"] = "image"  # every step leaves a current image for the next one
     return EXIT_OK
+
+
+__all__ = [
+    "EXIT_BAD_FILE", "EXIT_INTERRUPTED", "EXIT_NO_MODEL", "EXIT_OK", "EXIT_STEP_FAILED",
+    "RunResult", "dry_run", "prepare_inputs", "run_script",
+]  # fmt: skip

@@ -17,6 +17,7 @@ from rich.console import Console
 
 from anypix.errors import AssetError, CancelledError
 from anypix.script import (
+    EXIT_BAD_FILE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_STEP_FAILED,
@@ -151,13 +152,65 @@ def test_a_failed_step_stops_the_run_with_exit_1_and_reruns_next_time(tmp_path: 
         assert run_script(load_script(file), st, out, console()).rendered == [2]
 
 
-def test_a_step_naming_an_unknown_asset_fails_with_exit_1(tmp_path: Path) -> None:
+def test_a_step_naming_an_unknown_asset_says_to_list_it_under_assets(tmp_path: Path) -> None:
     file = write(tmp_path / "s.yaml", "steps:\n - a red ball\n - add [dog] to [last]\n")
     out_console = console()
     with studio(tmp_path, StepRenderer()) as st:
         result = run_script(load_script(file), st, tmp_path / "out", out_console)
+    assert result.exit_code == EXIT_BAD_FILE  # the file needs fixing; a rerun as is fails again
+    assert "step 2/2: failed: [dog] is not in this session" in printed(out_console)
+    assert result.message.startswith("[dog] is not in this session")
+    assert result.hint == f"add dog: PATH under assets: in {file}"
+    assert "--asset" not in printed(out_console) + result.message + result.hint
+
+
+def test_a_missed_expectation_says_which_step_to_change_not_to_resume(tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", "steps:\n - a red ball\n"
+                 " - instruction: make the ball in [last] blue\n   expect: {outputs: 2}\n")  # fmt: skip
+    with studio(tmp_path, StepRenderer()) as st:
+        result = run_script(load_script(file), st, tmp_path / "out", console())
     assert result.exit_code == EXIT_STEP_FAILED
-    assert "[dog] is not in this session" in printed(out_console)
+    assert result.message == "expected 2 output(s), got 1"
+    assert result.hint == f"change the instruction or the expect: of step 2 of {file}"
+
+
+def test_an_interrupted_run_says_to_run_it_again(tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", "steps:\n - a red ball\n - make the ball in [last] blue\n")
+    with studio(tmp_path, StepRenderer(interrupt=(2, KeyboardInterrupt()))) as st:
+        result = run_script(load_script(file), st, tmp_path / "out", console())
+    assert result.exit_code == EXIT_INTERRUPTED
+    assert result.hint == "run the same command again to go on from this step"
+
+
+def test_a_question_from_the_planner_stops_the_run_naming_the_choices(tmp_path: Path) -> None:
+    from anypix.errors import ClarificationNeeded
+    from frontends import AskingPlanner
+
+    question = ClarificationNeeded("Which image should I tidy?", ["[photo]", "[scene]"])
+    file = write(tmp_path / "s.yaml", "steps:\n - tidy it up\n")
+    with Studio(tmp_path / "data", planner=AskingPlanner(question), renderer=StepRenderer()) as st:
+        result = run_script(load_script(file), st, tmp_path / "out", console())
+        assert st.session("s", create=False).history() == []  # a question is not a turn
+    out = console()
+    planned = dry_run(load_script(file), AskingPlanner(question), out)
+    assert result.exit_code == planned == EXIT_BAD_FILE
+    assert result.message == "the planner asks: Which image should I tidy?"
+    assert result.hint == f"say which in step 1 of {file}: one of [photo], [scene]"
+    assert "cannot plan it: the planner asks: Which image should I tidy? (say which in step 1" \
+        in printed(out)  # fmt: skip
+
+
+def test_text_from_the_file_reaches_the_terminal_with_control_characters_escaped(
+    tmp_path: Path,
+) -> None:
+    file = write(tmp_path / "s.yaml", 'steps:\n - "a red ball\\e[2J\\a"\n')
+    assert load_script(file).steps[0].instruction == "a red ball\x1b[2J\x07"
+    out = console()
+    dry_run(load_script(file), grammar_planner(), out)
+    with studio(tmp_path, StepRenderer()) as st:
+        run_script(load_script(file), st, tmp_path / "out", out)
+    assert "\x1b" not in printed(out) and "\x07" not in printed(out)
+    assert "step 1/1: a red ball\\x1b[2J\\x07" in printed(out)
 
 
 def test_jsonl_and_yaml_describe_the_same_script(tmp_path: Path) -> None:
@@ -222,14 +275,29 @@ def test_dry_run_reports_a_plan_that_misses_its_expected_ops(tmp_path: Path) -> 
             "not a miniworld palette",
         ),
         ("a.yaml", "assets: {x: {photo: 1}}\nsteps: [a]\n", "assets.x: "),
+        # a drawn asset: the family's own options and ranges
+        ("a.yaml", "assets: {x: {miniworld: -1}}\nsteps: [a]\n", "assets.x: seed: Input should"),
+        ("a.yaml", "assets: {x: {miniworld: {size: 100000}}}\nsteps: [a]\n", "size 100000 is out"),
+        ("a.yaml", "assets: {x: {miniworld: {colour: red}}}\nsteps: [a]\n", "argument 'colour'"),
+        ("a.yaml", "assets: {x: {sd15: 3}}\nsteps: [a]\n", "{miniworld: SEED}"),
         ("a.yaml", "assets: {last: p.png}\nsteps: [a]\n", "'last' cannot name an asset"),
         ("a.jsonl", '{"instruction": "a"}\n{not json\n', "line 2: not valid JSON"),
+        # steps count from 1, as the run prints them
+        ("a.yaml", "steps:\n - a\n - {instruction: b, knob: 1}\n", "step 2: knob: Extra inputs"),
+        ("a.yaml", "steps:\n - a\n - {instruction: 3}\n", "step 2: instruction: Input should"),
+        ("a.yaml", "steps: [a, [b]]\n", "step 2: Input should be"),
+        ("a.yaml", "steps:\n - a\x01b\n", "unacceptable character #x0001"),  # raw, not \\x01
+        # nesting no script has: one line, not a RecursionError's traceback
+        ("a.yaml", "steps: " + "[" * 20_000 + "]" * 20_000 + "\n", "nested too deeply"),
+        ("a.yaml", "steps:\n" + "".join(" " * i + "- \n" for i in range(1, 3000)), "nested"),
+        ("a.jsonl", '{"steps": ' + "[" * 20_000 + "]" * 20_000 + "}\n", "line 1: lists or"),
     ],
 )
 def test_bad_files_say_what_is_wrong(tmp_path: Path, name: str, text: str, fragment: str) -> None:
     with pytest.raises(ScriptError) as caught:
         load_script(write(tmp_path / name, text))
     assert fragment in str(caught.value) and caught.value.exit_code == 2
+    assert "\n" not in str(caught.value)
 
 
 def test_a_missing_asset_file_is_refused_before_anything_runs(tmp_path: Path) -> None:
@@ -267,6 +335,16 @@ def test_run_exit_code_3_for_a_model_that_is_not_available(tmp_path: Path) -> No
     assert "Traceback" not in result.stderr
     steps = json.loads((out / MANIFEST).read_text())["steps"]
     assert [s["status"] for s in steps] == ["failed"]  # saved, so a rerun starts there
+
+
+def test_run_says_what_to_change_in_the_file_in_one_line(tmp_path: Path) -> None:
+    file = write(tmp_path / "s.yaml", "assets: {scene: {miniworld: 3}}\nsteps:\n"
+                 " - add [dog] to [scene]\n")  # fmt: skip
+    result = anypix("run", str(file), "--out", str(tmp_path / "out"), "--llm", "fast",
+                    "--model", "tiny-random")  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr == (f"error: step 1: [dog] is not in this session; this session has "
+                             f"scene (add dog: PATH under assets: in {file})\n")  # fmt: skip
 
 
 def test_run_dry_run_from_the_command_line(tmp_path: Path) -> None:

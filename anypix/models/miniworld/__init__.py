@@ -83,6 +83,8 @@ def draw_scene(
     for what, value, known in (("palette", palette, PALETTES), ("texture", texture, TEXTURES)):
         if value is not None and value not in known:
             raise ValueError(f"{value!r} is not a miniworld {what}: use one of {', '.join(known)}")
+    if not 8 <= size <= 1024:  # a script's asset: a typo must not allocate gigabytes
+        raise ValueError(f"size {size} is out of range: use 8 to 1024 pixels a side")
     if palette or texture:
         scene = Scene(seed, Style(palette or "mono", texture or "flat", 45, 0.2))
     else:
