@@ -39,7 +39,15 @@ from mcp.shared.exceptions import MCPError
 from pydantic import TypeAdapter, ValidationError
 
 from anypix.api.tools import TOOLS, ToolOutput, Workspace
-from anypix.errors import AnypixError, EmptyInstructionError, UnknownAssetError
+from anypix.errors import (
+    AnypixError,
+    ClarificationNeeded,
+    ConfigError,
+    EmptyInstructionError,
+    TurnFailed,
+    UnknownAssetError,
+)
+from anypix.knobs import EditOptions
 from anypix.studio import Studio
 
 if TYPE_CHECKING:
@@ -93,20 +101,22 @@ def build_server(
     *,
     session: str | None = None,
     file_roots: list[Path] | None = None,
+    parallel: bool = False,
 ) -> Server[ServerState]:
     """An MCP server over the studio ``studio_factory`` opens (default: ``Studio()``).
 
     The studio opens when the server starts serving and closes when it stops; tools act on
     ``session`` (id, prefix or name; a new name creates it) unless a call names another, or by
     default on the most recent session, chosen once. With ``file_roots`` a call may name files
-    by path only under those folders."""
+    by path only under those folders. ``parallel``: the studio renders on a pool of workers
+    (:mod:`anypix.batch`), so calls on different sessions run side by side."""
     open_studio = studio_factory or Studio
 
     @asynccontextmanager
     async def lifespan(_: Server[ServerState]) -> AsyncIterator[ServerState]:
         studio = await anyio.to_thread.run_sync(open_studio)
         try:
-            yield ServerState(Workspace(studio, session, file_roots))
+            yield ServerState(Workspace(studio, session, file_roots, parallel=parallel))
         finally:
             studio.close()
 
@@ -138,7 +148,8 @@ def build_server(
 async def call_tool(
     workspace: Workspace, session: ServerSession, params: types.CallToolRequestParams
 ) -> types.CallToolResult:
-    """Run one tool in a worker thread (renders block), one call at a time per workspace."""
+    """Run one tool in a worker thread (renders block), one call at a time per workspace, or
+    per session when the workspace renders in parallel."""
     spec = tool_specs().get(params.name)
     if spec is None:
         names = ", ".join(tool_specs())
@@ -155,7 +166,7 @@ async def call_tool(
         kwargs["_cancel"] = cancelled.is_set
 
     def run() -> ToolOutput:
-        with workspace.lock:
+        with workspace.lock_for(kwargs.get("session")):
             return spec.fn(_workspace=workspace, **kwargs)
 
     try:
@@ -182,10 +193,18 @@ def tool_result(output: ToolOutput) -> types.CallToolResult:
 
 
 def error_result(exc: AnypixError) -> types.CallToolResult:
-    """A tool error the calling agent can act on: what was wrong, and how to fix it."""
+    """A tool error the calling agent can act on: what was wrong, and how to fix it. A turn that
+    ran and failed names its stored turn (so the agent knows it exists and need not retry to
+    find out); a question from the planner lists its choices."""
     hint = _hint_for_agents(exc)
     text = exc.message + (f"\nhint: {hint}" if hint else "")
-    record = {"error": type(exc).__name__, "message": exc.message, "hint": hint}
+    record: dict[str, Any] = {"error": type(exc).__name__, "message": exc.message, "hint": hint}
+    if isinstance(exc, TurnFailed):
+        record["error"] = type(exc.cause).__name__
+        record["turn"], record["status"] = exc.turn.summary.seq, exc.turn.summary.status
+        text += f"\n(stored as turn {exc.turn.summary.seq}, {exc.turn.summary.status})"
+    if isinstance(exc, ClarificationNeeded):
+        record["question"], record["choices"] = exc.question, exc.choices
     return types.CallToolResult(
         content=[types.TextContent(text=text)], structured_content=record, is_error=True
     )
@@ -193,10 +212,15 @@ def error_result(exc: AnypixError) -> types.CallToolResult:
 
 def _hint_for_agents(exc: AnypixError) -> str | None:
     """The CLI's hints name command-line flags; an agent passes arguments instead."""
-    if isinstance(exc, UnknownAssetError):
-        return f'pass it in "assets": {{"{exc.name}": "/path/to/file" or base64 data}}'
-    if isinstance(exc, EmptyInstructionError):
+    cause = exc.cause if isinstance(exc, TurnFailed) else exc
+    if isinstance(cause, UnknownAssetError):
+        return f'pass it in "assets": {{"{cause.name}": "/path/to/file" or base64 data}}'
+    if isinstance(cause, EmptyInstructionError):
         return 'write what to do, e.g. "add [dog] to [photo]"'
+    if isinstance(cause, ClarificationNeeded) and cause.choices:
+        return f"call again with an instruction that says which: {', '.join(cause.choices)}"
+    if isinstance(cause, ClarificationNeeded):
+        return "call again with an instruction that answers the question"
     return exc.hint
 
 
@@ -212,11 +236,14 @@ def _arguments(spec: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
             raise AnypixError(
                 f"{spec.name} needs the argument {name!r}", f"its arguments: {listed}"
             )
-    hints = get_type_hints(spec.fn)
+    hints = get_type_hints(spec.fn, include_extras=True)
     values: dict[str, Any] = {}
     for name, value in arguments.items():
         try:
-            values[name] = TypeAdapter(hints[name]).validate_python(value)
+            if hints[name] == EditOptions | None and isinstance(value, dict):
+                values[name] = EditOptions.parse(value)  # its one-line errors name the range
+            else:
+                values[name] = TypeAdapter(hints[name]).validate_python(value)
         except ValidationError as exc:
             wanted = json.dumps({k: v for k, v in properties[name].items() if k != "description"})
             raise AnypixError(
@@ -246,21 +273,19 @@ def studio_factory(settings: Settings | None = None) -> Callable[[], Studio]:
     model loaded on the first render and kept for the next."""
 
     def open_studio() -> Studio:
-        from anypix.agent.planner import planner_for
-        from anypix.config import load_settings
-        from anypix.tools.preset import PresetRenderer
-
-        chosen = settings or load_settings()
-        return Studio(chosen.data_dir, planner=planner_for(chosen), renderer=PresetRenderer(chosen))
+        return Studio.from_settings(settings)
 
     return open_studio
 
 
-def serve_stdio(settings: Settings | None = None, *, session: str | None = None) -> None:
-    """Serve over stdin/stdout until the client closes them (how agents usually start servers)."""
+def serve_stdio(settings: Settings | None = None, *, session: str | None = None,
+                open_studio: Callable[[], Studio] | None = None, parallel: bool = False) -> None:  # fmt: skip
+    """Serve over stdin/stdout until the client closes them (how agents usually start servers).
+    ``open_studio`` (default: the settings' studio) and ``parallel``: see :func:`build_server`."""
     from mcp.server.stdio import stdio_server
 
-    server = build_server(studio_factory(settings), session=session)
+    server = build_server(open_studio or studio_factory(settings), session=session,
+                          parallel=parallel)  # fmt: skip
 
     async def run() -> None:
         async with stdio_server() as (read_stream, write_stream):
@@ -277,6 +302,8 @@ def serve_http(
     token: str | None = None,
     session: str | None = None,
     file_roots: list[Path] | None = None,
+    open_studio: Callable[[], Studio] | None = None,
+    parallel: bool = False,
 ) -> None:
     """Serve streamable HTTP at ``http://host:port/mcp`` until interrupted.
 
@@ -290,12 +317,14 @@ def serve_http(
 
     from anypix.api.http import MCP_PATH, bind, check_exposure, http_app
 
+    check_token(token)
     check_exposure(host, token)
     if token is None:
         token = secrets.token_urlsafe(32)
         sys.stderr.write(f"token: {token}\n")
     roots = file_roots if file_roots is not None else [Path.cwd()]
-    server = build_server(studio_factory(settings), session=session, file_roots=roots)
+    server = build_server(open_studio or studio_factory(settings), session=session,
+                          file_roots=roots, parallel=parallel)  # fmt: skip
     sock = bind(host, port)
     where = sock.getsockname()
     shown = f"[{where[0]}]" if sock.family == socket.AF_INET6 else where[0]
@@ -307,6 +336,20 @@ def serve_http(
     sys.stderr.flush()
     config = uvicorn.Config(http_app(server, token, host=host), log_level="warning")
     uvicorn.Server(config).run(sockets=[sock])
+
+
+def check_token(token: str | None) -> None:
+    """Refuse a token a client cannot send or anyone could guess: empty, spaces, control
+    characters (None is fine: a new one is made)."""
+    if token is None:
+        return
+    if not token.strip():
+        raise ConfigError("the token is empty, which would let anyone in",
+                          "pass --token SECRET, or leave it out to get a new one printed")  # fmt: skip
+    if any(ch.isspace() or not ch.isprintable() or not ch.isascii() for ch in token):
+        raise ConfigError("the token has spaces, control or non-ASCII characters, which an "
+                          "HTTP header cannot carry",
+                          "use letters, digits and punctuation, or leave --token out")  # fmt: skip
 
 
 def _version() -> str:

@@ -22,20 +22,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from anypix.errors import AnypixError, AssetError, PlanValidationError
+from anypix.knobs import EditOptions
 from anypix.memory.history import AssetInfo, TurnDetail
-from anypix.memory.turns import SessionNotFoundError
 from anypix.studio import Session, Studio
-
-if TYPE_CHECKING:
-    pass
 
 Progress = Callable[[int, int], None]
 Cancel = Callable[[], bool]
+TurnNumber = Annotated[int, Field(ge=0, le=2**31 - 1)]  # SQLite ends at 2**63; a typo far sooner
 
 MIME_TYPES = {
     "png": "image/png",
@@ -73,11 +71,13 @@ class Workspace:
     ``session`` None means the most recent session (or a new one), chosen on first use and kept,
     so a CLI run elsewhere cannot switch an agent's session half-way; a name that does not exist
     yet becomes a new session of that name. One tool call runs at a time (renders are CPU or GPU
-    bound, and the history cursor must not move under a running turn)."""
+    bound, and the history cursor must not move under a running turn); with ``parallel`` (the
+    studio renders on a pool of workers) one call at a time per session."""
 
     def __init__(
-        self, studio: Studio, session: str | None = None, file_roots: list[Path] | None = None
-    ) -> None:
+        self, studio: Studio, session: str | None = None, file_roots: list[Path] | None = None,
+        *, parallel: bool = False,
+    ) -> None:  # fmt: skip
         """``file_roots``: the folders whose files a call may name by path (None: any file the
         process can read, as for a local stdio client)."""
         self.studio = studio
@@ -86,19 +86,33 @@ class Workspace:
             [root.resolve() for root in file_roots] if file_roots is not None else None
         )
         self.lock = threading.Lock()
-        self._pinned: str | None = None
+        self.parallel = parallel
+        self._session_locks: dict[str | None, threading.Lock] = {}
+        self._pinned: Session | None = None
+
+    def lock_for(self, ref: str | None) -> threading.Lock:
+        """The lock a call on session ``ref`` holds while it runs: the workspace's one lock,
+        or with ``parallel`` one per session (a session's turns move its history cursor, so
+        they still run one at a time)."""
+        if not self.parallel:
+            return self.lock
+        key = None  # None: the session calls default to
+        if ref is not None:
+            try:
+                key = self.studio.session(ref, create=False).id
+            except AnypixError:
+                key = ref  # the call itself reports it
+            if self._pinned is not None and key == self._pinned.stored_id:
+                key = None
+        with self.lock:
+            return self._session_locks.setdefault(key, threading.Lock())
 
     def session(self, ref: str | None = None) -> Session:
         if ref is not None:
             return self.studio.session(ref, create=False)
-        if self._pinned is None:
-            try:
-                found = self.studio.session(self.default_session)
-            except SessionNotFoundError:
-                assert self.default_session is not None  # no ref: most recent or new
-                found = self.studio.new_session(self.default_session)
-            self._pinned = found.id
-        return Session(self.studio, self._pinned)
+        if self._pinned is None:  # a new session is stored on its first turn or attachment
+            self._pinned = self.studio.session(self.default_session)
+        return self._pinned
 
 
 # -- the tools --------------------------------------------------------------------------------------
@@ -108,6 +122,7 @@ def plan(
     instruction: str,
     assets: dict[str, str] | None = None,
     session: str | None = None,
+    options: EditOptions | None = None,
     _workspace: Workspace | None = None,
 ) -> ToolOutput:
     """Turn an instruction into an edit plan without rendering or storing anything: the plan as
@@ -119,29 +134,14 @@ def plan(
         assets: new files by name: {"dog": "/path/dog.png"} or base64 data; names the session
             already has (see list_assets) need not be given again.
         session: session id, id prefix or name (default: the server's session).
+        options: sampling knobs the plan gets (seed, steps, guidance, strength, size).
     """
-    from anypix.agent.executor import FunctionPlanner
-    from anypix.agent.references import References
-    from anypix.errors import EmptyInstructionError
-
     workspace = _required(_workspace)
-    text = instruction.strip()
-    if not text:
-        raise EmptyInstructionError()
     target = workspace.session(session)
-    modalities = {name: info.modality for name, info in target.assets().items()}
     with _asset_files(assets, workspace.file_roots) as files:
-        from anypix.media import sniff
-
-        modalities.update({name: sniff(path)[0] for name, path in files.items()})
-        planner = workspace.studio.planner
-        agent = planner if hasattr(planner, "plan") else FunctionPlanner(planner)
-        references = References({name: path.name for name, path in files.items()})
-        result = agent.plan(text, modalities, references=references)
-    edit_plan = getattr(result, "plan", result)
-    record = {"session": target.id, "plan": edit_plan.contract()}
-    if getattr(result, "source", None) is not None:
-        record["planned_by"] = str(result.source)
+        result = target.plan(instruction, files, options=options)
+    record = {"session": target.stored_id, "plan": result.plan.contract(),
+              "planned_by": result.source}  # fmt: skip
     return ToolOutput(record)
 
 
@@ -149,6 +149,7 @@ def edit(
     instruction: str,
     assets: dict[str, str] | None = None,
     session: str | None = None,
+    options: EditOptions | None = None,
     _workspace: Workspace | None = None,
     _progress: Progress | None = None,
     _cancel: Cancel | None = None,
@@ -162,20 +163,23 @@ def edit(
         assets: files to attach by name: {"photo": "/path/photo.png", "dog": "<base64 PNG>"};
             they stay in the session for later turns.
         session: session id, id prefix or name (default: the server's session).
+        options: sampling knobs (seed, steps, guidance, strength, size) and how many variations
+            to render.
     """
     workspace = _required(_workspace)
     target = workspace.session(session)
     with _asset_files(assets, workspace.file_roots) as files:
-        turn = target.edit(instruction, files, progress=_progress, cancel=_cancel)
+        turn = target.edit(instruction, files, options=options, progress=_progress,
+                           cancel=_cancel)  # fmt: skip
     return _turn_output(target, turn)
 
 
 def generate(
     plan: str | None = None,
     prompt: str | None = None,
-    seed: int | None = None,
     assets: dict[str, str] | None = None,
     session: str | None = None,
+    options: EditOptions | None = None,
     _workspace: Workspace | None = None,
     _progress: Progress | None = None,
     _cancel: Cancel | None = None,
@@ -186,9 +190,10 @@ def generate(
     Args:
         plan: the plan in token form ([base]/[sub]/[gen]/[blob]/[style]/[op]/[knobs] lines).
         prompt: a description of a new image, e.g. "a red fox in the snow" (instead of plan).
-        seed: the sampling seed (overrides the plan's [knobs] seed; default: the plan's or random).
         assets: files the plan names, by name: {"photo": "/path/photo.png"} or base64 data.
         session: session id, id prefix or name (default: the server's session).
+        options: sampling knobs over the plan's [knobs] (seed, steps, guidance, strength, size)
+            and how many variations to render.
     """
     from anypix.plan import EditPlan, Op
 
@@ -201,10 +206,6 @@ def generate(
         else:
             assert prompt is not None
             fixed = EditPlan(gen=prompt, ops=[Op(op="generate", target=prompt)])
-        if seed is not None:
-            fixed = fixed.model_copy(
-                update={"knobs": fixed.knobs.model_copy(update={"seed": seed})}
-            )
     except ValidationError as exc:
         first = exc.errors()[0]
         raise PlanValidationError(
@@ -213,8 +214,8 @@ def generate(
     target = workspace.session(session)
     instruction = plan if plan is not None else f"generate: {prompt}"
     with _asset_files(assets, workspace.file_roots) as files:  # the turn's planner: the plan itself
-        turn = target.edit(instruction, files, progress=_progress, cancel=_cancel,
-                           planner=lambda _instruction, _modalities: fixed)  # fmt: skip
+        turn = target.edit(instruction, files, options=options, progress=_progress,
+                           cancel=_cancel, planner=lambda _instruction, _modalities: fixed)  # fmt: skip
     return _turn_output(target, turn)
 
 
@@ -226,12 +227,12 @@ def list_assets(session: str | None = None, _workspace: Workspace | None = None)
     """
     target = _required(_workspace).session(session)
     assets = [_asset_record(info) for info in target.assets().values()]
-    return ToolOutput({"session": target.id, "assets": assets})
+    return ToolOutput({"session": target.stored_id, "assets": assets})
 
 
 def get_asset(
     name: str | None = None,
-    turn: int | None = None,
+    turn: TurnNumber | None = None,
     session: str | None = None,
     _workspace: Workspace | None = None,
 ) -> ToolOutput:
@@ -276,9 +277,8 @@ def history(session: str | None = None, _workspace: Workspace | None = None) -> 
         session: session id, id prefix or name (default: the server's session).
     """
     target = _required(_workspace).session(session)
-    info = target.info()
     turns = [asdict(summary) for summary in target.history()]
-    return ToolOutput({"session": target.id, "name": info.name, "turns": turns})
+    return ToolOutput({"session": target.stored_id, "name": target.name, "turns": turns})
 
 
 TOOLS: dict[str, Callable[..., ToolOutput]] = {
@@ -308,39 +308,14 @@ def _asset_record(info: AssetInfo) -> dict[str, Any]:
 
 
 def _turn_output(target: Session, turn: TurnDetail) -> ToolOutput:
-    images = [
-        {
-            "index": render.position,
-            "sha256": render.sha256,
-            "path": str(render.path),
-            "edited": list(render.parent) if render.parent else None,
-            "provenance": render.provenance,
-        }
-        for render in turn.renders
-    ]
-    record = {
-        "session": target.id,
-        "turn": turn.summary.seq,
-        "parent": turn.summary.parent,
-        "status": turn.summary.status,
-        "instruction": turn.summary.instruction,
-        "plan_tokens": _tokens(turn.plan),
-        "images": images,
-        "steps": [
-            {"tool": step.tool, "seconds": round(step.seconds, 4), "error": step.error}
-            for step in turn.steps
-        ],
-        "timings": turn.timings,
-        "error": turn.error,
-    }
-    media = [Media(render.path.read_bytes(), "image/png") for render in turn.renders]
-    return ToolOutput(record, media)
-
-
-def _tokens(stored_plan: dict[str, Any] | None) -> str | None:
+    """The turn as :meth:`TurnDetail.to_json` has it, with its plan in token form too, and its
+    images."""
     from anypix.plan import EditPlan
 
-    return EditPlan.model_validate(stored_plan).tokens() if stored_plan else None
+    record = {"session": target.id, **turn.to_json()}
+    record["plan_tokens"] = EditPlan.model_validate(turn.plan).tokens() if turn.plan else None
+    media = [Media(render.path.read_bytes(), "image/png") for render in turn.renders]
+    return ToolOutput(record, media)
 
 
 @contextmanager

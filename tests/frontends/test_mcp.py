@@ -94,7 +94,16 @@ async def test_the_tools_are_listed_with_the_registry_schemas() -> None:
         assert tool.description
     edit = listed["edit"].input_schema
     assert edit["required"] == ["instruction"]
-    assert set(edit["properties"]) == {"instruction", "assets", "session"}  # no _progress etc.
+    assert set(edit["properties"]) == {"instruction", "assets", "session", "options"}  # no _progress
+    # the knobs and their ranges are the shared options model's (the same as the CLI's flags)
+    from anypix.knobs import EditOptions, knob_range
+
+    schema = listed["edit"].input_schema
+    defs = schema.get("$defs") or schema["properties"]["options"]["$defs"]  # where pydantic puts it
+    options = defs["EditOptions"]
+    assert set(options["properties"]) == set(EditOptions.model_fields)
+    (seed,) = [s for s in options["properties"]["seed"]["anyOf"] if s["type"] == "integer"]
+    assert (seed["minimum"], seed["maximum"]) == knob_range("seed")
     assert (
         listed["history"].annotations is not None and listed["history"].annotations.read_only_hint
     )
@@ -136,9 +145,10 @@ async def test_a_whole_edit_session_over_mcp(tmp_path: Path) -> None:
         turn = record_of(edited)
         assert [done for done, _, _ in progress] == [1, 2, 3]
         assert {total for _, total, _ in progress} == {3}
-        assert turn["turn"] == 1 and turn["status"] == "ok"
+        assert turn["seq"] == 1 and turn["status"] == "ok"
         assert turn["plan_tokens"] == renderer.plans[0].tokens()
-        assert turn["images"][0]["provenance"]["preset"] == "steps"
+        assert turn["renders"][0]["provenance"]["preset"] == "steps"
+        assert turn["outputs"] == [turn["renders"][0]["path"]]
         assert [step["tool"] for step in turn["steps"]] == ["plan", "check", "render"]
         [image] = images_of(edited)
         assert image.size == (8, 8)
@@ -148,17 +158,17 @@ async def test_a_whole_edit_session_over_mcp(tmp_path: Path) -> None:
             await client.call_tool(
                 "generate",
                 {"plan": "[base] last\n[sub] stamp\n[gen] a stamped photo\n[op] add stamp ref=stamp",
-                 "assets": {"stamp": png_base64((5, 200, 5))}, "seed": 11},
+                 "assets": {"stamp": png_base64((5, 200, 5))}, "options": {"seed": 11}},
             )
         )  # fmt: skip
-        assert second["turn"] == 2 and second["parent"] == 1
+        assert second["seq"] == 2 and second["parent"] == 1
         assert renderer.plans[-1].knobs.seed == 11 and renderer.plans[-1].subs == ["stamp"]
 
         assets = record_of(await client.call_tool("list_assets", {}))["assets"]
         by_name = {asset["name"]: asset for asset in assets}
         assert set(by_name) == {"photo", "stamp", "last"}
         assert (by_name["photo"]["width"], by_name["photo"]["height"]) == (24, 16)
-        assert by_name["last"]["sha256"] == second["images"][0]["sha256"]
+        assert by_name["last"]["sha256"] == second["renders"][0]["sha256"]
 
         fetched = await client.call_tool("get_asset", {"name": "photo"})
         assert record_of(fetched)["asset"]["sha256"] == by_name["photo"]["sha256"]
@@ -201,8 +211,98 @@ async def test_user_errors_come_back_as_tool_errors_with_a_hint(tmp_path: Path) 
         assert "line 1" in bad_plan
         nothing = error_text(await client.call_tool("undo", {}))
         assert "hint:" in nothing
-        # a failed turn is still recorded, as the CLI records it
-        assert record_of(await client.call_tool("history", {}))["turns"][0]["status"] == "failed"
+        # refused before they ran: nothing was stored, so retrying cannot make a duplicate
+        assert record_of(await client.call_tool("history", {}))["turns"] == []
+
+
+class FailingRenderer(StepRenderer):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("boom")
+
+
+@pytest.mark.anyio
+async def test_a_turn_that_ran_and_failed_is_a_tool_error_naming_its_stored_turn(
+    tmp_path: Path,
+) -> None:
+    photo = png_file(tmp_path / "photo.png", (1, 2, 3))
+    server = build_server(lambda: Studio(tmp_path / "data", planner=grammar_planner(),
+                                         renderer=FailingRenderer()))  # fmt: skip
+    async with Client(server) as client:
+        failed = await client.call_tool(
+            "edit", {"instruction": "remove the cat from [photo]", "assets": {"photo": str(photo)}}
+        )
+        turns = record_of(await client.call_tool("history", {}))["turns"]
+    assert "RuntimeError: boom" in error_text(failed)
+    assert failed.structured_content is not None
+    assert (failed.structured_content["turn"], failed.structured_content["status"]) == (1, "failed")
+    assert [(t["seq"], t["status"]) for t in turns] == [(1, "failed")]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("tool", "arguments", "fragment"),
+    [
+        ("edit", {"options": {"seed": -1}}, "seed -1 is out of range"),
+        ("edit", {"options": {"seed": 10**30}}, "is out of range"),
+        ("edit", {"options": {"steps": 0}}, "steps 0 is out of range"),
+        ("edit", {"options": {"size": "9x99999"}}, "out of range"),
+        ("edit", {"options": {"variations": 10**6}}, "out of range"),
+        ("edit", {"options": {"sed": 1}}, "sed is not an option"),
+        ("edit", {"options": "seed=3"}, "'options'"),
+        ("generate", {"prompt": "a fox", "options": {"guidance": 1e300}}, "guidance 1e+300 is out"),
+        ("plan", {"options": {"strength": 2}}, "strength 2 is out of range"),
+        ("get_asset", {"turn": 99}, "99"),
+        ("get_asset", {"turn": -1}, "'turn'"),
+        ("get_asset", {"turn": 10**30}, "'turn'"),
+        ("history", {"session": "no-such-session"}, "no-such-session"),
+    ],
+)
+async def test_bad_numbers_and_unknown_turns_are_tool_errors_that_store_nothing(
+    tmp_path: Path, tool: str, arguments: dict[str, Any], fragment: str
+) -> None:
+    photo = png_file(tmp_path / "photo.png", (1, 2, 3))
+    renderer = StepRenderer()
+    server = build_server(lambda: Studio(tmp_path / "data", planner=grammar_planner(),
+                                         renderer=renderer))  # fmt: skip
+    if tool in ("edit", "plan"):
+        arguments = {"instruction": "remove the cat from [photo]",
+                     "assets": {"photo": str(photo)}, **arguments}  # fmt: skip
+    async with Client(server) as client:
+        result = await client.call_tool(tool, arguments)  # a protocol error would raise here
+        turns = record_of(await client.call_tool("history", {}))["turns"]
+    assert fragment in error_text(result)
+    assert len(error_text(result).splitlines()) <= 2  # the message, and its hint
+    assert turns == [] and renderer.plans == []
+
+
+@pytest.mark.anyio
+async def test_a_question_from_the_planner_is_a_tool_error_naming_the_choices(
+    tmp_path: Path,
+) -> None:
+    from anypix.errors import ClarificationNeeded
+    from frontends import AskingPlanner
+
+    photo = png_file(tmp_path / "photo.png", (1, 2, 3))
+    question = ClarificationNeeded("Which image should I tidy?", ["[photo]", "[scene]"])
+    server = build_server(lambda: Studio(tmp_path / "data", planner=AskingPlanner(question),
+                                         renderer=StepRenderer()))  # fmt: skip
+    async with Client(server) as client:
+        asked = await client.call_tool(
+            "edit", {"instruction": "tidy it up", "assets": {"photo": str(photo)}}
+        )
+        planned = await client.call_tool("plan", {"instruction": "tidy it up"})
+        turns = record_of(await client.call_tool("history", {}))["turns"]
+        answered = record_of(await client.call_tool(
+            "edit", {"instruction": "tidy it ([photo])", "assets": {"photo": str(photo)}}
+        ))  # fmt: skip
+    text = error_text(asked)
+    assert text.startswith("Which image should I tidy?")
+    assert "hint: call again with an instruction that says which: [photo], [scene]" in text
+    assert asked.structured_content is not None
+    assert asked.structured_content["choices"] == ["[photo]", "[scene]"]
+    assert "Which image" in error_text(planned)
+    assert turns == []  # asking stored nothing, not even the attachment
+    assert answered["status"] == "ok" and answered["plan"]["base"] == "photo"
 
 
 @pytest.mark.anyio
@@ -300,7 +400,7 @@ async def test_an_edit_over_mcp_renders_with_the_tiny_random_model(tmp_path: Pat
         )
         seconds = time.perf_counter() - started
     turn = record_of(edited)
-    provenance = turn["images"][0]["provenance"]
+    provenance = turn["renders"][0]["provenance"]
     assert provenance["preset"] == "tiny-random" and provenance["steps"] == 2
     assert ticks == [1, 2, 3, 4]  # 2 inversion steps of [photo], then 2 denoising steps
     [image] = images_of(edited)
@@ -375,6 +475,25 @@ def test_http_refuses_a_public_address_without_a_token() -> None:
     check_exposure("0.0.0.0", "given")  # an explicit token allows it
     check_exposure("::1", None)
     check_exposure("localhost", None)
+
+
+@pytest.mark.parametrize("token", ["", "   ", "two words", "tab\tin", "esc\x1b[2J"])
+def test_a_token_no_client_can_send_is_refused_before_serving(token: str) -> None:
+    with pytest.raises(AnypixError, match="token") as caught:
+        serve_http(port=0, token=token)
+    assert caught.value.exit_code == 2 and caught.value.hint is not None
+
+
+@pytest.mark.parametrize("command", [["-m", "anypix.api", "--http"], ["-m", "anypix.cli", "serve",
+                                                                       "--http"]])  # fmt: skip
+def test_serve_with_an_empty_token_is_one_line_and_exit_2(
+    tmp_path: Path, command: list[str]
+) -> None:
+    done = subprocess.run([sys.executable, *command, "--port", "8765", "--token", ""],
+                          env=_server_env(tmp_path), capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("error: the token is empty") and done.stderr.count("\n") == 1
 
 
 @pytest.mark.anyio
