@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from anypix.errors import BatchIncomplete, CancelledError
+from anypix.errors import BatchIncomplete, CancelledError, UserError
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -65,6 +65,8 @@ def batch(
     from anypix.batch.spec import BatchSpec
     from anypix.media import parse_attachments
 
+    if timeout_s is not None and timeout_s <= 0:
+        raise UserError(f"--timeout {timeout_s:g} is not a time", "give seconds, more than 0")
     shared = {name: a.path for name, a in parse_attachments(assets or []).items()}
     spec = BatchSpec.create(instruction, files, options, settings.model, input_name=input_name,
                             shared=shared)  # fmt: skip

@@ -5,6 +5,8 @@ renderer is the front-end tests' step-counting fake, so these run in a second or
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -291,3 +293,64 @@ def test_turns_run_side_by_side_on_the_driver_threads(tmp_path: Path) -> None:
     assert result.count("done") == 6 and renderer.most >= 2
 
 
+
+
+class SlowSteps(StepRenderer):
+    """The step renderer at 50 ms a step, polling ``cancel`` before each."""
+
+    def __call__(self, plan: EditPlan, assets: Mapping[str, Any], **callbacks: Any) -> Render:
+        import time
+
+        cancel, progress = callbacks.get("cancel"), callbacks.get("progress")
+
+        def slow(done: int, total: int) -> None:
+            time.sleep(0.05)
+            if progress is not None:
+                progress(done, total)
+
+        return super().__call__(plan, assets, cancel=cancel, progress=slow)
+
+
+def test_the_in_process_pool_stops_a_render_on_cancel_and_on_its_time_out() -> None:
+    from anypix.batch import InProcessPool
+    from anypix.config import load_settings
+    from anypix.errors import CancelledError, RenderTimeoutError
+
+    plan = grammar_planner().plan("a red ball", {}).plan
+    plan = plan.model_copy(update={"knobs": plan.knobs.model_copy(update={"steps": 200})})
+    pool = InProcessPool(load_settings(), timeout_s=0.3)
+    pool.renderer = SlowSteps()  # type: ignore[assignment]
+    seen: list[int] = []
+    with pytest.raises(CancelledError):
+        pool(plan, {}, progress=lambda done, total: seen.append(done), cancel=lambda: len(seen) >= 2)
+    assert seen == [1, 2]
+    with pytest.raises(RenderTimeoutError, match=r"longer than 0\.3 s"):
+        pool(plan, {})
+    assert pool.renderer.ticks[-1] < 20  # type: ignore[attr-defined]
+
+
+# -- the command ----------------------------------------------------------------------------------------
+
+
+def anypix_batch(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "anypix.cli", "batch", *args],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_the_command_refuses_a_bad_batch_in_one_line_before_anything_runs(tmp_path: Path) -> None:
+    files = pngs(tmp_path / "in", 2)
+    cases = [
+        (["make it warmer", *map(str, files)],
+         "error: the instruction names no input (write [photo] where each file goes"),
+        (["paint [photo] like [style]", str(files[0])],
+         "error: the instruction names [photo], [style]; which one is each input file?"),
+        ([INSTRUCTION, str(tmp_path / "missing.png")], "error: no such file: "),
+        ([INSTRUCTION, str(files[0]), "--timeout", "0"], "error: --timeout 0 is not a time"),
+        ([INSTRUCTION, str(files[0]), "--steps", "0"], "error: --steps"),
+    ]  # fmt: skip
+    for args, expected in cases:
+        result = anypix_batch(*args, "--out", str(tmp_path / "out"))
+        assert result.returncode == 2, (args, result.stderr)
+        assert result.stderr.startswith(expected), (args, result.stderr)
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists() and not (tmp_path / "anypix-data").exists()

@@ -195,22 +195,7 @@ def test_a_render_past_its_time_out_is_stopped(pool: RayPool, inputs: list[Path]
         pool.timeout_s = None
 
 
-# -- the driver killed -----------------------------------------------------------------------------
-
-DRIVER = """
-import sys
-from pathlib import Path
-from rich.console import Console
-from anypix.batch.command import batch
-from anypix.config import load_settings
-from anypix.knobs import EditOptions
-
-address, out, steps, *files = sys.argv[1:]
-batch("{instruction}", [Path(f) for f in files], load_settings(llm="fast"), Console(),
-      options=EditOptions.parse({{"seed": 1, "steps": int(steps)}}), out=Path(out),
-      ray=address, workers=2)
-"""
-
+# -- the driver killed: `anypix batch` in a subprocess, SIGKILLed after three edits ----------------
 
 def done_in(manifest: Path) -> int:
     try:
@@ -225,14 +210,14 @@ def test_a_driver_killed_mid_batch_is_resumed_by_a_rerun(
 ) -> None:
     pool.close()  # the second driver's actors need the cluster's two CPUs
     data_dir, out = tmp_path / "data", tmp_path / "out"
-    env = {**os.environ, "ANYPIX_DATA_DIR": str(data_dir), "OMP_NUM_THREADS": "1"}
-    code = DRIVER.format(instruction=INSTRUCTION)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "anypix.cli", "--data-dir", str(data_dir), "batch",
+               INSTRUCTION, *map(str, inputs), "--out", str(out), "--ray", cluster,
+               "--workers", "2", "--llm", "fast", "--seed", str(KNOBS["seed"]),
+               "--steps", str(KNOBS["steps"])]  # fmt: skip
     log = tmp_path / "driver.log"
     with log.open("wb") as stderr:
-        driver = subprocess.Popen(
-            [sys.executable, "-c", code, cluster, str(out), str(KNOBS["steps"]),
-             *map(str, inputs)], env=env, stdout=subprocess.DEVNULL, stderr=stderr,
-        )  # fmt: skip
+        driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     try:
         deadline = time.monotonic() + 400
         while done_in(out / "batch.json") < 3:
