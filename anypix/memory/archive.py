@@ -6,8 +6,8 @@ The archive is a zip file holding ``manifest.json`` (format, versions, members a
 :mod:`anypix.memory.archive_format`).
 
 Export writes a temp file beside the target and renames it over the target, which must be
-missing or a regular file the user may write; a folder, a device, a link to one, or the data
-dir's own files are refused. Import treats the archive as untrusted input and checks all of it
+missing or a regular file the user may write; a folder, a device, a link, or the data dir's own
+files are refused. Import treats the archive as untrusted input and checks all of it
 before anything is written: members are looked up by the names the rows imply (never extracted
 by their own names), only stored or deflated and unencrypted, sizes are checked before reading,
 every asset's sha256 is recomputed and its content validated like an upload, and all rows land
@@ -156,34 +156,30 @@ _KINDS = {
 }
 
 
-def export_target(path: Path, protected: list[Path]) -> Path:
-    """The file an export may replace: ``path``, or the regular file a link at ``path`` names.
-
-    Refused (:class:`UserError`): anything but a missing or regular file, a read-only file, a
-    folder that does not exist, and the ``protected`` files (the database itself)."""
+def export_target(path: Path, protected: list[Path]) -> None:
+    """Refuse (:class:`UserError`) a ``path`` an export may not replace: anything but a missing
+    or regular file (a link too, whatever it names: a planted link must not redirect the
+    export), a read-only file, a folder that does not exist, and the ``protected`` files."""
     hint = "give the path of a new .zip file, or of a regular file to replace"
     try:
-        target = path.resolve() if path.is_symlink() else path
-        if any(target.resolve() == p.resolve() for p in protected):
+        if any(path.resolve() == p.resolve() for p in protected):
             raise UserError(f"{path} is a file of anypix's data dir", "choose a file outside it")
-        if path.is_symlink() and not target.exists():
-            raise UserError(f"{path} is a link to {target}, which does not exist", hint)
-        info = target.stat()
+        info = path.lstat()
     except FileNotFoundError:
         if not path.parent.is_dir():
             raise UserError(f"the folder {path.parent} does not exist", "create it first") from None
-        return path
+        return
     except (OSError, RuntimeError) as exc:  # a loop of links, a name too long, a file as folder
         raise UserError(
             f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}", hint
         ) from None
+    if stat.S_ISLNK(info.st_mode):
+        raise UserError(f"{path} is a link; anypix replaces only regular files", hint)
     kind = _KINDS.get(stat.S_IFMT(info.st_mode))
     if kind is not None:
-        link = f" (a link to {target})" if target != path else ""
-        raise UserError(f"{path}{link} is {kind}, not a file anypix may replace", hint)
-    if not info.st_mode & 0o222 or not os.access(target, os.W_OK):
+        raise UserError(f"{path} is {kind}, not a file anypix may replace", hint)
+    if not info.st_mode & 0o222 or not os.access(path, os.W_OK):
         raise UserError(f"{path} is read-only", "make it writable first, or choose another name")
-    return target
 
 
 def export_session(engine: Engine, store: AssetStore, session_id: str, path: Path) -> ArchiveRows:
@@ -191,7 +187,7 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
     returns what was written."""
     db_file = database_path(engine)
     protected = [db_file, *(db_file.with_name(db_file.name + s) for s in ("-wal", "-shm"))]
-    target = export_target(path, protected)
+    export_target(path, protected)
     try:
         rows = collect_rows(engine, session_id)
     except ValidationError as exc:
@@ -217,7 +213,7 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
         "rows_sha256": hashlib.sha256(rows_json).hexdigest(),
         "assets": {member(a): a.sha256 for a in rows.assets},
     }
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
             archive.writestr("manifest.json", json.dumps(manifest, indent=1))
@@ -229,7 +225,7 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
                 )
         with temp.open("rb+") as handle:
             os.fsync(handle.fileno())
-        os.replace(temp, target)
+        os.replace(temp, path)
     except OSError as exc:
         raise UserError(
             f"cannot write {path}: {exc.strerror or exc}",

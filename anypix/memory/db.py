@@ -269,6 +269,14 @@ def migrate(engine: Engine, upto: int | None = None) -> list[int]:
     wanted = {m.version for m in MIGRATIONS if m.version <= target}
     with engine.connect() as conn:  # the common case, up to date, needs no write lock
         done = _applied(conn)
+        foreign = not done and conn.exec_driver_sql(
+            "SELECT 1 FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
+        ).first()
+    if foreign:  # another program's database: adding anypix's tables would change it
+        raise StorageError(
+            f"{database_path(engine)} is an SQLite database of another program",
+            "move it aside, or point --data-dir (ANYPIX_DATA_DIR) at another folder",
+        )
     _refuse_newer(done)
     if wanted <= done:
         return []
