@@ -107,7 +107,7 @@ class TurnMessage(Static):
                            details=verification_lines(detail))  # fmt: skip
         else:
             error = visible(detail.error or summary.status, newlines=False)
-            entry.set_line(f"{summary.status}: {error} · {seq}")
+            entry.set_line(f"{summary.status}: {error} · {seq}", details=verification_lines(detail))
         return entry
 
 

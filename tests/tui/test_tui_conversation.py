@@ -11,6 +11,8 @@ from tui_fakes import SteppingRenderer, attach, fast_planner, finish_turn, submi
 
 from anypix.config import Settings
 from anypix.errors import ClarificationNeeded
+from anypix.memory.history import TurnDetail, TurnSummary
+from anypix.records import StepRecord
 from anypix.studio import Studio
 from anypix.tui import AnypixApp
 from anypix.tui.chat_input import InstructionInput
@@ -92,3 +94,40 @@ async def test_control_characters_are_shown_as_escapes(
             ]
     assert not any(ch in text for text in shown for ch in "\x1b\x07"), shown
     assert "brighter\\x1b]0;pwned\\x07" in shown[0] and "evil\\x1b[2J" in shown[2]
+
+
+def checked_turn(status: str, checks: list[tuple[str, str | None]]) -> TurnDetail:
+    """A stored turn whose verify steps found ``checks`` ((result, error) each)."""
+    summary = TurnSummary(seq=4, parent=3, status=status, instruction="add a ring to [last]",
+                          created_at=0.0, outputs=1, current=True, on_path=True)  # fmt: skip
+    steps = [StepRecord("plan"), StepRecord("render"),
+             *(StepRecord("verify", result=result, error=error) for result, error in checks)]  # fmt: skip
+    return TurnDetail(summary, {}, None, "verify: the ring is missing" if status == "failed" else
+                      None, {}, steps, [])  # fmt: skip
+
+
+async def test_what_verification_found_is_shown_under_the_turn() -> None:
+    from textual.app import App, ComposeResult
+
+    from anypix.tui.message_list import MessageList
+
+    class Conversation(App[None]):
+        def compose(self) -> ComposeResult:
+            yield MessageList()
+
+    app = Conversation()
+    async with app.run_test() as pilot:
+        messages = app.query_one(MessageList)
+        live = messages.add_turn("add a ring to [last]")
+        live.finish(checked_turn("ok", [("add ring: verified", None)]), None, "ok")
+        messages.add_stored([checked_turn("failed", [("", "add ring: no ring in its blob")])])
+        await pilot.pause()
+        ok, failed = app.query(TurnMessage)
+    assert ok.text.plain.splitlines()[1:] == [
+        "  ✓ turn 4 · 0 images · now the current image",
+        "    verify: add ring: verified",
+    ]
+    assert failed.text.plain.splitlines()[1:] == [
+        "  ✗ failed: verify: the ring is missing · turn 4",
+        "    verify: add ring: no ring in its blob",
+    ]
