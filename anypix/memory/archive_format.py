@@ -154,8 +154,9 @@ def parse_manifest(data: bytes, where: str) -> ArchiveManifest:
             f"{where}: manifest.json is not JSON", "export the session again"
         ) from None
     if not isinstance(raw, dict):
+        kinds = {list: "a list", str: "text", bool: "true or false", type(None): "null"}
         raise ArchiveError(
-            f"{where}: manifest.json holds a {type(raw).__name__}, not an object",
+            f"{where}: manifest.json holds {kinds.get(type(raw), 'a number')}, not an object",
             "export the session again",
         )
     if raw.get("format") != ARCHIVE_FORMAT or raw.get("version") != ARCHIVE_VERSION:
@@ -186,7 +187,8 @@ def first_problem(exc: ValidationError) -> str:
     error = exc.errors(include_url=False)[0]
     place = ".".join(str(part) for part in error["loc"])
     more = f" (and {exc.error_count() - 1} more problems)" if exc.error_count() > 1 else ""
-    return f"has a bad value at {place or 'the top'}: {error['msg'].lower()}{more}"
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    return f"has a bad value at {place or 'the top'}: {message}{more}"
 
 
 # -- checks across rows ------------------------------------------------------------------------------
