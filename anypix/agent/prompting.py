@@ -38,9 +38,10 @@ def plan_schema(assets: Mapping[str, str]) -> dict[str, Any]:
     name: Any = Literal[tuple(names)] if names else None
     ref: Any = name | None if names else None
     base: Any = Literal[tuple(images)] | None if images else ref
+    kind: Any = Literal[OP_KINDS]
     op = create_model(
         "Op",
-        op=(Literal[OP_KINDS], ...),
+        op=(kind, ...),
         target=(str, Field(max_length=80)),
         ref=(ref, ...),
     )
@@ -49,7 +50,7 @@ def plan_schema(assets: Mapping[str, str]) -> dict[str, Any]:
         base=(base, ...),
         subs=(list[name], Field(max_length=4)) if names else (tuple[()], ...),
         style_ref=(ref, ...),
-        ops=(list[op], Field(min_length=1, max_length=4)),  # type: ignore[valid-type]
+        ops=(list[op], Field(min_length=1, max_length=4)),
         gen=(str, Field(max_length=160)),
     )
     return json_schema(plan)
