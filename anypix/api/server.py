@@ -27,7 +27,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from functools import cache, partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_type_hints
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -36,7 +36,6 @@ from mcp.server import Server
 from mcp.server.context import ServerRequestContext
 from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
-from pydantic import TypeAdapter, ValidationError
 
 from anypix.api.tools import TOOLS, ToolOutput, Workspace
 from anypix.errors import (
@@ -225,31 +224,13 @@ def _hint_for_agents(exc: AnypixError) -> str | None:
 
 
 def _arguments(spec: Tool, arguments: dict[str, Any]) -> dict[str, Any]:
-    """Check the call's arguments against the tool's signature (the schema it was listed with)."""
-    properties: dict[str, Any] = spec.parameters["properties"]
-    listed = ", ".join(properties)
-    for name in arguments:
-        if name not in properties:
-            raise AnypixError(f"{spec.name} has no argument {name!r}", f"its arguments: {listed}")
-    for name in spec.parameters["required"]:
-        if name not in arguments:
-            raise AnypixError(
-                f"{spec.name} needs the argument {name!r}", f"its arguments: {listed}"
-            )
-    hints = get_type_hints(spec.fn, include_extras=True)
-    values: dict[str, Any] = {}
-    for name, value in arguments.items():
-        try:
-            if hints[name] == EditOptions | None and isinstance(value, dict):
-                values[name] = EditOptions.parse(value)  # its one-line errors name the range
-            else:
-                values[name] = TypeAdapter(hints[name]).validate_python(value)
-        except ValidationError as exc:
-            wanted = json.dumps({k: v for k, v in properties[name].items() if k != "description"})
-            raise AnypixError(
-                f"{spec.name}: {name!r} {exc.errors()[0]['msg'].lower()}", f"expected {wanted}"
-            ) from None
-    return values
+    """The call's arguments checked against the tool's signature (the schema it was listed
+    with) by the tool table's own validation; ``options`` go through :class:`EditOptions`,
+    whose errors name the knob and its range, as the CLI's flags do."""
+    given = dict(arguments)
+    if isinstance(given.get("options"), dict):
+        given["options"] = EditOptions.parse(given["options"])
+    return spec.validate(given)
 
 
 def _progress_reporter(session: ServerSession) -> Callable[[int, int], None]:
