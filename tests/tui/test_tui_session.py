@@ -276,3 +276,29 @@ async def test_a_bug_is_shown_as_one_and_the_ui_goes_on(
             assert "hint: this is a bug in anypix" in entry.text.plain
             assert app.query_one(RenderProgress).label == "idle (last turn failed)"
             assert [t.status for t in studio.session("test").history()] == ["failed"]
+
+
+async def test_show_export_and_quit_work_as_in_chat(
+    studio: Studio, settings: Settings, pictures: dict[str, Path], tmp_path: Path
+) -> None:
+    app = make_app(studio, settings)
+    async with app.run_test(size=SIZE) as pilot:
+        await attach(pilot, "photo", pictures["photo"])
+        await finish_turn(pilot, "make [photo] brighter")
+        await finish_turn(pilot, "make [last] darker")
+        await submit(pilot, "/show 1")
+        await wait_until(pilot, lambda: "turn 1" in notes(app)[-1], "/show 1")
+        assert app.query_one(PlanView).border_title == "plan · turn 1"
+        await submit(pilot, "/show")
+        await wait_until(pilot, lambda: notes(app)[-1].startswith("session test"), "/show")
+        assert notes(app)[-1] == "session test: 2 turn(s), at turn 2; names: [last], [photo]"
+        await submit(pilot, f"/export {tmp_path / 'test.zip'}")
+        await wait_until(pilot, lambda: "exported" in notes(app)[-1], "/export")
+        assert (tmp_path / "test.zip").stat().st_size > 0
+        await submit(pilot, "/show 7")
+        await wait_until(pilot, lambda: "7" in notes(app)[-1], "no turn 7")
+        assert app.query_one(PlanView).border_title == "plan · turn 1"  # unchanged
+        await submit(pilot, "/show 99999999999")
+        await wait_until(pilot, lambda: "not a turn number" in notes(app)[-1], "a bad number")
+        await submit(pilot, "/quit")
+        await wait_until(pilot, lambda: not app.is_running, "the app to quit")
