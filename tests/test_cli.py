@@ -89,7 +89,7 @@ def test_user_errors_are_one_line_with_exit_code_2(args: list[str], fragment: st
 
 def test_a_file_that_is_not_an_image_is_refused(tmp_path: Path) -> None:
     fake = tmp_path / "photo.png"
-    fake.write_text("this is not a png")
+    fake.write_text("this is not a png, only words " * 10)
     result = anypix("plan", "--asset", f"photo={fake}", "remove the cat from [photo]")
     assert result.returncode == 2
     assert "neither an image nor audio" in result.stderr
@@ -165,3 +165,13 @@ def test_front_end_help_explains_with_an_example(command: str) -> None:
     result = anypix(command, "--help")
     assert result.returncode == 0
     assert "Example" in result.stdout
+
+
+def test_tools_json_is_the_shared_tool_table() -> None:
+    from anypix.tools.registry import all_tools
+
+    result = anypix("tools", "--json")
+    assert result.returncode == 0, result.stderr
+    listed = json.loads(result.stdout)
+    assert [t["function"]["name"] for t in listed] == [t.name for t in all_tools()]
+    assert all(t["function"]["parameters"]["type"] == "object" for t in listed)

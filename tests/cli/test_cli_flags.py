@@ -93,3 +93,12 @@ def test_options_turn_into_plan_knobs() -> None:
     assert options.variations == 1
     with pytest.raises(Exception, match="colour is not an option"):
         EditOptions.parse({"colour": "red"})
+
+
+def test_negative_prompts_are_refused_until_the_renderer_reads_them(images: dict[str, Path]) -> None:
+    # Knobs has no negative prompt yet, so nothing would render it: say so instead of ignoring it.
+    assert "negative" not in Knobs.model_fields
+    ran = cli("plan", "--negative", "blurry", "-a", f"photo={images['photo']}", "make [photo] brighter")
+    assert ran.exit_code == 3 and ran.error_lines == [
+        "error: negative prompts are not rendered by this version of anypix (leave out --negative)"
+    ]

@@ -52,7 +52,7 @@ def test_an_edit_refused_before_it_runs_stores_no_session_and_no_file(
 ) -> None:
     photo = f"photo={images['photo']}"
     not_an_image = tmp_path / "notes.png"
-    not_an_image.write_text("hello")
+    not_an_image.write_text("hello, these are only words " * 10)
     for args, fragment in (
         (["-a", photo, "add [dog] to [photo]"], "[dog] is not in this session"),
         (["-s", "trip", "-a", photo, "   "], "the instruction is empty"),
