@@ -216,7 +216,7 @@ def _check_version(engine: Engine, db_path: Path) -> None:
     """A database opened read-only can be read only at the schema this anypix knows."""
     with engine.connect() as conn:
         done = _applied(conn)
-    _refuse_newer(done)
+    _refuse_newer(done, database_path(engine))
     version = max(done, default=0)
     if version < SCHEMA_VERSION:
         raise StorageError(
@@ -253,11 +253,11 @@ def _applied(conn: Connection) -> set[int]:
     return {row[0] for row in conn.exec_driver_sql("SELECT version FROM schema_migrations")}
 
 
-def _refuse_newer(done: set[int]) -> None:
+def _refuse_newer(done: set[int], db_path: Path) -> None:
     newer = [v for v in done if v > SCHEMA_VERSION]
     if newer:
         raise StorageError(
-            f"this database has schema version {max(newer)}, newer than this anypix "
+            f"{db_path} has schema version {max(newer)}, newer than this anypix "
             f"understands ({SCHEMA_VERSION})",
             "upgrade anypix, or point --data-dir elsewhere",
         )
@@ -277,14 +277,14 @@ def migrate(engine: Engine, upto: int | None = None) -> list[int]:
             f"{database_path(engine)} is an SQLite database of another program",
             "move it aside, or point --data-dir (ANYPIX_DATA_DIR) at another folder",
         )
-    _refuse_newer(done)
+    _refuse_newer(done, database_path(engine))
     if wanted <= done:
         return []
     applied: list[int] = []
     with writer(engine).begin() as conn:
         conn.exec_driver_sql(MIGRATIONS_TABLE)
         done = _applied(conn)  # again, under the lock: another process may have migrated
-        _refuse_newer(done)
+        _refuse_newer(done, database_path(engine))
         for migration in MIGRATIONS:
             if migration.version in done or migration.version > target:
                 continue
