@@ -124,6 +124,8 @@ class Chat:
         except TurnFailed as failed:
             if not isinstance(failed.cause, AnypixError | KeyboardInterrupt):
                 raise failed.cause from None  # a bug in anypix keeps its traceback
+            if isinstance(failed.cause, ClarificationNeeded):  # asked on a re-plan: still asked
+                raise failed.cause from None
             if failed.cancelled:
                 self.say("cancelled: the turn is kept as cancelled; the current image is "
                          "unchanged", "yellow")  # fmt: skip

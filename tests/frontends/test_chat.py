@@ -219,3 +219,33 @@ def test_control_characters_from_the_person_are_shown_never_sent(
     assert "\x1b" not in text and "\x07" not in text
     assert "session tour\\x1b[31m" in text and "red\\x1b[2J ring" in text
     assert "'\\x1b]0;x\\x07' is not a turn number" in text
+
+
+class AsksOnReplan(AskingPlanner):
+    """Plans a removal from [ghost] (not in the session) first; told so, it asks which image."""
+
+    @property
+    def can_replan(self) -> bool:
+        return True
+
+    def plan(self, instruction: str, assets: Any, *, references: Any = None,
+             feedback: str | None = None) -> Any:  # fmt: skip
+        if feedback is None and "(" not in instruction:
+            self.seen.append(instruction)
+            return super().plan(instruction + " ([ghost])", assets)
+        return super().plan(instruction, assets, references=references, feedback=feedback)
+
+
+def test_a_question_asked_when_planning_again_is_asked_too(tmp_path: Path, scene: Path) -> None:
+    question = ClarificationNeeded("Which image should I tidy?", ["[scene]"])
+    planner = AsksOnReplan(question)
+    console = Console(file=io.StringIO(), width=200)
+    with Studio(tmp_path / "data", planner=planner, renderer=StepRenderer()) as studio:
+        lines = Lines([f"/attach scene={scene}", "tidy it up", "1"])
+        run_chat(studio.session(), lines, console)
+        turns = studio.session().history()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert "Which image should I tidy?\n  1. [scene]" in text
+    # the first plan ran into a tool's error, so that turn is kept (failed); the answer renders
+    assert [(t.status, t.instruction) for t in turns] == [("failed", "tidy it up"),
+                                                          ("ok", "tidy it up ([scene])")]  # fmt: skip
