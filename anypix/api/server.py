@@ -202,8 +202,9 @@ def error_result(exc: AnypixError) -> types.CallToolResult:
         record["error"] = type(exc.cause).__name__
         record["turn"], record["status"] = exc.turn.summary.seq, exc.turn.summary.status
         text += f"\n(stored as turn {exc.turn.summary.seq}, {exc.turn.summary.status})"
-    if isinstance(exc, ClarificationNeeded):
-        record["question"], record["choices"] = exc.question, exc.choices
+    cause = exc.cause if isinstance(exc, TurnFailed) else exc
+    if isinstance(cause, ClarificationNeeded):  # asked at once, or when planning again
+        record["question"], record["choices"] = cause.question, cause.choices
     return types.CallToolResult(
         content=[types.TextContent(text=text)], structured_content=record, is_error=True
     )
