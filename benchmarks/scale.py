@@ -4,27 +4,30 @@ that predicts for a cluster of N GPUs.
     python benchmarks/scale.py [--json] [--edits 16] [--steps 4] [--backend ray|processes]
                                [--gpu-render-s S]
 
-Measured (miniworld, ``add a yellow ring to [photo]`` on 64x64 scenes, ``--steps`` steps):
+Measured (miniworld, ``add a yellow ring to [photo]`` on 64x64 scenes, ``--steps`` steps), with
+the workers already started (``worker_start_s_W``):
 
-* ``batch_edits_per_s_W`` -- edits finished per second by ``anypix batch`` with W workers
-  (W = 1, 2), from the first edit to the last, workers already started (``worker_start_s``);
-* ``render_s_per_edit`` -- one worker's seconds per edit (pool time per edit with W = 1);
-* ``driver_overhead_s_per_edit`` -- what the driver itself spends on an edit (plan lookup,
-  attachment checks, locating, storing the turn, copying the output), measured with an instant
-  renderer so that nothing else is in it.
+* ``batch_edits_per_s_W`` -- edits finished per second by a batch on W workers (W = 1, 2), the
+  driver running two turns per worker as ``anypix batch`` does;
+* ``render_s_per_edit`` -- a worker's own seconds per render (the renders' timings, W = 1);
+* ``pipeline_overhead_s_per_edit`` -- ``1 / batch_edits_per_s_1 - render_s_per_edit``: what an
+  edit costs one worker beyond its render (sending the job and assets, returning the PNG, the
+  driver work that does not overlap the render);
+* ``driver_overhead_s_per_edit`` -- the driver's own cost per edit (plan lookup, attachment
+  checks, locating, storing the turn, copying the output), timed with renders that take no time.
 
-**The N-GPU estimate** is arithmetic on those figures. The driver stores every turn itself, one
-at a time in effect (its threads share one interpreter), so it caps the batch at ``1/d`` edits
-per second; the workers render in parallel::
+**The N-GPU estimate** is arithmetic on those figures. Each GPU worker renders one edit every
+``r + o`` seconds; the driver stores every turn itself, one at a time in effect (its threads
+share one interpreter), so it caps the batch at ``1/d`` edits per second::
 
-    T(N) = min(N * e / r, 1 / d)
+    T(N) = min(N / (r + o), 1 / d)
 
-with ``r`` seconds per render on one worker, ``e`` the parallel efficiency measured at two
-workers (``T(2) / (2 * T(1))``; on a 2-core machine the driver competes with the workers, so it is
-a pessimistic figure for a cluster), and ``d`` the driver overhead. For GPUs, ``r`` is a GPU's
-seconds per render: pass it as ``--gpu-render-s`` (default: the CPU worker's ``r`` measured here,
-which makes the table "N workers like these"). Past ``N* = r / (e * d)`` workers the driver is the
-limit; split the inputs across several drivers (each with its own ``--data-dir``) to go further.
+with ``r`` one GPU's seconds per render (``--gpu-render-s``; default: the CPU worker's ``r``
+measured here, which makes the table "N workers like this one, each on its own device"), ``o``
+the pipeline overhead and ``d`` the driver overhead. Past ``N* = (r + o) / d`` workers the
+driver is the limit; split the inputs over several drivers (each with its own ``--data-dir``)
+to go further. ``scaling_2`` (= T(2) / (2 T(1)) measured) says how far two workers on this
+machine's shared cores fall short of that: CPU workers compete for the same cores, GPUs do not.
 """
 
 from __future__ import annotations
@@ -124,27 +127,28 @@ def measure(edits: int, steps: int, backend: str) -> dict[str, Any]:
             with _open(backend, workers) as pool:
                 figures[f"worker_start_s_{workers}"] = time.perf_counter() - started
                 _batch(pool, files[:workers], steps, folder / f"warm{workers}")  # first calls
-                busy = pool.stats.busy_s
+                rendered = pool.stats.render_s
                 result = _batch(pool, files, steps, folder / f"w{workers}")
                 figures[f"batch_edits_per_s_{workers}"] = edits / result.seconds
                 if workers == 1:
-                    figures["render_s_per_edit"] = (pool.stats.busy_s - busy) / edits
+                    figures["render_s_per_edit"] = (pool.stats.render_s - rendered) / edits
     finally:
         if backend == "ray":
             ray.shutdown()
     figures["driver_overhead_s_per_edit"] = _driver_overhead(files, steps, folder / "driver")
+    figures["pipeline_overhead_s_per_edit"] = max(
+        0.0, 1 / figures["batch_edits_per_s_1"] - figures["render_s_per_edit"])
+    figures["scaling_2"] = figures["batch_edits_per_s_2"] / (2 * figures["batch_edits_per_s_1"])
     return figures
 
 
 def estimate(figures: Mapping[str, Any], gpu_render_s: float | None) -> dict[str, Any]:
-    """T(N) = min(N * e / r, 1 / d) for the cluster sizes in CLUSTER_SIZES (see the docstring)."""
-    t1, t2 = figures["batch_edits_per_s_1"], figures["batch_edits_per_s_2"]
-    e = min(1.0, t2 / (2 * t1))
+    """T(N) = min(N / (r + o), 1 / d) for the cluster sizes in CLUSTER_SIZES (see above)."""
     r = gpu_render_s if gpu_render_s is not None else figures["render_s_per_edit"]
-    d = figures["driver_overhead_s_per_edit"]
-    table = {str(n): min(n * e / r, 1 / d) for n in CLUSTER_SIZES}
-    return {"efficiency_2": e, "render_s": r, "driver_cap_edits_per_s": 1 / d,
-            "driver_bound_from_workers": r / (e * d), "edits_per_s": table}  # fmt: skip
+    o, d = figures["pipeline_overhead_s_per_edit"], figures["driver_overhead_s_per_edit"]
+    table = {str(n): min(n / (r + o), 1 / d) for n in CLUSTER_SIZES}
+    return {"render_s": r, "pipeline_s": o, "driver_cap_edits_per_s": 1 / d,
+            "driver_bound_from_workers": (r + o) / d, "edits_per_s": table}  # fmt: skip
 
 
 def main() -> None:
@@ -178,16 +182,18 @@ def _print_table(figures: Mapping[str, Any]) -> None:
                   f"{figures['edits']} edits, {figures['steps']} steps, {figures['cpus']} CPUs)")  # fmt: skip
     rows = [("edits/s, 1 worker", "batch_edits_per_s_1", "{:.3f}"),
             ("edits/s, 2 workers", "batch_edits_per_s_2", "{:.3f}"),
-            ("render s/edit, 1 worker", "render_s_per_edit", "{:.3f}"),
+            ("scaling at 2 workers", "scaling_2", "{:.2f}"),
+            ("render s/edit (worker)", "render_s_per_edit", "{:.3f}"),
+            ("pipeline overhead s/edit", "pipeline_overhead_s_per_edit", "{:.3f}"),
             ("driver overhead s/edit", "driver_overhead_s_per_edit", "{:.4f}"),
             ("start 1 worker, s", "worker_start_s_1", "{:.1f}"),
             ("start 2 workers, s", "worker_start_s_2", "{:.1f}")]  # fmt: skip
     for label, key, form in rows:
         table.add_row(label, form.format(figures[key]))
     est = figures["estimate"]
-    guess = Table("workers N", "edits/s", "bound by",
-                  title=f"estimate T(N) = min(N*e/r, 1/d): e={est['efficiency_2']:.2f}, "
-                  f"r={est['render_s']:.3f} s, d={figures['driver_overhead_s_per_edit']:.4f} s")  # fmt: skip
+    guess = Table("GPU workers N", "edits/s", "bound by",
+                  title=f"estimate T(N) = min(N/(r+o), 1/d): r={est['render_s']:.3f} s, "
+                  f"o={est['pipeline_s']:.3f} s, d={figures['driver_overhead_s_per_edit']:.4f} s")  # fmt: skip
     for n, value in est["edits_per_s"].items():
         bound = "driver" if value >= est["driver_cap_edits_per_s"] - 1e-9 else "workers"
         guess.add_row(n, f"{value:.2f}", bound)

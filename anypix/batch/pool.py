@@ -53,6 +53,7 @@ class PoolStats:
     retried: int = 0  # jobs sent again after their worker died
     replaced: int = 0  # workers started to stand in for dead or killed ones
     busy_s: float = 0.0  # callers' time inside the pool: waiting for a worker, and rendering
+    render_s: float = 0.0  # the workers' own time rendering (each render's timings["total"])
     by_worker: dict[str, int] = field(default_factory=dict)  # renders per worker ("host:pid")
 
 
@@ -143,6 +144,7 @@ class InProcessPool(RenderPool):
         finally:
             self._count("busy_s", time.perf_counter() - started)
         self._count("renders")
+        self._count("render_s", render.timings.get("total", 0.0))
         return render
 
 
@@ -168,6 +170,7 @@ class WorkerPool(RenderPool):
         finally:
             self._count("busy_s", time.perf_counter() - started)
         self._count("renders")
+        self._count("render_s", outcome.timings.get("total", 0.0))
         with self._stats_lock:
             by_worker = self.stats.by_worker
             by_worker[outcome.worker] = by_worker.get(outcome.worker, 0) + 1

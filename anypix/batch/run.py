@@ -112,22 +112,22 @@ def run_batch(spec: BatchSpec, studio: Studio, out: Path, progress: BatchProgres
 def _run_items(todo: list[BatchItem], threads: int, stop: threading.Event,
                finished: Callable[[ItemResult], None],
                run: Callable[[BatchItem], ItemResult]) -> None:  # fmt: skip
-    """Run ``todo`` on ``threads`` threads; Ctrl-C sets ``stop`` (running turns end cancelled,
-    queued ones never start) and is raised again once every thread has returned."""
+    """Run ``todo`` on ``threads`` threads. Ctrl-C (or a bug in one turn) sets ``stop``: running
+    turns end cancelled, queued ones never start, and the exception is raised again once every
+    thread has returned."""
     with ThreadPoolExecutor(max(1, threads), thread_name_prefix="batch") as executor:
         pending: set[Future[ItemResult]] = {executor.submit(run, item) for item in todo}
         try:
             while pending:
                 done, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
                 for future in done:
-                    if not future.cancelled():
-                        finished(future.result())
-        except KeyboardInterrupt:
+                    finished(future.result())
+        except BaseException:
             stop.set()
             for future in pending:
                 future.cancel()
             for future in pending:
-                if not future.cancelled():
+                if not future.cancelled() and future.exception() is None:
                     finished(future.result())
             raise
 
@@ -148,6 +148,9 @@ def _run_item(spec: BatchSpec, studio: Studio, session_id: str | None, item: Bat
         turn = session.edit(spec.instruction, attachments, options=spec.options,
                             cancel=stop.is_set)  # fmt: skip
     except TurnFailed as failed:
+        if not isinstance(failed.cause, AnypixError | KeyboardInterrupt):
+            stop.set()  # queued turns must not start
+            raise  # a bug in anypix (stored as a failed turn): it keeps its traceback
         result.status = "cancelled" if failed.cancelled else "failed"
         result.error, result.session = str(failed), session.stored_id
     except AnypixError as exc:  # refused before the turn ran: nothing was stored

@@ -26,7 +26,7 @@ from anypix.batch import (
     run_batch,
     verification,
 )
-from anypix.errors import AnypixError, AssetError
+from anypix.errors import AnypixError, AssetError, TurnFailed
 from anypix.knobs import EditOptions
 from anypix.plan import EditPlan
 from anypix.records import Render
@@ -204,6 +204,30 @@ def test_an_output_deleted_after_a_run_is_copied_again(tmp_path: Path) -> None:
     renderer = StepRenderer()
     run(tmp_path, spec_for(files), renderer)
     assert out.read_bytes() == kept and renderer.plans == []
+
+
+class BugFor(StepRenderer):
+    """The step renderer with a bug for the third input."""
+
+    def __call__(self, plan: EditPlan, assets: Mapping[str, Any], **callbacks: Any) -> Render:
+        if len(self.plans) == 2:
+            self.plans.append(plan)
+            raise ZeroDivisionError("a bug in anypix")
+        return super().__call__(plan, assets, **callbacks)
+
+
+def test_a_bug_in_one_turn_stops_the_batch_with_its_traceback(tmp_path: Path) -> None:
+    files = pngs(tmp_path / "in", 5)
+    renderer = BugFor()
+    with pytest.raises(TurnFailed) as failed:
+        run(tmp_path, spec_for(files), renderer, threads=1)
+    assert isinstance(failed.value.cause, ZeroDivisionError)
+    assert len(renderer.plans) == 3  # the two after it never started
+    manifest = json.loads((tmp_path / "out" / MANIFEST).read_text())
+    statuses = [i["status"] for i in manifest["items"]]
+    assert statuses.count("done") == 2 and set(statuses) <= {"done", "cancelled"}
+    counts = stored_counts(tmp_path / "data")
+    assert (counts["turns"], counts["ok_turns"]) == (3, 2)  # the bug's turn is kept, as failed
 
 
 # -- planning once, and what people see ---------------------------------------------------------------
