@@ -66,10 +66,10 @@ class RayPool(WorkerPool):
                 raise UnavailableError(f"cannot connect to the Ray cluster at {address}: {exc}",
                                   "start it with `ray start --head`, or use --ray auto") from None  # fmt: skip
         gpus, cpus = self._capacity(ray)
-        count = workers or gpus or cpus
-        super().__init__(settings, count, retries=retries, timeout_s=timeout_s)
         self._gpus = 1 if gpus else 0
         self._threads = None if gpus else settings.threads or 1
+        count = workers or gpus or max(1, cpus // (self._threads or 1))
+        super().__init__(settings, count, retries=retries, timeout_s=timeout_s)
         self._free: queue.Queue[Any] = queue.Queue()
         self._lock = threading.Lock()
         # the actor serving each calling thread's render (what a fault test kills mid-render)
@@ -90,8 +90,9 @@ class RayPool(WorkerPool):
         from anypix.batch.worker import RenderWorker
 
         ray = import_ray()
+        # A CPU actor reserves a core per torch thread, so Ray never packs more threads than cores.
         actor_class = ray.remote(RenderWorker).options(
-            num_cpus=1, num_gpus=self._gpus, max_concurrency=2, max_restarts=0
+            num_cpus=self._threads or 1, num_gpus=self._gpus, max_concurrency=2, max_restarts=0
         )
         return actor_class.remote(self.settings.model_dump(), self._threads)
 
@@ -99,7 +100,7 @@ class RayPool(WorkerPool):
         """Start ``count`` actors and wait until each has loaded its model."""
         ray = import_ray()
         gpus, cpus = self._capacity(ray)
-        room = gpus if gpus else cpus
+        room = gpus if gpus else cpus // (self._threads or 1)
         if count > room:
             kind = "GPUs" if gpus else "CPUs"
             raise UserError(f"the Ray cluster has {room} {kind}, too few for {count} workers",

@@ -40,7 +40,6 @@ class RenderWorker:
             import torch
 
             torch.set_num_threads(threads)
-            os.environ["OMP_NUM_THREADS"] = str(threads)
         self.renderer = PresetRenderer(self.settings)
         self.progress_table = progress_table if progress_table is not None else {}
         self.cancel_table = cancel_table if cancel_table is not None else {}
