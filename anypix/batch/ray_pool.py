@@ -15,6 +15,7 @@ preset other than the shipped miniworld, its weights where ``model_paths`` says.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -60,8 +61,10 @@ class RayPool(WorkerPool):
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
             try:
-                ray.init(address=None if address == "auto" else address,
-                         include_dashboard=False, log_to_driver=False)  # fmt: skip
+                # "auto": RAY_ADDRESS's cluster, else a new local instance -- never whatever
+                # cluster Ray last saw on this machine, which may be long gone.
+                chosen = (os.environ.get("RAY_ADDRESS") or "local") if address == "auto" else address
+                ray.init(address=chosen, include_dashboard=False, log_to_driver=False)
             except (ConnectionError, RuntimeError, ValueError) as exc:
                 raise UnavailableError(f"cannot connect to the Ray cluster at {address}: {exc}",
                                   "start it with `ray start --head`, or use --ray auto") from None  # fmt: skip
