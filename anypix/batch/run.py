@@ -58,7 +58,6 @@ class BatchResult:
     manifest: Path
     seconds: float = 0.0
     interrupted: bool = False
-    driver_s: float = 0.0  # driver time spent outside renders, over this run's edits
 
     def count(self, status: Status, *, before: bool | None = None) -> int:
         return sum(i.status == status and (before is None or i.before == before)
@@ -91,7 +90,6 @@ def run_batch(spec: BatchSpec, studio: Studio, out: Path, progress: BatchProgres
             _save(result, spec, out)
         progress.advance(item_result)
 
-    rendered_before = _pool_seconds(studio)
     try:
         _run_items(todo, threads, stop, finished,
                    lambda item: _run_item(spec, studio, sessions.get(item.session_name), item,
@@ -100,8 +98,6 @@ def run_batch(spec: BatchSpec, studio: Studio, out: Path, progress: BatchProgres
         result.interrupted = True
     result.interrupted = result.interrupted or stop.is_set()
     result.seconds = time.perf_counter() - started
-    ran = [i for i in result.items if not i.before]
-    result.driver_s = max(0.0, sum(i.seconds for i in ran) - (_pool_seconds(studio) - rendered_before))
     order = {item.key: index for index, item in enumerate(items)}
     result.items.sort(key=lambda i: order[i.key])
     _save(result, spec, out)
@@ -204,14 +200,6 @@ def verification(turn: TurnDetail) -> bool | None:
     (issue 15) without an error; None for a turn that was not checked."""
     checks = [step for step in turn.steps if step.tool == "verify"]
     return None if not checks else checks[-1].error is None
-
-
-def _pool_seconds(studio: Studio) -> float:
-    """Seconds the studio's threads have spent waiting on renders (a pool counts them)."""
-    from anypix.batch.pool import RenderPool
-
-    renderer = studio.renderer
-    return renderer.stats.busy_s if isinstance(renderer, RenderPool) else 0.0
 
 
 def _save(result: BatchResult, spec: BatchSpec, out: Path) -> None:
