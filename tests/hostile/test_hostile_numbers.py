@@ -45,7 +45,7 @@ FLAGS: dict[str, list[str]] = {
     "--steps": ["0", "-3", HUGE, "nan"],
     "--guidance": ["-1", "nan", "inf", "1e309"],
     "--strength": ["1.5", "-0.1", "nan"],
-    "--size": ["0x0", "99999x99999", "-8x8", "axb", "64x"],
+    "--size": ["0x0", "99999x99999", "-8x8", "axb", "64x64x64"],
     "--variations": ["0", "-1", "1000000"],
 }
 FLAG_CASES = [(flag, value) for flag, values in FLAGS.items() for value in values]
