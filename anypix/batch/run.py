@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from anypix.studio import Session, Studio
 
 MANIFEST = "batch.json"
+SAVE_EVERY_S = 1.0
 Status = Literal["done", "failed", "cancelled"]
 
 
@@ -83,24 +84,30 @@ def run_batch(spec: BatchSpec, studio: Studio, out: Path, progress: BatchProgres
             result.items.append(done)
     progress.start(len(items), len(result.items))
     lock = threading.Lock()
+    saved = [time.monotonic()]
 
     def finished(item_result: ItemResult) -> None:
         with lock:
             result.items.append(item_result)
-            _save(result, spec, out)
+            # The report is rewritten whole, so at most once a second: a long batch must not
+            # spend its time writing JSON (the database, not this file, is what resumes it).
+            if time.monotonic() - saved[0] >= SAVE_EVERY_S:
+                _save(result, spec, out)
+                saved[0] = time.monotonic()
         progress.advance(item_result)
 
+    order = {item.key: index for index, item in enumerate(items)}
     try:
         _run_items(todo, threads, stop, finished,
                    lambda item: _run_item(spec, studio, sessions.get(item.session_name), item,
                                           out, stop))  # fmt: skip
     except KeyboardInterrupt:
         result.interrupted = True
+    finally:  # what finished is reported whatever happened, in the inputs' order
+        result.items.sort(key=lambda i: order[i.key])
+        _save(result, spec, out)
     result.interrupted = result.interrupted or stop.is_set()
     result.seconds = time.perf_counter() - started
-    order = {item.key: index for index, item in enumerate(items)}
-    result.items.sort(key=lambda i: order[i.key])
-    _save(result, spec, out)
     progress.finish(result)
     return result
 
