@@ -7,10 +7,11 @@
 
 From Python::
 
-    from anypix.batch import BatchSpec, open_pool, run_batch
+    from anypix.batch import BatchProgress, BatchSpec, open_pool, run_batch
+    from anypix.batch.command import pool_studio
 
-    with open_pool(settings, ray="auto") as pool:                # a renderer over Ray actors
-        studio = Studio(settings.data_dir, renderer=pool, locator=pool.locator)
+    spec = BatchSpec.create("make [photo] warmer", files, EditOptions(seed=1), settings.model)
+    with open_pool(settings, ray="auto") as pool, pool_studio(settings, pool, batch=True) as studio:
         run_batch(spec, studio, Path("out/warm"), BatchProgress(console), threads=8)
 
 A batch is one instruction applied to many files: one turn per input, each in its own session,
