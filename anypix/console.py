@@ -35,8 +35,11 @@ if TYPE_CHECKING:
     from anypix.memory.sessions import SessionInfo
     from anypix.plan import EditPlan
 
-# C0 controls except tab and newline, DEL, C1 controls, and the bidi controls that reorder text.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# C0 controls except tab and newline, DEL, C1 controls, the bidi controls that reorder text
+# (marks, embeddings, overrides, isolates), and the Unicode line and paragraph separators.
+_CONTROL = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
+)
 
 
 def _escape_char(match: re.Match[str]) -> str:
