@@ -1,1 +1,2 @@
-"""The planner agent: fast-path grammar, LLM backends, layout reasoning and the executor loop."""
+"""The planner agent: the planner protocol (:mod:`anypix.agent.protocol`), the fast-path
+grammar, LLM backends, prompts, layout reasoning and the executor loop."""
