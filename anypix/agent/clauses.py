@@ -7,6 +7,7 @@ import re
 
 from anypix.agent.phrases import (
     REF,
+    VAGUE,
     WHOLE,
     Draft,
     NotCanonicalError,
@@ -20,6 +21,7 @@ from anypix.agent.phrases import (
     ref_names,
     take_region,
     take_style,
+    vague_target,
     verb_of,
     words,
 )
@@ -82,7 +84,12 @@ def _remove(verb: str, rest: str, draft: Draft) -> None:
     rest = re.sub(r"\s+(?:out|away|off)$", "", rest)
     if verb == "take" and not match:
         raise NotCanonicalError("'take' without 'out of [image]'")
+    owner = re.search(rf"{REF}'s\b", rest)
+    if owner and not match:  # "the sign above [shop]'s door": [shop] is the image
+        draft.base(owner.group(1))
+        rest = re.sub(rf"{REF}'s\b", "the", rest)
     for item in items(rest):
+        item = vague_target(draft, item, verb)
         refs = ref_names(item)
         draft.op("remove", item, refs[0] if refs else None)
 
@@ -131,6 +138,8 @@ def _move(rest: str, draft: Draft) -> None:
     if base == WHOLE and not target and draft.ops:
         _place_previous(draft, place or where)
         return
+    if (base == WHOLE and not target) or (base is None and VAGUE.fullmatch(clean(target))):
+        target, base = vague_target(draft, "it", f"move {where or place}".strip()), None
     draft.base(base)
     draft.op("move", f"{target} {where or place}", None, place)
 
@@ -179,11 +188,13 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     """make / turn / paint / render / change / convert: recolor, restyle, replace or generate."""
     lowered = rest.lower()
     variation = re.fullmatch(
-        rf"(?:me )?(?:a |an |some |\w+ )?(?:other |new )?(?:variations?|versions?|alternatives?) (?:of|on) {REF}",
-        lowered,
+        r"(?:me )?(?:a |an |some |\w+ )?(?:other |new )?(?:variations?|versions?|alternatives?) "
+        r"(?:of|on) (.+)",
+        rest,
+        re.IGNORECASE,
     )
-    if variation:
-        draft.base(variation.group(1))
+    if variation and (re.fullmatch(REF, variation.group(1)) or is_whole(variation.group(1))):
+        draft.base(object_phrase(variation.group(1))[1])
         draft.op("variation")
         return
     change = re.fullmatch(r"(?:the )?colou?r of (.+?) (?:to|into) (.+)", rest, re.IGNORECASE)
@@ -294,6 +305,8 @@ def read_clause(clause: str, draft: Draft) -> None:
         return None
     if kind == "generate" or kind == "describe":
         return _describe(rest, draft)
+    if kind == "add" and not ref_names(rest) and "image" not in draft.assets.values():
+        return _describe(rest, draft)  # "put a triangle under a circle" on an empty canvas
     readers = {
         "add": lambda: _add(rest, draft),
         "remove": lambda: _remove(verb, rest, draft),

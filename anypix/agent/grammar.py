@@ -1,20 +1,27 @@
-"""The deterministic fast path: canonical instructions -> EditPlan without an LLM.
+"""The deterministic fast path: instructions -> EditPlan without an LLM.
 
 It reads imperative clauses ("add [dog] to [photo]", "remove the umbrella from [beach]", "make the
 jacket in [jacket] dark green", ...) and free-text descriptions ("a lighthouse in a storm"),
-joined by "and", "," or "then" into ONE plan with several ops. "it", "everything" and "the image"
-refer back to the base. Anything it cannot read with confidence raises :class:`NotCanonicalError`,
-which the planner takes as the signal to ask the LLM instead; it never guesses.
+joined by "and", "," or "then" into ONE plan with several ops. Everyday phrasing ("the bins
+should be gone", "what if the car was blue?", typos in the verb) is first rewritten into those
+clauses (:mod:`anypix.agent.everyday`). "it", "this", "the picture" and an edit that names no
+image refer to the image :mod:`anypix.agent.defaults` picks: the one attached this turn, else the
+session's current image. Anything it cannot read with confidence raises
+:class:`NotCanonicalError`, which the planner takes as the signal to ask the LLM instead; what it
+reads but finds ambiguous (two candidate images, an attachment left out, "remove that") raises
+:class:`ClarificationNeeded` with the question for the person. It never guesses.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from pydantic import ValidationError
 
 from anypix.agent.clauses import read_clause
+from anypix.agent.defaults import Answer, ask_about_unused, default_base, take_answer
+from anypix.agent.everyday import rewrite
 from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import Blob, EditPlan, Op
@@ -33,7 +40,7 @@ _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
 # -- clause splitting -------------------------------------------------------------------------------
 
 _LEAD = re.compile(
-    r"^(?:please|kindly|also|then|and|now|next|finally|lastly|after that|just|ok(?:ay)?|"
+    r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
     r"(?:could|can|would|will) you(?: please)?|i(?:'d| would) like(?: you)? to|"
     r"i want(?: you)? to|let's|lets|go ahead and|try to)\b[\s,]*",
     re.IGNORECASE,
@@ -52,14 +59,16 @@ def _strip_lead(text: str) -> str:
     return text
 
 
-def split_clauses(text: str) -> list[str]:
-    """Split at separators that start a new verb-led clause; other separators stay inside (lists
-    like "the pen and the notebook", descriptions like "a lighthouse in a storm, oil painting")."""
+def split_clauses(text: str, assets: Mapping[str, str] | None = None) -> list[str]:
+    """Split at separators that start a new verb-led clause (after everyday rewrites: "the bins
+    should be gone" leads with "remove"); other separators stay inside (lists like "the pen and
+    the notebook", descriptions like "a lighthouse in a storm, oil painting")."""
     parts = _SEPARATOR.split(text)
     clauses = [parts[0]]
     for sep, chunk in zip(parts[1::2], parts[2::2], strict=True):
         stripped = _strip_lead(chunk)
-        if stripped and verb_of(stripped) is not None and not _is_list_continuation(clauses[-1]):
+        leads = stripped and verb_of(rewrite(stripped, assets or {})) is not None
+        if leads and not _is_list_continuation(clauses[-1]):
             clauses.append(stripped)
         else:
             clauses[-1] += sep + chunk
@@ -91,7 +100,7 @@ def _single(names: list[str], what: str) -> str | None:
     return distinct[0] if distinct else None
 
 
-def _build(draft: Draft) -> EditPlan:
+def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
     from anypix.agent.layout import place_blob, scene_blobs
 
     style_ref = _single(draft.style_refs, "style reference")
@@ -99,20 +108,20 @@ def _build(draft: Draft) -> EditPlan:
     edits = [op for op in draft.ops if op["op"] != "generate"]
     if draft.generating and (edits or base):
         raise NotCanonicalError("it both describes a new image and edits one")
-    if base is None and edits:
-        used = {*draft.subs, style_ref}
-        free = [n for n, m in draft.assets.items() if m == "image" and n not in used]
-        if len(free) != 1:
-            raise NotCanonicalError("it does not say which image to edit")
-        base = free[0]
     subs = [s for s in draft.subs if s != style_ref]
-    if base in subs:
-        raise NotCanonicalError(f"[{base}] is both the image edited and a reference")
-    if draft.generating:
+    if draft.generating and answer.edit is None:
+        ask_about_unused(draft.assets, attached, {*subs, style_ref or ""}, answer, None)
         gen = ", ".join(draft.gen_text)
         return EditPlan(
             subs=subs, gen=gen, ops=[Op(op="generate")], blobs=scene_blobs(gen), style_ref=style_ref
         )
+    if draft.generating:  # "(edit [photo])": what was described is added to that image
+        base, edits = answer.edit, [{"op": "add", "target": ", ".join(draft.gen_text),
+                                     "ref": None, "place": ""}]  # fmt: skip
+    if base is None and edits:
+        base = default_base(draft.assets, {*subs, style_ref}, attached, answer.base)
+    if base in subs:
+        raise NotCanonicalError(f"[{base}] is both the image edited and a reference")
     ops, blobs, seen = [], [], set()
     for item in edits:
         ref = style_ref if item["op"] == "restyle" else item["ref"]
@@ -125,9 +134,11 @@ def _build(draft: Draft) -> EditPlan:
             blob: Blob | None = place_blob(item["target"] or item["op"], item["place"])
             if blob is not None:
                 blobs.append(blob)
-    return EditPlan(
+    plan = EditPlan(
         base=base, subs=subs, gen=_edit_gen(ops), ops=ops, blobs=blobs, style_ref=style_ref
     )
+    ask_about_unused(draft.assets, attached, plan.asset_names(), answer, base)
+    return plan
 
 
 def _edit_gen(ops: list[Op]) -> str:
@@ -158,24 +169,33 @@ def normalise(text: str) -> str:
     return _strip_lead(text.rstrip(" .!?")).rstrip(" ,")
 
 
-def parse_instruction(text: str, assets: Mapping[str, str]) -> EditPlan:
-    """Read a canonical instruction into an :class:`EditPlan`.
+def parse_instruction(
+    text: str, assets: Mapping[str, str], attached: Collection[str] | None = None
+) -> EditPlan:
+    """Read an instruction into an :class:`EditPlan`.
 
+    ``attached`` names the assets attached with this instruction (None: all but ``last``); an
+    edit that names no image edits one of them, else the session's current image ``last``.
     Raises :class:`UnknownAssetError` for a ``[name]`` that is not in ``assets``,
-    :class:`EmptyInstructionError` for blank text and :class:`NotCanonicalError` for anything the
-    fast path cannot read with confidence (the planner then asks the LLM).
+    :class:`EmptyInstructionError` for blank text, :class:`ClarificationNeeded` when it is
+    ambiguous (the question to ask) and :class:`NotCanonicalError` for anything the fast path
+    cannot read with confidence (the planner then asks the LLM).
     """
     if not text.strip():
         raise EmptyInstructionError()
     check_references(text, assets)
+    text, answer = take_answer(text, assets)
     text = normalise(text)
     text = re.sub(r",?\s+please$", "", text, flags=re.IGNORECASE)
     if not text:
         raise EmptyInstructionError()
-    draft = Draft(assets)
-    for clause in split_clauses(text):
-        read_clause(clause, draft)
+    draft = Draft(assets, answer=answer.text)
+    for clause in split_clauses(text, assets):
+        read_clause(rewrite(clause, assets), draft)
+    if answer.text and draft.answer:  # the reply was not the object a vague word stood for
+        joiner = " and " if verb_of(rewrite(answer.text, assets)) else " "
+        return parse_instruction(text + joiner + answer.text, assets, attached)
     try:
-        return _build(draft)
+        return _build(draft, attached, answer)
     except ValidationError as exc:  # e.g. "add" with nothing to add: no op, or an empty target
         raise NotCanonicalError(str(exc.errors()[0]["msg"]).removeprefix("Value error, ")) from None

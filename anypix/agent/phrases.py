@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from anypix.errors import NotCanonicalError
+from anypix.errors import ClarificationNeeded, NotCanonicalError
 from anypix.lexicon import color_split as color_split  # used by the clause readers
 from anypix.lexicon import lexicon
 
@@ -47,6 +47,7 @@ class Draft:
     ops: list[dict[str, Any]] = field(default_factory=list)
     gen_text: list[str] = field(default_factory=list)
     generating: bool = False
+    answer: str = ""  # the reply to "what should I remove?", until a vague word takes it
 
     def op(self, kind: str, target: str = "", ref: str | None = None, place: str = "") -> None:
         self.ops.append({"op": kind, "target": clean(target), "ref": ref, "place": place})
@@ -85,7 +86,7 @@ def _style_pattern() -> re.Pattern[str]:
         rf"(?:the\s+)?same\s+(?:{nouns})\s+as\s+{REF}|"
         rf"(?:styled|inspired|influenced)\s+(?:after|by)\s+{REF}|"
         rf"(?:look|looks|looking|feel|feels|feeling|sound|sounds|seem)\s+like\s+{REF}|"
-        rf"(?:just\s+)?like\s+{REF}|(?:a la|à la)\s+{REF})",
+        rf"(?:just\s+)?like\s+{REF}|(?:a la|à la)\s+{REF}|match(?:es|ing)?\s+{REF})",
         re.IGNORECASE,
     )
 
@@ -100,8 +101,34 @@ def take_style(clause: str, draft: Draft) -> tuple[str, str | None]:
     return (clause[: match.start()] + " " + clause[match.end() :]).strip(" ,"), name
 
 
+_WHOLE_PHRASE = re.compile(
+    r"(?:this|that|the|my|our|your)\s+(?:[a-z]+\s+){0,2}(?:image|picture|photo|pic|shot|"
+    r"snapshot|scan)",
+    re.IGNORECASE,
+)
+# Words that stand for an object without saying which ("remove that"): the planner asks.
+VAGUE = re.compile(
+    r"(?:it|that|this|them|those|these|this one|that one|something|the thing|stuff)", re.I
+)
+
+
 def is_whole(text: str) -> bool:
-    return clean(text).lower() in lexicon()["whole_image"]
+    """ "it", "everything", "the picture", "this old photo": the image edited, as a whole."""
+    if ref_names(text):
+        return False
+    text = clean(text).lower()
+    return text in lexicon()["whole_image"] or bool(_WHOLE_PHRASE.fullmatch(text))
+
+
+def vague_target(draft: Draft, target: str, verb: str) -> str:
+    """``target``, or when it is a vague word ("that"), the person's earlier answer; with no
+    answer, raise the question."""
+    if not VAGUE.fullmatch(clean(target)):
+        return target
+    if draft.answer:
+        target, draft.answer = draft.answer, ""
+        return target
+    raise ClarificationNeeded(f"What should I {verb}?")
 
 
 def object_phrase(phrase: str) -> tuple[str, str | None]:
@@ -110,6 +137,9 @@ def object_phrase(phrase: str) -> tuple[str, str | None]:
     if is_whole(phrase):
         return "", WHOLE
     refs = ref_names(phrase)
+    whole_tail = re.fullmatch(r"(.+?)\s+(?:in|of|from|on)\s+(.+)", phrase, re.IGNORECASE)
+    if not refs and whole_tail and is_whole(whole_tail.group(2)):
+        return whole_tail.group(1), WHOLE  # "the man in the picture"
     if not refs:
         return phrase, None
     if len(refs) > 1:
@@ -136,7 +166,7 @@ def items(text: str) -> list[str]:
 
 
 def _region_pattern() -> re.Pattern[str]:
-    from anypix.agent.layout import REGION_WORDS
+    from anypix.agent.scene import REGION_WORDS
 
     return re.compile(
         rf"\s*\b(?:(?:on|to|at|in|into|towards?)\s+(?:the\s+)?)?(?:far\s+|very\s+)?"

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
+from anypix.agent.defaults import default_base
 from anypix.agent.grammar import check_references, parse_instruction
 from anypix.agent.layout import scene_blobs
 from anypix.agent.llm import LLMBackend, Message
@@ -55,11 +57,18 @@ if TYPE_CHECKING:
     from anypix.agent.references import References
     from anypix.config import Settings
 
-def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> dict[str, Any]:
+def tidy(
+    data: dict[str, Any],
+    instruction: str,
+    assets: Mapping[str, str],
+    attached: Collection[str] | None = None,
+) -> dict[str, Any]:
     """Fix the slips small models make that have only one sensible reading, before validation
     (like ``Blob.from_css`` swapping radii): an op whose ref is the base loses the ref, a subject
     an add/replace op refers to joins the subs, a base missing from an edit is the one image the
-    instruction names and nothing else uses. Anything less certain is left to the repair loop."""
+    instruction names and nothing else uses, else the image the grammar's defaults pick (the one
+    attached this turn, else ``last``; two candidates raise its question). Anything less certain
+    is left to the repair loop."""
     data = dict(data)
     ops = [dict(op) for op in data.get("ops") or [] if isinstance(op, dict)]
     base, style = data.get("base"), data.get("style_ref")
@@ -84,6 +93,9 @@ def tidy(data: dict[str, Any], instruction: str, assets: Mapping[str, str]) -> d
         free = [n for n in dict.fromkeys(named) if n not in used]
         if len(free) == 1:
             base = free[0]
+        else:
+            with suppress(NotCanonicalError):  # no image at all: the validation error says so
+                base = default_base(assets, used, attached)
     data.update(base=base, subs=subs, style_ref=style, ops=ops)
     return data
 
@@ -133,7 +145,8 @@ def validate(
         raise PlanValidationError(f"the answer is not JSON ({exc.msg} at char {exc.pos})") from None
     if not isinstance(data, dict):
         raise PlanValidationError("the answer must be one JSON object")
-    data = tidy(resolve_names(data, assets, references), instruction, assets)
+    attached = None if references is None else list(references.files)
+    data = tidy(resolve_names(data, assets, references), instruction, assets, attached)
     names = [data.get("base"), data.get("style_ref"), *(data.get("subs") or [])]
     names += [op.get("ref") for op in data.get("ops") or [] if isinstance(op, dict)]
     for name in names:
@@ -200,7 +213,8 @@ class Planner(PlannerBase):
         # 1. Fast path
         if self.fast_path and feedback is None:
             try:
-                plan = parse_instruction(instruction, assets)
+                attached = None if references is None else list(references.files)
+                plan = parse_instruction(instruction, assets, attached)
                 return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
             except NotCanonicalError:
                 if self.backend is None:

@@ -35,6 +35,6 @@ def test_unknown_reference_and_non_canonical_fast_path_are_one_line_errors(tmp_p
     assert unknown.returncode == 2 and unknown.stderr.count("\n") == 1
     assert "[dog] is not in this session" in unknown.stderr
     refused = anypix("plan", "--llm", "fast", "--asset", f"photo={tmp_path / 'a.png'}",
-                     "I don't want the cat in [photo]")  # fmt: skip
+                     "blur the background of [photo]")  # fmt: skip
     assert refused.returncode == 2 and "fast path cannot read" in refused.stderr
     assert "Traceback" not in refused.stderr

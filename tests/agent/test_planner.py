@@ -29,7 +29,7 @@ def planner(*answers: object, **kwargs: object) -> tuple[Planner, FakeLLM]:
 
 def test_canonical_instructions_never_reach_the_llm() -> None:
     plan, fake = planner()  # an empty queue: any LLM call would raise
-    result = plan.plan("add [sofa] to [room]", ASSETS)
+    result = plan.plan("add [sofa] to [room] and make it feel like [rain]", ASSETS)
     assert result.source == "fast" and result.attempts == 0 and fake.requests == []
 
 

@@ -1,0 +1,188 @@
+"""Everyday phrasing -> the grammar's canonical clauses, before the clause readers see them.
+
+People write "the trash bins should be gone", "have the cat wear a bow tie", "what if the car was
+blue?", "could you get the lamp out of [room]?" or "remvoe the car". Each rule below rewrites one
+such pattern into a clause the readers in :mod:`anypix.agent.clauses` already know ("remove the
+trash bins", "put a bow tie on the cat", "make the car blue", "remove the lamp from [room]",
+"remove the car"). A rule fires only on a whole clause it matches; anything else is left as
+written, so the grammar still refuses what it cannot read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from functools import cache
+
+from anypix.agent.phrases import REF, color_split, lexicon, verb_of, words
+
+Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
+_I = re.IGNORECASE
+
+# What "X should be ..." (and "let X be ...", "can X be ...?") asks for, by what follows "be".
+_PLACE_WORDS = (
+    r"(?:on|at|in|to|towards?)\s+the\s+\w+(?:\s+\w+)?(?:\s+(?:side|corner|edge))?|"
+    r"(?:further|farther|more|a bit|a little|slightly)?\s*(?:up|down|left|right|higher|lower)"
+    r"(?:\s+up)?"
+)
+_WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
+
+
+def _should_be(obj: str, state: str) -> str:
+    """The clause for "<obj> should be <state>"."""
+    state = re.sub(r"\s+instead$", "", state.strip(), flags=_I)
+    if re.fullmatch(r"gone|removed|erased|deleted|away|out|hidden", state, _I):
+        return f"remove {obj}"
+    state = re.sub(r"^(?:parked|placed|standing|sitting|moved|put)\s+", "", state, flags=_I)
+    if re.fullmatch(_PLACE_WORDS, state, _I):
+        return f"move {obj} {state}"
+    if re.fullmatch(rf"(?:{_WEARABLE_VERBS})\s+.+", state, _I):
+        return f"put {state.split(None, 1)[1]} on {obj}"
+    split = color_split(state)
+    if split is not None and not split[0].strip():
+        return f"make {obj} {state}"
+    if re.match(r"(?:an?|another|some)\s+", state, _I):
+        return f"replace {obj} with {state}"
+    return f"make {obj} {state}"
+
+
+def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
+    """The one attached sound, when the clause does not name it already."""
+    audio = [name for name, kind in assets.items() if kind == "audio"]
+    return audio[0] if len(audio) == 1 and f"[{audio[0]}]" not in clause else None
+
+
+@cache
+def _rules(has_image: bool, audio: str | None) -> list[Rule]:
+    add_or_draw = "add" if has_image else "draw"  # "let there be a moon" on an empty canvas
+    style_nouns = "|".join(map(re.escape, words("style_nouns")))
+    rules: list[Rule] = [
+        # hedges and question frames around an ordinary clause
+        (re.compile(r"^(?:is it possible to|would it be possible to|is there a way to|"
+                    r"can we|could we|why not|why don't you|maybe|perhaps|first)\s+(.+)$", _I),
+         lambda m: m.group(1)),
+        (re.compile(r"^(?:how|what) about\s+(.+)$", _I),
+         lambda m: m.group(1) if verb_of(m.group(1)) else f"{add_or_draw} {m.group(1)}"),
+        # removal without a remove verb
+        (re.compile(r"^(.+?)\s+(?:should|must|needs? to|has to|have to|ought to)\s+"
+                    r"(?:be gone|go|disappear|vanish|be removed|be erased)$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^(?:there should(?:n't| not) be|there should be no|no more|"
+                    r"i (?:don't|do not) want)\s+(?:any\s+)?(.+)$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^get\s+(.+?)\s+out(?:\s+of\s+(.+))?$", _I),
+         lambda m: f"remove {m.group(1)}" + (f" from {m.group(2)}" if m.group(2) else "")),
+        (re.compile(r"^take\s+(?:away\s+)?(.+?)\s+(?:off(?: of)?|away from)\s+(.+)$", _I),
+         lambda m: f"remove {m.group(1)} from {m.group(2)}"),
+        (re.compile(r"^take\s+(.+?)\s+(?:away|off|out)$", _I), lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^take away\s+(.+)$", _I), lambda m: f"remove {m.group(1)}"),
+        # "what if the car was blue", "what would [house] look like in winter"
+        (re.compile(r"^what if\s+(.+?)\s+(?:was|were|is|are|looked)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
+        (re.compile(r"^what would\s+(.+?)\s+look like\s+(.+)$", _I),
+         lambda m: f"make {m.group(1)} look like {m.group(2)}"),
+        # "let/have the man wear sunglasses"; "let there be a moon"; "[garden] should have a bench"
+        (re.compile(r"^(?:let|have|make)\s+(?!there\b)(.+?)\s+(?:wear|hold|carry|have on)\s+(.+)$", _I),
+         lambda m: f"put {m.group(2)} on {m.group(1)}"),
+        (re.compile(r"^(?:let there be|there should be|i want there to be)\s+(.+)$", _I),
+         lambda m: f"{add_or_draw} {m.group(1)}"),
+        (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo))\s+(?:should|must|needs to)"
+                    r"\s+have\s+(.+)$", _I),
+         lambda m: f"add {m.group(3)} to {m.group(1)}"),
+        (re.compile(rf"^(?:i|we)\s*(?:want|'d like|would like)\s+({REF}|(?:an?|some)\s+.+?)\s+"
+                    rf"(?:in|on|into)\s+({REF})$", _I),
+         lambda m: f"add {m.group(1)} to {m.group(3)}"),
+        # "X should be Y", "let X be Y", "can X be Y?"
+        (re.compile(r"^(?:let|can|could|should)\s+(.+?)\s+be\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
+        (re.compile(r"^(.+?)\s+(?:should|must|could|needs to)\s+be\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
+        # "give the dog a party hat" (but "give [a] a vibe like [b]" is a restyle)
+        (re.compile(rf"^give\s+(?!me\b)(.+?)\s+((?:an?|some)\s+(?!(?:{style_nouns})\b).+)$", _I),
+         lambda m: f"put {m.group(2)} on {m.group(1)}"),
+        (re.compile(r"^colou?ri[sz]e\s+(.+)$", _I),
+         lambda m: f"restyle {m.group(1)} in full colour"),
+        # "the way [monet] would", "[portrait], but painted like [klimt]"
+        (re.compile(rf"^(?:do|paint|draw|render|redo)\s+({REF})\s+the way\s+({REF})\s+would"
+                    r"(?:\s+(?:do|paint|draw) it)?$", _I),
+         lambda m: f"restyle {m.group(1)} like {m.group(3)}"),
+        (re.compile(rf"^(.+?)\s+the way\s+({REF})\s+(?:sounds|looks|feels)$", _I),
+         lambda m: f"{m.group(1)} like {m.group(2)}"),
+        (re.compile(rf"^({REF}),?\s+but\s+(?:painted|drawn|done|rendered|made)\s+(.+)$", _I),
+         lambda m: f"restyle {m.group(1)} {m.group(3)}"),
+        (re.compile(rf"^(?:i|we)\s*(?:want|need|'d like|would like)\s+({REF})\s+to\s+"
+                    r"(look|feel|seem|be)\s+(.+)$", _I),
+         lambda m: f"make {m.group(1)} {m.group(3)} {m.group(4)}"),
+        (re.compile(rf"^(?:i|we)\s*(?:want|need|'d like|would like)\s+({REF})\s+to\s+have\s+"
+                    r"(.+)$", _I),
+         lambda m: f"give {m.group(1)} {m.group(3)}"),
+        (re.compile(rf"^give\s+(.+?)\s+(?:an?|the)\s+(?:{style_nouns})\s+(?:like|similar to)\s+"
+                    rf"({REF})$", _I),
+         lambda m: f"restyle {m.group(1)} like {m.group(2)}"),
+        # "[street] without the cars", "[photo] but with the sky from [sky]"
+        (re.compile(rf"^({REF}),?\s+(?:but\s+)?(?:without|minus)\s+(.+)$", _I),
+         lambda m: f"remove {m.group(3)} from {m.group(1)}"),
+        (re.compile(rf"^({REF}),?\s+but\s+with\s+(.+)$", _I),
+         lambda m: f"add {m.group(3)} to {m.group(1)}"),
+        # asking for a new picture
+        (re.compile(r"^(?:i|we)\s*(?:need|want|'d like|would like)\s+(?:an?\s+)?(?:picture|image|"
+                    r"photo|drawing|painting|illustration|render)\s+(?:of|with|showing)\s+(.+)$", _I),
+         lambda m: f"draw {m.group(1)}"),
+        # variations of the current image
+        (re.compile(r"^(?:try|make|give me|show me|do)\s+(?:another|a different|one more|a new)\s+"
+                    r"(?:version|variant|variation|one)(?:\s+(?:of|on)\s+(.+))?$", _I),
+         lambda m: f"make a variation of {m.group(1) or 'it'}"),
+        (re.compile(r"^again,?\s+(?:but\s+)?(?:slightly\s+|a bit\s+|a little\s+)?different(?:ly)?$|"
+                    r"^one more like (?:that|this|it)$", _I),
+         lambda m: "make a variation of it"),
+    ]  # fmt: skip
+    if audio is not None:  # "the song", "the sound" when exactly one sound is attached
+        rules.append((
+            re.compile(r"^(.*?)\bthe (?:song|sound|music|track|audio|recording|clip)\b(?! of)(.*)$", _I),
+            lambda m: f"{m.group(1)}[{audio}]{m.group(2)}",
+        ))  # fmt: skip
+    return rules
+
+
+def fix_typos(clause: str) -> str:
+    """Correct a misspelt leading verb ("remvoe", "mkae", "addd", "get rid off"): an adjacent
+    transposition, a doubled or undoubled letter, or one letter missing from a verb of six
+    letters or more. A word that is itself a verb is never changed."""
+    clause = re.sub(r"^get rid off\b", "get rid of", clause, flags=_I)
+    first, _, rest = clause.partition(" ")
+    if not first.isalpha() or verb_of(first) is not None:
+        return clause
+    verbs = {v for group in lexicon()["verbs"].values() for v in group if " " not in v}
+    found = [v for v in verbs if _one_slip(first.lower(), v)]
+    return f"{found[0]} {rest}".strip() if len(found) == 1 else clause
+
+
+def _one_slip(word: str, verb: str) -> bool:
+    if len(word) == len(verb) and len(word) >= 3:
+        diff = [i for i, (a, b) in enumerate(zip(word, verb, strict=True)) if a != b]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == verb[diff[1]] and word[diff[1]] == verb[diff[0]]  # fmt: skip
+    if abs(len(word) - len(verb)) != 1:
+        return False
+    short, long = sorted((word, verb), key=len)
+    for i in range(len(long)):
+        if long[:i] + long[i + 1 :] == short:
+            doubled = (i > 0 and long[i] == long[i - 1]) or (
+                i + 1 < len(long) and long[i] == long[i + 1]
+            )
+            return doubled or (long is verb and len(verb) >= 6)
+    return False
+
+
+def rewrite(clause: str, assets: Mapping[str, str]) -> str:
+    """``clause`` in the grammar's canonical words (unchanged when no rule matches)."""
+    clause = fix_typos(clause.strip())
+    has_image = any(kind == "image" for kind in assets.values())
+    for _ in range(4):  # a rewrite may reveal another ("could we have the man wear a hat")
+        for pattern, replace in _rules(has_image, _audio_name(clause, assets)):
+            match = pattern.match(clause)
+            if match:
+                clause = fix_typos(replace(match).strip())
+                break
+        else:
+            return clause
+    return clause

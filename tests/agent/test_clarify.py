@@ -1,0 +1,135 @@
+"""Ask, don't guess: when an instruction has two sensible readings the planner raises
+ClarificationNeeded with the question and its choices; the person's reply comes back appended in
+parentheses (``make it snowy ([a])``) and then plans without a question."""
+
+from __future__ import annotations
+
+import pytest
+
+from anypix.agent.grammar import parse_instruction
+from anypix.agent.llm import FakeLLM
+from anypix.agent.planner import Planner
+from anypix.agent.references import References
+from anypix.errors import ClarificationNeeded
+from anypix.plan import EditPlan
+
+IMG, AUDIO = "image", "audio"
+
+
+def ask(
+    text: str, assets: dict[str, str], attached: list[str] | None = None
+) -> ClarificationNeeded:
+    with pytest.raises(ClarificationNeeded) as info:
+        parse_instruction(text, assets, attached)
+    return info.value
+
+
+def kinds(plan: EditPlan) -> list[str]:
+    return [op.op for op in plan.ops]
+
+
+# -- when it asks -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text", ["make it snowy", "remove the umbrella", "put a hat on him"])
+def test_two_candidate_images_make_it_ask_which(text: str) -> None:
+    question = ask(text, {"a": IMG, "b": IMG})
+    assert question.choices == ["[a]", "[b]"] and "[a] or [b]" in question.question
+
+
+def test_two_images_attached_this_turn_ask_even_inside_a_session() -> None:
+    question = ask("make the sky purple", {"last": IMG, "x": IMG, "y": IMG}, attached=["x", "y"])
+    assert question.choices == ["[x]", "[y]"]
+
+
+def test_an_attachment_the_edit_leaves_out_is_asked_about() -> None:
+    question = ask("make [beach] snowy", {"beach": IMG, "dog": IMG}, attached=["beach", "dog"])
+    assert "[dog]" in question.question
+    assert question.choices == ["add [dog]", "in the style of [dog]", "leave [dog] out"]
+
+
+def test_a_description_with_an_image_attached_asks_whether_to_edit_it() -> None:
+    question = ask("a castle on a hill", {"photo": IMG}, attached=["photo"])
+    assert question.choices == ["edit [photo]", "draw a new picture"]
+
+
+@pytest.mark.parametrize(
+    ("text", "question"),
+    [("remove that", "What should I remove?"), ("move it to the left", "What should I move")],
+)
+def test_a_vague_object_is_asked_about(text: str, question: str) -> None:
+    assert ask(text, {"pic": IMG}).question.startswith(question)
+
+
+def test_the_planner_learns_what_was_attached_from_its_references() -> None:
+    assets = {"beach": IMG, "dog": IMG}
+    with pytest.raises(ClarificationNeeded, match=r"\[dog\]"):
+        Planner(None).plan("make [beach] snowy", assets, references=References({"dog": "d.png"}))
+    # a bare asset table says nothing about this turn: an earlier asset is not asked about
+    assert Planner(None).plan("make [beach] snowy", assets).plan.base == "beach"
+
+
+def test_the_planner_asks_instead_of_calling_the_llm() -> None:
+    fake = FakeLLM([])  # any LLM call would raise
+    with pytest.raises(ClarificationNeeded):
+        Planner(fake, use_minilm=False).plan("make it snowy", {"a": IMG, "b": IMG})
+    assert fake.requests == []
+
+
+# -- when it must not ask ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "assets", "attached"),
+    [
+        ("make it snowy", {"photo": IMG}, None),  # one image: that one
+        ("make it snowy", {"last": IMG, "beach": IMG, "dog": IMG}, []),  # earlier assets stay
+        ("add [dog] to [photo], put it on the left", {"photo": IMG, "dog": IMG}, None),
+        ("make it black and white", {"photo": IMG}, None),
+        ("make [field] feel like [rain]", {"field": IMG, "rain": AUDIO}, None),
+        ("a lighthouse in a storm", {}, None),
+        ("a lighthouse in a storm", {"last": IMG}, []),  # a new picture inside a session
+    ],
+)
+def test_unambiguous_instructions_plan_without_a_question(
+    text: str, assets: dict[str, str], attached: list[str] | None
+) -> None:
+    parse_instruction(text, assets, attached)  # raises if it asks
+
+
+# -- the reply ---------------------------------------------------------------------------------------
+
+
+def test_the_reply_names_the_image() -> None:
+    plan = parse_instruction("make it snowy ([b])", {"a": IMG, "b": IMG})
+    assert plan.base == "b" and kinds(plan) == ["restyle"]
+
+
+@pytest.mark.parametrize(
+    ("reply", "subs", "style", "ops"),
+    [
+        ("add [dog]", ["dog"], None, ["restyle", "add"]),
+        ("in the style of [dog]", [], "dog", ["restyle"]),
+        ("leave [dog] out", [], None, ["restyle"]),
+    ],
+)
+def test_each_choice_about_an_attachment_plans(
+    reply: str, subs: list[str], style: str | None, ops: list[str]
+) -> None:
+    plan = parse_instruction(
+        f"make [beach] snowy ({reply})", {"beach": IMG, "dog": IMG}, attached=["beach", "dog"]
+    )
+    assert (plan.base, plan.subs, plan.style_ref) == ("beach", subs, style)
+    assert sorted(kinds(plan)) == sorted(ops)
+
+
+def test_the_reply_about_a_description_edits_or_draws() -> None:
+    edit = parse_instruction("a castle on a hill (edit [photo])", {"photo": IMG}, ["photo"])
+    assert (edit.base, kinds(edit), edit.ops[0].target) == ("photo", ["add"], "a castle on a hill")
+    new = parse_instruction("a castle on a hill (draw a new picture)", {"photo": IMG}, ["photo"])
+    assert new.base is None and kinds(new) == ["generate"]
+
+
+def test_the_reply_fills_in_a_vague_object() -> None:
+    plan = parse_instruction("remove that (the lamp)", {"pic": IMG})
+    assert (plan.base, [op.target for op in plan.ops]) == ("pic", ["the lamp"])
