@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from anypix.agent.protocol import FunctionPlanner, PlannerBase
+from anypix.agent.protocol import PlannerBase
 from anypix.agent.steps import StepRecord, summarise
 from anypix.errors import ModelError, PlanValidationError, UnknownAssetError
 from anypix.lexicon import needs_location
@@ -38,9 +38,7 @@ if TYPE_CHECKING:
 
 Renderer = Callable[..., Any]  # render(plan, assets, *, progress=None, cancel=None) -> Render
 Locator = Callable[[EditPlan, Mapping[str, Any]], EditPlan]  # plan with blobs where objects are
-# Old names, kept until studio.py and script/run.py import from anypix.agent.protocol.
-PlannerLike = PlannerBase
-__all__ = ["Executor", "FunctionPlanner", "Locator", "PlannerLike", "Renderer", "check_plan"]
+__all__ = ["Executor", "Locator", "Renderer", "check_plan"]
 
 
 @dataclass
