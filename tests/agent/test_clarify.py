@@ -10,6 +10,7 @@ from anypix.agent.grammar import parse_instruction
 from anypix.agent.llm import FakeLLM
 from anypix.agent.planner import Planner
 from anypix.agent.references import References
+from anypix.commands import PendingQuestion  # how chat and the TUI join a reply to a question
 from anypix.errors import ClarificationNeeded
 from anypix.plan import EditPlan
 
@@ -133,3 +134,12 @@ def test_the_reply_about_a_description_edits_or_draws() -> None:
 def test_the_reply_fills_in_a_vague_object() -> None:
     plan = parse_instruction("remove that (the lamp)", {"pic": IMG})
     assert (plan.base, [op.target for op in plan.ops]) == ("pic", ["the lamp"])
+
+
+def test_a_question_and_the_reply_chat_builds_from_it_plan_together() -> None:
+    assets = {"a": IMG, "b": IMG}
+    pending = PendingQuestion("make it snowy", ask("make it snowy", assets))
+    assert parse_instruction(pending.answer("2"), assets).base == "b"
+    vague = PendingQuestion("remove that", ask("remove that", {"pic": IMG}))
+    plan = parse_instruction(vague.answer("the old lamp"), {"pic": IMG})
+    assert [op.target for op in plan.ops] == ["the old lamp"]
