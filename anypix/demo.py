@@ -102,12 +102,14 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     turns: list[DemoTurn] = []
     with Studio(settings=settings, renderer=renderer) as studio:
         session = studio.new_session("demo")
+        for name, path in inputs.items():  # attached once; every turn may name them
+            session.attach(name, path)
         for title, instruction in SCRIPT:
             if title in NEEDS_SUBJECTS and components.subject_encoder is None:
                 console.print(f"[dim]skipped ({title}): {settings.model} has no subject tokens[/]")
                 continue
             started = time.perf_counter()
-            turn = session.edit(instruction, inputs)
+            turn = session.edit(instruction)
             outputs = _save_outputs(turn, out, len(turns) + 1)
             tokens = EditPlan.model_validate(turn.plan).tokens() if turn.plan else ""
             seconds = time.perf_counter() - started

@@ -1,0 +1,30 @@
+"""The ``anypix`` command: thin typer commands over :mod:`anypix.studio`.
+
+Heavy libraries (torch, diffusers, llama.cpp) are imported inside the commands that need them,
+so ``anypix --help`` and a fast-path ``anypix plan`` start quickly. Results go to stdout (paths,
+or JSON with ``--json``); what a person reads while it runs (the plan, progress, the
+verification) goes to stderr, and ``--quiet`` silences it. Every error takes one path
+(:class:`~anypix.cli.app.AnypixGroup`): one line on stderr, the error class's exit code.
+
+The commands live by concern: :mod:`~anypix.cli.editing` (plan, edit, report, demo),
+:mod:`~anypix.cli.frontends` (run, batch, chat, tui, serve), :mod:`~anypix.cli.memory` (sessions,
+history, undo, redo, branch, export, import), :mod:`~anypix.cli.catalog` (tools, models, bench)
+and :mod:`~anypix.cli.train`; :mod:`~anypix.cli.options` holds the options they share.
+"""
+
+from __future__ import annotations
+
+# Importing a module registers its commands; --help lists them in this order.
+# isort: off
+from anypix.cli import editing, frontends, memory, catalog, train  # noqa: F401
+
+# isort: on
+from anypix.cli.app import app
+from anypix.cli.catalog import benchmarks_dir
+
+
+def main() -> None:
+    app()
+
+
+__all__ = ["app", "benchmarks_dir", "main"]

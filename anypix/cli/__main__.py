@@ -1,0 +1,5 @@
+"""``python -m anypix.cli``."""
+
+from anypix.cli import main
+
+main()
