@@ -68,6 +68,22 @@ def flat_renderer(
     return Render(images=[image], provenance=provenance, timings={"total": 0.0})
 
 
+class SwitchableRenderer:
+    """``flat_renderer`` until a test sets ``failure`` (a crash half-way through a session) or
+    ``inner`` (another renderer); remembers the files each render was given."""
+
+    def __init__(self) -> None:
+        self.failure: BaseException | None = None
+        self.inner: Callable[..., Render] = flat_renderer
+        self.seen: list[dict[str, Any]] = []
+
+    def __call__(self, plan: EditPlan, assets: Mapping[str, Any], **callbacks: Any) -> Render:
+        self.seen.append(dict(assets))
+        if self.failure is not None:
+            raise self.failure
+        return self.inner(plan, assets, **callbacks)
+
+
 def image_file(path: Path, colour: tuple[int, ...] = (200, 30, 30), size: tuple[int, int] = (16, 12),
                mode: str = "RGB", fmt: str | None = None) -> Path:  # fmt: skip
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import pytest
 import soundfile
 from memory_fakes import fake_planner, flat_renderer, image_file, sine, stored_files
 
+from anypix.errors import TurnFailed
 from anypix.memory.archive import ArchiveError, collect_rows
 from anypix.studio import Session, Studio
 
@@ -23,10 +24,10 @@ def busy_session(studio: Studio, tmp_path: Path) -> Session:
     session.edit("new a beach with [dog]", {"dog": image_file(tmp_path / "dog.png", (90, 60, 20))})
     session.edit("make it sunset")
     session.edit("add a boat")
-    studio.renderer = lambda *a, **k: (_ for _ in ()).throw(RuntimeError("out of memory"))
-    with pytest.raises(RuntimeError):
+    studio.renderer.failure = RuntimeError("out of memory")
+    with pytest.raises(TurnFailed, match="out of memory"):
         session.edit("add a whale")
-    studio.renderer = flat_renderer
+    studio.renderer.failure = None
     session.branch(1)
     session.edit("make it night")
     session.undo()
@@ -109,7 +110,7 @@ def test_a_damaged_archive_is_refused_and_nothing_is_stored(
 ) -> None:
     session = busy_session(studio, tmp_path)
     damaged = _rewrite(session.export(tmp_path / "s.zip"), tmp_path / "damaged.zip", change)
-    with Studio(tmp_path / "fresh") as fresh:
+    with Studio(tmp_path / "fresh", planner=fake_planner, renderer=flat_renderer) as fresh:
         with pytest.raises(ArchiveError, match=message):
             fresh.import_session(damaged)
         assert fresh.sessions() == [] and stored_files(fresh) == {}
@@ -118,7 +119,7 @@ def test_a_damaged_archive_is_refused_and_nothing_is_stored(
 def test_a_file_that_is_not_an_archive_is_refused(studio: Studio, tmp_path: Path) -> None:
     not_zip = tmp_path / "notes.zip"
     not_zip.write_text("hello")
-    with pytest.raises(ArchiveError, match="not a zip archive"):
+    with pytest.raises(ArchiveError, match="not a readable zip archive"):
         studio.import_session(not_zip)
     with pytest.raises(ArchiveError, match="does not exist"):
         studio.import_session(tmp_path / "missing.zip")

@@ -253,3 +253,67 @@ def test_in_memory_bytes_can_be_validated_too(studio: Studio) -> None:
     Image.new("RGB", (3, 3), "white").save(buffer, format="PNG")
     prepared = studio.store.prepare_bytes(buffer.getvalue(), "image", "buffer")
     assert (prepared.width, prepared.height, prepared.mode) == (3, 3, "RGB")
+
+
+def _image_bytes(fmt: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 12), (200, 30, 30)).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def _sound_bytes(fmt: str, subtype: str, rate: int) -> bytes:
+    buffer = io.BytesIO()
+    soundfile.write(buffer, sine(0.5, rate), rate, format=fmt, subtype=subtype)
+    return buffer.getvalue()
+
+
+SNIFFED = {
+    "png": lambda: _image_bytes("PNG"),
+    "jpeg": lambda: _image_bytes("JPEG"),
+    "gif": lambda: _image_bytes("GIF"),
+    "webp": lambda: _image_bytes("WEBP"),
+    "bmp": lambda: _image_bytes("BMP"),
+    "tiff": lambda: _image_bytes("TIFF"),
+    "wav": lambda: _sound_bytes("WAV", "PCM_16", 8000),
+    "flac": lambda: _sound_bytes("FLAC", "PCM_16", 8000),
+    "ogg": lambda: _sound_bytes("OGG", "VORBIS", 8000),
+    "mp3 (MPEG-1, 44.1 kHz)": lambda: _sound_bytes("MP3", "MPEG_LAYER_III", 44100),
+    "mp3 (MPEG-2.5, 8 kHz)": lambda: _sound_bytes("MP3", "MPEG_LAYER_III", 8000),
+}
+
+
+@pytest.mark.parametrize("kind", list(SNIFFED))
+def test_every_accepted_format_is_sniffed_and_stored(
+    studio: Studio, tmp_path: Path, kind: str
+) -> None:
+    from anypix.media import sniff
+
+    path = tmp_path / "upload.bin"  # the extension says nothing
+    path.write_bytes(SNIFFED[kind]())
+    modality, fmt = sniff(path)
+    images = {"png", "jpeg", "gif", "webp", "bmp", "tiff"}
+    assert fmt == kind.split()[0]
+    assert modality == ("image" if fmt in images else "audio")
+    stored = studio.session().attach("upload", path)
+    assert stored.modality == modality
+
+
+NOT_MEDIA = {
+    "a zip": b"PK\x03\x04" + b"\x00" * 60,
+    "a pdf": b"%PDF-1.7\n" + b"\x00" * 60,
+    "text": b"just some words " * 4,
+    "UTF-16 text (starts like an MPEG frame)": "\ufeffjust some words".encode("utf-16-le"),
+    "AAC in ADTS (not Layer III)": b"\xff\xf1\x50\x80" + b"\x00" * 60,
+    "a bare GIF signature": b"GIF89a",
+    "an ELF binary": b"\x7fELF" + b"\x00" * 60,
+}
+
+
+@pytest.mark.parametrize("kind", list(NOT_MEDIA))
+def test_files_of_other_kinds_are_refused_by_their_bytes(tmp_path: Path, kind: str) -> None:
+    from anypix.media import sniff
+
+    path = tmp_path / "photo.png"  # a name that lies
+    path.write_bytes(NOT_MEDIA[kind])
+    with pytest.raises(AssetError):
+        sniff(path)

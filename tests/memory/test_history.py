@@ -10,7 +10,7 @@ import pytest
 from memory_fakes import assert_no_orphans, flat_renderer, image_file, stored_files
 from PIL import Image
 
-from anypix.errors import CancelledError, PlanParseError
+from anypix.errors import CancelledError, PlanParseError, TurnFailed
 from anypix.memory import turns as turns_module
 from anypix.memory.history import HistoryError
 from anypix.studio import Session, Studio
@@ -87,19 +87,16 @@ def test_show_returns_the_plan_steps_timings_and_attachments(
         assert image.size == (8, 8)
 
 
-def _crashing_renderer(*_: object, **__: object) -> None:
-    raise RuntimeError("the GPU caught fire")
-
-
 def test_a_crashing_render_leaves_a_failed_turn_and_no_orphan_files(
     studio: Studio, tmp_path: Path
 ) -> None:
     session = studio.session()
     session.edit("new a red ball")
-    studio.renderer = _crashing_renderer
-    with pytest.raises(RuntimeError, match="caught fire"):
+    studio.renderer.failure = RuntimeError("the GPU caught fire")
+    with pytest.raises(TurnFailed, match="caught fire") as raised:
         session.edit("add [dog]", {"dog": image_file(tmp_path / "dog.png")})
     failed = session.show(2)
+    assert raised.value.turn == failed
     assert failed.summary.status == "failed" and "caught fire" in (failed.error or "")
     assert failed.renders == [] and failed.steps[-1].error is not None
     assert failed.attachments.keys() == {"dog"}  # what was attached is kept with the turn
@@ -111,24 +108,23 @@ def test_a_crashing_render_leaves_a_failed_turn_and_no_orphan_files(
 
 def test_a_cancelled_render_leaves_a_cancelled_turn(studio: Studio) -> None:
     session = studio.session()
-    with pytest.raises(CancelledError):
+    with pytest.raises(TurnFailed) as raised:
         session.edit("new a red ball", cancel=lambda: True)
+    assert raised.value.cancelled and isinstance(raised.value.cause, CancelledError)
     assert [(t.status, t.outputs) for t in session.history()] == [("cancelled", 0)]
     assert stored_files(studio) == {}
     assert session.assets() == {}
 
 
-def test_a_planner_error_is_recorded_and_nothing_is_rendered(studio: Studio) -> None:
+def test_a_planner_error_stores_nothing(tmp_path: Path) -> None:
     def refusing_planner(text: str, _: dict) -> None:
         raise PlanParseError("cannot read that")
 
-    studio.planner = refusing_planner  # type: ignore[assignment]
-    session = studio.session()
-    with pytest.raises(PlanParseError):
-        session.edit("???")
-    shown = session.show(1)
-    assert shown.summary.status == "failed" and shown.plan is None
-    assert [s.tool for s in shown.steps] == ["plan"]
+    with Studio(tmp_path / "data", planner=refusing_planner, renderer=flat_renderer) as studio:
+        session = studio.session()
+        with pytest.raises(PlanParseError):
+            session.edit("???", {"dog": image_file(tmp_path / "dog.png")})
+        assert studio.sessions() == [] and stored_files(studio) == {}  # not even the attachment
 
 
 def test_a_failed_commit_removes_the_files_it_created(
@@ -168,7 +164,9 @@ def test_garbage_collection_removes_only_old_unreferenced_files(studio: Studio) 
 
 def test_sessions_are_found_by_id_prefix_or_name_and_most_recent_first(studio: Studio) -> None:
     first = studio.new_session("first")
+    first.ensure_stored()
     second = studio.new_session("second")
+    second.ensure_stored()  # a new session is stored on first use; this is its first use
     first.edit("new a red ball")
     assert [s.name for s in studio.sessions()] == ["first", "second"]
     assert studio.session().id == first.id
@@ -177,17 +175,11 @@ def test_sessions_are_found_by_id_prefix_or_name_and_most_recent_first(studio: S
     info = studio.sessions()[0]
     assert (info.turns, info.cursor) == (1, 1)
     with pytest.raises(Exception, match="no session 'nope'"):
-        studio.session("nope")
+        studio.session("nope", create=False)
 
 
 def test_the_renderer_gets_only_the_files_the_plan_names(studio: Studio, tmp_path: Path) -> None:
-    seen: list[dict] = []
-
-    def spy(plan, assets, **kwargs):
-        seen.append(dict(assets))
-        return flat_renderer(plan, assets, **kwargs)
-
-    studio.renderer = spy
+    seen = studio.renderer.seen
     session = studio.session()
     session.attach("cat", image_file(tmp_path / "cat.png", (1, 1, 1)))
     session.edit("new a picture of [dog]", {"dog": image_file(tmp_path / "dog.png")})

@@ -12,8 +12,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from memory_fakes import SwitchableRenderer
 from PIL import Image
 
+from anypix.errors import TurnFailed
 from anypix.plan import EditPlan, Op
 from anypix.records import Provenance, Render
 from anypix.studio import Studio
@@ -99,14 +101,16 @@ def test_replay_reproduces_renders_bit_for_bit(tiny_components: dict[str, Any]) 
 
 
 def test_replay_notices_changed_weights(tiny_components: dict[str, Any]) -> None:
-    with Studio(planner=plain_planner, renderer=TinyRenderer(tiny_components)) as studio:
+    renderer = SwitchableRenderer()
+    renderer.inner = TinyRenderer(tiny_components)
+    with Studio(planner=plain_planner, renderer=renderer) as studio:
         session = studio.session()
         session.edit("a red circle on grey")
         changed = copy.deepcopy(tiny_components)
         with torch.no_grad():
             for parameter in changed["unet"].parameters():
                 parameter.mul_(1.5)
-        studio.renderer = TinyRenderer(changed)
+        renderer.inner = TinyRenderer(changed)
 
         result = session.replay(1)
 
@@ -123,7 +127,7 @@ def test_a_failed_turn_cannot_be_replayed(tiny_components: dict[str, Any]) -> No
 
     with Studio(planner=plain_planner, renderer=broken) as studio:
         session = studio.session()
-        with pytest.raises(RuntimeError):
+        with pytest.raises(TurnFailed, match="boom"):
             session.edit("a red circle")
         with pytest.raises(HistoryError, match="no render to replay"):
             session.replay(1)
