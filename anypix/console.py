@@ -37,9 +37,7 @@ if TYPE_CHECKING:
 
 # C0 controls except tab and newline, DEL, C1 controls, the bidi controls that reorder text
 # (marks, embeddings, overrides, isolates), and the Unicode line and paragraph separators.
-_CONTROL = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]"
-)
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]")
 
 
 def _escape_char(match: re.Match[str]) -> str:
@@ -90,7 +88,9 @@ def print_plan(console: Console, plan: EditPlan, *, located: bool = False) -> No
     """A plan in its token form (what ``anypix plan`` prints and ``run`` files accept)."""
     heading = "located:" if located else "plan:"
     console.print(heading, style="bold", highlight=False, markup=False)
-    console.print(visible(plan.tokens()), style="dim", highlight=False, markup=False)
+    # soft_wrap: a [blob] line stays one line (it is copied into run files), whatever the width
+    console.print(visible(plan.tokens()), style="dim", highlight=False, markup=False,
+                  soft_wrap=True)  # fmt: skip
 
 
 def verification_lines(turn: TurnDetail) -> list[str]:

@@ -99,3 +99,15 @@ def test_terminal_progress_draws_a_bar() -> None:
             progress(done, 4)
     drawn = stream.getvalue()
     assert "add [dog]" in drawn and "4/4" in drawn and "━" in drawn
+
+
+def test_a_plan_prints_one_token_line_per_line_at_any_width() -> None:
+    from anypix.console import print_plan
+    from anypix.plan import Blob, EditPlan, Op
+
+    blob = Blob(description="a red ring", cx=0.25, cy=0.55, a=0.22, b=0.18, angle=0)
+    plan = EditPlan(base="photo", gen="with a red ring", ops=[Op(op="add", target="a red ring")],
+                    blobs=[blob])  # fmt: skip
+    stream = io.StringIO()
+    print_plan(Console(file=stream, width=40), plan)
+    assert stream.getvalue().splitlines() == ["plan:", *plan.tokens().splitlines()]
