@@ -84,14 +84,14 @@ class Studio:
         planner: PlannerBase | PlanFunction | None = None,
         renderer: Renderer | None = None,
         limits: AssetLimits | None = None,
-        encoder: Encoder | Callable[[], Encoder] | None = None,
+        encoder: Callable[[], Encoder] | None = None,
         max_steps: int = 6,
         locator: Locator | Literal["auto"] | None = "auto",
         settings: Settings | None = None,
     ) -> None:
         """Parts left out come from ``settings`` (default: the configured ones): the planner
         they name, the preset renderer, and with it ("auto") that preset's locator. ``encoder``
-        (or a function loading it on first use) resolves description references;
+        loads the encoder that resolves description references (on first use);
         ``max_steps`` bounds the executor loop of a turn; ``locator`` None: edits that name an
         object without a place apply to the whole image."""
         from anypix.agent.planner import planner_for

@@ -54,7 +54,7 @@ class TurnContext(Protocol):
 
     engine: Engine
     store: AssetStore
-    encoder: Encoder | Callable[[], Encoder] | None
+    encoder: Callable[[], Encoder] | None  # loads the encoder; called when a description needs it
     max_steps: int
 
     @property
@@ -172,14 +172,14 @@ def _references(context: TurnContext, inputs: _Inputs) -> References:
     names never load an encoder)."""
     from anypix.agent.references import References
 
-    encoder = context.encoder
+    load_encoder = context.encoder
 
     def build_index() -> Any:
-        if encoder is None:
+        if load_encoder is None:
             return None
         from anypix.tools.retrieve import SessionIndex
 
-        index = SessionIndex(encoder() if callable(encoder) else encoder)
+        index = SessionIndex(load_encoder())
         for name, known in inputs.known.items():
             if known.modality in ("image", "audio"):
                 index.add(name, known.path, known.modality)  # type: ignore[arg-type]
