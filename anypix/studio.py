@@ -38,6 +38,11 @@ loaded on the first render) and locator. Tests and embedders pass their own to `
 a planner (:class:`anypix.agent.protocol.PlannerBase`, or a plain ``function(instruction,
 {name: modality}) -> EditPlan``) and a ``renderer(plan, {name: path}, *, progress, cancel) ->
 Render``.
+
+**Showing it.** ``anypix.agent.turn.plan_of(step)`` is the plan a step made (show it while the
+render runs); ``session.save_outputs(turn, folder)`` copies the images under names that say what
+they are (``holiday-t3-add.png``); :mod:`anypix.console` prints plans, turns, progress and the
+one-line form of an error with its exit code, for every front end.
 """
 
 from __future__ import annotations
