@@ -68,7 +68,10 @@ class ProcessPool(WorkerPool):
     def __init__(self, settings: Settings, workers: int, *, retries: int = 2,
                  timeout_s: float | None = None) -> None:  # fmt: skip
         super().__init__(settings, workers, retries=retries, timeout_s=timeout_s)
-        self._context = multiprocessing.get_context("spawn")  # fork would copy torch's threads
+        # Workers fork from a server process that has imported torch and anypix once (fork from
+        # this process would copy torch's threads; spawn would import everything per worker).
+        self._context = multiprocessing.get_context("forkserver")
+        self._context.set_forkserver_preload(["torch", "anypix.batch.worker", "anypix.tools.render"])
         self._manager = self._context.Manager()
         self._progress = self._manager.dict()
         self._cancelled = self._manager.dict()
