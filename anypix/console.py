@@ -17,6 +17,7 @@ Nothing here imports the core's heavy parts; Rich is imported where it is used.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import signal
 import threading
@@ -50,6 +51,14 @@ def visible(text: str, *, newlines: bool = True) -> str:
     newlines and tabs too (for text that must stay on one line)."""
     shown = _CONTROL.sub(_escape_char, text)
     return shown if newlines else shown.replace("\n", "\\n").replace("\t", "\\t")
+
+
+def json_text(value: object) -> str:
+    """``value`` as indented JSON, safe on a terminal: other scripts' text stays readable, but
+    control and bidi characters are written as ``\\u`` escapes (JSON reads them back as the
+    same text)."""
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return _CONTROL.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def markup_safe(text: str, *, newlines: bool = True) -> str:

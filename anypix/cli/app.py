@@ -8,7 +8,6 @@ exit code or prints an error itself. Help is printed as plain text, so ``[name]`
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from collections.abc import Sequence
@@ -23,7 +22,7 @@ try:  # typer carries its own copy of click since 0.2x
 except ImportError:  # older typer uses click itself
     from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore
 
-from anypix.console import error_line, exit_code, visible
+from anypix.console import error_line, exit_code, json_text, visible
 from anypix.errors import AnypixError, TurnFailed, UserError
 
 if TYPE_CHECKING:
@@ -127,7 +126,7 @@ def open_studio(ctx: typer.Context, **overrides: Any) -> Studio:
 
 
 def print_json(value: object) -> None:
-    sys.stdout.write(json.dumps(value, indent=2, ensure_ascii=False) + "\n")
+    sys.stdout.write(json_text(value) + "\n")
 
 
 def talk_console(quiet: bool = False) -> Console:

@@ -107,8 +107,15 @@ def export_session(
 def import_session(
     ctx: typer.Context,
     file: Annotated[Path, typer.Argument(help="An archive written by anypix export.")],
+    as_json: JsonOption = False,
 ) -> None:
-    """Import a session archive into this data dir; prints the new session's id."""
+    """Import a session archive into this data dir; says under which name and id it is stored
+    (a name already in use gets a number: "holiday (2)")."""
     with open_studio(ctx) as studio:
         imported = studio.import_session(file)
-    sys.stdout.write(f"{imported.id}\n")
+        info = imported.info()
+    if as_json:
+        print_json({"id": info.id, "name": info.name, "turns": info.turns})
+        return
+    name = visible(info.name, newlines=False)
+    sys.stdout.write(f"imported session '{name}' ({info.turns} turns), id {info.id}\n")

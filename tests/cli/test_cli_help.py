@@ -55,3 +55,15 @@ def test_history_shows_instructions_as_written(images: dict[str, Path]) -> None:
     assert made.exit_code == 0, made.stderr
     table = cli("history", "-s", "odd").stdout
     assert "make [photo] brighter \\x1b[31mred\\x1b[0m" in table and "\x1b" not in table
+
+
+def test_json_output_escapes_control_characters_and_reads_back() -> None:
+    import json
+
+    from anypix.console import json_text
+
+    value = {"name": "trip \x9b2J caf\u00e9 \u202egpj.exe", "steps": ["a\tb\nc"]}
+    text = json_text(value)
+    assert json.loads(text) == value
+    assert "\x9b" not in text and "\u202e" not in text and "café" in text
+    assert "\\u009b" in text and "\\u202e" in text

@@ -64,7 +64,9 @@ def test_history_marks_the_cursor_and_undo_redo_branch_move_it(session: Session)
 def test_export_and_import_round_trip_through_the_cli(session: Session, tmp_path: Path) -> None:
     archive = tmp_path / "garden.zip"
     assert cli("export", "garden", str(archive)).strip() == str(archive)
-    new_id = cli("import", str(archive)).strip()
+    imported = json.loads(cli("import", "--json", str(archive)))
+    new_id = imported["id"]
+    assert (imported["name"], imported["turns"]) == ("garden (2)", 3)  # the name is taken
     assert new_id != session.id  # same data dir: imported beside the original
     original, copy = history_json("--session", session.id), history_json("--session", new_id)
     assert copy["turns"] == original["turns"]
