@@ -7,12 +7,9 @@ The archive is a zip file holding ``manifest.json`` (format, versions, members a
 
 Export writes a temp file beside the target and renames it over the target, which must be
 missing or a regular file the user may write; a folder, a device, a link, or the data dir's own
-files are refused. Import treats the archive as untrusted input and checks all of it
-before anything is written: members are looked up by the names the rows imply (never extracted
-by their own names), only stored or deflated and unencrypted, sizes are checked before reading,
-every asset's sha256 is recomputed and its content validated like an upload, and all rows land
-in one transaction, so a bad archive stores nothing. An imported session whose name is taken is
-renamed ``NAME (2)``, ``NAME (3)``...
+files are refused. Import (:mod:`anypix.memory.archive_import`, its functions re-exported here)
+checks the whole archive before anything is written, so a bad archive stores nothing; an
+imported session whose name is taken is renamed ``NAME (2)``, ``NAME (3)``...
 """
 
 from __future__ import annotations
@@ -24,23 +21,17 @@ import stat
 import time
 import uuid
 import zipfile
-import zlib
-from contextlib import suppress
 from pathlib import Path
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, func
-from sqlalchemy.dialects.sqlite import insert
+from sqlalchemy import Engine
 from sqlmodel import Session as DbSession
 from sqlmodel import col, select
 
-from anypix.errors import ArchiveError, AssetError, UserError
+from anypix.errors import ArchiveError, UserError
 from anypix.memory.archive_format import (
     ARCHIVE_FORMAT,
     ARCHIVE_VERSION,
-    MAX_MANIFEST_BYTES,
-    MAX_MEMBERS,
-    MAX_ROWS_BYTES,
     ArchivedAsset,
     ArchivedBinding,
     ArchivedRender,
@@ -50,11 +41,10 @@ from anypix.memory.archive_format import (
     ArchiveRows,
     first_problem,
     member,
-    parse_manifest,
-    parse_rows,
 )
-from anypix.memory.assets import AssetStore, PreparedAsset
-from anypix.memory.db import database_path, write_session
+from anypix.memory.archive_import import ImportedSession, import_archive, import_session
+from anypix.memory.assets import AssetStore
+from anypix.memory.db import database_path
 from anypix.memory.migrations import SCHEMA_VERSION
 from anypix.memory.tables import (
     AssetRow,
@@ -64,9 +54,17 @@ from anypix.memory.tables import (
     ToolCallRow,
     TurnRow,
 )
-from anypix.memory.turns import SessionNotFoundError, discard_unreferenced
+from anypix.memory.turns import SessionNotFoundError
 
-__all__ = ["ArchiveError", "ArchiveRows", "collect_rows", "export_session", "import_session"]
+__all__ = [
+    "ArchiveError",
+    "ArchiveRows",
+    "ImportedSession",
+    "collect_rows",
+    "export_session",
+    "import_archive",
+    "import_session",
+]
 
 # -- export ------------------------------------------------------------------------------------------
 
@@ -234,194 +232,3 @@ def export_session(engine: Engine, store: AssetStore, session_id: str, path: Pat
     finally:
         temp.unlink(missing_ok=True)
     return rows
-
-
-# -- import ------------------------------------------------------------------------------------------
-
-
-def _read(archive: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
-    """One member's bytes, read only if it is plainly stored or deflated and within ``limit``."""
-    try:
-        info = archive.getinfo(name)
-    except KeyError:
-        raise ArchiveError(f"{where} has no {name}", "export the session again") from None
-    if info.flag_bits & 0x1:
-        raise ArchiveError(f"{where}: {name} is encrypted", "export the session again, unencrypted")
-    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-        raise ArchiveError(
-            f"{where}: {name} is compressed with method {info.compress_type}; anypix reads "
-            "stored or deflated members",
-            "export the session again with anypix",
-        )
-    if info.file_size > limit:
-        raise ArchiveError(
-            f"{where}: {name} is {info.file_size:,} bytes, over the limit of {limit:,}",
-            "see docs/archives.md for the limits",
-        )
-    with archive.open(info) as handle:
-        data = handle.read(limit + 1)  # a member may declare less than it holds
-    if len(data) > limit:
-        raise ArchiveError(f"{where}: {name} holds more than it declares", "export it again")
-    return data
-
-
-def read_archive(store: AssetStore, path: Path) -> tuple[ArchiveRows, list[PreparedAsset]]:
-    """Read and check an archive completely, before anything is stored."""
-    where = str(path)
-    if not path.is_file():
-        what = "does not exist" if not path.exists() else "is not a file"
-        raise ArchiveError(f"{where} {what}", "give the path of an archive from anypix export")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            names = archive.namelist()
-            if len(names) > MAX_MEMBERS or len(set(names)) != len(names):
-                problem = "too many members" if len(names) > MAX_MEMBERS else "a repeated member"
-                raise ArchiveError(f"{where} has {problem}", "export the session again")
-            manifest = parse_manifest(
-                _read(archive, "manifest.json", MAX_MANIFEST_BYTES, where), where
-            )
-            rows_json = _read(archive, "rows.json", MAX_ROWS_BYTES, where)
-            if hashlib.sha256(rows_json).hexdigest() != manifest.rows_sha256:
-                raise ArchiveError(
-                    f"{where}: rows.json does not match its manifest (damaged?)",
-                    "export the session again",
-                )
-            rows = parse_rows(rows_json, where)
-            if manifest.assets != {member(a): a.sha256 for a in rows.assets}:
-                raise ArchiveError(
-                    f"{where}: the manifest and rows.json list different assets",
-                    "export the session again",
-                )
-            assets = [_read_asset(store, archive, where, a) for a in rows.assets]
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
-        raise ArchiveError(
-            f"{where} is not a readable zip archive ({exc})", "export the session again"
-        ) from None
-    except OSError as exc:
-        raise ArchiveError(
-            f"cannot read {where}: {exc.strerror or exc}", "check the path"
-        ) from None
-    return rows, assets
-
-
-def _read_asset(
-    store: AssetStore, archive: zipfile.ZipFile, where: str, row: ArchivedAsset
-) -> PreparedAsset:
-    limit = (
-        store.limits.max_image_bytes if row.modality == "image" else store.limits.max_audio_bytes
-    )
-    data = _read(archive, member(row), limit, where)
-    if hashlib.sha256(data).hexdigest() != row.sha256:
-        raise ArchiveError(
-            f"{where}: {member(row)} does not match its sha256 (damaged?)",
-            "export the session again",
-        )
-    try:
-        checked = store.prepare_bytes(data, row.modality, f"{member(row)} in {Path(where).name}")
-    except AssetError as exc:
-        raise ArchiveError(f"{where}: {exc.message}", "export the session again") from None
-    if checked.source_format != row.format:
-        raise ArchiveError(
-            f"{where}: {member(row)} holds {checked.source_format}, not {row.format}",
-            "export the session again",
-        )
-    # Keep the archived bytes (the address is their sha256); what they hold is as validated.
-    return PreparedAsset(
-        sha256=row.sha256,
-        data=data,
-        modality=row.modality,
-        format=row.format,
-        source_format=row.source_format,
-        origin=row.origin,
-        width=checked.width,
-        height=checked.height,
-        mode=checked.mode,
-        duration_s=checked.duration_s,
-        sample_rate=checked.sample_rate,
-        channels=checked.channels,
-    )
-
-
-def import_session(engine: Engine, store: AssetStore, path: Path) -> str:
-    """Import an archive as a session; returns its id (a new one if this data dir has the
-    archive's). A session name already in use gets a number: ``holiday (2)``."""
-    rows, assets = read_archive(store, path)
-    created: list[PreparedAsset] = []
-    try:
-        with write_session(engine) as db:
-            session_id = _insert_rows(db, rows, assets)
-            created = [asset for asset in assets if store.place(asset)]
-    except BaseException:
-        with suppress(Exception):
-            discard_unreferenced(engine, store, created)
-        raise
-    return session_id
-
-
-def distinct_name(db: DbSession, name: str) -> str:
-    """``name``, or ``name (N)`` with the smallest N >= 2 that no session has."""
-    taken = set(db.exec(select(SessionRow.name).where(col(SessionRow.name).startswith(name))))
-    if name not in taken:
-        return name
-    number = 2
-    while f"{name} ({number})" in taken:
-        number += 1
-    return f"{name} ({number})"
-
-
-def _next_id(db: DbSession, table: type[TurnRow] | type[RenderRow]) -> int:
-    """The first free id of ``table``; the write lock keeps it free until the commit."""
-    return (db.exec(select(func.max(table.id))).one() or 0) + 1
-
-
-def _insert_rows(db: DbSession, rows: ArchiveRows, assets: list[PreparedAsset]) -> str:
-    """All of an archive's rows (checked by ``parse_rows``), as bulk inserts with ids chosen
-    here: turns and renders refer to each other by id."""
-    meta, now = rows.session, time.time()
-    session_id = meta.id if db.get(SessionRow, meta.id) is None else uuid.uuid4().hex
-    archived_at = {asset.sha256: asset.created_at for asset in rows.assets}
-    for asset in assets:  # the row says what validation found, not what the archive claims
-        values = asset.row_values(archived_at.get(asset.sha256, now))
-        db.execute(insert(AssetRow).values(**values).on_conflict_do_nothing())
-    turns = sorted(rows.turns, key=lambda t: t.seq)
-    first_turn = _next_id(db, TurnRow)
-    turn_ids = {turn.seq: first_turn + index for index, turn in enumerate(turns)}
-    renders = sorted(rows.renders, key=lambda r: (r.turn, r.position))
-    first_render = _next_id(db, RenderRow)
-    render_ids = {(r.turn, r.position): first_render + i for i, r in enumerate(renders)}
-    db.add(
-        SessionRow(
-            id=session_id,
-            name=distinct_name(db, meta.name),
-            created_at=meta.created_at,
-            updated_at=meta.updated_at,
-            cursor_turn_id=None if meta.cursor is None else turn_ids[meta.cursor],
-            redo_stack=[turn_ids[seq] for seq in meta.redo],
-        )
-    )
-    db.flush()
-    _bulk(db, TurnRow, [
-        {**t.model_dump(exclude={"parent"}), "id": turn_ids[t.seq], "session_id": session_id,
-         "parent_id": None if t.parent is None else turn_ids[t.parent]}
-        for t in turns
-    ])  # fmt: skip
-    _bulk(db, ToolCallRow, [
-        {**c.model_dump(exclude={"turn"}), "turn_id": turn_ids[c.turn]} for c in rows.tool_calls
-    ])  # fmt: skip
-    _bulk(db, RenderRow, [
-        {**r.model_dump(exclude={"turn", "parent"}), "id": render_ids[(r.turn, r.position)],
-         "turn_id": turn_ids[r.turn],
-         "parent_id": None if r.parent is None else render_ids[r.parent]}
-        for r in renders
-    ])  # fmt: skip
-    _bulk(db, SessionAssetRow, [
-        {**b.model_dump(exclude={"turn"}), "session_id": session_id,
-         "turn_id": None if b.turn is None else turn_ids[b.turn]}
-        for b in rows.bindings
-    ])  # fmt: skip
-    return session_id
-
-
-def _bulk(db: DbSession, table: type, values: list[dict]) -> None:
-    if values:
-        db.execute(insert(table), values)

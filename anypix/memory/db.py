@@ -130,7 +130,7 @@ def _connect(db_path: Path, writable: bool) -> sqlite3.Connection:
 def _connect_read_only(db_path: Path, **options: Any) -> sqlite3.Connection:
     """``mode=ro`` reads a WAL database when its ``-shm`` file exists or can be created; in a
     folder nobody may write, a database with no pending ``-wal`` is read as ``immutable``."""
-    uri = f"file:{urllib.parse.quote(str(db_path))}"
+    uri = f"file:{urllib.parse.quote(os.fsencode(db_path))}"  # bytes: a name need not be UTF-8
     conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, **options)
     try:
         conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()

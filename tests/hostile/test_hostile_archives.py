@@ -454,6 +454,7 @@ def test_importing_twice_makes_distinct_names(data_dir: Path, exported: Path) ->
     first = cli(data_dir, "import", str(exported))
     second = cli(data_dir, "import", str(exported))
     assert first.exit_code == 0 and second.exit_code == 0, (str(first), str(second))
+    assert "holiday (3)" in second.stdout  # it says under which name it stored the copy
     names = sorted(s["name"] for s in json.loads(cli(data_dir, "sessions", "--json").stdout))
     assert names == ["holiday", "holiday (2)", "holiday (3)"]
     # Each name now picks exactly one session; none is picked at random.

@@ -14,15 +14,21 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hostile_helpers import (
     assert_one_line_error,
     cli,
     cli_process,
     data_dir_state,
+    fake_planner,
+    flat_renderer,
     folder_listing,
     path_state,
 )
+from PIL import Image
+
+from anypix.studio import Studio
 
 
 def _fifo(folder: Path) -> Path:
@@ -166,16 +172,20 @@ def test_a_read_only_folder_is_refused_without_root_powers(data_dir: Path, tmp_p
 def test_a_disk_that_fills_up_leaves_the_old_target_and_no_temp_file(
     data_dir: Path, tmp_path: Path
 ) -> None:
+    noise = np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)
+    Image.fromarray(noise).save(tmp_path / "noise.png")  # about 120 KB that will not compress
+    with Studio(data_dir, planner=fake_planner, renderer=flat_renderer, locator=None) as studio:
+        studio.session("holiday", create=False).attach("noise", tmp_path / "noise.png")
     target = tmp_path / "old.zip"
     target.write_bytes(b"old")
     before, stored = path_state(target), data_dir_state(data_dir)
 
-    # Big enough for the database's own files, too small for the archive's two images.
-    ran = cli_process(data_dir, "export", "holiday", str(target), max_file_bytes=400)
+    # Room for SQLite's own files (its 32 KiB shared memory), not for the archive.
+    ran = cli_process(data_dir, "export", "holiday", str(target), max_file_bytes=60_000)
 
-    assert_one_line_error(ran)
+    assert_one_line_error(ran, mentions="cannot write")
     assert path_state(target) == before
-    assert folder_listing(tmp_path) == ["data", "old.zip"]
+    assert folder_listing(tmp_path) == ["data", "noise.png", "old.zip"]
     assert data_dir_state(data_dir) == stored
 
 

@@ -11,10 +11,11 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from memory_fakes import fake_planner, flat_renderer
+from memory_fakes import SwitchableRenderer, fake_planner
 
 from anypix.memory import turns
 from anypix.studio import Studio
@@ -25,16 +26,28 @@ def hang(*_: object, **__: object) -> None:
     time.sleep(600)
 
 
+class HangingRenderer(SwitchableRenderer):
+    """Renders until ``hang_now`` is set, then stops for good in the middle of a render."""
+
+    hang_now = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.hang_now:
+            hang()
+        return super().__call__(*args, **kwargs)
+
+
 def main() -> None:
     data_dir, session_id, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
     mode = sys.argv[4] if len(sys.argv) > 4 else ""
-    with Studio(data_dir, planner=fake_planner, renderer=flat_renderer) as studio:
+    renderer = HangingRenderer()
+    with Studio(data_dir, planner=fake_planner, renderer=renderer, locator=None) as studio:
         session = studio.session(session_id)
         for k in range(count):
             turn = session.edit(f"p{os.getpid()} turn {k}")
             print(f"committed {turn.summary.seq}", flush=True)
         if mode == "hang-in-render":
-            studio.renderer = hang
+            renderer.hang_now = True
         elif mode == "hang-in-commit":
             original = turns._insert_steps_and_renders
 
