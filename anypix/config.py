@@ -119,6 +119,11 @@ class Settings(BaseSettings):
     def asset_dir(self) -> Path:
         return self.data_dir / "assets"
 
+    @property
+    def cache_dir(self) -> Path:
+        """What can be recomputed (inversions): safe to delete at any time."""
+        return self.data_dir / "cache"
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read settings; CLI flags come in as ``overrides`` (``None`` values are ignored)."""

@@ -232,12 +232,16 @@ def _denoise(job: RenderJob, techniques: list[Technique], ticker: Ticker) -> tor
 
 
 def _invert(job: RenderJob, ticker: Ticker, image: Any, text: str) -> Any:
-    """The DDIM inversion of ``image`` described by ``text``, counted in progress."""
+    """The DDIM inversion of ``image`` described by ``text``, counted in progress; done once per
+    image, model, prompt, steps and size (:mod:`anypix.tools.inversion_cache`)."""
+    from anypix.tools.inversion_cache import active_cache
     from anypix.tools.invert import invert_image
 
-    return invert_image(job.components, image, size=job.size, steps=job.steps, prompt=text,
-                        before_step=lambda i, n: ticker.check(),
-                        after_step=lambda i, n: ticker.tick())  # fmt: skip
+    cache = active_cache()
+    invert = invert_image if cache is None else cache.invert
+    return invert(job.components, image, size=job.size, steps=job.steps, prompt=text,
+                  before_step=lambda i, n: ticker.check(),
+                  after_step=lambda i, n: ticker.tick())  # fmt: skip
 
 
 def load_sound(name: str, assets: Mapping[str, Any]) -> tuple[tuple[Any, int], str] | None:
