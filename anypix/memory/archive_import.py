@@ -102,7 +102,7 @@ def read_archive(store: AssetStore, path: Path) -> tuple[ArchiveRows, list[Prepa
                     "export the session again",
                 )
             assets = [_read_asset(store, archive, where, a) for a in rows.assets]
-    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError) as exc:
         raise ArchiveError(
             f"{where} is not a readable zip archive ({exc})", "export the session again"
         ) from None

@@ -233,7 +233,19 @@ def _many_members(archive: Path, out: Path) -> Path:
     return out
 
 
+def _needs_zip_version(archive: Path, out: Path, version: int) -> Path:
+    """Every central-directory entry claims it needs zip ``version`` (x10) to extract."""
+    data = bytearray(archive.read_bytes())
+    position = data.find(b"PK\x01\x02")
+    while position != -1:
+        data[position + 6 : position + 8] = version.to_bytes(2, "little")
+        position = data.find(b"PK\x01\x02", position + 4)
+    out.write_bytes(bytes(data))
+    return out
+
+
 MEMBER_DAMAGE: dict[str, Callable[[Path, Path], Path]] = {
+    "a zip version from the future (20.5)": lambda a, o: _needs_zip_version(a, o, 205),
     "corrupt deflate data in rows.json": lambda a, o: _flip_compressed_bytes(a, o, "rows.json"),
     "corrupt deflate data in the manifest": lambda a, o: _flip_compressed_bytes(
         a, o, "manifest.json"

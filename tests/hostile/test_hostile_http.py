@@ -166,3 +166,24 @@ def test_serve_refuses_a_token_no_client_can_send(tmp_path: Path, token: str) ->
         pytest.fail(f"serve --token {token!r} started a server")
     assert_one_line_error(Ran(done.returncode, done.stdout, done.stderr), mentions="token")
     assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("kind", list(PROBES))
+def test_file_under_reads_nothing_outside_the_folders(machine: dict[str, Path], kind: str) -> None:
+    """The policy itself: no probe outside resolves, and each refusal reads the same."""
+    from anypix.api.http import file_under, path_refused
+
+    value = PROBES[kind](machine)
+    assert file_under(value, [machine["shared"]]) is None
+    refused = path_refused("p", value, [machine["shared"]])
+    reference = path_refused("p", "/x", [machine["shared"]])
+    assert _wording(refused.message, value) == _wording(reference.message, "/x")
+    assert refused.hint == reference.hint
+
+
+def test_file_under_finds_files_inside_the_folders(machine: dict[str, Path]) -> None:
+    from anypix.api.http import file_under
+
+    inside = machine["shared"] / "ok.png"
+    assert file_under(str(inside), [machine["shared"]]) == inside.resolve()
+    assert file_under(str(machine["shared"] / "nope.png"), [machine["shared"]]) is None
