@@ -297,12 +297,23 @@ def _execute(
     for step in steps:
         keep(step)
     assert plan is not None and renders  # the loop ends with a render of the last plan, or raises
-    first_seed = renders[0].provenance.seed
-    for offset in range(1, variations):
-        knobs = plan.knobs.model_copy(update={"seed": first_seed + offset})
+    for offset in range(1, variations):  # the seed the first render drew, then the next ones
+        knobs = plan.knobs.model_copy(
+            update={"seed": _next_seed(renders[0].provenance.seed, offset)}
+        )
         variation = plan.model_copy(update={"knobs": knobs})
         keep(_render_step(context, variation, inputs, len(draft.steps) + 1, progress, cancel))
     _keep_renders(context, draft, plan, renders, inputs)
+
+
+def _next_seed(seed: int, offset: int) -> int:
+    """``seed + offset``, wrapping round to 0 past the largest seed a plan may hold."""
+    from annotated_types import Le
+
+    from anypix.plan import Knobs
+
+    largest = next(m.le for m in Knobs.model_fields["seed"].metadata if isinstance(m, Le))
+    return (seed + offset) % (largest + 1)
 
 
 def _render_step(

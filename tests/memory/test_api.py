@@ -184,3 +184,14 @@ def test_options_set_knobs_and_variations_take_the_next_seeds(tmp_path: Path) ->
     record = json.loads(json.dumps(turn.to_json()))
     assert record["outputs"] == [str(r.path) for r in turn.renders]
     assert record["seq"] == 1 and record["status"] == "ok" and len(record["renders"]) == 3
+
+
+def test_variations_past_the_largest_seed_wrap_round(tmp_path: Path) -> None:
+    from memory_fakes import fake_planner, flat_renderer
+
+    from anypix.knobs import EditOptions, knob_range
+
+    largest = knob_range("seed")[1]
+    with Studio(planner=fake_planner, renderer=flat_renderer) as studio:
+        turn = studio.new_session().edit("new a rose", options=EditOptions(seed=largest, variations=2))
+    assert [r.provenance["seed"] for r in turn.renders] == [largest, 0]
