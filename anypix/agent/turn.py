@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from anypix.agent.steps import StepRecord, summarise
 from anypix.errors import AssetError, CancelledError, EmptyInstructionError, TurnFailed
@@ -312,7 +312,8 @@ def _next_seed(seed: int, offset: int) -> int:
 
     from anypix.plan import Knobs
 
-    largest = next(m.le for m in Knobs.model_fields["seed"].metadata if isinstance(m, Le))
+    limits = Knobs.model_fields["seed"].metadata
+    largest = cast(int, next(m.le for m in limits if isinstance(m, Le)))
     return (seed + offset) % (largest + 1)
 
 
