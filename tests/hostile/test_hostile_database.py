@@ -181,6 +181,15 @@ def test_a_write_to_a_read_only_data_dir_is_one_line(
     assert data_dir_state(read_only) == before
 
 
+def test_an_edit_in_a_read_only_data_dir_is_one_line_and_stores_nothing(read_only: Path) -> None:
+    before = data_dir_state(read_only)
+    ran = cli_process(read_only, "edit", "--quiet", "--model", "tiny-random", "--llm", "fast",
+                      "--steps", "2", "--size", "32x32", "-s", "holiday", "a red fox",
+                      permissions=True, timeout=300)  # fmt: skip
+    assert_one_line_error(ran, mentions="read-only")
+    assert data_dir_state(read_only) == before
+
+
 def test_a_read_only_folder_without_a_database_says_so(tmp_path: Path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir(mode=0o555)
