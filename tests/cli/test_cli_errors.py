@@ -52,9 +52,9 @@ def test_export_refuses_anything_but_a_regular_file(images: dict[str, Path], tmp
     assert made.exit_code == 0, made.stderr
     folder = tmp_path / "a-folder"
     folder.mkdir()
-    assert "is not a regular file" in one_line(cli("export", "kept", str(folder)))
+    assert "is a folder, not a file" in one_line(cli("export", "kept", str(folder)))
     assert list(folder.iterdir()) == []
-    assert "is not a folder" in one_line(cli("export", "kept", str(tmp_path / "no" / "s.zip")))
+    assert "does not exist" in one_line(cli("export", "kept", str(tmp_path / "no" / "s.zip")))
     old = tmp_path / "old.zip"
     old.write_text("an older archive")
     assert cli("export", "kept", str(old)).exit_code == 0  # a regular file is replaced
