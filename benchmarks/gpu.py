@@ -211,7 +211,7 @@ def cases(components: Any, steps: int, side: int) -> dict[str, Callable[[StepClo
         f'[blob] moon {{major-radius: {r}px; minor-radius: {r}px; cx: {3 * side // 4}px; '
         f'cy: {side // 4}px; angle: 0}} "a full moon"', knobs]))  # fmt: skip
     edit = EditPlan.from_tokens(f"[base] photo\n[gen] {PROMPT}\n[op] variation\n{knobs} alpha=0.7")
-    photo = _image(side)
+    photo = gradient_image(side)
 
     def diffusers_run(clock: StepClock) -> Any:
         def on_step(pipe: Any, i: int, t: Any, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -245,7 +245,7 @@ def cases(components: Any, steps: int, side: int) -> dict[str, Callable[[StepClo
 ROWS_PER_CASE = {"diffusers": 1, "plain": 1, "blob": 1, "style4": 4, "edit": 1}
 
 
-def _image(side: int) -> Any:
+def gradient_image(side: int) -> Any:
     import numpy as np
     from PIL import Image
 
