@@ -19,7 +19,7 @@ import binascii
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -327,27 +327,16 @@ def _asset_files(
     ``roots`` when it is given."""
     with tempfile.TemporaryDirectory(prefix="anypix-mcp-") as folder:
         yield {
-            name: _readable(name, _asset_file(name, value, Path(folder)), Path(folder), roots)
+            name: _asset_file(name, value, Path(folder), roots)
             for name, value in (assets or {}).items()
         }
 
 
-def _readable(name: str, path: Path, decoded: Path, roots: list[Path] | None) -> Path:
-    """``path`` if the server may read it: decoded data, or a file under one of ``roots``."""
-    real = path.resolve()
-    if roots is None or real.is_relative_to(decoded.resolve()):
-        return path
-    if any(real.is_relative_to(root) for root in roots):
-        return path
-    raise AssetError(
-        f"[{name}]: {path} is outside the folders this server reads files from "
-        f"({', '.join(str(r) for r in roots)})",
-        "send the file's bytes in base64, or start the server with --allow-dir FOLDER",
-    )
-
-
-def _asset_file(name: str, value: str, folder: Path) -> Path:
-    from anypix.media import sniff
+def _asset_file(name: str, value: str, folder: Path, roots: list[Path] | None) -> Path:
+    """The file ``value`` stands for: a readable path, or decoded data written to ``folder``.
+    With ``roots`` (over HTTP), a path outside them and a path that does not exist get the same
+    error, so a caller learns nothing about files it may not read."""
+    from anypix.api.http import file_under, path_refused
     from anypix.plan import ASSET_NAME
 
     if not ASSET_NAME.match(name):
@@ -357,20 +346,38 @@ def _asset_file(name: str, value: str, folder: Path) -> Path:
         header, _, payload = payload.partition(",")
         if not header.endswith(";base64"):
             raise AssetError(f"[{name}]: the data URI is not base64", "use data:<mime>;base64,...")
+    elif roots is not None:
+        allowed = file_under(payload, roots)
+        if allowed is not None:
+            return allowed
     elif len(payload) < 4096 and Path(payload).expanduser().is_file():
         return Path(payload).expanduser()
-    try:
-        data = base64.b64decode(payload, validate=True)
-    except (binascii.Error, ValueError):
-        data = b""
-    if data:
-        path = folder / name
-        path.write_bytes(data)
-        with suppress(AssetError):  # not a format anypix reads: reported below
-            _, fmt = sniff(path)
-            return path.rename(folder / f"{name}.{fmt}")
+    decoded = _decoded_file(name, payload, folder)
+    if decoded is not None:
+        return decoded
+    if roots is not None:
+        raise path_refused(name, value.strip(), roots)
     shown = value if len(value) <= 80 else value[:77] + "..."
     raise AssetError(
         f"[{name}]: {shown!r} is neither an existing file nor base64 data of an image or audio file",
         "give a path on the server's machine, or a PNG, JPEG, WebP, WAV... file's bytes in base64",
     )
+
+
+def _decoded_file(name: str, payload: str, folder: Path) -> Path | None:
+    """``payload`` as base64 of an image or sound, written to ``folder``; None if it is not."""
+    from anypix.media import sniff
+
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    if not data:
+        return None
+    path = folder / name
+    path.write_bytes(data)
+    try:
+        _, fmt = sniff(path)
+    except AssetError:  # not a format anypix reads: the caller reports it
+        return None
+    return path.rename(folder / f"{name}.{fmt}")
