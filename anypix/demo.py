@@ -1,9 +1,9 @@
 """The offline demo: a short scripted session that plans, renders, stores and undoes.
 
-It runs with no network and no downloaded weights: inputs are drawn from the procedural
-miniworld (a scene, a reference object, a style reference and a tone), the planner is the
+It runs with no network and no downloaded weights: inputs are drawn by the default model family's
+``sample_inputs`` (a scene, a reference object, a style reference and a tone), the planner is the
 deterministic fast path (with the embedded LLM behind it), and rendering uses the configured
-preset - the miniworld model shipped in the package by default. The session generates from a
+preset - by default the offline model shipped in the package. The session generates from a
 blob layout, adds an object from a reference image, adds one described in words, recolours,
 restyles with a reference, adds an object from a sound, and undoes. Everything lands in a session
 under ``OUT/data``; ``OUT/report.html`` shows each turn with its plan and a thumbnail.
@@ -46,35 +46,14 @@ class DemoTurn:
 
 
 def _make_inputs(folder: Path) -> dict[str, Path]:
-    """Attachments drawn from the miniworld: a scene to edit, a reference object (a purple
-    triangle on its own), a style reference, and a tone whose pitch means cyan."""
-    from anypix.models.miniworld.data import (
-        MiniObject,
-        Scene,
-        Style,
-        random_scene,
-        render,
-        tone,
-        write_wav,
-    )
-    from anypix.plan import Blob
+    """The demo's attachments, drawn by the default model family (the one shipped in the
+    package): the demo's script is written for what that family draws."""
+    from anypix.models.registry import DEFAULT_MODEL, family_of
 
-    folder.mkdir(parents=True, exist_ok=True)
-    triangle = Blob(description="a large purple triangle", cx=0.5, cy=0.5, a=0.3, b=0.24, angle=20)
-    drawn = {
-        "scene": random_scene(11, min_objects=2, max_objects=3),
-        "ref": Scene(
-            0, Style("mono", "flat"), (MiniObject("purple", "triangle", "large", triangle),)
-        ),
-        "stripes": Scene(0, Style("night", "stripes", angle=45, period=0.2)),
-    }
-    paths = {}
-    for name, scene in drawn.items():
-        paths[name] = folder / f"{name}.png"
-        Image.fromarray(render(scene, 64)[0]).save(paths[name])
-    paths["tone"] = folder / "tone.wav"
-    write_wav(str(paths["tone"]), tone("cyan", "ellipse", seconds=1.0, seed=0))
-    return paths
+    family = family_of(DEFAULT_MODEL)
+    if family is None or family.sample_inputs is None:
+        raise RuntimeError(f"the default preset {DEFAULT_MODEL!r} has no sample inputs to draw")
+    return family.sample_inputs(folder)
 
 
 def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:

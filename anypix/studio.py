@@ -3,7 +3,7 @@
     from anypix import Studio
     from anypix.knobs import EditOptions
 
-    with Studio.from_settings(model="miniworld", llm="fast") as studio:  # settings + overrides
+    with Studio.from_settings(llm="fast") as studio:      # settings + overrides (any Settings field)
         session = studio.session("holiday")             # by id, id prefix or name; new if unknown
         result = session.plan("add [dog] to [photo]", {"photo": "p.png", "dog": "d.png"})
         print(result.plan.tokens())                      # planned, nothing rendered or stored

@@ -10,7 +10,7 @@ driver's questions about progress and its requests to cancel. Actors never resta
 when one dies, the pool starts a replacement and sends the lost job to the next free actor.
 
 Every node of a cluster must have anypix installed (the same version as the driver) and, for a
-preset other than the shipped miniworld, its weights where ``model_paths`` says.
+preset other than the one shipped in the package, its weights where ``model_paths`` says.
 """
 
 from __future__ import annotations

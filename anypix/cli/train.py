@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, get_type_hints
 
 import typer
 
 from anypix.cli.app import app, settings_for
 from anypix.errors import UserError
+from anypix.models.registry import ModelFamily, families
 
 train_app = typer.Typer(
     help="Train anypix's own models (CPU works; a GPU is faster).", no_args_is_help=True
@@ -68,39 +72,47 @@ def train_prior_command(
     )
 
 
-@train_app.command("miniworld")
-def train_miniworld_command(
-    ctx: typer.Context,
-    run_dir: Annotated[
-        Path, typer.Option("--run", help="Folder for checkpoints (resumes from it).")
-    ] = Path("runs/miniworld"),
-    out: Annotated[
-        Path | None,
-        typer.Option(
-            help="Folder for the finished weights (default: <data dir>/models/miniworld)."
+def _family_command(family: ModelFamily) -> Callable[..., None]:
+    """``anypix train FAMILY``: one option per field of the family's ``train_options`` dataclass
+    (its defaults are the recipe that made the shipped weights), plus --run and --out."""
+    assert family.train is not None and family.train_options is not None
+    train, options_type, name = family.train, family.train_options, family.name
+    hints = get_type_hints(options_type)
+    parameters = [
+        inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+        inspect.Parameter(
+            "run_dir", inspect.Parameter.KEYWORD_ONLY, annotation=Path,
+            default=typer.Option(Path(f"runs/{name}"), "--run",
+                                 help="Folder for checkpoints (resumes from it)."),
         ),
-    ] = None,
-    unet_steps: Annotated[int, typer.Option(min=1, help="Diffusion UNet steps.")] = 2700,
-    binding_steps: Annotated[int, typer.Option(min=1, help="Binding encoder steps.")] = 1800,
-    prior_steps: Annotated[int, typer.Option(min=1, help="Refinement prior steps.")] = 2000,
-    batch: Annotated[int, typer.Option(min=1, help="Scenes per UNet step.")] = 32,
-    threads: Annotated[int, typer.Option(min=0, help="CPU threads (0: torch's default).")] = 0,
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda...")] = "auto",
-    seed: Annotated[int, typer.Option(help="Seed for every stage's data and initial weights.")] = 0,
-) -> None:
-    """Train the miniworld models from scratch: binding encoder + prior, then the diffusion UNet.
+        inspect.Parameter(
+            "out", inspect.Parameter.KEYWORD_ONLY, annotation=Path | None,
+            default=typer.Option(None, help=f"Folder for the finished weights "
+                                 f"(default: <data dir>/models/{name})."),
+        ),
+    ]  # fmt: skip
+    for option in dataclasses.fields(options_type):
+        parameters.append(inspect.Parameter(
+            option.name, inspect.Parameter.KEYWORD_ONLY, annotation=hints[option.name],
+            default=typer.Option(option.default, help=option.metadata.get("help")),
+        ))  # fmt: skip
 
-    Every stage resumes from its checkpoint under --run (Ctrl-C saves one). When done, point
-    anypix at the weights: ANYPIX_MODEL_PATHS__MINIWORLD=<out>. On CPU the recipe that made the
-    shipped weights took about 1.5 hours on one CPU thread.
-    """
-    from anypix.models.miniworld.recipe import Recipe, train_miniworld
+    def command(ctx: typer.Context, run_dir: Path, out: Path | None, **values: Any) -> None:
+        weights = out or settings_for(ctx).data_dir / "models" / name
+        try:
+            train(run_dir, weights, options_type(**values))
+        except KeyboardInterrupt:
+            raise UserError("training interrupted", f"run it again to resume from {run_dir}") from None
+        except ValueError as exc:  # an option the recipe refuses, or a checkpoint that does not fit
+            raise UserError(str(exc), "check the options, or use another --run") from None
+        env = f"ANYPIX_MODEL_PATHS__{name.upper().replace('-', '_')}"
+        sys.stdout.write(f"weights: {weights}\nuse them: {env}={weights}\n")
 
-    weights = out or settings_for(ctx).data_dir / "models" / "miniworld"
-    recipe = Recipe(binding_steps=binding_steps, prior_steps=prior_steps, unet_steps=unet_steps,
-                    unet_batch=batch, threads=threads, device=device, seed=seed)  # fmt: skip
-    try:
-        train_miniworld(run_dir, weights, recipe)
-    except KeyboardInterrupt:
-        raise UserError("training interrupted", f"run it again to resume from {run_dir}") from None
-    sys.stdout.write(f"weights: {weights}\nuse them: ANYPIX_MODEL_PATHS__MINIWORLD={weights}\n")
+    command.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    command.__doc__ = inspect.getdoc(train) or f"Train the {name} models from scratch."
+    return command
+
+
+for _family in families().values():
+    if _family.train is not None and _family.train_options is not None:
+        train_app.command(_family.name)(_family_command(_family))

@@ -241,7 +241,9 @@ def resolve_source(name: str, settings: Settings) -> str:
         return snapshot_download(preset.source, local_files_only=True)
     except Exception:  # not in the local cache: huggingface_hub raises several types for this
         raise ModelUnavailableError(
-            f"preset {name!r} ({preset.source}) is not on this machine and downloads are off", fix
+            f"preset {name!r} ({preset.source}) is not on this machine and downloads are off",
+            f"{fix}; or let anypix download it from the Hub: ANYPIX_ALLOW_DOWNLOADS=1 "
+            f"(allow_downloads = true in {settings.config_file})",
         ) from None
 
 

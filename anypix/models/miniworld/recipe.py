@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,17 @@ BINDING_FILES = ("binding.safetensors", "binding.json", "prior.pt")
 
 @dataclass
 class Recipe:
-    binding_steps: int = 1800
-    binding_batch: int = 64
-    prior_steps: int = 2000
-    unet_steps: int = 3000
-    unet_batch: int = 32
-    threads: int = 0
-    device: str = "auto"
-    seed: int = 0
+    """The options of ``anypix train miniworld``; each field's ``help`` is its --flag's help."""
+
+    binding_steps: int = field(default=1800, metadata={"help": "Binding encoder steps."})
+    binding_batch: int = field(default=64, metadata={"help": "Scenes per binding encoder step."})
+    prior_steps: int = field(default=2000, metadata={"help": "Refinement prior steps."})
+    # The shipped weights were trained this long (MODEL_CARD.md).
+    unet_steps: int = field(default=2700, metadata={"help": "Diffusion UNet steps."})
+    unet_batch: int = field(default=32, metadata={"help": "Scenes per UNet step."})
+    threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)."})
+    device: str = field(default="auto", metadata={"help": "auto, cpu, cuda..."})
+    seed: int = field(default=0, metadata={"help": "Seed for every stage's data and weights."})
 
 
 def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) -> Path:
