@@ -68,10 +68,10 @@ OPS: dict[str, OpSpec] = {
     "add": OpSpec("put something in; ref is the sub when an asset is added", repaints=True),
     "remove": OpSpec("take something out; target says what", repaints=True, located=True),
     "replace": OpSpec("swap target for something else; ref is the sub that replaces it, if any",
-                      repaints=True, located=True),  # fmt: skip
+                      repaints=True, located=True),
     "restyle": OpSpec("change the look of the whole image; ref is the style_ref"),
     "recolor": OpSpec("change the colour of target; target names the object and the colour",
-                      located=True),  # fmt: skip
+                      located=True),
     "move": OpSpec("move target; target says where to"),
     "variation": OpSpec("another version of the base"),
 }
