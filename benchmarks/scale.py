@@ -100,7 +100,7 @@ class InstantRenderer:
 
 
 def _open(backend: str, workers: int) -> Any:
-    from anypix.batch.pool import open_pool
+    from anypix.batch.backends import open_pool
     from anypix.config import load_settings
 
     settings = load_settings(llm="fast")

@@ -128,9 +128,6 @@ def test_the_checker_sees_lazy_imports_and_skips_annotations(tmp_path: Path) -> 
 # One module in two files: EditPlan.tokens() reads its token form lazily from plan_tokens, which
 # builds EditPlans.
 ONE_MODULE = {frozenset({"anypix.plan", "anypix.plan_tokens"})}
-# Not yet fixed, owned elsewhere: batch.pool's factory imports the pools that import batch.pool
-# (moving the factory into its own module breaks it). Remove the line when that lands.
-PENDING = {frozenset({"anypix.batch.local", "anypix.batch.pool", "anypix.batch.ray_pool"})}
 
 
 def _graph() -> dict[str, set[str]]:
@@ -181,7 +178,7 @@ def cycles(graph: dict[str, set[str]]) -> list[set[str]]:
 
 
 def test_no_import_cycles() -> None:
-    allowed = ONE_MODULE | PENDING
+    allowed = ONE_MODULE
     assert [sorted(c) for c in cycles(_graph()) if frozenset(c) not in allowed] == []
 
 

@@ -56,6 +56,7 @@ class TurnContext(Protocol):
     store: AssetStore
     encoder: Callable[[], Encoder] | None  # loads the encoder; called when a description needs it
     max_steps: int
+    data_dir: Path  # its renders cache inversions under data_dir/cache
 
     @property
     def renderer(self) -> Renderer: ...
@@ -240,8 +241,13 @@ def run_turn(
     draft.parent_id = inputs.parent_id
     started = time.perf_counter()
     outcome: BaseException | None = None
+    from anypix.tools.inversion_cache import cache_for, using
+
     try:
-        _execute(context, planner, draft, inputs, variations, progress, cancel, on_step)
+        # Renders cache inversions under the studio's data dir, not the configured one, so
+        # `--data-dir` and Studio(data_dir=...) keep them beside their sessions.
+        with using(cache_for(context.data_dir)):
+            _execute(context, planner, draft, inputs, variations, progress, cancel, on_step)
     except (CancelledError, KeyboardInterrupt) as exc:
         draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
     except BaseException as exc:

@@ -21,13 +21,8 @@ and asset bytes to workers holding a loaded model and get images and provenance 
 driver writes the database and the asset store. docs/batch.md says why it is built so.
 """
 
-from anypix.batch.pool import (
-    InProcessPool,
-    PoolStats,
-    RenderPool,
-    WorkerPool,
-    open_pool,
-)
+from anypix.batch.backends import open_pool
+from anypix.batch.pool import InProcessPool, PoolStats, RenderPool, WorkerPool
 from anypix.batch.report import BatchProgress, summary
 from anypix.batch.run import MANIFEST, BatchResult, ItemResult, run_batch, verification
 from anypix.batch.spec import BatchItem, BatchSpec, SharedPlanner, batch_items, item_key

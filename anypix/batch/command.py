@@ -59,7 +59,7 @@ def batch(
 ) -> BatchResult:
     """Run a batch as the command line describes it; raises :class:`BatchIncomplete` when some
     edits failed and :class:`CancelledError` when interrupted (both after the summary)."""
-    from anypix.batch.pool import open_pool
+    from anypix.batch.backends import open_pool
     from anypix.batch.report import BatchProgress
     from anypix.batch.run import run_batch
     from anypix.batch.spec import BatchSpec
@@ -89,6 +89,6 @@ def serving_pool(settings: Settings, *, workers: int | None = None,
     """The render pool ``anypix serve`` dispatches to; None for today's in-process renderer."""
     if ray is None and (workers is None or workers <= 1):
         return None
-    from anypix.batch.pool import open_pool
+    from anypix.batch.backends import open_pool
 
     return open_pool(settings, workers=workers, ray=ray)

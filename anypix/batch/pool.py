@@ -217,19 +217,3 @@ class _Serialised:
     def __call__(self, plan: EditPlan, assets: Mapping[str, Any]) -> EditPlan:
         with self._lock:
             return self.locator(plan, assets)
-
-
-def open_pool(settings: Settings, *, workers: int | None = None, ray: str | None = None,
-              retries: int = 2, timeout_s: float | None = None) -> RenderPool:  # fmt: skip
-    """The pool the command line asks for: ``ray`` (``auto`` or a cluster address) -> Ray
-    actors; ``workers`` alone -> local processes; neither -> in process."""
-    if ray is not None:
-        from anypix.batch.ray_pool import RayPool
-
-        return RayPool(settings, address=ray, workers=workers, retries=retries,
-                       timeout_s=timeout_s)  # fmt: skip
-    if workers is not None and workers > 1:
-        from anypix.batch.local import ProcessPool
-
-        return ProcessPool(settings, workers, retries=retries, timeout_s=timeout_s)
-    return InProcessPool(settings, timeout_s=timeout_s)

@@ -36,7 +36,7 @@ from anypix.tools.invert import InversionTrajectory, invert_image
 if TYPE_CHECKING:
     from PIL import Image
 
-__all__ = ["FORMAT", "InversionCache", "active_cache", "image_digest", "inversion_key", "using"]
+__all__ = ["FORMAT", "InversionCache", "active_cache", "cache_for", "image_digest", "inversion_key", "using"]
 
 FORMAT = 1  # bump when the inversion's algorithm or the file layout changes
 MEMORY_BYTES = 512 * 2**20  # SDXL at 1024^2 and 30 steps is ~8 MB per inversion
@@ -223,9 +223,15 @@ def active_cache() -> InversionCache | None:
     from anypix.errors import ConfigError
 
     try:
-        directory = load_settings().cache_dir / "inversions"
+        data_dir = load_settings().data_dir
     except ConfigError:  # settings that cannot be read: a render must not fail for its cache
         return None
+    return cache_for(data_dir)
+
+
+def cache_for(data_dir: Path) -> InversionCache:
+    """The one cache (per process) of the data dir ``data_dir``: its ``cache/inversions``."""
+    directory = data_dir / "cache" / "inversions"
     with _shared_lock:
         return _shared.setdefault(directory, InversionCache(directory))
 

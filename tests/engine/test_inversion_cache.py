@@ -222,3 +222,32 @@ def test_a_cancel_during_a_cached_inversion_still_cancels(engine: Any, base_imag
             render(plan, {"photo": base_image}, engine,
                    cancel=lambda: polls.append(1) or len(polls) > 1)  # fmt: skip
     assert cache is not None and cache.hits == 1
+
+
+def test_a_studio_keeps_its_inversions_in_its_own_data_dir(
+    engine: Any, base_image: Any, tmp_path: Path, _isolated_settings: Path
+) -> None:
+    """`--data-dir X` / Studio(data_dir=X): the inversion cache lives under X, not under the
+    configured data dir (which the settings fixture points elsewhere)."""
+    from anypix.studio import Studio
+    from anypix.tools.inversion_cache import active_cache
+    from anypix.tools.render import render
+
+    plan = make_plan("[base] photo", "[gen] a photo of a fox", "[op] variation",
+                     f"[knobs] steps={STEPS} guidance=2 seed=3 alpha=0.8 size=64x64")  # fmt: skip
+    used: list[Path | None] = []
+
+    def renderer(plan_: Any, assets: Any, **callbacks: Any) -> Any:
+        cache = active_cache()
+        used.append(cache.directory if cache is not None else None)
+        return render(plan_, assets, engine, **callbacks)
+
+    image_path = tmp_path / "photo.png"
+    base_image.save(image_path)
+    data_dir = tmp_path / "studio-data"
+    assert not data_dir.is_relative_to(_isolated_settings)
+    with Studio(data_dir, planner=lambda _text, _assets: plan, renderer=renderer,
+                locator=None) as studio:  # fmt: skip
+        studio.session("fox").edit("a variation of [photo]", {"photo": image_path})
+    assert used == [data_dir / "cache" / "inversions"]
+    assert list((data_dir / "cache" / "inversions").iterdir())  # stored there, for a later process
