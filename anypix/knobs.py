@@ -21,7 +21,7 @@ from typing import Any
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from anypix.errors import AnypixError, NotAvailableError
+from anypix.errors import AnypixError
 from anypix.plan import Knobs
 
 SIDE_RANGE = (8, 4096)  # pixels a side: Knobs' size check
@@ -109,11 +109,6 @@ class EditOptions(BaseModel):
             options = cls(**given)
         except ValidationError as exc:
             raise _one_line_error(exc, given, flags) from None
-        if options.negative is not None and "negative" not in Knobs.model_fields:
-            raise NotAvailableError(
-                "negative prompts are not rendered by this version of anypix",
-                "leave out --negative" if flags else "leave out negative",
-            )
         return options
 
     def knobs(self) -> dict[str, Any]:

@@ -301,6 +301,12 @@ class Knobs(BaseModel):
     steps: int | None = Field(default=None, ge=1, le=1000, description="denoising steps")
     seed: int | None = Field(default=None, ge=0, le=2**63 - 1, description="None: random")
     size: tuple[int, int] | None = Field(default=None, description="(width, height) in pixels")
+    negative: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="what the image should not show: the prompt guidance steers away from "
+        "(None: the empty prompt)",
+    )
     beta: float = Field(
         default=0.3,
         ge=0,

@@ -48,6 +48,8 @@ def render_tokens(plan: EditPlan) -> str:
     knobs = _knob_text(plan.knobs)
     if knobs:
         lines.append(f"[knobs] {knobs}")
+    if plan.knobs.negative:
+        lines.append(f"[negative] {plan.knobs.negative}")
     return "\n".join(lines)
 
 
@@ -70,7 +72,7 @@ def _knob_text(knobs: Knobs) -> str:
     parts = []
     for name in Knobs.model_fields:
         value = getattr(knobs, name)
-        if value == getattr(defaults, name):
+        if name == "negative" or value == getattr(defaults, name):  # negative: its own line
             continue
         if name == "size":
             parts.append(f"size={value[0]}x{value[1]}")
@@ -80,7 +82,7 @@ def _knob_text(knobs: Knobs) -> str:
 
 
 _TAG = re.compile(r"^\s*\[([A-Za-z]+)\]\s*(.*?)\s*$")
-_SINGLE_TAGS = ("base", "gen", "style", "knobs")
+_SINGLE_TAGS = ("base", "gen", "style", "knobs", "negative")
 _TAG_SHAPES = {
     "base": "[base] NAME",
     "sub": "[sub] NAME",
@@ -90,6 +92,7 @@ _TAG_SHAPES = {
     "style": "[style] NAME",
     "op": f"[op] {'|'.join(OP_KINDS)} TARGET [ref=NAME]",
     "knobs": "[knobs] alpha=0.7 guidance=7.5 steps=30 seed=1 size=512x512",
+    "negative": "[negative] what the image should not show",
 }
 
 
@@ -127,11 +130,13 @@ class _TokenParser:
         for number, tag, rest in self.lines:
             if tag == "knobs":
                 knobs = self._guard(number, tag, lambda rest=rest: self._knobs(rest))
+            elif tag == "negative" and rest:
+                knobs = self._guard(number, tag, lambda k=knobs, r=rest: _with_negative(k, r))
         width, height = knobs.size or (512, 512)
         fields["knobs"] = knobs
 
         for number, tag, rest in self.lines:
-            if tag == "knobs":
+            if tag in ("knobs", "negative"):
                 continue
             if not rest:
                 raise PlanParseError(f"[{tag}] is empty; expected {_TAG_SHAPES[tag]}", number)
@@ -204,6 +209,13 @@ class _TokenParser:
             else:
                 values[name] = value
         return Knobs(**values)
+
+
+def _with_negative(knobs: Knobs, text: str) -> Knobs:
+    try:
+        return Knobs(**{**knobs.model_dump(), "negative": text})
+    except ValidationError as exc:
+        raise PlanParseError(f"[negative]: {first_error(exc)}") from None
 
 
 def _parse_op(rest: str) -> Op:

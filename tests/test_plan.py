@@ -335,3 +335,12 @@ def test_bbox_encloses_the_mask_tightly() -> None:
 def test_bbox_clips_to_the_canvas() -> None:
     box = Blob(description="sun", cx=1.0, cy=0.0, a=0.5, b=0.5).bbox()
     assert (box.x0, box.y0, box.x1, box.y1) == (0.5, 0.0, 1.0, 0.5)
+
+
+def test_a_negative_prompt_has_its_own_token_line() -> None:
+    plan = EditPlan.from_tokens("[gen] a cat\n[op] generate\n[knobs] seed=2\n[negative] blurry, dark")
+    assert plan.knobs.negative == "blurry, dark" and plan.knobs.seed == 2
+    assert plan.tokens().splitlines()[-2:] == ["[knobs] seed=2", "[negative] blurry, dark"]
+    assert EditPlan.from_tokens(plan.tokens()) == plan
+    with pytest.raises(PlanParseError, match=r"\[negative\]"):
+        EditPlan.from_tokens("[gen] a cat\n[op] generate\n[negative] " + "x" * 1001)

@@ -246,19 +246,21 @@ def encode_prompts(
     *,
     do_cfg: bool,
     size: tuple[int, int] | None = None,
+    negative: str | None = None,
 ) -> Conditioning:
-    """Text conditioning for ``prompts`` (one per image); the unconditional prompt is ""."""
+    """Text conditioning for ``prompts`` (one per image); the unconditional prompt is
+    ``negative`` (default "": plain classifier-free guidance)."""
     import torch
 
     pipe, device = components.pipeline, components.device
-    negative = [""] * len(prompts)
+    negatives = [negative or ""] * len(prompts)
     if not components.is_sdxl:
-        cond, uncond = pipe.encode_prompt(prompts, device, 1, do_cfg, negative_prompt=negative)
+        cond, uncond = pipe.encode_prompt(prompts, device, 1, do_cfg, negative_prompt=negatives)
         hidden = torch.cat([uncond, cond]) if do_cfg else cond
         return Conditioning(hidden=hidden.to(components.dtype), do_cfg=do_cfg)
     cond, uncond, pooled, uncond_pooled = pipe.encode_prompt(
         prompt=prompts, device=device, num_images_per_prompt=1,
-        do_classifier_free_guidance=do_cfg, negative_prompt=negative,
+        do_classifier_free_guidance=do_cfg, negative_prompt=negatives,
     )  # fmt: skip
     width, height = size or components.default_size
     time_ids = pipe._get_add_time_ids(

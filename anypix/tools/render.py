@@ -205,7 +205,8 @@ def _denoise(job: RenderJob, techniques: list[Technique], ticker: Ticker) -> tor
     job.timings["invert"] = time.perf_counter() - mark
     # 6. Text conditioning, [uncond..., cond...], then what each technique adds to it.
     prompts = [text for _, text in job.leading] + [job.prompt]
-    job.conditioning = encode_prompts(job.components, prompts, do_cfg=job.do_cfg, size=job.size)
+    job.conditioning = encode_prompts(job.components, prompts, do_cfg=job.do_cfg, size=job.size,
+                                      negative=job.plan.knobs.negative)  # fmt: skip
     for technique in techniques:
         technique.condition(job)
     # 7. The scheduler, and the processors and hooks each technique installs (removed on exit).

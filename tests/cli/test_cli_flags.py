@@ -95,10 +95,12 @@ def test_options_turn_into_plan_knobs() -> None:
         EditOptions.parse({"colour": "red"})
 
 
-def test_negative_prompts_are_refused_until_the_renderer_reads_them(images: dict[str, Path]) -> None:
-    # Knobs has no negative prompt yet, so nothing would render it: say so instead of ignoring it.
-    assert "negative" not in Knobs.model_fields
-    ran = cli("plan", "--negative", "blurry", "-a", f"photo={images['photo']}", "make [photo] brighter")
-    assert ran.exit_code == 3 and ran.error_lines == [
-        "error: negative prompts are not rendered by this version of anypix (leave out --negative)"
-    ]
+def test_a_negative_prompt_reaches_the_plan_and_the_render(images: dict[str, Path]) -> None:
+    ran = cli("plan", "--json", "--negative", "blurry, dark", "-a", f"photo={images['photo']}",
+              "make [photo] brighter")  # fmt: skip
+    assert ran.exit_code == 0, ran.stderr
+    assert "[negative] blurry, dark" in json.loads(ran.stdout)["tokens"].splitlines()
+    ran = cli("edit", "--json", "--quiet", *FAST_RENDER, "--negative", "blurry, dark",
+              "--asset", f"photo={images['photo']}", "make [photo] brighter")  # fmt: skip
+    assert ran.exit_code == 0, ran.stderr
+    assert json.loads(ran.stdout)["renders"][0]["provenance"]["knobs"]["negative"] == "blurry, dark"

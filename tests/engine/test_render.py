@@ -136,3 +136,17 @@ def test_render_plan_tool_reads_files_and_hashes_them(
     assert Path(result["image"]).exists()
     expected = hashlib.sha256(source.read_bytes()).hexdigest()
     assert result["provenance"]["inputs"] == {"photo": expected}
+
+
+def test_a_negative_prompt_steers_guidance_and_the_empty_one_changes_nothing(
+    engine: Any,
+) -> None:
+    def drawn(*extra: str) -> Any:
+        plan = make_plan("[gen] a red disc", "[op] generate",
+                         "[knobs] steps=2 guidance=7.5 seed=5 size=64x64", *extra)  # fmt: skip
+        return np.asarray(render(plan, {}, engine).images[0], dtype=np.int16)
+
+    plain = drawn()
+    assert np.array_equal(plain, drawn("[negative] "))  # an empty line is no negative prompt
+    steered = drawn("[negative] a blue square")
+    assert np.abs(steered - plain).mean() > 1.0

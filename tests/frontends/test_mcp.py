@@ -253,7 +253,7 @@ async def test_a_turn_that_ran_and_failed_is_a_tool_error_naming_its_stored_turn
         ("edit", {"options": {"variations": 10**6}}, "out of range"),
         ("edit", {"options": {"sed": 1}}, "sed is not an option"),
         ("edit", {"options": "seed=3"}, "edit: options: input should be a valid dictionary"),
-        ("edit", {"options": {"negative": "blur"}}, "negative prompts are not rendered"),
+        ("edit", {"options": {"negative": "blur\nsharp"}}, "must be one line of text"),
         ("generate", {"prompt": "a fox", "options": {"guidance": 1e300}}, "guidance 1e+300 is out"),
         ("plan", {"options": {"strength": 2}}, "strength 2 is out of range"),
         ("get_asset", {"turn": 99}, "99"),
