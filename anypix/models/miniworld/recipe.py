@@ -3,7 +3,9 @@
 1. the binding encoder (image, text through MiniLM, audio) and its refinement prior,
 2. the blob-grounded diffusion UNet and its text encoder, whose subject tokens read that
    binding space,
-3. export: fp16 safetensors of both into one weights directory.
+3. v2: the same UNet trained on, with a fresh schedule, on scenes where one object in four is
+   taken out and its blob kept, saying "background" (the empty region remove and move paint),
+4. export: fp16 safetensors of both into one weights directory.
 
 Every stage resumes from its checkpoint under ``run``; a finished stage is skipped.
 """
@@ -30,6 +32,13 @@ class Recipe:
     # The shipped weights were trained this long (MODEL_CARD.md).
     unet_steps: int = field(default=2700, metadata={"help": "Diffusion UNet steps."})
     unet_batch: int = field(default=32, metadata={"help": "Scenes per UNet step."})
+    refine_steps: int = field(
+        default=2400, metadata={"help": "Steps of the v2 stage (0 stops after the first UNet)."}
+    )
+    refine_lr: float = field(default=4e-4, metadata={"help": "Peak learning rate of the v2 stage."})
+    empty_regions: float = field(
+        default=0.25, metadata={"help": "Share of v2 scenes with one object's blob left empty."}
+    )
     threads: int = field(default=0, metadata={"help": "CPU threads (0: torch's default)."})
     device: str = field(default="auto", metadata={"help": "auto, cpu, cuda..."})
     seed: int = field(default=0, metadata={"help": "Seed for every stage's data and weights."})
@@ -47,23 +56,34 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
         torch.set_num_threads(recipe.threads)
     binding_dir = run / "binding"
     if not (binding_dir / "binding.safetensors").exists() or _unfinished(binding_dir, recipe):
-        log(f"1/3 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
+        log(f"1/4 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
         train_binding(binding_dir, steps=recipe.binding_steps, batch=recipe.binding_batch,
                       seed=recipe.seed, progress=_every(log, 100), device=recipe.device)  # fmt: skip
     if not (binding_dir / "prior.pt").exists():
-        log(f"1/3 refinement prior: {recipe.prior_steps} steps")
+        log(f"1/4 refinement prior: {recipe.prior_steps} steps")
         train_miniworld_prior(binding_dir, steps=recipe.prior_steps, seed=recipe.seed, log=log,
                               device=recipe.device)  # fmt: skip
     options = TrainOptions(steps=recipe.unet_steps, batch=recipe.unet_batch, seed=recipe.seed,
                            threads=recipe.threads, device=recipe.device)  # fmt: skip
-    log(f"2/3 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")
+    log(f"2/4 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")
 
     def progress(step: int, total: int, entry: dict[str, Any]) -> None:
         log(f"  step {step}/{total} " + " ".join(f"{k}={_short(v)}" for k, v in entry.items()))
 
-    train(run / "unet", options, progress=progress, binding=load_binding(binding_dir))
-    log(f"3/3 export -> {weights}")
-    export(run / "unet", weights)
+    binding = load_binding(binding_dir)
+    train(run / "unet", options, progress=progress, binding=binding)
+    last = run / "unet"
+    if recipe.refine_steps:
+        first = export(run / "unet", run / "unet-v1")
+        options = TrainOptions(steps=recipe.refine_steps, batch=recipe.unet_batch,
+                               seed=recipe.seed + 1, lr=recipe.refine_lr,
+                               empty_regions=recipe.empty_regions, init=first,
+                               threads=recipe.threads, device=recipe.device)  # fmt: skip
+        log(f"3/4 v2 stage: {recipe.refine_steps} steps -> {run / 'unet-v2'}")
+        train(run / "unet-v2", options, progress=progress, binding=binding)
+        last = run / "unet-v2"
+    log(f"4/4 export -> {weights}")
+    export(last, weights)
     for name in BINDING_FILES:
         shutil.copy2(binding_dir / name, weights / name)
     return weights

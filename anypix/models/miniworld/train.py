@@ -56,6 +56,8 @@ from anypix.models.miniworld.model import (
 TRAIN_SEED_BASE = 10_000_000
 MAX_BLOBS = 5
 SUBJECT_NAMES = ("ref", "tone", "it", "thing", "dog", "sound", "object", "an object")
+# Sentences of a blob that holds no object: the region shows the background (the remove op).
+EMPTY_SENTENCES = ("background", "empty", "empty background", "just background", "nothing")
 
 
 @dataclass
@@ -72,6 +74,10 @@ class TrainOptions:
     uncond_drop: float = 0.1
     subject_steps: float = 0.35  # fraction of steps that carry subject tokens ...
     late_subject_steps: float = 0.6  # ... and from two thirds on, once scenes have formed
+    # Fraction of scenes where one object is taken out but its blob stays, saying "background":
+    # the model learns an empty region, which is what remove and move paint into the old place.
+    empty_regions: float = 0.0
+    init: Path | None = None  # exported weights to start from (a later stage of the recipe)
     threads: int = 0  # 0: torch's default
     bf16: bool | None = None  # bfloat16 autocast; None: on CUDA, or CPUs with AVX-512 BF16
     device: str = "auto"
@@ -102,6 +108,11 @@ class Sample:
 def draw_sample(rng: np.random.Generator, options: TrainOptions, with_subject: bool) -> Sample:
     seed = int(rng.integers(TRAIN_SEED_BASE, 2**31 - 1))
     scene = random_scene(seed, max_objects=MAX_BLOBS)
+    emptied = None
+    if scene.objects and rng.random() < options.empty_regions:
+        gone = int(rng.integers(len(scene.objects)))
+        emptied = scene.objects[gone].blob
+        scene = Scene(scene.seed, scene.style, scene.objects[:gone] + scene.objects[gone + 1 :])
     image, _ = render(scene, options.config.image_size)
     objects = list(scene.objects)
     caption = augment(scene.caption(), rng)
@@ -112,6 +123,11 @@ def draw_sample(rng: np.random.Generator, options: TrainOptions, with_subject: b
         o.blob.model_copy(update={"description": augment(o.sentence(), rng, terse=0.5)})
         for o in objects
     ]
+    if emptied is not None and len(blobs) < MAX_BLOBS:
+        spot = int(rng.integers(len(blobs) + 1))
+        blobs.insert(
+            spot, emptied.model_copy(update={"description": str(rng.choice(EMPTY_SENTENCES))})
+        )
     subject = None
     if with_subject and objects:
         index = int(rng.integers(len(objects)))
@@ -307,6 +323,18 @@ class EMA:
         return {k[len(prefix) :]: v for k, v in self.shadow.items() if k.startswith(prefix)}
 
 
+def warm_start(modules: dict[str, torch.nn.Module], ema: EMA, weights: Path) -> None:
+    """Start from exported weights (fp16 safetensors of an earlier stage), EMA included."""
+    from safetensors.torch import load_file
+
+    for name, module in modules.items():
+        state = load_file(str(weights / f"{name}.safetensors"))
+        module.load_state_dict(
+            {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
+        )
+    ema.shadow = EMA(modules, ema.decay).shadow
+
+
 def learning_rate(step: int, options: TrainOptions) -> float:
     """Linear warm-up, then a cosine decay to 10% at the last step (fine detail - the last bit
     of noise in flat regions - comes in while the rate decays)."""
@@ -359,6 +387,8 @@ def train(
         step, elapsed, log = state["step"], state["elapsed"], state["log"]
         rng.bit_generator.state = state["rng"]
         generator.set_state(state["generator"])
+    elif options.init is not None:
+        warm_start(modules, ema, options.init)
     for module in modules.values():
         module.to(device).train()
     look_for_binding = binding == "auto"
@@ -520,12 +550,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--subject-steps", type=float, default=TrainOptions.subject_steps)
     parser.add_argument("--late-subject-steps", type=float, default=TrainOptions.late_subject_steps)
     parser.add_argument("--seed", type=int, default=TrainOptions.seed)
+    parser.add_argument("--lr", type=float, default=TrainOptions.lr)
+    parser.add_argument(
+        "--empty-regions",
+        type=float,
+        default=TrainOptions.empty_regions,
+        help="share of scenes with an object taken out and its blob kept empty",
+    )
+    parser.add_argument("--init", type=Path, default=None, help="exported weights to start from")
     parser.add_argument("--export", type=Path, default=None, help="write fp16 weights here after")
     args = parser.parse_args(argv)
     options = TrainOptions(steps=args.steps, batch=args.batch, threads=args.threads,
                            device=args.device, eval_every=args.eval_every,
                            subject_steps=args.subject_steps,
-                           late_subject_steps=args.late_subject_steps, seed=args.seed)  # fmt: skip
+                           late_subject_steps=args.late_subject_steps, seed=args.seed,
+                           lr=args.lr, empty_regions=args.empty_regions, init=args.init)  # fmt: skip
 
     def report(step: int, total: int, entry: dict[str, float]) -> None:
         print(json.dumps({"of": total, **entry}), flush=True)
