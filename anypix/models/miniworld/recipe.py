@@ -33,7 +33,7 @@ class Recipe:
     unet_steps: int = field(default=2700, metadata={"help": "Diffusion UNet steps."})
     unet_batch: int = field(default=32, metadata={"help": "Scenes per UNet step."})
     refine_steps: int = field(
-        default=2400, metadata={"help": "Steps of the v2 stage (0 stops after the first UNet)."}
+        default=1600, metadata={"help": "Steps of the v2 stage (0 stops after the first UNet)."}
     )
     refine_lr: float = field(default=4e-4, metadata={"help": "Peak learning rate of the v2 stage."})
     empty_regions: float = field(
