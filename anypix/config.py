@@ -28,7 +28,7 @@ from pydantic_settings import (
 
 from anypix.errors import ConfigError
 
-BUILTIN_LLMS = ("auto", "fast", "smollm2", "openai", "fake")  # others come from plugins
+BUILTIN_LLMS = ("auto", "fast", "smollm2", "planner", "openai", "fake")  # others come from plugins
 
 
 def _default_model() -> str:
@@ -64,8 +64,9 @@ class Settings(BaseSettings):
     )
     llm: str = Field(
         default="auto",
-        description="planner backend: auto (fast path, then smollm2), fast (grammar only), "
-        "smollm2 (embedded llama.cpp), openai (any OpenAI-compatible server), fake (tests), "
+        description="planner backend: auto (fast path, then the trained planner), fast (grammar "
+        "only), planner (SmolLM2 + the adapter 'anypix train planner' made), smollm2 (untrained, "
+        "few-shot prompt), openai (any OpenAI-compatible server), fake (tests), "
         "or one an installed plugin adds (anypix.llm_backends)",
     )
     llm_base_url: str = Field(

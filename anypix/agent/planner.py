@@ -40,6 +40,7 @@ from anypix.agent.prompting import (
     plan_messages,
     plan_schema,
     repair_message,
+    short_plan_messages,
 )
 from anypix.agent.protocol import PlannerBase, PlanResult
 from anypix.errors import (
@@ -238,7 +239,11 @@ class Planner(PlannerBase):
         references: References | None = None,
     ) -> PlanResult:
         assert self.backend is not None
-        messages: list[Message] = plan_messages(instruction, assets, self.examples, self.use_minilm)
+        if self.backend.short_prompt:  # a model trained on the plan language: no examples
+            files = {} if references is None else references.files
+            messages: list[Message] = short_plan_messages(instruction, assets, files)
+        else:
+            messages = plan_messages(instruction, assets, self.examples, self.use_minilm)
         if feedback:
             messages[-1]["content"] += f"\nA previous plan for this failed: {feedback}"
         schema = plan_schema(assets)
@@ -278,12 +283,16 @@ class Planner(PlannerBase):
 
 def planner_for(settings: Settings) -> Planner:
     """The planner the settings ask for: ``fast`` is the grammar alone, ``auto`` the grammar
-    then SmolLM2, any other name that backend (``--llm`` / ``ANYPIX_LLM``). Models load lazily."""
-    from anypix.agent.llm import get_backend
+    then the trained planner (SmolLM2 + its adapter; plain SmolLM2 when no adapter is shipped),
+    any other name that backend (``--llm`` / ``ANYPIX_LLM``). Models load lazily."""
+    from anypix.agent.llm import get_backend, planner_adapter
 
     if settings.llm == "fast":
         return Planner(None)
-    return Planner(get_backend("smollm2" if settings.llm == "auto" else settings.llm, settings))
+    if settings.llm == "auto":
+        name = "planner" if planner_adapter(settings) is not None else "smollm2"
+        return Planner(get_backend(name, settings))
+    return Planner(get_backend(settings.llm, settings))
 
 
 __all__ = ["PlanResult", "Planner", "planner_for", "tidy", "validate"]

@@ -188,3 +188,37 @@ class LayoutAnswer(BaseModel):
 
 
 LAYOUT_SCHEMA: dict[str, Any] = json_schema(LayoutAnswer)
+
+
+# -- the trained planner's short prompt -------------------------------------------------------------
+
+# The fine-tuned planner learnt the plan language from pairs, so it needs no system prompt and no
+# worked examples: one line of assets and the instruction. Training and inference share this
+# function, so the model is always asked exactly what it was taught.
+SHORT_SYSTEM = "Write the anypix plan of the instruction as JSON."
+
+
+def short_assets_line(assets: Mapping[str, str], files: Mapping[str, str]) -> str:
+    """``photo: image, attached as IMG_1.jpg; last: image`` -- attachments of this turn say so,
+    since one attached image is the base of an edit that names none."""
+    parts = []
+    for name, modality in assets.items():
+        attached = f", attached as {files[name]}" if name in files else ""
+        parts.append(f"{name}: {modality}{attached}")
+    return "; ".join(parts) or "none"
+
+
+def short_plan_messages(
+    instruction: str, assets: Mapping[str, str], files: Mapping[str, str] | None = None
+) -> list[Message]:
+    """The trained planner's question: a one-line system prompt, the assets, the instruction."""
+    user = f"Assets: {short_assets_line(assets, files or {})}\nInstruction: {instruction}"
+    return [{"role": "system", "content": SHORT_SYSTEM}, {"role": "user", "content": user}]
+
+
+def plan_answer(plan: Mapping[str, Any]) -> str:
+    """A plan as the model should write it: the schema's key order, json.dumps's spacing (what the
+    JSON-schema grammar lets through)."""
+    keys = ("base", "subs", "style_ref", "ops", "gen")
+    ops = [{"op": op["op"], "target": op["target"], "ref": op["ref"]} for op in plan["ops"]]
+    return json.dumps({**{k: plan[k] for k in keys}, "ops": ops})

@@ -76,7 +76,13 @@ def _family_command(family: ModelFamily) -> Callable[..., None]:
     """``anypix train FAMILY``: one option per field of the family's ``train_options`` dataclass
     (its defaults are the recipe that made the shipped weights), plus --run and --out."""
     assert family.train is not None and family.train_options is not None
-    train, options_type, name = family.train, family.train_options, family.name
+    return _options_command(family.name, family.train, family.train_options)
+
+
+def _options_command(
+    name: str, train: Callable[[Path, Path, Any], Path], options_type: type
+) -> Callable[..., None]:
+    """``anypix train NAME`` built from ``train(run, weights, options)`` and its options dataclass."""
     hints = get_type_hints(options_type)
     parameters = [
         inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
@@ -112,6 +118,21 @@ def _family_command(family: ModelFamily) -> Callable[..., None]:
     command.__doc__ = inspect.getdoc(train) or f"Train the {name} models from scratch."
     return command
 
+
+def _train_planner(run: Path, weights: Path, options: Any) -> Path:
+    """Fine-tune SmolLM2-135M on the plan language (a LoRA adapter, CPU); resumes from --run."""
+    from anypix.agent.finetune import train_planner
+
+    return train_planner(run, weights, options)
+
+
+def _planner_command() -> Callable[..., None]:
+    from anypix.agent.finetune import PlannerRecipe  # a dataclass module: imports no torch
+
+    return _options_command("planner", _train_planner, PlannerRecipe)
+
+
+train_app.command("planner")(_planner_command())
 
 for _family in families().values():
     if _family.train is not None and _family.train_options is not None:
