@@ -163,6 +163,19 @@ class ClarificationNeeded(UserError):
         super().__init__(question, f"say which{listed}" if self.choices else None)
 
 
+class VerificationFailed(ModelError):
+    """The output still fails an op's check after every correction the agent loop may try; the
+    turn is stored as failed, with its image and each attempt's verdict."""
+
+    def __init__(self, failure: str, attempts: int) -> None:
+        tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
+        super().__init__(
+            f"not verified after {tries}: {failure}",
+            "rephrase the edit, try another --seed, allow more --attempts, or keep the image as "
+            "drawn with --no-verify",
+        )
+
+
 # -- files, sessions, settings ------------------------------------------------------------------------
 
 

@@ -21,12 +21,14 @@ from typing import Any
 from annotated_types import Ge, Le
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from anypix.agent.correct import DEFAULT_ATTEMPTS
 from anypix.errors import AnypixError
 from anypix.plan import Knobs
 
 SIDE_RANGE = (8, 4096)  # pixels a side: Knobs' size check
 MAX_VARIATIONS = 16
 MAX_NEGATIVE_CHARS = 1000
+MAX_ATTEMPTS = 8  # renders one output may take to pass its checks
 
 
 def knob_range(name: str) -> tuple[Any, Any]:
@@ -73,6 +75,15 @@ class EditOptions(BaseModel):
     variations: int = Field(
         default=1, ge=1, le=MAX_VARIATIONS, description="images to make, each with the next seed"
     )
+    verify: bool = Field(
+        default=True,
+        description="check each output with the model's perception and correct it (False: keep "
+        "it as drawn, unchecked)",
+    )
+    attempts: int = Field(
+        default=DEFAULT_ATTEMPTS, ge=1, le=MAX_ATTEMPTS,
+        description="renders an output may take to pass its checks",
+    )  # fmt: skip
 
     @field_validator("size", mode="before")
     @classmethod

@@ -51,6 +51,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from anypix.agent.correct import DEFAULT_ATTEMPTS
 from anypix.agent.turn import Attachments, plan_turn, prepare_attachments, run_turn
 from anypix.errors import ConfigError
 
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from anypix.agent.executor import Locator, Renderer
     from anypix.agent.protocol import PlanFunction, PlannerBase, PlanResult
     from anypix.agent.steps import StepRecord
+    from anypix.agent.verify import Verifier
     from anypix.config import Settings
     from anypix.knobs import EditOptions
     from anypix.memory.assets import AssetLimits
@@ -93,12 +95,14 @@ class Studio:
         max_steps: int = 6,
         locator: Locator | Literal["auto"] | None = "auto",
         settings: Settings | None = None,
+        verifier: Verifier | Literal["auto"] | None = "auto",
     ) -> None:
         """Parts left out come from ``settings`` (default: the configured ones): the planner
         they name, the preset renderer, and with it ("auto") that preset's locator. ``encoder``
         loads the encoder that resolves description references (on first use);
         ``max_steps`` bounds the executor loop of a turn; ``locator`` None: edits that name an
-        object without a place apply to the whole image."""
+        object without a place apply to the whole image; ``verifier`` checks each output
+        ("auto": with the preset renderer's perception; None: outputs are kept unchecked)."""
         from anypix.agent.planner import planner_for
         from anypix.agent.protocol import as_planner
         from anypix.memory.assets import AssetStore
@@ -118,7 +122,7 @@ class Studio:
         )
         self.encoder, self.max_steps = encoder, max_steps
         # Built on first use: listing sessions or planning never loads a model's code.
-        self._renderer, self._locator = renderer, locator
+        self._renderer, self._locator, self._verifier = renderer, locator, verifier
 
     @property
     def renderer(self) -> Renderer:
@@ -139,6 +143,19 @@ class Studio:
             renderer = self.renderer
             self._locator = renderer.locator if isinstance(renderer, PresetRenderer) else None
         return self._locator
+
+    @property
+    def verifier(self) -> Verifier | None:
+        """What checks each output: the given one, else ("auto") one over the perception the
+        preset's family registers; None for a renderer of one's own or a preset without one."""
+        if self._verifier == "auto":
+            from anypix.agent.verify import Verifier
+            from anypix.tools.preset import PresetRenderer
+
+            renderer = self.renderer
+            perception = renderer.perception if isinstance(renderer, PresetRenderer) else None
+            self._verifier = None if perception is None else Verifier(perception)
+        return self._verifier
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: Any) -> Studio:
@@ -296,6 +313,8 @@ class Session:
             self.studio, self, self._planner(planner, options), instruction, attachments,
             variations=options.variations if options else 1,
             progress=progress, cancel=cancel, on_step=on_step,
+            verify=options.verify if options else True,
+            attempts=options.attempts if options else DEFAULT_ATTEMPTS,
         )  # fmt: skip
 
     def _planner(

@@ -15,6 +15,11 @@ The rules a turn follows:
    stored so, and :class:`~anypix.errors.TurnFailed` is raised with the stored turn.
 4. ``variations`` > 1 renders the checked plan again with the next seeds (``seed + 1``, ...); each
    render is a step of the turn and an output of it.
+5. With a verifier (the preset's perception, :mod:`anypix.agent.verify`), every output is checked
+   after its render and corrected at most ``attempts`` renders in all
+   (:mod:`anypix.agent.correct`); every attempt is a step of the turn. An output that still fails
+   its checks is stored with the turn, and the turn as failed
+   (:class:`~anypix.errors.VerificationFailed`): never a silent success.
 """
 
 from __future__ import annotations
@@ -25,18 +30,27 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
+from anypix.agent.correct import DEFAULT_ATTEMPTS, next_seed, verified_render
 from anypix.agent.steps import StepRecord, summarise
-from anypix.errors import AssetError, CancelledError, EmptyInstructionError, TurnFailed
+from anypix.errors import (
+    AssetError,
+    CancelledError,
+    EmptyInstructionError,
+    TurnFailed,
+    VerificationFailed,
+)
 from anypix.plan import EditPlan
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from anypix.agent.correct import Turn as CorrectionTurn
     from anypix.agent.executor import Locator, Renderer
     from anypix.agent.protocol import PlannerBase, PlanResult
     from anypix.agent.references import References
+    from anypix.agent.verify import Verifier
     from anypix.memory.assets import AssetStore, PreparedAsset
     from anypix.memory.history import TurnDetail
     from anypix.memory.turns import TurnDraft
@@ -63,6 +77,9 @@ class TurnContext(Protocol):
 
     @property
     def locator(self) -> Locator | None: ...
+
+    @property
+    def verifier(self) -> Verifier | None: ...  # None: the preset has no perception to check with
 
 
 class SessionTarget(Protocol):
@@ -222,8 +239,12 @@ def run_turn(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
     on_step: OnStep | None = None,
+    verify: bool = True,
+    attempts: int = DEFAULT_ATTEMPTS,
 ) -> TurnDetail:
-    """Plan, render and store one turn (see the module's rules); returns it as stored."""
+    """Plan, render and store one turn (see the module's rules); returns it as stored.
+    ``verify`` False (or a context without a verifier) keeps every render as drawn;
+    ``attempts`` bounds the renders an output may take to pass its checks."""
     from anypix.memory.history import show_turn
     from anypix.memory.turns import TurnDraft, commit_turn, discard_unreferenced
 
@@ -247,7 +268,9 @@ def run_turn(
         # Renders cache inversions under the studio's data dir, not the configured one, so
         # `--data-dir` and Studio(data_dir=...) keep them beside their sessions.
         with using(cache_for(context.data_dir)):
-            _execute(context, planner, draft, inputs, variations, progress, cancel, on_step)
+            checking = _Checking(context.verifier, attempts) if verify else None
+            _execute(context, planner, draft, inputs, variations, progress, cancel, on_step,
+                     checking)  # fmt: skip
     except (CancelledError, KeyboardInterrupt) as exc:
         draft.status, draft.error, outcome = "cancelled", str(exc) or "cancelled", exc
     except BaseException as exc:
@@ -269,25 +292,36 @@ def run_turn(
     return turn
 
 
+@dataclass(frozen=True)
+class _Checking:
+    """How a turn checks its outputs: with ``verifier`` (None: it cannot), ``attempts`` renders
+    at most per output."""
+
+    verifier: Verifier | None
+    attempts: int
+
+
 def _execute(
     context: TurnContext, planner: PlannerBase, draft: TurnDraft, inputs: _Inputs,
     variations: int, progress: Progress | None, cancel: Cancel | None, on_step: OnStep | None,
+    checking: _Checking | None = None,
 ) -> None:  # fmt: skip
-    """Run the executor (and the extra variations); fills ``draft`` step by step, so a failure
-    keeps what happened."""
+    """Run the executor (and the extra variations), verifying each output; fills ``draft``
+    step by step, so a failure keeps what happened."""
     from anypix.agent.executor import Executor
 
     executor = Executor(planner, context.renderer, max_steps=context.max_steps,
                         locator=context.locator)  # fmt: skip
+    references = _references(context, inputs)
     steps = executor.run(
         draft.instruction, inputs.paths, inputs.modalities,
         labels={name: known.sha256 for name, known in inputs.known.items()},
-        references=_references(context, inputs), progress=progress, cancel=cancel,
+        references=references, progress=progress, cancel=cancel,
     )  # fmt: skip
     plan: EditPlan | None = None
     renders: list[Render] = []
 
-    def keep(step: StepRecord) -> None:
+    def record(step: StepRecord) -> None:
         nonlocal plan
         draft.steps.append(step)
         key = f"{step.tool}_s"
@@ -295,32 +329,53 @@ def _execute(
         if (made := plan_of(step)) is not None:
             plan = made
             draft.plan = made.model_dump(mode="json")
-        elif step.error is None and step.tool == "render":
-            renders.append(step.value)
         if on_step is not None:
             on_step(step)
 
     for step in steps:
-        keep(step)
+        record(step)
+        if step.error is None and step.tool == "render":
+            renders.append(step.value)
     assert plan is not None and renders  # the loop ends with a render of the last plan, or raises
-    for offset in range(1, variations):  # the seed the first render drew, then the next ones
-        knobs = plan.knobs.model_copy(
-            update={"seed": _next_seed(renders[0].provenance.seed, offset)}
-        )
-        variation = plan.model_copy(update={"knobs": knobs})
-        keep(_render_step(context, variation, inputs, len(draft.steps) + 1, progress, cancel))
+    checked = checking is not None and checking.verifier is not None
+    turn = _correction_turn(context, planner, draft, inputs, references, progress, cancel)
+    first_seed = renders[0].provenance.seed
+    failures: list[str] = []
+    for offset in range(variations):
+        if offset:  # the seed the first render drew, then the next ones
+            knobs = plan.knobs.model_copy(update={"seed": next_seed(first_seed, offset)})
+            step = _render_step(context, plan.model_copy(update={"knobs": knobs}), inputs,
+                                len(draft.steps) + 1, progress, cancel)  # fmt: skip
+            record(step)
+            renders.append(step.value)
+        if checked:
+            assert checking is not None and checking.verifier is not None
+            outcome = verified_render(turn, checking.verifier, plan, renders[offset],
+                                      checking.attempts, record, lambda: len(draft.steps) + 1)  # fmt: skip
+            renders[offset] = outcome.render
+            if offset == 0:
+                plan = outcome.plan
+                draft.plan = plan.model_dump(mode="json")
+            if not outcome.verdict.passed:
+                failures.append(outcome.verdict.failure() or "")
     _keep_renders(context, draft, plan, renders, inputs)
+    if failures:
+        assert checking is not None
+        raise VerificationFailed(failures[0], checking.attempts)
 
 
-def _next_seed(seed: int, offset: int) -> int:
-    """``seed + offset``, wrapping round to 0 past the largest seed a plan may hold."""
-    from annotated_types import Le
+def _correction_turn(
+    context: TurnContext, planner: PlannerBase, draft: TurnDraft, inputs: _Inputs,
+    references: References, progress: Progress | None, cancel: Cancel | None,
+) -> CorrectionTurn:  # fmt: skip
+    from anypix.agent.correct import Turn
 
-    from anypix.plan import Knobs
-
-    limits = Knobs.model_fields["seed"].metadata
-    largest = cast(int, next(m.le for m in limits if isinstance(m, Le)))
-    return (seed + offset) % (largest + 1)
+    return Turn(
+        draft.instruction, inputs.paths, inputs.modalities,
+        {name: known.sha256 for name, known in inputs.known.items()}, planner,
+        context.renderer, context.locator, references,
+        {"progress": progress, "cancel": cancel},
+    )  # fmt: skip
 
 
 def _render_step(

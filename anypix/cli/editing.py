@@ -11,6 +11,7 @@ import typer
 from anypix.cli.app import app, image_model, instruction_text, open_studio, print_json, talk_console
 from anypix.cli.options import (
     AssetOption,
+    AttemptsOption,
     GuidanceOption,
     LlmOption,
     ModelOption,
@@ -20,6 +21,7 @@ from anypix.cli.options import (
     StepsOption,
     StrengthOption,
     VariationsOption,
+    VerifyOption,
 )
 from anypix.console import visible
 from anypix.errors import UserError
@@ -131,6 +133,8 @@ def edit(
     size: SizeOption = None,
     negative: NegativeOption = None,
     variations: VariationsOption = None,
+    verify: VerifyOption = True,
+    attempts: AttemptsOption = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="Write the image(s) here: a file name, or a folder "
@@ -152,8 +156,8 @@ def edit(
     """
     text = instruction_text(instruction)
     options = EditOptions.parse(dict(seed=seed, steps=steps, guidance=guidance, strength=strength,
-                                     size=size, negative=negative, variations=variations),
-                                flags=True)  # fmt: skip
+                                     size=size, negative=negative, variations=variations,
+                                     verify=verify, attempts=attempts), flags=True)  # fmt: skip
     talk = talk_console(quiet)
     with open_studio(ctx, model=image_model(model), llm=llm) as studio:
         target = _target(studio, session, continue_last)

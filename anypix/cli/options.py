@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from anypix.knobs import MAX_VARIATIONS, SIDE_RANGE, EditOptions, knob_range
+from anypix.knobs import MAX_ATTEMPTS, MAX_VARIATIONS, SIDE_RANGE, EditOptions, knob_range
 
 AssetOption = Annotated[
     list[str] | None,
@@ -59,4 +59,14 @@ NegativeOption = Annotated[str | None, typer.Option("--negative", help=_describe
 VariationsOption = Annotated[
     int | None,
     typer.Option("--variations", "-n", help=_described("variations", f" (1 to {MAX_VARIATIONS})")),
+]  # fmt: skip
+VerifyOption = Annotated[
+    bool,
+    typer.Option("--verify/--no-verify",
+                 help="Check each output with the model's perception and correct it (default); "
+                 "--no-verify keeps it as drawn, unchecked."),
+]  # fmt: skip
+AttemptsOption = Annotated[
+    int | None,
+    typer.Option("--attempts", help=_described("attempts", f" (1 to {MAX_ATTEMPTS})")),
 ]  # fmt: skip

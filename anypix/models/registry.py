@@ -45,9 +45,10 @@ if TYPE_CHECKING:
     from anypix.config import Settings
     from anypix.models.diffusion import Components
     from anypix.models.encoders import Encoder
+    from anypix.models.perception import Perception, PerceptionFactory
     from anypix.models.prior import RefinementPrior
 
-PresetKind = Literal["diffusion", "encoder", "llm", "image-prompt"]
+PresetKind = Literal["diffusion", "encoder", "llm", "image-prompt", "detector"]
 SubjectMethod = Literal["tokens", "ip-adapter"]
 DEFAULT_MODEL = "miniworld"  # the offline default: ships in the package, renders with no download
 # Families that ship with anypix ("module:attribute" of their ModelFamily); others come from
@@ -70,7 +71,9 @@ class Capabilities:
     # The locator's words for a phrase ("the big ball" -> "a large ellipse"): the grounding
     # encoder's own vocabulary; None keeps the phrase.
     locator_words: Callable[[str], str] | None = None
-    verifier: None = None  # checks an op's postcondition on the output (a later issue fills it)
+    # Loads the perception that checks each op's postcondition on an output (the agent's verify
+    # step); None: the preset's edits are kept as drawn, unchecked.
+    verifier: PerceptionFactory | None = None
     draws: str = "anything its text encoder can name"  # in words, for people and the planner
 
 
@@ -117,6 +120,13 @@ class ModelFamily:
     train_options: type | None = None
 
 
+def _detector(settings: Settings | None) -> Perception:
+    """The photo presets' verifier: OWLv2 (:mod:`anypix.models.detector`), loaded on first use."""
+    from anypix.models.detector import load_detector
+
+    return load_detector(settings)
+
+
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
@@ -136,7 +146,7 @@ PRESETS: dict[str, Preset] = {
             dtype="float16",
             components=("unet", "vae", "text_encoder", "tokenizer", "scheduler"),
             extra={"ip_adapter": "h94/IP-Adapter"},
-            capabilities=Capabilities(subject_method="ip-adapter"),
+            capabilities=Capabilities(subject_method="ip-adapter", verifier=_detector),
         ),
         Preset(
             "sdxl",
@@ -154,7 +164,8 @@ PRESETS: dict[str, Preset] = {
                 "scheduler",
             ),
             extra={"ip_adapter": "h94/IP-Adapter"},
-            capabilities=Capabilities(guidance=5.0, subject_method="ip-adapter"),
+            capabilities=Capabilities(guidance=5.0, subject_method="ip-adapter",
+                                      verifier=_detector),
         ),
         Preset(
             "gligen",
@@ -175,6 +186,12 @@ PRESETS: dict[str, Preset] = {
             "encoder",
             "imagebind_huge.pth",
             "ImageBind huge: image, text and audio in one space (point model_paths at the .pth)",
+        ),
+        Preset(
+            "owlv2",
+            "detector",
+            "google/owlv2-base-patch16-ensemble",
+            "OWLv2 open-vocabulary detector: checks the photo presets' edits (the verify step)",
         ),
         Preset(
             "minilm",

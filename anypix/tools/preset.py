@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from anypix.config import Settings
     from anypix.models.diffusion import Components
+    from anypix.models.perception import Perception
     from anypix.plan import EditPlan
     from anypix.records import Render
     from anypix.tools.locate import Locator
@@ -26,6 +27,7 @@ class PresetRenderer:
         self._components: Components | None = None
         self._lock = threading.Lock()  # the warm-up worker and the first edit may race to load
         self.locator = default_locator(self.preset, settings)
+        self.perception = default_perception(self.preset, settings)
 
     @property
     def device(self) -> str | None:
@@ -68,3 +70,12 @@ def default_locator(preset: str, settings: Settings | None = None) -> Locator | 
 
     name = can.locator_encoder
     return Locator(load_encoder=lambda: load_encoder(name, settings), words=can.locator_words)
+
+
+def default_perception(preset: str, settings: Settings | None = None) -> Perception | None:
+    """What ``preset``'s outputs are checked with: the perception its family registers as its
+    verifier (models load on first use); None for presets without one."""
+    from anypix.models.registry import capabilities
+
+    load = capabilities(preset).verifier
+    return None if load is None else load(settings)

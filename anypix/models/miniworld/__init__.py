@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from anypix.config import Settings
     from anypix.models.diffusion import Components
     from anypix.models.encoders import Encoder
+    from anypix.models.perception import Perception
     from anypix.models.prior import RefinementPrior
 
 BINDING_ID_PREFIX = "miniworld-binding-"
@@ -61,6 +62,13 @@ def locator_words(phrase: str) -> str:
     words = [canonical.get(w.lower(), w.lower()) for w in re.sub(
         r"^(?:the|a|an|this|that)\s+", "", phrase, flags=re.IGNORECASE).split()]  # fmt: skip
     return "a " + " ".join(words)
+
+
+def load_verifier(settings: Settings | None) -> Perception:
+    """What the agent checks its edits with: the binding encoder over the image's regions."""
+    from anypix.models.miniworld.perceive import load_perception
+
+    return load_perception(settings)
 
 
 def draw_scene(
@@ -153,6 +161,7 @@ FAMILY = ModelFamily(
                 subject_method="tokens",
                 locator_encoder="miniworld",
                 locator_words=locator_words,
+                verifier=load_verifier,
                 draws="rings, ellipses, rectangles and triangles in eight colours and three "
                 "sizes, on flat, gradient, striped, dotted, checked or noisy backgrounds",
             ),

@@ -1,0 +1,141 @@
+"""The verify step's postconditions, one op at a time, with a perception that sees exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anypix.agent.verify import Verifier
+from anypix.plan import Blob, EditPlan, Op
+from tests.agent.fake_perception import SquarePerception, canvas
+
+LEFT = Blob(description="a red square", cx=0.25, cy=0.5, a=0.2, b=0.2)
+RIGHT = Blob(description="a blue square", cx=0.75, cy=0.5, a=0.2, b=0.2)
+
+
+def verify(plan: EditPlan, output: np.ndarray, base: np.ndarray | None = None) -> list[str]:
+    verdict = Verifier(SquarePerception())(plan, output, base)
+    return [check.line() for check in verdict.checks]
+
+
+def edit(op: str, target: str, blobs: list[Blob] | None = None) -> EditPlan:
+    return EditPlan(base="scene", ops=[Op(op=op, target=target)], blobs=blobs or [])  # type: ignore[arg-type]
+
+
+def test_add_is_verified_only_when_the_blob_holds_the_object_in_its_colour() -> None:
+    base = canvas(("green", 0.75, 0.5, 0.1))
+    plan = edit("add", "a red square", [LEFT])
+    assert verify(plan, canvas(("green", 0.75, 0.5, 0.1), ("red", 0.25, 0.5, 0.1)), base) == [
+        "add a red square: verified"
+    ]
+    wrong_colour = canvas(("green", 0.75, 0.5, 0.1), ("blue", 0.25, 0.5, 0.1))
+    [line] = verify(plan, wrong_colour, base)
+    assert line.startswith("add a red square: failed") and "blue square" in line
+    [line] = verify(plan, base, base)  # nothing drawn
+    assert "a red square not seen in its blob" in line
+
+
+def test_an_edit_that_changes_pixels_outside_its_place_fails() -> None:
+    base = canvas(("green", 0.75, 0.5, 0.1))
+    plan = edit("add", "a red square", [LEFT])
+    output = canvas(("green", 0.75, 0.5, 0.1), ("red", 0.25, 0.5, 0.1))
+    output[:4] = 0  # a black band across the top, far from the blob
+    [line] = verify(plan, output, base)
+    assert "changed outside the edit" in line
+
+
+def test_remove_fails_while_anything_stands_where_the_object_was() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1))
+    plan = edit("remove", "the red square")
+    assert verify(plan, canvas(("blue", 0.75, 0.5, 0.1)), base) == [
+        "remove the red square: verified"
+    ]
+    # a new object painted in its place is not a removal
+    [line] = verify(plan, canvas(("green", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1)), base)
+    assert line == "remove the red square: failed, a green square is there, where it was"
+
+
+def test_recolor_needs_the_new_colour_and_the_old_outline() -> None:
+    base = canvas(("red", 0.3, 0.5, 0.15))
+    plan = edit("recolor", "the red square blue")
+    assert verify(plan, canvas(("blue", 0.3, 0.5, 0.15)), base) == [
+        "recolor the red square blue: verified"
+    ]
+    [line] = verify(plan, canvas(("blue", 0.3, 0.5, 0.06)), base)  # right colour, shrunk
+    assert "outline changed" in line
+    [line] = verify(plan, canvas(("green", 0.3, 0.5, 0.15)), base)
+    assert "a blue square not seen in its place" in line
+
+
+def test_move_needs_the_object_at_its_new_place_and_nothing_at_the_old_one() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1))
+    plan = edit("move", "the red square to the right", [RIGHT])
+    assert verify(plan, canvas(("red", 0.75, 0.5, 0.1)), base) == [
+        "move the red square to the right: verified"
+    ]
+    [line] = verify(plan, canvas(("red", 0.25, 0.5, 0.1), ("red", 0.75, 0.5, 0.1)), base)
+    assert "at its old place" in line  # copied, not moved
+    [line] = verify(plan, base, base)
+    assert "not seen at its new place" in line
+
+
+def test_replace_needs_the_old_object_gone_and_the_new_one_in_its_place() -> None:
+    base = canvas(("red", 0.3, 0.5, 0.12))
+    plan = edit("replace", "the red square with a blue square")
+    assert verify(plan, canvas(("blue", 0.3, 0.5, 0.12)), base)[0].endswith("verified")
+    [line] = verify(plan, base, base)
+    assert "a red square is still there" in line
+
+
+def test_restyle_and_variation_keep_every_object_in_place() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1))
+    restyled = base.copy()
+    restyled[np.all(base == 128, axis=-1)] = (30, 30, 40)  # a new background, objects kept
+    assert verify(edit("restyle", "night"), restyled, base) == ["restyle night: verified"]
+    lost = canvas(("red", 0.25, 0.5, 0.1))
+    [line] = verify(edit("restyle", "night"), lost, base)
+    assert "a blue square at (0.75, 0.50) in the [base] is gone" in line
+    [line] = verify(edit("variation", ""), base, base)
+    assert "the output is the [base] again" in line
+    assert verify(edit("variation", ""), restyled, base) == ["variation: verified"]
+
+
+def test_generate_checks_every_blob_and_the_count() -> None:
+    plan = EditPlan(gen="a red square and a blue square", ops=[Op(op="generate")],
+                    blobs=[LEFT, RIGHT])  # fmt: skip
+    drawn = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1))
+    assert verify(plan, drawn) == ["generate: verified"]
+    extra = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1), ("green", 0.5, 0.15, 0.08))
+    [line] = verify(plan, extra)
+    assert "3 objects drawn, 2 asked for" in line
+
+
+def test_each_op_of_a_plan_gets_its_own_verdict_and_the_summary_names_the_failure() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1), ("green", 0.75, 0.5, 0.1))
+    plan = EditPlan(base="scene", ops=[Op(op="remove", target="the red square"),
+                                       Op(op="recolor", target="the green square blue")])  # fmt: skip
+    output = canvas(("blue", 0.75, 0.5, 0.1))
+    verdict = Verifier(SquarePerception())(plan, output, base)
+    assert verdict.passed
+    assert verdict.summary() == (
+        "remove the red square: verified; recolor the green square blue: verified"
+    )
+    verdict = Verifier(SquarePerception())(plan, canvas(("red", 0.25, 0.5, 0.1),
+                                                        ("blue", 0.75, 0.5, 0.1)), base)  # fmt: skip
+    assert not verdict.passed
+    assert verdict.failure() == "remove the red square: failed, a red square is still there, where it was"
+
+
+def test_an_added_reference_must_look_like_what_its_picture_shows() -> None:
+    base = canvas(("blue", 0.75, 0.5, 0.1))
+    plan = EditPlan(base="scene", subs=["ref", "tone"], blobs=[LEFT],
+                    ops=[Op(op="add", target="ref", ref="ref")])  # fmt: skip
+    refs = {"ref": canvas(("red", 0.5, 0.5, 0.2))}
+    drawn = canvas(("blue", 0.75, 0.5, 0.1), ("red", 0.25, 0.5, 0.1))
+    check = Verifier(SquarePerception())
+    assert check(plan, drawn, base, refs).passed
+    wrong = canvas(("blue", 0.75, 0.5, 0.1), ("green", 0.25, 0.5, 0.1))
+    assert "as [ref] shows" in (check(plan, wrong, base, refs).failure() or "")
+    # a sound cannot be looked at: something must be drawn in its blob, whatever its colour
+    heard = plan.model_copy(update={"ops": [Op(op="add", target="tone", ref="tone")]})
+    assert check(heard, wrong, base, refs).passed
+    assert "nothing drawn for [tone]" in (check(heard, base, base, refs).failure() or "")
