@@ -69,12 +69,14 @@ from anypix.models.miniworld.metrics import (
     style_consistency,
 )
 from anypix.plan import Blob, EditPlan, Knobs, Op
+from benchmarks.figures_ops import ops_figures  # every op end to end, verify off and on
 
 SIDE = 64
 GROUP_SIZE = 4  # prompts per StyleAligned group
-FIGURES = ("layout", "edit", "inversion", "style", "audio")
+FIGURES = ("layout", "edit", "inversion", "style", "audio", "ops")
 # Seed offsets from --seed, so each figure draws its own held-out scenes.
-OFFSETS = {"layout": 0, "edit": 10_000, "inversion": 20_000, "style": 30_000, "audio": 40_000}
+OFFSETS = {"layout": 0, "edit": 10_000, "inversion": 20_000, "style": 30_000, "audio": 40_000,
+           "ops": 50_000}  # fmt: skip
 Figures = dict[str, Any]
 
 
@@ -343,6 +345,7 @@ def run_figures(bench: Bench, args: argparse.Namespace, only: Sequence[str]) -> 
             for i in range(0, GROUP_SIZE * max(1, n // 16), GROUP_SIZE)
         ]),
         "audio": lambda: audio_figures(bench, seeds("audio", max(1, n // 4))),
+        "ops": lambda: ops_figures(bench, seeds("ops", max(1, 3 * n // 8))),  # 24 at n=64
     }  # fmt: skip
     results: dict[str, Any] = {key: None for key, *_ in ROWS}
     results.update(ceiling={}, stage_seconds={})
