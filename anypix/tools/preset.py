@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from anypix.config import Settings
     from anypix.models.diffusion import Components
+    from anypix.models.encoders import Encoder
     from anypix.models.perception import Perception
     from anypix.plan import EditPlan
     from anypix.records import Render
@@ -65,11 +66,16 @@ def default_locator(preset: str, settings: Settings | None = None) -> Locator | 
     can = capabilities(preset)
     if can.locator_encoder is None:
         return None
-    from anypix.models.encoders import load_encoder
     from anypix.tools.locate import Locator
 
     name = can.locator_encoder
-    return Locator(load_encoder=lambda: load_encoder(name, settings), words=can.locator_words)
+
+    def load() -> Encoder:  # the encoders module imports torch: only an edit that locates pays it
+        from anypix.models.encoders import load_encoder
+
+        return load_encoder(name, settings)
+
+    return Locator(load_encoder=load, words=can.locator_words)
 
 
 def default_perception(preset: str, settings: Settings | None = None) -> Perception | None:

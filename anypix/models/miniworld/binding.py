@@ -305,7 +305,10 @@ def load_encoder(settings: Settings | None = None) -> MiniworldBindingEncoder:
     """The shipped encoder (the ``miniworld`` preset of :func:`anypix.models.encoders.load_encoder`)."""
     from anypix.models.device import pick_device
 
-    return load_binding(WEIGHTS_DIR, str(pick_device(settings.device if settings else "auto")))
+    device = str(pick_device(settings.device if settings else "auto"))
+    # The vocabulary's sentence vectors are cached on disk: a later process skips MiniLM.
+    minilm = MiniLMEncoder("cpu", cache_dir=settings.cache_dir) if settings else None
+    return load_binding(WEIGHTS_DIR, device, minilm)
 
 
 def load_miniworld_prior(weights_dir: Path = WEIGHTS_DIR, device: str = "cpu") -> RefinementPrior:

@@ -19,13 +19,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from anypix.models.masks import fill_holes, label_regions
 from anypix.models.miniworld.data import COLOURS, SHAPES, SIZES
-from anypix.models.miniworld.model import SYNONYMS
 from anypix.models.perception import Detection, Perception
 
 if TYPE_CHECKING:
@@ -38,7 +38,15 @@ MARGIN = 0.05  # cosine a region's best query must gain over the empty backgroun
 # (<= 55): a region greyer than this is part of the background (a dot, a stripe), not a thing.
 MIN_CHROMA = 60
 _ARTICLES = {"a", "an", "the", "this", "that"}
-_CANONICAL = {alt: word for word, alts in SYNONYMS.items() for alt in alts}
+
+
+@cache
+def _canonical() -> dict[str, str]:
+    """Synonyms back to the world's words. Read on first use: the model module imports torch
+    and diffusers, and a turn builds its verifier before it plans (the plan shows first)."""
+    from anypix.models.miniworld.model import SYNONYMS
+
+    return {alt: word for word, alts in SYNONYMS.items() for alt in alts}
 
 
 class MiniworldPerception(Perception):
@@ -63,7 +71,7 @@ class MiniworldPerception(Perception):
     def canonical(self, phrase: str) -> str:
         """Size, colour and shape words in the world's order ("the big red ball" -> "a large
         red ellipse"); a phrase without any of them goes as it is, with one article."""
-        words = [_CANONICAL.get(w, w) for w in re.findall(r"[a-z]+", phrase.lower())]
+        words = [_canonical().get(w, w) for w in re.findall(r"[a-z]+", phrase.lower())]
         size = [w for w in words if w in SIZES][:1]
         colour = [w for w in words if w in COLOURS][:1]
         shape = [w for w in words if w in SHAPES][:1]
