@@ -94,14 +94,14 @@ def run_case(session: Any, op: str, seed: int, folder: Path, bench: Any) -> Case
         return CaseResult(op, False, False, True, why=f"{type(exc).__name__}: {exc}")
     renders = [s for s in steps if s.tool == "render" and s.error is None]
     first = renders[0].value.images[0].convert("RGB")
-    result = CaseResult(op, case.judge(np.asarray(first))[0],
-                        case.judge(_pixels(turn.renders[0].path))[0], flagged)  # fmt: skip
+    result = CaseResult(op, bool(case.judge(np.asarray(first))[0]),
+                        bool(case.judge(_pixels(turn.renders[0].path))[0]), flagged)  # fmt: skip
     drawn: np.ndarray | None = None
     for step in steps:
         if step.tool == "render" and step.error is None:
             drawn = np.asarray(step.value.images[0].convert("RGB"))
         elif step.tool == "verify" and drawn is not None:
-            result.attempts.append((step.error is None, case.judge(drawn)[0]))
+            result.attempts.append((step.error is None, bool(case.judge(drawn)[0])))
             drawn = None  # a variation's verify checks its own render
     upto = next(i for i, s in enumerate(steps) if s is renders[0])
     result.seconds_unverified = sum(s.seconds for s in steps[: upto + 1])
