@@ -59,9 +59,10 @@ def object_phrase(op: Op) -> str:
 
 
 def needs_location(plan: EditPlan) -> bool:
-    """A local edit of a [base] that names an object but no place: a locator must find it."""
-    return (
-        plan.base is not None
-        and not (plan.blobs or plan.boxes)
-        and any(op.op in LOCATED_OPS and object_phrase(op) for op in plan.ops)
-    )
+    """A local edit of a [base] that names an object but no place: a locator must find it. A
+    lone move's one blob is the place it goes to, not where the object is."""
+    if plan.base is None or plan.boxes:
+        return False
+    if [op.op for op in plan.ops] == ["move"] and len(plan.blobs) == 1:
+        return True
+    return not plan.blobs and any(op.op in LOCATED_OPS and object_phrase(op) for op in plan.ops)

@@ -72,7 +72,7 @@ OPS: dict[str, OpSpec] = {
     "restyle": OpSpec("change the look of the whole image; ref is the style_ref"),
     "recolor": OpSpec("change the colour of target; target names the object and the colour",
                       located=True),
-    "move": OpSpec("move target; target says where to"),
+    "move": OpSpec("move target; target says where to", located=True),
     "variation": OpSpec("another version of the base"),
 }
 

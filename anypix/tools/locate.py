@@ -45,6 +45,10 @@ MIN_AREA, MAX_AREA = 12, 0.4  # pixels; fraction of the image
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
+_PLACE = re.compile(
+    r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
+    r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b", re.IGNORECASE)
+EMPTY = "background"  # what a removed object's blob says: the region shows the background
 
 
 @dataclass(frozen=True)
@@ -57,11 +61,17 @@ class Found:
     gain: float
 
 
+def moved_object(target: str) -> str:
+    """What a move's target moves: "the ring" of "the ring to the left"."""
+    match = _PLACE.search(target)
+    return target[: match.start()].strip() if match and match.start() > 0 else target
+
+
 def outcome(op: Op, phrase: str) -> str:
     """The sentence the found blob carries: what the region holds after the edit."""
     noun = _ARTICLES.sub("", phrase)
     if op.op == "remove":
-        return "background"
+        return EMPTY
     if op.op == "replace":
         parts = re.split(r"\s+with\s+", op.target, maxsplit=1)
         return parts[1] if len(parts) == 2 else op.target
@@ -95,15 +105,37 @@ class Locator:
         return self._encoder
 
     def __call__(self, plan: EditPlan, assets: Mapping[str, Any]) -> EditPlan:
-        """``plan`` with a blob for every op's object, found in the [base]; raises
-        :class:`NotFoundError` for an object that is not there."""
+        """``plan`` with a blob for every op's object, found in the [base] (a move gets two:
+        where the object is, then where it goes); raises :class:`NotFoundError` for an object
+        that is not there."""
         if not needs_location(plan):
             return plan
         assert plan.base is not None
+        if plan.blobs:  # a move, its one blob the place it goes to
+            return self.locate_move(plan, _image(assets[plan.base]))
         found = self.find_all(plan, _image(assets[plan.base]))
         for missing in (f for f in found if f.blob is None):
             raise NotFoundError(missing.phrase, plan.base)
         return plan.model_copy(update={"blobs": [f.blob for f in found]})
+
+    def locate_move(self, plan: EditPlan, image: np.ndarray) -> EditPlan:
+        """A move's two blobs: where its object is ("background" once it has gone) and the same
+        ellipse centred on the place the plan's blob names, kept inside the canvas."""
+        (op,), (place,) = plan.ops, plan.blobs
+        phrase = moved_object(op.target)
+        found = self.find(Op(op="move", target=phrase), image)
+        if found.blob is None:
+            raise NotFoundError(phrase, plan.base or "the image")
+        height, width = image.shape[:2]
+        box = found.blob.bbox(width, height)
+        half_w, half_h = (box.x1 - box.x0) / 2, (box.y1 - box.y0) / 2
+        words = _ARTICLES.sub("", phrase)
+        source = found.blob.model_copy(update={"description": EMPTY, "label": "was"})
+        target = found.blob.model_copy(update={
+            "description": f"a {words}", "label": "goes",
+            "cx": min(max(place.cx, half_w), 1 - half_w),
+            "cy": min(max(place.cy, half_h), 1 - half_h)})  # fmt: skip
+        return plan.model_copy(update={"blobs": [source, target]})
 
     def find_all(self, plan: EditPlan, image: np.ndarray) -> list[Found]:
         ops = [op for op in plan.ops if op.op in LOCATED_OPS and object_phrase(op)]
@@ -112,7 +144,7 @@ class Locator:
     def find(self, op: Op, image: np.ndarray) -> Found:
         """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object."""
         phrase = object_phrase(op)
-        small = _resize(image, SIDE)
+        small = resize(image, SIDE)
         regions = candidate_regions(small)
         if not regions:
             return Found(op, phrase, None, 0.0)
@@ -199,7 +231,7 @@ def _alone(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.nd
     return np.where(mask[..., None], image, background).astype(np.uint8)
 
 
-def _resize(image: np.ndarray, side: int) -> np.ndarray:
+def resize(image: np.ndarray, side: int) -> np.ndarray:
     if image.shape[:2] == (side, side):
         return image
     from PIL import Image

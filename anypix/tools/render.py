@@ -179,6 +179,8 @@ def render(
         # 9. Decode the target row.
         mark = time.perf_counter()
         outputs = decode_latents(components, latents[job.rows :])
+        for technique in techniques:  # e.g. the [base] pasted back outside an op's pixels
+            outputs = technique.finish_images(outputs)
         timings["decode"] = time.perf_counter() - mark
     timings["total"] = time.perf_counter() - started
     extra = {"prompt": job.prompt}

@@ -7,6 +7,7 @@
         hooks(job)        # a context manager installing its processors or hooks for the loop
         before_step(i, n, latents) -> latents   # may replace latents before each step
         finish(latents) -> latents              # after the last step
+        finish_images(images) -> images         # after decoding
         provenance()      # what it did, for the render's record
 
 :func:`techniques_for` lists the ones a plan asks for, in the order the render runs them; the
@@ -104,6 +105,10 @@ class Technique:
     def finish(self, latents: torch.Tensor) -> torch.Tensor:
         return latents
 
+    def finish_images(self, images: list[Any]) -> list[Any]:
+        """After decoding: the target row's PIL images, e.g. pasted over with kept pixels."""
+        return images
+
     def provenance(self) -> dict[str, Any]:
         return {}
 
@@ -120,7 +125,13 @@ def techniques_for(plan: EditPlan) -> list[Technique]:
     chosen: list[Technique] = []
     if plan.subs:
         chosen.append(Subjects())
-    if plan.base is not None:
+    from anypix.tools.ops import base_techniques, paired_regions
+
+    paired = paired_regions(plan) is not None  # each op owns its blobs: an op edit (tools/ops)
+    if plan.base is not None and paired:
+        prepare, keep = base_techniques(plan)  # the ops change the [base] before its inversion
+        chosen += [prepare, InvertBase(), keep]
+    elif plan.base is not None:
         chosen.append(InvertBase())
         if plan.blobs or plan.boxes:
             chosen.append(KeepOutside())
@@ -128,9 +139,9 @@ def techniques_for(plan: EditPlan) -> list[Technique]:
         chosen.append(StyleReference())
     if wants_prior(plan):
         chosen.append(RefinementPrior())
-    if (plan.blobs or plan.boxes) and not all(op.op == "remove" for op in plan.ops):
-        # A plan that only removes draws nothing into its regions: they say where the base is
-        # erased (keep-outside), not where something appears.
+    if (plan.blobs or plan.boxes) and (paired or not all(op.op == "remove" for op in plan.ops)):
+        # A remove op's blob says "background": a model that learnt empty regions paints one.
+        # An unpaired plan that only removes draws nothing: its regions say where to erase.
         chosen.append(Grounding())
     return chosen
 

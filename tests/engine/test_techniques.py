@@ -12,6 +12,7 @@ import pytest
 
 from anypix.errors import NotAvailableError, UnknownAssetError
 from anypix.plan import EditPlan, Knobs
+from anypix.tools.ops import KeepEdited, PrepareBase
 from anypix.tools.render import check_inputs, render
 from anypix.tools.techniques import (
     Grounding,
@@ -35,12 +36,17 @@ def test_each_part_of_a_plan_brings_its_technique_in_the_render_order() -> None:
     assert _kinds(make_plan("[gen] a dog", "[op] generate a dog")) == []
     everything = make_plan("[base] photo", "[sub] dog", "[gen] a dog", BLOB, "[style] ref",
                            "[op] add a dog ref=dog", "[knobs] size=64x64 mix_prior=1")  # fmt: skip
+    # the add owns the blob (tools/ops): the [base] is prepared before its inversion
     assert _kinds(everything) == [
-        Subjects, InvertBase, KeepOutside, StyleReference, RefinementPrior, Grounding
+        Subjects, PrepareBase, InvertBase, KeepEdited, StyleReference, RefinementPrior, Grounding
     ]
-    # a removal draws nothing into its region: keep-outside, but no grounding
+    # a removal whose blob it owns is grounded by the blob's "background" (the empty region)
     removal = make_plan("[base] photo", BLOB, "[op] remove the dog", "[knobs] size=64x64")
-    assert _kinds(removal) == [InvertBase, KeepOutside]
+    assert _kinds(removal) == [PrepareBase, InvertBase, KeepEdited, Grounding]
+    # a plan whose blobs its ops do not own keeps the plain edit; a lone removal draws nothing
+    unpaired = make_plan("[base] photo", BLOB, BLOB.replace("dog {", "cat {"),
+                         "[op] remove the dog", "[knobs] size=64x64")  # fmt: skip
+    assert _kinds(unpaired) == [InvertBase, KeepOutside]
 
 
 def test_every_technique_used_is_in_the_provenance(engine: Any, base_image: Any,

@@ -1,0 +1,172 @@
+"""Background continuation without a model: fill a hole in an image with what is around it.
+
+Remove and move empty a region of the [base]. Before any model redraws it, the hole is filled
+with the background that continues around it, so whatever the model does there starts from (and
+falls back to) a plausible background rather than from the object:
+
+1. **shift fill** (one global offset, as in shift-map inpainting): the hole is copied from the
+   same image shifted by the offset ``d`` whose shifted copy matches a band of pixels round the
+   hole best. The copy must come from pixels outside the hole, and from colours the band itself
+   shows (an offset that would copy another object is penalised). On the textures a scene's
+   background has -- flat, gradients, stripes, checks, dots, smooth noise -- some shift along the
+   texture's period or its level lines continues it exactly.
+2. **harmonic fill** when no offset fits (a hole too large to copy from anywhere): each hole
+   pixel becomes the mean of its neighbours, solved by Jacobi iterations from the band's median.
+
+All sums over offsets are cross-correlations, computed with FFTs, so a 64x64 image takes a few
+milliseconds. Pure numpy; images are (H, W, 3) uint8, masks (H, W) bool.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from anypix.models.masks import TOLERANCE, label_regions
+
+BAND = 3  # px round the hole that the shifted copy must match
+FOREIGN_WEIGHT = 4.0  # how much copying colours the band does not show costs, per pixel
+FOREIGN_COLOURS = 96  # band pixels kept as the palette a copy may use
+DISTANCE_WEIGHT = 1e-3  # prefers the nearest of equally good offsets
+JACOBI_ITERATIONS = 300
+SEAM = 48  # 0-255: a copy's mismatch with the rim up to this is a seam, smoothed away
+MIN_REGION = 8  # px: smaller regions are edges and specks, neither objects nor texture
+MAX_OBJECT = 0.4  # an object covers at most this fraction of the image
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """``mask`` grown by a disk of ``radius`` pixels."""
+    grown = mask.copy()
+    height, width = mask.shape
+    for dy in range(-radius, radius + 1):
+        for dx in range(-radius, radius + 1):
+            if dx * dx + dy * dy > radius * radius:
+                continue
+            grown[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] |= mask[
+                max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+            ]
+    return grown
+
+
+def shift(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """``array`` moved by (dy, dx) pixels; what comes in from outside is zero."""
+    moved = np.zeros_like(array)
+    height, width = array.shape[:2]
+    if abs(dy) >= height or abs(dx) >= width:
+        return moved
+    moved[max(dy, 0) : height + min(dy, 0), max(dx, 0) : width + min(dx, 0)] = array[
+        max(-dy, 0) : height + min(-dy, 0), max(-dx, 0) : width + min(-dx, 0)
+    ]
+    return moved
+
+
+def continue_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``image`` with the pixels of ``hole`` filled by the background around them."""
+    if not hole.any():
+        return image.copy()
+    if hole.all():
+        raise ValueError("the hole covers the whole image: there is no background to continue")
+    avoid = objects_outside(image, hole)
+    offset = best_offset(image, hole, avoid)
+    if offset is None:
+        return harmonic_fill(image, hole)
+    pixels = image.astype(np.float64)
+    height, width = hole.shape
+    ys, xs = np.nonzero(hole)
+    copied = pixels.copy()
+    copied[ys, xs] = pixels[ys + offset[0], xs + offset[1]]
+    # Poisson blending: the copy's mismatch with the background rim, spread smoothly over the
+    # hole, is added back, so a copy of a smooth background meets its surroundings seamlessly.
+    ry, rx = np.nonzero(dilate(hole, 1) & ~hole & ~avoid)
+    ty, tx = ry + offset[0], rx + offset[1]
+    partner = (ty >= 0) & (ty < height) & (tx >= 0) & (tx < width)
+    ry, rx, ty, tx = ry[partner], rx[partner], ty[partner], tx[partner]
+    difference = pixels[ry, rx] - pixels[ty, tx]
+    small = np.abs(difference).max(-1) <= SEAM  # a larger one is an edge, not a seam
+    mismatch = np.zeros_like(pixels)
+    mismatch[ry[small], rx[small]] = difference[small]
+    unknown = np.zeros_like(hole)
+    unknown[ry[~small], rx[~small]] = True
+    correction = _harmonic(mismatch, hole | (dilate(hole, 1) & avoid) | unknown)
+    copied[hole] += correction[hole]
+    return np.clip(copied.round(), 0, 255).astype(np.uint8)
+
+
+def _correlate(f: np.ndarray, g: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``c[d] = sum_p f[p] g[p + d]`` for every offset d (linear, not circular), indexed
+    ``c[dy % H2, dx % W2]`` on the doubled canvas ``shape``."""
+    spectrum = np.conj(np.fft.rfft2(f, shape)) * np.fft.rfft2(g, shape)
+    return np.fft.irfft2(spectrum, shape)
+
+
+def objects_outside(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Pixels of the other objects: connected regions of one colour (:func:`label_regions`)
+    that no other region repeats and that are not background-sized. A texture repeats its
+    colours (stripes, checks, dots) and a flat or smooth background is one large region, so
+    neither counts; a ring's hole shows the background's colour, so it does not either."""
+    labels = label_regions(image)
+    count = int(labels.max()) + 1
+    areas = np.bincount(labels.ravel(), minlength=count)
+    colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
+    near = np.abs(colours[:, None] - colours[None]).max(-1) < TOLERANCE
+    repeated = (near & (areas[None] >= MIN_REGION)).sum(1) > 1  # itself, and another
+    small_enough = areas <= MAX_OBJECT * image.shape[0] * image.shape[1]
+    objects = np.flatnonzero(~repeated & small_enough & (areas >= MIN_REGION))
+    return np.isin(labels, objects) & ~hole
+
+
+def best_offset(
+    image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None
+) -> tuple[int, int] | None:
+    """The (dy, dx) whose copy ``image[p + d]`` fills ``hole`` best, or None if none fits.
+    Pixels of ``avoid`` (other objects) are neither matched nor copied."""
+    pixels = image.astype(np.float64) / 255.0
+    height, width = hole.shape
+    shape = (2 * height, 2 * width)
+    avoid = np.zeros_like(hole) if avoid is None else avoid
+    band = dilate(hole, BAND) & ~hole & ~avoid
+    if not band.any():
+        return None
+    valid = (~hole & ~avoid).astype(np.float64)  # where a copy may come from (off-canvas: 0)
+    band_f, hole_f = band.astype(np.float64), hole.astype(np.float64)
+    # Copies that reach into the hole, another object or off the canvas are refused.
+    reaches_hole = _correlate(hole_f, 1.0 - valid, shape)
+    inside = _correlate(hole_f, np.ones_like(valid), shape)
+    # Mean squared difference over the band pixels whose shifted partner is valid.
+    overlap = _correlate(band_f, valid, shape)
+    energy = (pixels**2).sum(-1)
+    ssd = _correlate(band_f * energy, valid, shape) + _correlate(band_f, valid * energy, shape)
+    for channel in range(3):
+        ssd -= 2 * _correlate(band_f * pixels[..., channel], valid * pixels[..., channel], shape)
+    # Copying colours the band does not show (another object) costs per pixel copied.
+    palette = pixels[band][:: max(1, int(band.sum()) // FOREIGN_COLOURS)]
+    foreign = np.sqrt(((pixels[:, :, None] - palette[None, None]) ** 2).sum(-1)).min(-1)
+    foreign_cost = _correlate(hole_f, foreign, shape) / hole_f.sum()
+    dy = np.fft.fftfreq(shape[0], 1 / shape[0]).astype(int)[:, None]
+    dx = np.fft.fftfreq(shape[1], 1 / shape[1]).astype(int)[None, :]
+    score = ssd / np.maximum(overlap, 1e-9) + FOREIGN_WEIGHT * foreign_cost
+    score += DISTANCE_WEIGHT * (dy**2 + dx**2)
+    fits = (reaches_hole < 0.5) & (inside > hole_f.sum() - 0.5) & (overlap >= 0.5 * band.sum())
+    fits &= (dy != 0) | (dx != 0)
+    if not fits.any():
+        return None
+    best = np.unravel_index(np.argmin(np.where(fits, score, np.inf)), score.shape)
+    return int(dy[best[0], 0]), int(dx[0, best[1]])
+
+
+def harmonic_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The hole filled smoothly from its rim: each pixel the mean of its four neighbours."""
+    filled = _harmonic(image.astype(np.float64), hole)
+    return np.clip(filled.round(), 0, 255).astype(np.uint8)
+
+
+def _harmonic(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """(H, W, C) ``values`` with the hole solved for a harmonic function (Jacobi iterations,
+    started from the rim's median) that meets the values round it."""
+    values = values.copy()
+    band = dilate(hole, 1) & ~hole
+    values[hole] = np.median(values[band], axis=0) if band.any() else values[~hole].mean(0)
+    for _ in range(JACOBI_ITERATIONS):
+        padded = np.pad(values, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        mean = (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:]) / 4
+        values[hole] = mean[hole]
+    return values
