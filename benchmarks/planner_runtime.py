@@ -1,12 +1,14 @@
 """Which runtime serves the planner model fastest: llama.cpp (Q4_1 GGUF, JSON-schema grammar) or
 transformers (the same weights dequantised to fp32, greedy, no constraint: a lower bound on what a
-constrained decoder would cost). Short prompt, model loaded once and kept warm, one plan per row.
+constrained decoder would cost). Short prompt, model loaded once and kept warm, one plan per row,
+both capped at the same number of answer tokens.
 
     python benchmarks/planner_runtime.py --rows 10 --threads 2
     python benchmarks/planner_runtime.py --adapter runs/planner/weights   # with a trained adapter
 
-Prints set-up seconds, median and p95 seconds per plan, tokens per plan, and how many answers
-parse as JSON, per runtime.
+Prints set-up seconds, median and p95 seconds per plan (wall clock, and CPU seconds of the
+process: on a shared machine the wall clock says more about the neighbours than the runtime),
+tokens per plan, and how many answers parse as JSON, per runtime.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ sys.path.insert(0, str(ROOT.parent))
 
 from anypix.agent.prompting import plan_schema, short_plan_messages  # noqa: E402
 
+CAP = 60  # answer tokens per plan for both runtimes: a trained plan is 40-60 tokens
+
 
 def rows(count: int) -> list[dict[str, Any]]:
     path = ROOT / "data" / "everyday-edit-heldout.jsonl"
@@ -31,12 +35,28 @@ def rows(count: int) -> list[dict[str, Any]]:
     return found[:count]
 
 
-def _summary(name: str, setup: float, seconds: list[float], tokens: list[int], parsed: int
-             ) -> dict[str, Any]:  # fmt: skip
-    p95 = statistics.quantiles(seconds, n=20)[-1] if len(seconds) > 1 else seconds[0]
+def _p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[-1] if len(values) > 1 else values[0]
+
+
+def _summary(name: str, setup: float, seconds: list[tuple[float, float]], tokens: list[int],
+             parsed: int) -> dict[str, Any]:  # fmt: skip
+    wall, cpu = [s[0] for s in seconds], [s[1] for s in seconds]
     return {"runtime": name, "setup_s": round(setup, 2), "rows": len(seconds),
-            "median_s": round(statistics.median(seconds), 3), "p95_s": round(p95, 3),
+            "median_s": round(statistics.median(wall), 3), "p95_s": round(_p95(wall), 3),
+            "cpu_median_s": round(statistics.median(cpu), 3), "cpu_p95_s": round(_p95(cpu), 3),
             "tokens_per_plan": round(statistics.fmean(tokens), 1), "json_ok": parsed}  # fmt: skip
+
+
+class _Clock:
+    """Wall and CPU seconds of one plan."""
+
+    def __enter__(self) -> _Clock:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds = (time.perf_counter() - self.wall, time.process_time() - self.cpu)
 
 
 def _parses(text: str) -> bool:
@@ -56,12 +76,12 @@ def llama_cpp(sample: list[dict[str, Any]], threads: int, adapter: Path | None) 
     seconds, tokens, parsed = [], [], 0
     for row in sample:
         messages = short_plan_messages(row["instruction"], row["assets"], row.get("files"))
-        start = time.perf_counter()
-        answer = llm.create_chat_completion(
-            messages=messages, temperature=0.0, max_tokens=200, seed=0,
-            response_format={"type": "json_object", "schema": plan_schema(row["assets"])},
-        )  # fmt: skip
-        seconds.append(time.perf_counter() - start)
+        with _Clock() as clock:
+            answer = llm.create_chat_completion(
+                messages=messages, temperature=0.0, max_tokens=CAP, seed=0,
+                response_format={"type": "json_object", "schema": plan_schema(row["assets"])},
+            )  # fmt: skip
+        seconds.append(clock.seconds)
         tokens.append(answer["usage"]["completion_tokens"])
         parsed += _parses(answer["choices"][0]["message"]["content"] or "")
     return _summary("llama.cpp + grammar", setup, seconds, tokens, parsed)
@@ -80,22 +100,21 @@ def transformers_greedy(sample: list[dict[str, Any]], threads: int) -> dict[str,
     seconds, tokens, parsed = [], [], 0
     for row in sample:
         messages = short_plan_messages(row["instruction"], row["assets"], row.get("files"))
-        start = time.perf_counter()
-        ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
-                                            return_tensors="pt", return_dict=True)  # fmt: skip
-        with torch.inference_mode():
-            out = model.generate(**ids, max_new_tokens=60, do_sample=False)
+        with _Clock() as clock, torch.inference_mode():
+            ids = tokenizer.apply_chat_template(messages, add_generation_prompt=True,
+                                                return_tensors="pt", return_dict=True)  # fmt: skip
+            out = model.generate(**ids, max_new_tokens=CAP, do_sample=False)
         new = out[0, ids["input_ids"].shape[1] :]
-        seconds.append(time.perf_counter() - start)
+        seconds.append(clock.seconds)
         tokens.append(len(new))
         parsed += _parses(tokenizer.decode(new, skip_special_tokens=True))
-    return _summary("transformers fp32 greedy (60-token cap)", setup, seconds, tokens, parsed)
+    return _summary("transformers fp32 greedy", setup, seconds, tokens, parsed)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=10)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--adapter", type=Path, help="GGUF LoRA adapter for llama.cpp")
     parser.add_argument("--runtimes", default="llama.cpp,transformers")
     args = parser.parse_args()

@@ -48,7 +48,12 @@ class PlannerRecipe:
         default="q_proj,k_proj,v_proj,o_proj",
         metadata={"help": "Comma-separated linear layers that get adapters."},
     )
-    max_tokens: int = field(default=160, metadata={"help": "Longest prompt + answer kept."})
+    # Gradients stop below the lowest adapted block: on SmolLM2 (30 blocks) the last 10 alone
+    # cost 6-9 CPU-s a step against 12.5-14.3 for all 30 (batch 8, one thread).
+    top_blocks: int = field(
+        default=0, metadata={"help": "Adapt only the last N transformer blocks (0: all)."}
+    )
+    max_tokens: int = field(default=224, metadata={"help": "Longest prompt + answer kept."})
     checkpoint_every: int = field(default=10, metadata={"help": "Steps between checkpoints."})
     threads: int = field(default=1, metadata={"help": "CPU threads (0: torch's default)."})
     seed: int = field(default=0, metadata={"help": "Seed of the pairs and the adapter's init."})
@@ -56,6 +61,8 @@ class PlannerRecipe:
     def check(self) -> None:
         if min(self.steps, self.batch, self.rank, self.checkpoint_every) < 1:
             raise ValueError("steps, batch, rank and checkpoint_every must be at least 1")
+        if self.top_blocks < 0:
+            raise ValueError("top_blocks must be 0 (every block) or more")
         if not self.targets.strip():
             raise ValueError("targets names no layer; e.g. q_proj,v_proj")
 
@@ -141,8 +148,11 @@ def train_planner(run: Path, weights: Path, recipe: PlannerRecipe, log: Log = pr
     # 1. Base model, 2. adapters (seeded init)
     model, tokenizer = load_base(recipe.base)
     torch.manual_seed(recipe.seed)
+    blocks = model.config.num_hidden_layers
+    adapted = list(range(max(0, blocks - recipe.top_blocks), blocks)) if recipe.top_blocks else None
     lora = LoraConfig(r=recipe.rank, lora_alpha=recipe.alpha, lora_dropout=0.0,
-                      target_modules=[t.strip() for t in recipe.targets.split(",") if t.strip()])  # fmt: skip
+                      target_modules=[t.strip() for t in recipe.targets.split(",") if t.strip()],
+                      layers_to_transform=adapted)  # fmt: skip
     model = get_peft_model(model, lora)
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=recipe.lr, weight_decay=0.0)

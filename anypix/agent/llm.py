@@ -131,8 +131,11 @@ def _open_llama(path: str, n_threads: int, n_ctx: int, lora_path: str | None = N
         raise ModelUnavailableError(
             f"llama-cpp-python is not importable ({exc})", "install llama-cpp-python"
         ) from None
-    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=False, seed=0,
-                lora_path=lora_path)  # fmt: skip
+    # n_threads_batch too: left at its default (every core), the prompt's threads spin at a
+    # barrier while the machine is busy; one thread spent 1.9 CPU-s on a 60-token plan, the
+    # default 9.6 (benchmarks/planner_runtime.py).
+    llm = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, n_threads_batch=n_threads,
+                verbose=False, seed=0, lora_path=lora_path)  # fmt: skip
     # A GGUF without a chat template makes llama-cpp-python fall back to the llama-2 format
     # silently, which a ChatML model like SmolLM2 answers with garbage. Refuse that instead.
     if "tokenizer.chat_template" not in llm.metadata:
@@ -151,8 +154,9 @@ class LlamaCppLLM(LLMBackend):
     def __init__(
         self,
         model_path: Path | None = None,
-        # One thread: decoding a 135M model gains little from two, and on a busy machine two
-        # threads meeting at llama.cpp's barrier every layer took minutes per plan (measured).
+        # One thread: decoding a 135M model gains little from two, and on a busy 2-core machine
+        # two threads meeting at llama.cpp's barrier every layer did not finish a 120-token
+        # answer in 400 s that one thread gave in 66 s.
         n_threads: int = 1,
         n_ctx: int = 4096,
         lora_path: Path | None = None,

@@ -149,6 +149,13 @@ def test_the_gguf_adapter_is_llama_cpps_format(tiny_llama: Path, tmp_path: Path)
     assert np.abs(b_q).max() > 0  # trained: B starts at zero
 
 
+def test_top_blocks_adapts_only_the_last_blocks(tiny_llama: Path, tmp_path: Path) -> None:
+    out = train_planner(tmp_path / "run", tmp_path / "w", recipe(tiny_llama, steps=1, top_blocks=1),
+                        log=lambda _: None)  # fmt: skip
+    names = {t.name for t in gguf.GGUFReader(out).tensors}
+    assert names and all(name.startswith("blk.1.") for name in names)
+
+
 def test_rope_permute_is_undone_by_transformers_gguf_reader() -> None:
     from transformers.modeling_gguf_pytorch_utils import LlamaTensorProcessor
 
