@@ -11,13 +11,17 @@ and triangles fill their blob ellipses only partly, so the mIoU ceiling is below
 
 * generation from a layout (--n scenes of 0-5 objects, plan = caption + every object's blob):
   blob mIoU (each requested object segmented by its colour vs its blob ellipse), colour accuracy
-  (the dominant object colour in each blob, grey-ish background pixels ignored), count accuracy
-  (how many object colours cover >= 16 px at 64x64 = how many objects were asked for);
+  (the dominant object colour in each blob, grey-ish background pixels ignored), shape accuracy
+  (each object's shape named by the template that fits its pixels best near its blob:
+  metrics.classify_shape), count accuracy (how many object colours cover >= 16 px at 64x64 = how
+  many objects were asked for); blob_miou_vs_ceiling is the model's mIoU over the ceiling's;
 * edit locality (n/2 scenes): one object added to a rendered scene in a new blob (op add, default
   alpha); PSNR of the pixels outside the blob grown by 2 px (100 dB = identical), and whether the
   object appeared (colour accuracy in its blob);
-* inversion (n/4 scenes): DDIM inversion of a ground-truth render under its caption at guidance 1,
+* inversion (n/4 scenes): inversion of a ground-truth render under its caption at guidance 1 by
+  the method edits use (invert.DEFAULT_INVERSION, fixed-point refined) and by plain DDIM,
   regenerated at guidance 1, PSNR vs the original; ceiling: the encode/decode round trip alone;
+  the cost is the refined inversion's time over plain DDIM's;
 * StyleAligned (max(1, n/16) groups of 4 prompts sharing one style): the same prompts, which name
   the style in text, rendered with a shared [style] reference (an empty scene in that style) and
   without. Style consistency: fraction of pairs in a group whose backgrounds are classified to the
@@ -117,6 +121,7 @@ def summarise_layouts(scores: Sequence[LayoutScore]) -> Figures:
     return {
         "blob_miou": _mean([iou for s in scores for iou in s.ious]),
         "color_accuracy": _mean([right for s in scores for right in s.colours_right]),
+        "shape_accuracy": _mean([right for s in scores for right in s.shapes_right]),
         "count_accuracy": _mean([s.count_right for s in scores]),
     }
 
@@ -147,7 +152,10 @@ def layout_figures(bench: Bench, seeds: Sequence[int]) -> tuple[Figures, Figures
         model.append(score_layout(bench.draw(plan, {}), scene.objects))
         truth.append(score_layout(draw_scene(scene, SIDE)[0], scene.objects))
         progress.step()
-    return summarise_layouts(model), summarise_layouts(truth)
+    figures, ceiling = summarise_layouts(model), summarise_layouts(truth)
+    if figures["blob_miou"] is not None and ceiling["blob_miou"]:
+        figures["blob_miou_vs_ceiling"] = figures["blob_miou"] / ceiling["blob_miou"]
+    return figures, ceiling
 
 
 def edit_figures(bench: Bench, seeds: Sequence[int]) -> tuple[Figures, Figures]:
@@ -177,28 +185,45 @@ def edit_figures(bench: Bench, seeds: Sequence[int]) -> tuple[Figures, Figures]:
 
 
 def inversion_figures(bench: Bench, seeds: Sequence[int]) -> tuple[Figures, Figures]:
+    """Inversion + regeneration PSNR with the method edits use and with plain DDIM, and what each
+    inversion costs (seconds; the ratio is the refined method's price)."""
     import torch
     from PIL import Image
 
     from anypix.models.diffusion import decode_latents, denoise, encode_image, encode_prompts
-    from anypix.tools.invert import ddim_invert, ddim_scheduler
+    from anypix.tools.invert import DDIM, DEFAULT_INVERSION, ddim_invert, ddim_scheduler
 
     components, size = bench.components, (SIDE, SIDE)
-    rebuilt, round_trip, progress = [], [], Progress("inversion", len(seeds))
+    methods = {"": DEFAULT_INVERSION, "_ddim": DDIM}
+    rebuilt: dict[str, list[float]] = {suffix: [] for suffix in methods}
+    seconds: dict[str, list[float]] = {suffix: [] for suffix in methods}
+    round_trip, progress = [], Progress("inversion", len(seeds))
     for seed in seeds:
         scene = random_scene(seed)
         original = draw_scene(scene, SIDE)[0]
         with torch.inference_mode():
             clean = encode_image(components, Image.fromarray(original), size)
             cond = encode_prompts(components, [scene.caption()], do_cfg=False, size=size)
-            trajectory = ddim_invert(components, clean, cond, steps=bench.steps, guidance=1.0)
-            scheduler = ddim_scheduler(components, bench.steps)
-            latents = denoise(components, trajectory.noisiest, cond, scheduler, 1.0)
-            images = decode_latents(components, torch.cat([latents, clean]))
-        rebuilt.append(psnr(np.asarray(images[0].convert("RGB")), original))
-        round_trip.append(psnr(np.asarray(images[1].convert("RGB")), original))
+            latents = [clean]
+            for suffix, method in methods.items():
+                started = time.perf_counter()
+                trajectory = ddim_invert(components, clean, cond, steps=bench.steps,
+                                         guidance=1.0, method=method)  # fmt: skip
+                seconds[suffix].append(time.perf_counter() - started)
+                scheduler = ddim_scheduler(components, bench.steps)
+                latents.append(denoise(components, trajectory.noisiest, cond, scheduler, 1.0))
+            images = decode_latents(components, torch.cat(latents))
+        round_trip.append(psnr(np.asarray(images[0].convert("RGB")), original))
+        for suffix, image in zip(methods, images[1:], strict=True):
+            rebuilt[suffix].append(psnr(np.asarray(image.convert("RGB")), original))
         progress.step()
-    return {"inversion_psnr": _mean(rebuilt)}, {"inversion_psnr": _mean(round_trip)}
+    figures: Figures = {"inversion_method": DEFAULT_INVERSION.name,
+                        "inversion_cost_vs_ddim": sum(seconds[""]) / sum(seconds["_ddim"])}  # fmt: skip
+    for suffix in methods:
+        figures[f"inversion_psnr{suffix}"] = _mean(rebuilt[suffix])
+        figures[f"inversion_seconds{suffix}"] = _mean(seconds[suffix])
+    ceiling = {"inversion_psnr": _mean(round_trip), "inversion_psnr_ddim": _mean(round_trip)}
+    return figures, ceiling
 
 
 def _style_group(bench: Bench, seeds: Sequence[int]) -> dict[str, list[Any]]:
@@ -291,11 +316,15 @@ Check = Callable[[float], bool]
 # (key, label, unit, target text, pass check); a row without a check has no target.
 ROWS: list[tuple[str, str, str, str, Check | None]] = [
     ("blob_miou", "layout: blob mIoU", "", ">= 0.6", lambda v: v >= 0.6),
-    ("color_accuracy", "layout: colour accuracy", "", ">= 0.9", lambda v: v >= 0.9),
-    ("count_accuracy", "layout: count accuracy", "", "", None),
+    ("blob_miou_vs_ceiling", "layout: blob mIoU / its ceiling", "", ">= 0.9", lambda v: v >= 0.9),
+    ("color_accuracy", "layout: colour accuracy", "", ">= 0.98", lambda v: v >= 0.98),
+    ("shape_accuracy", "layout: shape accuracy", "", ">= 0.9", lambda v: v >= 0.9),
+    ("count_accuracy", "layout: count accuracy", "", ">= 0.95", lambda v: v >= 0.95),
     ("edit_locality_psnr", "edit: PSNR outside the blob (dB)", "dB", ">= 30", lambda v: v >= 30),
     ("edit_added_accuracy", "edit: added object appeared", "", "", None),
-    ("inversion_psnr", "inversion + regeneration PSNR (dB)", "dB", ">= 30", lambda v: v >= 30),
+    ("inversion_psnr", "inversion + regeneration PSNR (dB)", "dB", ">= 35", lambda v: v >= 35),
+    ("inversion_psnr_ddim", "  the same, plain DDIM inversion (dB)", "dB", "", None),
+    ("inversion_cost_vs_ddim", "  inversion time / plain DDIM's", "x", "", None),
     ("style_consistency_with", "style: consistency, shared reference", "", "", None),
     ("style_consistency_without", "style: consistency, text only", "", "", None),
     ("style_consistency_gain", "style: consistency gain (points)", "pt", "> 0", lambda v: v > 0),
@@ -318,14 +347,14 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"fidelity: {results['model']} on {results['device']}, {results['steps']} steps, "
           f"guidance {results['guidance']:g}, n={results['n']}, seeds from {results['seed']}, "
           f"{results['seconds']:.0f} s")  # fmt: skip
-    print(f"| {'metric':<40} | {'value':>7} | {'target':>6} | {'ceiling':>7} | {'pass':>4} |")
-    print(f"|{'-' * 42}|{'-' * 9}|{'-' * 8}|{'-' * 9}|{'-' * 6}|")
+    print(f"| {'metric':<40} | {'value':>7} | {'target':>7} | {'ceiling':>7} | {'pass':>4} |")
+    print(f"|{'-' * 42}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 6}|")
     for key, label, unit, target, _ in ROWS:
         passed = results["pass"].get(key)
         verdict = "" if passed is None else ("yes" if passed else "no")
         value, ceiling = _shown(results.get(key), unit), _shown(results["ceiling"].get(key), unit)
-        print(f"| {label:<40} | {value:>7} | {target:>6} | {ceiling:>7} | {verdict:>4} |")
-    for note in ("audio_note", "skipped"):
+        print(f"| {label:<40} | {value:>7} | {target:>7} | {ceiling:>7} | {verdict:>4} |")
+    for note in ("inversion_method", "audio_note", "skipped"):
         if results.get(note):
             print(f"{note.replace('_', ' ')}: {results[note]}")
 

@@ -1,7 +1,8 @@
 """DDIM inversions done once: an edit of the same [base] (or style reference) reuses them.
 
 An inversion depends only on the image's pixels, the model (its weight hash, dtype, device and
-noise schedule), the prompt it is inverted under, the steps, the size and the guidance. The key
+noise schedule), the prompt it is inverted under, the steps, the size, the guidance and the
+method (plain DDIM or fixed-point refined, :class:`~anypix.tools.invert.InversionMethod`). The key
 is a sha256 over all of them (and torch's version, since kernels may change the last bit), so a
 hit returns exactly the latents a fresh inversion would (bit-identical on the same machine).
 
@@ -31,14 +32,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from anypix.models.diffusion import Components
-from anypix.tools.invert import InversionTrajectory, invert_image
+from anypix.tools.invert import (
+    DEFAULT_INVERSION,
+    InversionMethod,
+    InversionTrajectory,
+    invert_image,
+)
 
 if TYPE_CHECKING:
     from PIL import Image
 
 __all__ = ["FORMAT", "InversionCache", "active_cache", "cache_for", "image_digest", "inversion_key", "using"]
 
-FORMAT = 1  # bump when the inversion's algorithm or the file layout changes
+FORMAT = 2  # bump when the inversion's algorithm or the file layout changes
 MEMORY_BYTES = 512 * 2**20  # SDXL at 1024^2 and 30 steps is ~8 MB per inversion
 DISK_BYTES = 2 * 2**30
 # What a damaged or foreign file can raise from torch.load (weights_only) or from our checks.
@@ -54,7 +60,8 @@ def image_digest(image: Image.Image) -> str:
 
 
 def inversion_key(components: Components, digest: str, *, size: tuple[int, int], steps: int,
-                  prompt: str, guidance: float = 1.0) -> str:  # fmt: skip
+                  prompt: str, guidance: float = 1.0,
+                  method: InversionMethod = DEFAULT_INVERSION) -> str:  # fmt: skip
     """The content key of one inversion: everything its latents depend on."""
     import torch
 
@@ -72,6 +79,7 @@ def inversion_key(components: Components, digest: str, *, size: tuple[int, int],
         "steps": steps,
         "prompt": prompt,
         "guidance": guidance,
+        "method": method.name,
     }
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -97,18 +105,20 @@ class InversionCache:
         size: tuple[int, int],
         steps: int,
         prompt: str = "",
+        method: InversionMethod = DEFAULT_INVERSION,
         before_step: StepCallback | None = None,
         after_step: StepCallback | None = None,
     ) -> InversionTrajectory:
         """:func:`~anypix.tools.invert.invert_image`, done once per key. On a hit the step
         callbacks still run once per step, so cancellation and progress count the same."""
         key = inversion_key(components, image_digest(image), size=size, steps=steps,
-                            prompt=prompt)  # fmt: skip
+                            prompt=prompt, method=method)  # fmt: skip
         found = self.get(key, steps, components.device)
         if found is None:
             self.misses += 1
             found = invert_image(components, image, size=size, steps=steps, prompt=prompt,
-                                 before_step=before_step, after_step=after_step)  # fmt: skip
+                                 method=method, before_step=before_step,
+                                 after_step=after_step)  # fmt: skip
             self.put(key, found)
             return _copy(found)
         self.hits += 1

@@ -1,8 +1,11 @@
-"""DDIM inversion: exact round trips under the analytic noise model, and the alpha blend."""
+"""DDIM inversion: exact round trips under analytic noise models (a constant one, where plain DDIM
+is exact, and the exact denoiser of Gaussian data, where only fixed-point refinement is), its
+cost in UNet calls, and the alpha blend."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from typing import Any
 
 import numpy as np
@@ -10,7 +13,14 @@ import pytest
 import torch
 
 from anypix.models.diffusion import Conditioning, decode_latents, denoise, encode_image
-from anypix.tools.invert import blend_start_latents, ddim_invert, ddim_scheduler
+from anypix.tools.invert import (
+    DDIM,
+    DEFAULT_INVERSION,
+    InversionMethod,
+    blend_start_latents,
+    ddim_invert,
+    ddim_scheduler,
+)
 from anypix.tools.render import render
 
 from .conftest import ConstantNoiseUNet, make_plan, pixels
@@ -50,8 +60,102 @@ def test_inversion_calls_the_model_once_per_step_at_guidance_one(
 ) -> None:
     analytic = _analytic(engine, constant_noise_model)
     cond = Conditioning(hidden=torch.zeros(1, 1, 32, dtype=torch.float64), do_cfg=False)
-    ddim_invert(analytic, torch.zeros(1, 4, 8, 8, dtype=torch.float64), cond, steps=6)
+    ddim_invert(analytic, torch.zeros(1, 4, 8, 8, dtype=torch.float64), cond, steps=6, method=DDIM)
     assert constant_noise_model.calls == 6
+
+
+class GaussianDataNoiseModel:
+    """The exact noise prediction when every latent element of the data is N(0, VARIANCE):
+    ``E[eps | x_t] = sqrt(1 - a_t) * x_t / (a_t * VARIANCE + 1 - a_t)``, given in the scheduler's
+    prediction type. It depends on the latent and the level, so a plain DDIM inversion step (noise
+    predicted one level too low) is not the inverse of a sampling step, while the exact inverse
+    exists: the analytic model for testing fixed-point refinement."""
+
+    VARIANCE = 0.25
+
+    def __init__(self, scheduler: Any) -> None:
+        self.alphas = scheduler.alphas_cumprod.to(torch.float64)
+        self.prediction = scheduler.config.prediction_type
+        self.calls = 0
+
+    def __call__(self, sample: Any, timestep: Any, **_: Any) -> Any:
+        from types import SimpleNamespace
+
+        self.calls += 1
+        alpha = self.alphas[int(timestep)]
+        eps = (1 - alpha) ** 0.5 * sample / (alpha * self.VARIANCE + 1 - alpha)
+        if self.prediction == "v_prediction":  # eps = sqrt(a) v + sqrt(1 - a) x
+            return SimpleNamespace(sample=(eps - (1 - alpha) ** 0.5 * sample) / alpha**0.5)
+        return SimpleNamespace(sample=eps)
+
+
+def _gaussian_engine(engine: Any, prediction: str) -> tuple[Any, GaussianDataNoiseModel]:
+    scheduler = type(engine.scheduler).from_config(engine.scheduler.config,
+                                                   prediction_type=prediction)  # fmt: skip
+    model = GaussianDataNoiseModel(scheduler)
+    unet = ConstantNoiseUNet(model, engine.unet.config)
+    return dataclasses.replace(engine, unet=unet, scheduler=scheduler), model
+
+
+def _round_trip_error(analytic: Any, method: InversionMethod, steps: int = 10) -> float:
+    clean = 0.5 * torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(3),
+                              dtype=torch.float64)  # fmt: skip
+    cond = Conditioning(hidden=torch.zeros(1, 1, 32, dtype=torch.float64), do_cfg=False)
+    trajectory = ddim_invert(analytic, clean, cond, steps=steps, method=method)
+    rebuilt = denoise(analytic, trajectory.noisiest, cond, ddim_scheduler(analytic, steps, "cpu"), 1.0)
+    return (rebuilt - clean).abs().max().item()
+
+
+# The exact round trip's error floor: with v-prediction DDIMScheduler.step turns v into eps and
+# x0 with sqrt(a) and sqrt(1 - a) taken from float32 alphas, so a + (1 - a) = 1 to float32 only.
+@pytest.mark.parametrize(("prediction", "floor"), [("epsilon", 1e-10), ("v_prediction", 1e-6)])
+def test_fixed_point_refinement_closes_the_round_trip_plain_ddim_leaves_open(
+    engine: Any, prediction: str, floor: float
+) -> None:
+    analytic, _ = _gaussian_engine(engine, prediction)
+    errors = [_round_trip_error(analytic, InversionMethod(refine=k)) for k in (0, 1, 2, 4)]
+    assert errors[0] > 1e-3, errors  # plain DDIM inversion is only approximate here
+    # Each refinement is one more step of a contraction: the error shrinks geometrically.
+    assert all(after < before / 3 for before, after in itertools.pairwise(errors)), errors
+    assert _round_trip_error(analytic, InversionMethod(refine=30)) < floor
+
+
+def test_refining_only_the_noisiest_steps_costs_less_and_helps_less(engine: Any) -> None:
+    analytic, model = _gaussian_engine(engine, "epsilon")
+    plain, last, every = DDIM, InversionMethod(refine=2, refine_last=3), InversionMethod(refine=2)
+    errors, calls = [], []
+    for method in (plain, last, every):
+        model.calls = 0
+        errors.append(_round_trip_error(analytic, method))
+        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    assert calls == [10, 16, 30] == [m.unet_calls(10) for m in (plain, last, every)]
+    assert errors[0] > errors[1] > errors[2], errors
+
+
+def test_over_relaxation_speeds_up_a_creeping_fixed_point_at_no_extra_cost(engine: Any) -> None:
+    # Here each plain iteration keeps about a quarter of the error, with its sign (it creeps),
+    # so moving 1.3 times the way to the update lands nearer the fixed point; 1.9 overshoots.
+    analytic, _ = _gaussian_engine(engine, "epsilon")
+    errors = {w: _round_trip_error(analytic, InversionMethod(refine=1, relaxation=w))
+              for w in (1.0, 1.3, 1.9)}  # fmt: skip
+    assert errors[1.3] < errors[1.0] / 3 and errors[1.9] > errors[1.3], errors
+    with pytest.raises(ValueError, match="relaxation"):
+        InversionMethod(refine=1, relaxation=2.0)
+
+
+def test_inversion_methods_are_named_checked_and_keyed_apart(engine: Any) -> None:
+    from anypix.tools.inversion_cache import inversion_key
+
+    assert [m.name for m in (DDIM, InversionMethod(refine=2), InversionMethod(1, refine_last=5),
+                             InversionMethod(1, relaxation=1.5), InversionMethod(3, refine_last=0))
+            ] == ["ddim", "fixed-point-2", "fixed-point-1-last-5", "fixed-point-1-w1.5", "ddim"]  # fmt: skip
+    assert DEFAULT_INVERSION.name != "ddim"  # edits and style references are refined
+    with pytest.raises(ValueError, match="at least 0"):
+        InversionMethod(refine=-1)
+    keys = {inversion_key(engine, "d" * 64, size=(64, 64), steps=4, prompt="p", method=m)
+            for m in (DDIM, InversionMethod(refine=1), InversionMethod(refine=2),
+                      InversionMethod(refine=1, relaxation=1.5))}  # fmt: skip
+    assert len(keys) == 4
 
 
 def test_blend_keeps_the_source_at_alpha_one_and_noise_at_zero() -> None:
