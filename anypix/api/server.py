@@ -38,6 +38,7 @@ from mcp.server.session import ServerSession
 from mcp.shared.exceptions import MCPError
 
 from anypix.api.tools import TOOLS, ToolOutput, Workspace
+from anypix.console import verification_lines
 from anypix.errors import (
     AnypixError,
     ClarificationNeeded,
@@ -201,6 +202,7 @@ def error_result(exc: AnypixError) -> types.CallToolResult:
     if isinstance(exc, TurnFailed):
         record["error"] = type(exc.cause).__name__
         record["turn"], record["status"] = exc.turn.summary.seq, exc.turn.summary.status
+        record["verification"] = verification_lines(exc.turn)  # what each attempt's checks found
         text += f"\n(stored as turn {exc.turn.summary.seq}, {exc.turn.summary.status})"
     cause = exc.cause if isinstance(exc, TurnFailed) else exc
     if isinstance(cause, ClarificationNeeded):  # asked at once, or when planning again

@@ -163,8 +163,9 @@ def edit(
         assets: files to attach by name: {"photo": "/path/photo.png", "dog": "<base64 PNG>"};
             they stay in the session for later turns.
         session: session id, id prefix or name (default: the server's session).
-        options: sampling knobs (seed, steps, guidance, strength, size) and how many variations
-            to render.
+        options: sampling knobs (seed, steps, guidance, strength, size), how many variations
+            to render, and whether each output is verified (verify, attempts: the model's
+            perception checks every op; a failed check is corrected at most attempts renders).
     """
     workspace = _required(_workspace)
     target = workspace.session(session)
@@ -310,10 +311,12 @@ def _asset_record(info: AssetInfo) -> dict[str, Any]:
 def _turn_output(target: Session, turn: TurnDetail) -> ToolOutput:
     """The turn as :meth:`TurnDetail.to_json` has it, with its plan in token form too, and its
     images."""
+    from anypix.console import verification_lines
     from anypix.plan import EditPlan
 
     record = {"session": target.id, **turn.to_json()}
     record["plan_tokens"] = EditPlan.model_validate(turn.plan).tokens() if turn.plan else None
+    record["verification"] = verification_lines(turn)  # each check of each op, as people see it
     media = [Media(render.path.read_bytes(), "image/png") for render in turn.renders]
     return ToolOutput(record, media)
 
