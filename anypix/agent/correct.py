@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from anypix.agent.steps import StepRecord, summarise
+from anypix.errors import UnavailableError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -112,7 +113,11 @@ def _verify(
     base = _pixels(turn.paths[plan.base]) if plan.base is not None else None
     refs = {name: _pixels(turn.paths[name]) for name in plan.subs
             if turn.modalities.get(name) == "image"}  # fmt: skip
-    verdict = verifier(plan, _pixels(render.images[0]), base, refs)
+    try:
+        verdict = verifier(plan, _pixels(render.images[0]), base, refs)
+    except UnavailableError as exc:  # the perception's model is not on this machine
+        hint = f"{exc.hint}; or keep the image unchecked: --no-verify" if exc.hint else None
+        raise type(exc)(f"cannot verify the edit: {exc.message}", hint) from None
     step.seconds = time.perf_counter() - started
     step.value, step.result = verdict, verdict.summary()
     step.error = verdict.failure()

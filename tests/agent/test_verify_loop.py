@@ -140,3 +140,17 @@ def test_a_planner_that_can_replan_is_told_what_failed(scene: Path) -> None:
     assert planner.feedback[1] is not None and "a red square not seen" in planner.feedback[1]
     assert [s.tool for s in turn.steps] == ["plan", "check", "render", "verify"] + [
         "render", "verify"] * 2 + ["plan", "check", "render", "verify"]  # fmt: skip
+
+
+def test_a_perception_that_is_not_on_this_machine_says_how_to_edit_without_it(
+    scene: Path,
+) -> None:
+    from anypix.config import load_settings
+    from anypix.models.detector import load_detector
+
+    verifier = Verifier(load_detector(load_settings()))  # OWLv2: not downloaded in tests
+    studio = Studio(planner=lambda text, assets: ADD_RED, renderer=SquareRenderer("red"),
+                    locator=None, verifier=verifier)  # fmt: skip
+    with studio, pytest.raises(TurnFailed, match="cannot verify the edit") as raised:
+        studio.session().edit("add a red square to [scene]", {"scene": scene})
+    assert raised.value.exit_code == 3 and "--no-verify" in (raised.value.hint or "")
