@@ -14,7 +14,8 @@ model (CPU) — medians of interleaved pairs, so drift and other load hit both s
 * blob_layer_overhead_ratio: generation with BlobGEN layers added and a 2-blob plan / plain;
 * blob_locality_ratio: mean pixel change inside the edited blob / outside (training-free regional
   grounding on the tiny model, blob plan vs the same plan without the blob);
-* FLOP ratios at SD 1.5 size (meta device) for StyleAligned, ours and literal.
+* FLOP ratios of one UNet call at SD 1.5 and SDXL size (meta device): a DDIM inversion step,
+  StyleAligned (ours and literal) and blob layers, so real cost is told from CPU overhead.
 """
 
 from __future__ import annotations
@@ -235,30 +236,64 @@ def style_cost(engine: Any, steps: int, repeats: int) -> dict[str, float]:
     return results
 
 
-def style_flops(engine_unet_config: dict[str, Any] | None = None) -> dict[str, float]:
-    """FLOPs of one SD 1.5-size UNet call, batch 4 with CFG, 64x64 latents, on the meta device."""
+SD15_UNET = {"cross_attention_dim": 768}  # UNet2DConditionModel's defaults are SD 1.5's
+REAL_SIZES = {"sd15": (SD15_UNET, 64), "sdxl": (None, 128)}  # config, latent side (512^2, 1024^2)
+
+
+def technique_flops() -> dict[str, float]:
+    """FLOP ratios of one UNet call at SD 1.5 (512^2) and SDXL (1024^2) size, on the meta device
+    (exact counts, no memory): blob layers with 2 blobs / plain (batch 2, CFG); StyleAligned
+    batch 4 (ours, and the literal method) / plain batch 4 (CFG: 8 rows); and a DDIM inversion
+    step (1 row, guidance 1) / a CFG step (2 rows). Real sizes tell what a technique costs from
+    what the tiny model's small heads cost a CPU."""
+    import gpu
+
+    results: dict[str, float] = {}
+    for name, (config, latent) in REAL_SIZES.items():
+        unet_config = config if config is not None else gpu.SDXL_UNET
+        for key, ratio in _flop_ratios(unet_config, latent).items():
+            results[f"{key}_flop_ratio_{name}"] = ratio
+    return results
+
+
+def _flop_ratios(unet_config: dict[str, Any], latent: int) -> dict[str, float]:
+    from contextlib import nullcontext
+
     import torch
     from diffusers import UNet2DConditionModel
     from torch.utils.flop_counter import FlopCounterMode
 
     from anypix.models.attention import style_aligned
+    from anypix.models.blob import BlobBatch, BlobLayerConfig, add_blob_layers
 
+    width = unet_config["cross_attention_dim"]
+    sdxl = "projection_class_embeddings_input_dim" in unet_config
     with torch.device("meta"):
-        unet = UNet2DConditionModel(cross_attention_dim=768)  # SD 1.5's architecture
-        latents, text = torch.randn(8, 4, 64, 64), torch.randn(8, 77, 768)
+        unet = UNet2DConditionModel(**unet_config).eval()
 
-    def flops(context: Any) -> int:
-        with context, FlopCounterMode(display=False) as counter:
-            unet(latents, 500, encoder_hidden_states=text)
+    def call(rows: int, context: Any = None) -> int:
+        with torch.device("meta"):
+            sample, text = torch.randn(rows, 4, latent, latent), torch.randn(rows, 77, width)
+            added = {"text_embeds": torch.randn(rows, 1280), "time_ids": torch.randn(rows, 6)}
+        with context or nullcontext(), FlopCounterMode(display=False) as counter:
+            unet(sample, 500, encoder_hidden_states=text,
+                 added_cond_kwargs=added if sdxl else None)  # fmt: skip
         return counter.get_total_flops()
 
-    from contextlib import nullcontext
-
-    plain = flops(nullcontext())
-    return {
-        "style_flop_ratio_sd15": flops(style_aligned(unet)) / plain,
-        "style_literal_flop_ratio_sd15": flops(literal_style_aligned(unet)) / plain,
+    plain2, plain8 = call(2), call(8)
+    ratios = {
+        "inversion_step": call(1) / plain2,
+        "style": call(8, style_aligned(unet)) / plain8,
+        "style_literal": call(8, literal_style_aligned(unet)) / plain8,
     }
+    blobs = _plan("[gen] a fox under the moon", "[op] generate", *BLOBS).blobs
+    with torch.device("meta"):
+        grounding = add_blob_layers(unet, BlobLayerConfig(text_dim=width, embed_dim=width))
+        tokens = torch.randn(len(blobs), 77, width)
+    mask = torch.ones(len(blobs), 77, dtype=torch.bool)
+    batch = BlobBatch.from_blobs(blobs, tokens, mask, 64, 64).for_batch(2, cfg=True)
+    ratios["blob"] = call(2, grounding.conditioned(batch, cfg=True)) / plain2
+    return ratios
 
 
 # -- blobs (engine B's grounding) -------------------------------------------------------------------
@@ -319,9 +354,15 @@ ROWS = [
     ),
     ("style_batch4_no_norm_ratio", "  anypix, group-norm sharing off", ""),
     ("style_batch4_adain_only_ratio", "  anypix, AdaIN only (no shared keys, no norms)", ""),
-    ("style_flop_ratio_sd15", "StyleAligned FLOP ratio, SD 1.5 size (anypix)", ""),
-    ("style_literal_flop_ratio_sd15", "  same, literal method", "ref 1.15"),
-    ("blob_layer_overhead_ratio", "BlobGEN layers + 2 blobs / plain generation", ""),
+    ("blob_layer_overhead_ratio", "BlobGEN layers + 2 blobs / plain generation", "<= 1.19"),
+    *[
+        (f"{key}_flop_ratio_{size}", f"{label} FLOP ratio, {size} UNet call (meta)", "")
+        for size in REAL_SIZES
+        for key, label in (("inversion_step", "DDIM inversion step / CFG step"),
+                           ("style", "StyleAligned batch 4 (anypix)"),
+                           ("style_literal", "  same, literal method"),
+                           ("blob", "blob layers + 2 blobs"))
+    ],
     ("blob_locality_ratio", "blob edit: mean change inside / outside", "> 1"),
 ]
 
@@ -363,7 +404,7 @@ def main() -> None:
         results.update(style_cost(engine, args.steps, args.repeats))
         results.update(blob_figures(engine, args.steps, args.repeats))
     if not args.skip_flops:
-        results.update(style_flops())
+        results.update(technique_flops())
     if args.json:
         print(json.dumps(results, indent=2))
         return
