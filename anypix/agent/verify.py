@@ -43,6 +43,8 @@ MIN_PSNR = 30.0  # dB outside the edited places: what a keep-outside edit leaves
 SLACK = 0.05  # cosine by which another shape may beat the asked one before it counts as wrong
 MIN_OVERLAP = 0.5  # fraction of a seen object inside a place for it to be "there"
 MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
+MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
+# shapes, a ring's disc or a triangle, cover about half of a blob fitted to them)
 GROW = 0.04  # places are grown by this fraction of the canvas side (soft edges, shadows)
 MAX_SAME_PSNR = 45.0  # a variation this close to its [base] is the [base] again
 _MOVE_TO = re.compile(r"\s+(?:to|towards|into|onto)\s+(?:the\s+)?", re.IGNORECASE)
@@ -168,7 +170,7 @@ class Verifier:
             parts = re.split(r"\s+with\s+", op.target, maxsplit=1)
             new = self.perception.canonical(parts[1] if len(parts) == 2 else op.target)
             gone = _absent(look, phrase, old.mask) if new != phrase else None
-            return gone or _present(look, new, place, "in its place"), place
+            return gone or _present(look, new, place, "in its place", old.mask), place
         return self._recolor(look, op, phrase, old), place
 
     def _add(self, look: _Look, plan: EditPlan, op: Op, place: np.ndarray) -> str | None:
@@ -176,13 +178,13 @@ class Verifier:
         [sub] this perception cannot see (a sound) asks only that something is there."""
         if op.ref is None:
             words = op.target or " ".join(b.description for b in plan.blobs)
-            return _present(look, self.perception.canonical(words), place, "in its blob")
+            return _present(look, self.perception.canonical(words), place, "in its blob", place)
         if op.ref in look.refs:
             shown = look.objects(op.ref)
             if not shown:
                 return f"nothing to recognise in [{op.ref}]"
             phrase = max(shown, key=lambda d: d.score).label
-            return _present(look, phrase, place, f"in its blob (as [{op.ref}] shows)")
+            return _present(look, phrase, place, f"in its blob (as [{op.ref}] shows)", place)
         if any(d.overlap(place) >= MIN_OVERLAP for d in look.objects("output")):
             return None
         return f"nothing drawn for [{op.ref}] in its blob"
@@ -190,8 +192,8 @@ class Verifier:
     def _generate(self, look: _Look, plan: EditPlan) -> str | None:
         for blob in plan.blobs:
             phrase = self.perception.canonical(blob.description)
-            place = _grow(blob.mask(look.shape[1], look.shape[0]), look.shape)
-            missing = _present(look, phrase, place, "in its blob")
+            inside = blob.mask(look.shape[1], look.shape[0])
+            missing = _present(look, phrase, _grow(inside, look.shape), "in its blob", inside)
             if missing is not None:
                 return missing
         seen = len(look.objects("output"))
@@ -225,7 +227,7 @@ class Verifier:
             return "the plan says no place to move it to", anywhere
         destination = _grow(places[-1], look.shape)
         place = _grow(old.mask, look.shape) | destination
-        arrived = _present(look, phrase, destination, "at its new place")
+        arrived = _present(look, phrase, destination, "at its new place", places[-1])
         left = old.mask & ~destination
         if arrived is None and left.sum() >= 0.3 * old.mask.sum():
             arrived = _empty(look, left, phrase, "at its old place")
@@ -257,11 +259,20 @@ class Verifier:
 
 
 # -- what is where ------------------------------------------------------------------------------------
-def _present(look: _Look, phrase: str, place: np.ndarray, where: str) -> str | None:
-    """None when ``phrase`` is seen in ``place``; else what is there instead."""
+def _present(
+    look: _Look, phrase: str, place: np.ndarray, where: str, fills: np.ndarray | None = None
+) -> str | None:
+    """None when ``phrase`` is seen in ``place`` (covering at least :data:`MIN_FILL` of
+    ``fills``, its blob, when given: a speck in the blob is not the object asked for); else
+    what is there instead."""
     there = [d for d in look.detect("output", look.asking(phrase)) if d.overlap(place) >= MIN_OVERLAP]
-    if any(d.names(phrase, SLACK) for d in there):
+    named = [d for d in there if d.names(phrase, SLACK)]
+    if named and (fills is None or not fills.any()):
         return None
+    if named:
+        assert fills is not None
+        filled = max(int((d.mask & fills).sum()) for d in named) / int(fills.sum())
+        return None if filled >= MIN_FILL else f"{phrase} fills only {filled:.0%} of its blob"
     if there:
         best = max(there, key=lambda d: d.score)
         return f"{phrase} not seen {where}: it looks like {best.label.removeprefix('a ')}"

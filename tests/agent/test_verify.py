@@ -139,3 +139,10 @@ def test_an_added_reference_must_look_like_what_its_picture_shows() -> None:
     heard = plan.model_copy(update={"ops": [Op(op="add", target="tone", ref="tone")]})
     assert check(heard, wrong, base, refs).passed
     assert "nothing drawn for [tone]" in (check(heard, base, base, refs).failure() or "")
+
+
+def test_a_speck_in_the_blob_is_not_the_object_asked_for() -> None:
+    base = canvas(("green", 0.75, 0.5, 0.1))
+    speck = canvas(("green", 0.75, 0.5, 0.1), ("red", 0.25, 0.5, 0.04))
+    [line] = verify(edit("add", "a red square", [LEFT]), speck, base)
+    assert "a red square fills only" in line and "of its blob" in line
