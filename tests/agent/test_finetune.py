@@ -172,6 +172,7 @@ def test_bad_options_are_refused(tiny_llama: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # loads SmolLM2 three times; minutes on a busy 2-core machine
 def test_llama_cpp_applies_the_gguf_adapter_as_peft_does(tmp_path: Path) -> None:
     """The real SmolLM2 with a random (non-zero) adapter: llama.cpp with the GGUF adapter moves
     the next-token logits the way transformers + peft do (q/k permutation included). Quantisation
