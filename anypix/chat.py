@@ -31,6 +31,7 @@ from anypix.commands import (
 from anypix.console import (
     cancel_on_interrupt,
     history_table,
+    print_notice,
     print_plan,
     render_progress,
     verification_lines,
@@ -145,6 +146,7 @@ class Chat:
         so the person reads it while the render runs."""
         from anypix.agent.turn import plan_of
 
+        print_notice(self.console, step)
         plan = plan_of(step)
         if plan is not None:
             print_plan(self.console, plan, located=step.tool == "locate")

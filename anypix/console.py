@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from anypix.memory.history import TurnDetail, TurnSummary
     from anypix.memory.sessions import SessionInfo
     from anypix.plan import EditPlan
+    from anypix.records import StepRecord
 
 # C0 controls except tab and newline, DEL, C1 controls, the bidi controls that reorder text
 # (marks, embeddings, overrides, isolates), and the Unicode line and paragraph separators.
@@ -100,6 +101,14 @@ def print_plan(console: Console, plan: EditPlan, *, located: bool = False) -> No
     # soft_wrap: a [blob] line stays one line (it is copied into run files), whatever the width
     console.print(visible(plan.tokens()), style="dim", highlight=False, markup=False,
                   soft_wrap=True)  # fmt: skip
+
+
+def print_notice(console: Console, step: StepRecord) -> None:
+    """A turn's ``scope`` step, as soon as it exists: what the model cannot draw of the request
+    and how to use a real preset (one line, in yellow)."""
+    if step.tool == "scope":
+        console.print(visible(f"note: {step.result}", newlines=False), style="yellow",
+                      highlight=False, markup=False, soft_wrap=True)  # fmt: skip
 
 
 def verification_lines(turn: TurnDetail) -> list[str]:

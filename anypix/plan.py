@@ -316,9 +316,10 @@ class Knobs(BaseModel):
     # InstructAny2Pix's conditioning mix (tools/refine.py): each of the [base] embedding, the
     # planner's [gen] embedding and the refinement prior's output is scaled to unit norm, weighted,
     # summed and renormalised to mix_norm, and the render conditions on it too. None everywhere
-    # (the default): the render does not use the prior. Setting any of them turns it on, the
-    # others taking the reference's h=[0.0, 0.4, 1.0] (its norm 20 on embeddings scaled to 20
-    # is our unit norm).
+    # (the default): a plan with [sub] references takes its model's measured mix (capabilities
+    # prior_mix; none: no prior), a plan of words alone renders without the prior. Setting any
+    # of them turns it on, the others taking the model's or the reference's h=[0.0, 0.4, 1.0]
+    # (its norm 20 on embeddings scaled to 20 is our unit norm); mix_prior=0 turns it off.
     mix_base: float | None = Field(
         default=None, ge=0, le=10, description="weight of the [base] embedding (reference 0)"
     )

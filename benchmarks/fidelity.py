@@ -74,13 +74,15 @@ from anypix.models.miniworld.metrics import (
 )
 from anypix.plan import Blob, EditPlan, Knobs, Op
 from benchmarks.figures_ops import ops_figures  # every op end to end, verify off and on
+from benchmarks.figures_prior import prior_figures  # reference/audio adds with vs without prior
+from benchmarks.figures_seecoder import seecoder_figures  # an image as the only prompt
 
 SIDE = 64
 GROUP_SIZE = 4  # prompts per StyleAligned group
-FIGURES = ("layout", "edit", "inversion", "style", "audio", "ops")
+FIGURES = ("layout", "edit", "inversion", "style", "audio", "ops", "prior", "seecoder")
 # Seed offsets from --seed, so each figure draws its own held-out scenes.
 OFFSETS = {"layout": 0, "edit": 10_000, "inversion": 20_000, "style": 30_000, "audio": 40_000,
-           "ops": 50_000}  # fmt: skip
+           "ops": 50_000, "prior": 60_000, "seecoder": 70_000}  # fmt: skip
 Figures = dict[str, Any]
 
 
@@ -375,6 +377,8 @@ def run_figures(bench: Bench, args: argparse.Namespace, only: Sequence[str]) -> 
         ]),
         "audio": lambda: audio_figures(bench, seeds("audio", max(1, n // 4))),
         "ops": lambda: ops_figures(bench, seeds("ops", max(1, 3 * n // 8))),  # 24 at n=64
+        "prior": lambda: prior_figures(bench, seeds("prior", max(1, n // 4))),
+        "seecoder": lambda: seecoder_figures(bench, seeds("seecoder", max(1, n // 4))),
     }  # fmt: skip
     results: dict[str, Any] = {key: None for key, *_ in ROWS}
     results.update(ceiling={}, stage_seconds={})

@@ -260,6 +260,7 @@ def run_turn(
     inputs = _inputs(context, draft.session_id or None, prepared, paths,
                      {name: Path(path).name for name, path in pairs})  # fmt: skip
     draft.parent_id = inputs.parent_id
+    _tell_scope(context, draft, inputs.paths, on_step)
     started = time.perf_counter()
     outcome: BaseException | None = None
     from anypix.tools.inversion_cache import cache_for, using
@@ -443,3 +444,22 @@ def save_outputs(turn: TurnDetail, session_name: str, session_id: str, folder: P
         target.write_bytes(data)
         saved.append(target)
     return saved
+
+
+def _tell_scope(
+    context: TurnContext, draft: TurnDraft, paths: Mapping[str, Path], on_step: OnStep | None
+) -> None:
+    """Before anything runs: a ``scope`` step saying, in one line, what of the request the
+    preset's model cannot draw (:func:`anypix.tools.scope.scope_notice`), if anything."""
+    from anypix.tools.preset import PresetRenderer
+    from anypix.tools.scope import scope_notice
+
+    renderer = context.renderer
+    if not isinstance(renderer, PresetRenderer):  # a renderer of one's own knows its own scope
+        return
+    notice = scope_notice(renderer.preset, draft.instruction, paths)
+    if notice is not None:
+        step = StepRecord("scope", {"preset": renderer.preset}, result=notice)
+        draft.steps.append(step)
+        if on_step is not None:
+            on_step(step)

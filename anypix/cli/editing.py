@@ -84,9 +84,10 @@ def _edit_turn(target: Session, text: str, asset: list[str], options: EditOption
     """Run the edit, showing the plan as soon as it exists and the render's progress."""
     from anypix.agent.steps import StepRecord
     from anypix.agent.turn import plan_of
-    from anypix.console import cancel_on_interrupt, print_plan, render_progress
+    from anypix.console import cancel_on_interrupt, print_notice, print_plan, render_progress
 
     def show_plan(step: StepRecord) -> None:
+        print_notice(talk, step)
         if (made := plan_of(step)) is not None:
             print_plan(talk, made, located=step.tool == "locate")
 

@@ -137,3 +137,6 @@ train_app.command("planner")(_planner_command())
 for _family in families().values():
     if _family.train is not None and _family.train_options is not None:
         train_app.command(_family.name)(_family_command(_family))
+    for _what, (_train, _options) in _family.trainers.items():  # anypix train FAMILY-WHAT
+        _name = f"{_family.name}-{_what}"
+        train_app.command(_name)(_options_command(_name, _train, _options))

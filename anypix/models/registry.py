@@ -74,6 +74,13 @@ class Capabilities:
     # Loads the perception that checks each op's postcondition on an output (the agent's verify
     # step); None: the preset's edits are kept as drawn, unchecked.
     verifier: PerceptionFactory | None = None
+    # The refinement prior's mix (mix_base, mix_gen, mix_prior, mix_norm) for plans with [sub]
+    # references that set none, chosen by measurement; None: such plans render without it.
+    prior_mix: Mapping[str, float] | None = None
+    # What of a request lies outside what the model can draw: (instruction, {name: image file
+    # or PIL image}) -> one line for the person (what it can draw, how to use a real preset),
+    # None when everything fits; None here: the model draws anything it is asked.
+    out_of_scope: Callable[[str, Mapping[str, Any]], str | None] | None = None
     draws: str = "anything its text encoder can name"  # in words, for people and the planner
 
 
@@ -118,6 +125,13 @@ class ModelFamily:
     # of ``train_options`` (a dataclass).
     train: Callable[[Path, Path, Any], Path] | None = None
     train_options: type | None = None
+    # More it can train, by name: ``anypix train FAMILY-NAME`` -> (train, options dataclass).
+    trainers: Mapping[str, tuple[Callable[[Path, Path, Any], Path], type]] = field(
+        default_factory=dict
+    )
+    # The SeeCoder trained for its UNet: (components) -> an ImagePromptEncoder
+    # (anypix.tools.image_prompt); None: its presets take no image prompts.
+    load_seecoder: Callable[[Components], Any] | None = None
 
 
 def _detector(settings: Settings | None) -> Perception:

@@ -2,18 +2,30 @@
 
 The context can replace the text context (``encoder_hidden_states``) or be appended to it along the
 token axis, so a render can be driven by an image, by text, or by both. For classifier-free
-guidance the unconditional image context is all zeros, as in the reference implementation.
+guidance the unconditional image context is all zeros in the reference implementation; a SeeCoder
+trained for a model of its own (the miniworld's) brings learned null tokens instead.
+
+The ``image_prompt`` tool renders with an image as the prompt: alone, a variation of the image
+without words; with words, the image is the style (the words say what to draw) or the content
+(the words say the style). The model's family provides the SeeCoder trained for its UNet
+(``ModelFamily.load_seecoder``, an :class:`ImagePromptEncoder`).
 """
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
 
 if TYPE_CHECKING:
+    from PIL import Image
+
+    from anypix.models.diffusion import Components, Conditioning
     from anypix.models.seecoder import SeeCoder
 
 
@@ -90,3 +102,122 @@ def image_prompt_context(
 def unconditional_image_context(context: torch.Tensor) -> torch.Tensor:
     """The unconditional counterpart of an image context for guidance: zeros (the reference's)."""
     return torch.zeros_like(context)
+
+
+# -- rendering with an image as the prompt ---------------------------------------------------------
+
+
+Role = Literal["variation", "style", "content"]
+
+
+@dataclass(frozen=True)
+class ImagePromptEncoder:
+    """A SeeCoder for one model. ``context(pixels, prompt, role)`` is the conditional context
+    (B, T, C) of (B, 3, H, W) pixels in [0, 1] with the words ``prompt`` beside them, the image
+    standing for a whole prompt ("variation"), for its style alone ("style": the words say what
+    to draw) or for its content alone ("content": the words say the style); ``null(context)`` is
+    the unconditional context of the same shape; ``words(pixels, role)`` what the encoder read,
+    in words, where it reads images out in words (else None)."""
+
+    context: Callable[[torch.Tensor, str, Role], torch.Tensor]
+    null: Callable[[torch.Tensor], torch.Tensor]
+    name: str  # what it is, for provenance
+    words: Callable[[torch.Tensor, Role], list[str]] | None = None
+
+
+def image_prompt_encoder(components: Components) -> ImagePromptEncoder:
+    """The SeeCoder the preset's family trained for its UNet."""
+    from anypix.errors import NotAvailableError
+    from anypix.models.registry import family_of
+
+    family = family_of(components.preset)
+    if family is None or family.load_seecoder is None:
+        raise NotAvailableError(
+            f"preset {components.preset!r} has no SeeCoder trained for its UNet",
+            "use --model miniworld for image prompts",
+        )
+    encoder: ImagePromptEncoder = family.load_seecoder(components)
+    return encoder
+
+
+def image_prompt_conditioning(
+    components: Components, encoder: ImagePromptEncoder, image: Any, prompt: str = "",
+    role: Role = "variation", *, do_cfg: bool = True,
+) -> Conditioning:  # fmt: skip
+    """The image's (and the words') context for the conditional row, the encoder's null context
+    for the unconditional one."""
+    from anypix.models.diffusion import Conditioning
+
+    pixels = image_to_tensor(image).to(components.device, torch.float32)
+    cond = encoder.context(pixels, prompt, role).to(components.device, components.dtype)
+    hidden = torch.cat([encoder.null(cond), cond]) if do_cfg else cond
+    return Conditioning(hidden=hidden, do_cfg=do_cfg)
+
+
+@torch.inference_mode()
+def render_image_prompt(
+    components: Components, encoder: ImagePromptEncoder, image: Any, prompt: str = "",
+    role: Role = "variation", *, seed: int = 0, steps: int | None = None,
+    guidance: float | None = None,
+) -> Image.Image:  # fmt: skip
+    """One image drawn from ``image`` as the prompt (with ``prompt`` beside it), from ``seed``."""
+    from anypix.models.diffusion import decode_latents, denoise, make_scheduler
+
+    steps = steps or components.default_steps
+    guidance = components.default_guidance if guidance is None else guidance
+    conditioning = image_prompt_conditioning(components, encoder, image, prompt, role,
+                                             do_cfg=guidance > 1.0)  # fmt: skip
+    width, height = components.default_size
+    factor = components.vae_scale_factor
+    shape = (1, components.unet.config.in_channels, height // factor, width // factor)
+    # Drawn on the CPU from the seed so every device starts from the same numbers.
+    noise = torch.randn(shape, generator=torch.Generator("cpu").manual_seed(seed))
+    scheduler = make_scheduler(components.scheduler_name, components.scheduler.config)
+    scheduler.set_timesteps(steps, device=components.device)
+    latents = noise.to(components.device, components.dtype) * scheduler.init_noise_sigma
+    latents = denoise(components, latents, conditioning, scheduler, guidance)
+    return decode_latents(components, latents)[0]
+
+
+def image_prompt(
+    image: Path,
+    output: Path,
+    prompt: str = "",
+    role: Role = "variation",
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    _models: Components | None = None,
+) -> dict[str, Any]:
+    """Draw a new image with an image as the prompt (Prompt-Free Diffusion's SeeCoder): a
+    variation of the image without words (its objects and style, redrawn), or the image as the
+    style prompt (role "style": the words say what to draw, "a red ring") or as the content
+    prompt (role "content": the words say the style, "on night stripes").
+
+    Args:
+        image: the image to use as the prompt.
+        output: the PNG file to write.
+        prompt: words beside the image ("" for a variation).
+        role: what the image stands for: variation (all of it), style or content.
+        seed: sampling seed (None: random; the one used is returned).
+        steps: denoising steps (None: the model's default).
+        guidance: classifier-free guidance scale (None: the model's default).
+    """
+    from anypix.models.diffusion import load_components
+    from anypix.tools.render import load_asset
+
+    picture, digest = load_asset("image", {"image": Path(image)})
+    components = _models or load_components()
+    encoder = image_prompt_encoder(components)
+    seed = secrets.randbits(31) if seed is None else seed
+    drawn = render_image_prompt(components, encoder, picture, prompt, role, seed=seed,
+                                steps=steps, guidance=guidance)  # fmt: skip
+    output.parent.mkdir(parents=True, exist_ok=True)
+    drawn.save(output)
+    read = None
+    if encoder.words is not None:
+        read = encoder.words(image_to_tensor(picture), role)[0]
+    return {"image": str(output), "seed": seed, "prompt": prompt, "role": role,
+            "image_words": read, "source_sha256": digest, "preset": components.preset,
+            "seecoder": encoder.name, "steps": steps or components.default_steps,
+            "guidance": components.default_guidance if guidance is None else guidance}  # fmt: skip

@@ -7,16 +7,21 @@
 encoder; ``prior(gen)`` is the refinement prior's image embedding for it at an aesthetic ``score``,
 optionally with classifier-free ``guidance`` on the score; ``base`` is the ``[base]`` asset's
 embedding. Weights and norm are the plan knobs ``mix_base``, ``mix_gen``, ``mix_prior``,
-``mix_norm`` (unset: the reference's 0.0 / 0.4 / 1.0, unit norm).
+``mix_norm``; one the plan leaves unset takes the model's measured default (its capabilities'
+``prior_mix``), else the reference's 0.0 / 0.4 / 1.0, unit norm.
 
 Two ways in: the ``refine`` tool returns the embedding (to inspect it), and the render's
-:class:`~anypix.tools.techniques.RefinementPrior` technique conditions on it when a plan sets any
-``mix_*`` knob: the mix, in the model's subject-embedding space, becomes subject tokens of the
-target row.
+:class:`~anypix.tools.techniques.RefinementPrior` technique conditions on it. In a render the
+``[gen]`` is what InstructAny2Pix's is: the plan's ``[sub]`` references when it has them (an
+image, or a sound, embedded in the model's subject space -- "add [tone]" means what the tone
+shows), else its words. A plan with references goes through the prior by default on a model that
+ships a ``prior_mix``; a plan of words only when it sets a ``mix_*`` knob. ``mix_prior=0`` (and
+``mix_base=0``) is the render without the prior.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -35,15 +40,47 @@ REFERENCE_MIX = {"mix_base": 0.0, "mix_gen": 0.4, "mix_prior": 1.0, "mix_norm": 
 PRIOR_SCORE = 6.5  # the aesthetic score the prior aims for (the reference's)
 
 
-def mix_weights(knobs: Knobs) -> dict[str, float]:
-    """The plan's mix knobs, the reference's where it leaves one unset."""
+def mix_weights(knobs: Knobs, defaults: Mapping[str, float] | None = None) -> dict[str, float]:
+    """The plan's mix knobs; where it leaves one unset, ``defaults`` (a model's measured mix),
+    else the reference's."""
+    fallback = {**REFERENCE_MIX, **(defaults or {})}
     chosen = {name: getattr(knobs, name) for name in REFERENCE_MIX}
-    return {name: REFERENCE_MIX[name] if v is None else v for name, v in chosen.items()}
+    return {name: fallback[name] if v is None else v for name, v in chosen.items()}
+
+
+def sets_mix(plan: EditPlan) -> bool:
+    """Whether the plan sets any mix knob itself."""
+    return any(getattr(plan.knobs, name) is not None for name in REFERENCE_MIX)
 
 
 def wants_prior(plan: EditPlan) -> bool:
-    """Whether the render should condition on the refinement prior: any mix knob is set."""
-    return any(getattr(plan.knobs, name) is not None for name in REFERENCE_MIX)
+    """Whether the render lists the refinement prior: the plan sets a mix knob, or it has
+    [sub] references (whose model may refine them by default; the technique decides)."""
+    return sets_mix(plan) or bool(plan.subs)
+
+
+def uses_prior(weights: Mapping[str, float]) -> bool:
+    """Whether a mix differs from the bare [gen]: without prior and [base] terms it is [gen]
+    renormalised, which is what the render conditions on without the prior."""
+    return weights["mix_prior"] > 0 or weights["mix_base"] > 0
+
+
+def refined_vectors(
+    sources: Sequence[tuple[torch.Tensor, str]],
+    prior: RefinementPrior | None,
+    base: torch.Tensor | None,
+    weights: Mapping[str, float],
+    score: float = PRIOR_SCORE,
+) -> torch.Tensor:
+    """Each ``(vector, modality)`` source (a [gen]) through the prior and mixed with ``base``:
+    (n, dim) conditioning vectors in the sources' space."""
+    import torch
+
+    mixed = []
+    for vector, modality in sources:
+        made = prior.generate(vector, modality, score=score).cpu() if prior is not None else None
+        mixed.append(mix_conditioning(vector.cpu(), made, base, **weights))
+    return torch.stack(mixed)
 
 
 def mix_conditioning(

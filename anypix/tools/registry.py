@@ -40,6 +40,7 @@ TOOL_TABLE: dict[str, str] = {
     "refine": "anypix.tools.refine:refine",
     "invert": "anypix.tools.invert:invert",
     "stylize": "anypix.tools.style:stylize",
+    "image_prompt": "anypix.tools.image_prompt:image_prompt",
     "render": "anypix.tools.render:render_plan",
 }
 

@@ -80,10 +80,19 @@ class Ticker:
             self.progress(self.done, self.total)
 
 
-def resolve_sampling(plan: EditPlan, components: Components) -> Sampling:
+def resolve_sampling(
+    plan: EditPlan, components: Components, base_size: tuple[int, int] | None = None
+) -> Sampling:
+    """The plan's knobs, the preset's defaults where it leaves them; without a size, an edit of
+    a ``base_size`` [base] renders the model's default area in the base's aspect ratio."""
+    from anypix.tools.scope import fit_aspect
+
     knobs = plan.knobs
     multiple = components.size_multiple
-    width, height = knobs.size or components.default_size
+    default = components.default_size
+    if base_size is not None:
+        default = fit_aspect(base_size, default, multiple)
+    width, height = knobs.size or default
     # Sides snap down to what the VAE and UNet can divide; the size used is recorded.
     size = (
         max(multiple, width // multiple * multiple),
@@ -159,12 +168,13 @@ def render(
     # 1. Check the inputs.
     check_inputs(plan, assets, progress, cancel)
     started = time.perf_counter()
-    # 2. The model, and the sampling values the plan leaves to it.
+    # 2. The model; 3. the plan's images and sounds, and the sampling values the plan leaves
+    #    to the model (an edit keeps its [base]'s aspect ratio).
     components = models or load_components()
     timings = {"load": time.perf_counter() - started}
-    sampling = resolve_sampling(plan, components)
-    # 3. The plan's images and sounds.
     images, inputs = _load_images(plan, assets)
+    base_size = images[plan.base].size if plan.base is not None else None
+    sampling = resolve_sampling(plan, components, base_size)
     # 4. The techniques the plan asks for.
     techniques = techniques_for(plan)
     inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))

@@ -32,8 +32,10 @@ from anypix.plan import OPS, EditPlan
 from anypix.tools.refine import (
     PRIOR_SCORE,
     load_default_prior,
-    mix_conditioning,
     mix_weights,
+    refined_vectors,
+    sets_mix,
+    uses_prior,
     wants_prior,
 )
 
@@ -183,7 +185,8 @@ class Subjects(Technique):
 
 
 class InvertBase(Technique):
-    """InstructAny2Pix's edit of a [base]: its DDIM inversion under the prompt (guidance 1),
+    """InstructAny2Pix's edit of a [base]: its DDIM inversion (fixed-point refined,
+    :data:`~anypix.tools.invert.DEFAULT_INVERSION`) under the prompt (guidance 1),
     blended with the seed's noise by ``alpha`` into the start latent (alpha = 1 keeps the
     source; :mod:`anypix.tools.invert`)."""
 
@@ -197,7 +200,10 @@ class InvertBase(Technique):
         job.start = blend_start_latents(job.base.noisiest, job.start, job.plan.knobs.alpha)
 
     def provenance(self) -> dict[str, Any]:
-        return {"start_blend": START_BLEND, "inversion_guidance": INVERSION_GUIDANCE}
+        from anypix.tools.invert import DEFAULT_INVERSION
+
+        return {"start_blend": START_BLEND, "inversion_guidance": INVERSION_GUIDANCE,
+                "inversion": DEFAULT_INVERSION.name}  # fmt: skip
 
 
 # -- keep-outside compositing -------------------------------------------------------------------------
@@ -306,17 +312,21 @@ class StyleReference(Technique):
         return torch.cat([latents[: self.row], row, latents[self.row + 1 :]])
 
     def provenance(self) -> dict[str, Any]:
-        return {"style_aligned": asdict(self.options)}
+        from anypix.tools.invert import DEFAULT_INVERSION
+
+        return {"style_aligned": asdict(self.options), "style_inversion": DEFAULT_INVERSION.name}
 
 
 # -- the refinement prior ----------------------------------------------------------------------------
 
 
 class RefinementPrior(Technique):
-    """InstructAny2Pix's refinement in the render: [gen] (and [base]) embedded in the space of
-    the model's subject encoder, the prior's image embedding for [gen], mixed by the plan's
-    ``mix_*`` knobs; the mix conditions the target row as subject tokens (null tokens for the
-    unconditional rows and the leading ones)."""
+    """InstructAny2Pix's refinement in the render (:mod:`anypix.tools.refine`): the [gen] --
+    each [sub] reference embedded in the model's subject space (image or sound), or the plan's
+    words when it has none -- goes through the prior, is mixed with [base] by the ``mix_*``
+    knobs (unset: the model's measured ``prior_mix``), and conditions the target row as subject
+    tokens: in place of the references' own tokens, or appended after the words. A plan whose
+    mix has no prior and no [base] term renders exactly as without this technique."""
 
     name = "refinement_prior"
 
@@ -324,36 +334,86 @@ class RefinementPrior(Technique):
         self.record: dict[str, Any] = {}
 
     def condition(self, job: RenderJob) -> None:
-        import torch
-
         from anypix.tools.subject import EmbeddingSubjects, SubjectConditioning
 
-        subjects = job.components.subject_encoder
+        subjects, plan = job.components.subject_encoder, job.plan
+        defaults = _model_mix(job.components.preset)
+        if not sets_mix(plan) and (defaults is None or not plan.subs):
+            return  # a model without a measured default: references keep their own tokens
         if not isinstance(subjects, EmbeddingSubjects):
             raise NotAvailableError(
                 f"preset {job.components.preset!r} cannot condition on the refinement prior",
                 "remove the mix_* knobs, or use a preset whose subject tokens read an embedding",
             )
-        encoder, plan, weights = subjects.encoder, job.plan, mix_weights(job.plan.knobs)
+        weights = mix_weights(plan.knobs, defaults)
+        if not uses_prior(weights):
+            return
+        tokens, used = self._tokens(job, subjects, weights)
+        assert job.conditioning is not None
+        if plan.subs:  # the Subjects technique appended the references' own tokens: replace them
+            job.conditioning = _replace_target_tokens(job.conditioning, tokens, job.rows)
+        else:
+            null = subjects.null_tokens(1).flatten(0, 1)[None]
+            job.conditioning = SubjectConditioning("tokens", tokens, null).apply(
+                job.conditioning, skip_rows=range(job.rows)
+            )
+        self.record = {"refinement_prior": {
+            "encoder": subjects.encoder.encoder_id, "prior_used": used,
+            "gen": "subjects" if plan.subs else "words",
+            "defaults": "plan" if sets_mix(plan) else "model", **weights}}  # fmt: skip
+
+    @staticmethod
+    def _tokens(job: RenderJob, subjects: Any, weights: dict[str, float]) -> tuple[Any, bool]:
+        """Subject tokens (1, n*k, dim) of the refined [gen] vectors, and whether a prior ran."""
+        import torch
+
+        encoder, plan = subjects.encoder, job.plan
         with torch.inference_mode():
-            gen = encoder.embed([job.prompt], "text")[0]
+            if plan.subs:
+                items = [job.images[name] for name in plan.subs]
+                sources = [(encoder.embed([item], _modality(item))[0], _modality(item))
+                           for item in items]  # fmt: skip
+            else:
+                sources = [(encoder.embed([job.prompt], "text")[0], "text")]
             base = None
             if plan.base is not None and weights["mix_base"] > 0:
-                base = encoder.embed([job.images[plan.base]], "image")[0]
+                base = encoder.embed([job.images[plan.base]], "image")[0].cpu()
             prior = load_default_prior(encoder)
-            made = prior.generate(gen, "text", score=PRIOR_SCORE).cpu() if prior else None
-            mixed = mix_conditioning(gen, made, base, **weights)
-            tokens = subjects.tokens(mixed[None]).flatten(0, 1)[None]
-            null = subjects.null_tokens(1).flatten(0, 1)[None]
-        assert job.conditioning is not None
-        job.conditioning = SubjectConditioning("tokens", tokens, null).apply(
-            job.conditioning, skip_rows=range(job.rows)
-        )
-        self.record = {"refinement_prior": {"encoder": encoder.encoder_id,
-                                            "prior_used": made is not None, **weights}}  # fmt: skip
+            vectors = refined_vectors(sources, prior, base, weights, PRIOR_SCORE)
+            tokens = subjects.tokens(vectors).flatten(0, 1)[None]
+        return tokens, prior is not None
 
     def provenance(self) -> dict[str, Any]:
         return self.record
+
+
+def _modality(item: Any) -> str:
+    """A [sub] item as loaded by the render: a PIL image, or a sound as (waveform, rate)."""
+    return "audio" if isinstance(item, tuple) else "image"
+
+
+def _model_mix(preset: str) -> Any:
+    """The preset's measured default mix (None: none, or a preset the registry does not know,
+    such as components built in code)."""
+    from anypix.errors import ModelUnavailableError
+    from anypix.models.registry import capabilities
+
+    try:
+        return capabilities(preset).prior_mix
+    except ModelUnavailableError:
+        return None
+
+
+def _replace_target_tokens(conditioning: Conditioning, tokens: torch.Tensor, rows: int) -> Conditioning:
+    """The conditioning with the last ``tokens.shape[1]`` tokens of the conditional target rows
+    (those after ``rows`` leading rows) replaced by ``tokens``."""
+    from dataclasses import replace
+
+    hidden = conditioning.hidden.clone()
+    first = conditioning.batch if conditioning.do_cfg else 0
+    count = tokens.shape[1]
+    hidden[first + rows :, -count:] = tokens.to(hidden.device, hidden.dtype)
+    return replace(conditioning, hidden=hidden)
 
 
 # -- blob / box grounding -----------------------------------------------------------------------------

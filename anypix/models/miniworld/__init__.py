@@ -11,11 +11,13 @@ Every callable imports its module on first use, so registering imports no torch.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from anypix.models.miniworld.loader import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from anypix.models.miniworld.recipe import Recipe
+from anypix.models.miniworld.seecoder_options import SeeCoderOptions
 from anypix.models.registry import Capabilities, ModelFamily, Preset
 
 if TYPE_CHECKING:
@@ -28,6 +30,9 @@ if TYPE_CHECKING:
     from anypix.models.prior import RefinementPrior
 
 BINDING_ID_PREFIX = "miniworld-binding-"
+# The refinement prior's mix for "add [ref]" / "add [tone]" plans that set none; chosen on
+# validation scenes with benchmarks/figures_prior.py (docs/prior-and-seecoder.md).
+PRIOR_MIX = {"mix_base": 0.0, "mix_gen": 0.4, "mix_prior": 1.0, "mix_norm": 0.0}
 
 
 def load_components(
@@ -69,6 +74,14 @@ def load_verifier(settings: Settings | None) -> Perception:
     from anypix.models.miniworld.perceive import load_perception
 
     return load_perception(settings)
+
+
+def out_of_scope(instruction: str, assets: Mapping[str, Any]) -> str | None:
+    """One line when the instruction's words or images lie outside the miniworld
+    (:mod:`anypix.models.miniworld.scope`)."""
+    from anypix.models.miniworld.scope import out_of_scope as check
+
+    return check(instruction, assets)
 
 
 def draw_scene(
@@ -146,6 +159,41 @@ def train(run: Path, weights: Path, options: Recipe) -> Path:
     return train_miniworld(run, weights, options)
 
 
+def load_seecoder(components: Components) -> Any:
+    """The SeeCoder shipped beside the weights (:mod:`anypix.models.miniworld.seecoder`): it
+    reads an image out in the model's words, which its own text encoder makes into context."""
+    from anypix.models.diffusion import encode_prompts
+    from anypix.models.miniworld.loader import WEIGHTS
+    from anypix.models.miniworld.seecoder import load_seecoder as load
+    from anypix.models.miniworld.seecoder import sentence
+    from anypix.tools.image_prompt import ImagePromptEncoder, Role
+
+    folder = Path(components.options.get("weights") or WEIGHTS)
+    if not (folder / "seecoder.safetensors").exists():
+        folder = WEIGHTS  # it reads words, not UNet features: the shipped one serves any weights
+    seecoder = load(folder)
+
+    def words(pixels: torch.Tensor, role: Role) -> list[str]:
+        return seecoder.describe(pixels.float().cpu(), role)
+
+    def context(pixels: torch.Tensor, prompt: str, role: Role) -> torch.Tensor:
+        texts = [sentence(prompt, said, role) for said in words(pixels, role)]
+        return encode_prompts(components, texts, do_cfg=False).hidden
+
+    def null(context: torch.Tensor) -> torch.Tensor:
+        return encode_prompts(components, [""] * context.shape[0], do_cfg=False).hidden
+
+    return ImagePromptEncoder(context, null, f"miniworld-seecoder ({folder.name})", words)
+
+
+def train_seecoder(run: Path, weights: Path, options: Any) -> Path:
+    """Train the miniworld SeeCoder (an image read out in the model's words, the context its
+    frozen text encoder and UNet read); resumes from --run (docs/prior-and-seecoder.md)."""
+    from anypix.models.miniworld.seecoder import train_seecoder as train_it
+
+    return train_it(run, weights, options)
+
+
 FAMILY = ModelFamily(
     name="miniworld",
     presets=(
@@ -164,6 +212,8 @@ FAMILY = ModelFamily(
                 verifier=load_verifier,
                 draws="rings, ellipses, rectangles and triangles in eight colours and three "
                 "sizes, on flat, gradient, striped, dotted, checked or noisy backgrounds",
+                prior_mix=PRIOR_MIX,
+                out_of_scope=out_of_scope,
             ),
             family="miniworld",
         ),
@@ -175,6 +225,8 @@ FAMILY = ModelFamily(
     sample_inputs=sample_inputs,
     train=train,
     train_options=Recipe,
+    trainers={"seecoder": (train_seecoder, SeeCoderOptions)},
+    load_seecoder=load_seecoder,
 )
 
 __all__ = ["FAMILY", "load_components"]
