@@ -5,7 +5,9 @@ It runs with no network and no downloaded weights: inputs are drawn by the defau
 deterministic fast path (with the embedded LLM behind it), and rendering uses the configured
 preset - by default the offline model shipped in the package. The session generates from a
 blob layout, adds an object from a reference image, adds one described in words, recolours,
-restyles with a reference, adds an object from a sound, and undoes. Everything lands in a session
+removes, moves and replaces an object, restyles with a reference, asks for a variation, adds an
+object from a sound, and undoes: every op of the plan language (docs/ops.md), each turn with
+what the agent's verify step said of it. Everything lands in a session
 under ``OUT/data``; ``OUT/report.html`` shows each turn with its plan and a thumbnail.
 """
 
@@ -22,15 +24,22 @@ from PIL import Image
 if TYPE_CHECKING:
     from anypix.memory.history import TurnDetail
 
-# (what it shows, instruction). Names in [brackets] are the attachments made by _make_inputs.
+# (what it shows, instruction): every op of the plan language at least once. Names in
+# [brackets] are the attachments made by _make_inputs; every edit edits the attached [scene].
 SCRIPT: tuple[tuple[str, str], ...] = (
     ("generate with a blob layout", "a red ellipse on the left and a blue rectangle on the right"),
     ("add an object from a reference", "add [ref] to [scene] on the left"),
     ("add an object described in words", "add a yellow ring to [scene] at the top"),
     ("recolour", "make the ring in [scene] green"),
+    ("remove", "remove the pink triangle from [scene]"),
+    ("move", "move the ring in [scene] to the right"),
+    ("replace", "replace the yellow rectangle in [scene] with a blue ellipse"),
     ("restyle with a reference", "paint [scene] in the style of [stripes]"),
+    ("a variation", "give me a variation of [scene]"),
     ("an audio-driven edit", "add [tone] to [scene] on the right"),
 )
+# Turns that set a knob: a variation that changes details, not content, keeps 90% of its [base].
+STRENGTH = {"a variation": 0.1}
 # tiny-random has no image-embedding path, so it cannot honestly render [sub] images or sounds.
 NEEDS_SUBJECTS = frozenset({"add an object from a reference", "an audio-driven edit"})
 
@@ -43,6 +52,7 @@ class DemoTurn:
     outputs: list[Path]
     seconds: float
     status: str
+    verification: str  # what the agent's verify step said of the kept output ("" if none ran)
 
 
 def _make_inputs(folder: Path) -> dict[str, Path]:
@@ -61,6 +71,8 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     from rich.markup import escape
 
     from anypix.config import load_settings
+    from anypix.errors import TurnFailed
+    from anypix.knobs import EditOptions
     from anypix.plan import EditPlan
     from anypix.studio import Studio
     from anypix.tools.preset import PresetRenderer
@@ -88,15 +100,18 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
                 console.print(f"[dim]skipped ({title}): {settings.model} has no subject tokens[/]")
                 continue
             started = time.perf_counter()
-            turn = session.edit(instruction)
+            try:
+                options = EditOptions(strength=STRENGTH[title]) if title in STRENGTH else None
+                turn = session.edit(instruction, options=options)
+            except TurnFailed as failed:  # stored as failed: the demo shows it and goes on
+                turn = failed.turn
             outputs = _save_outputs(turn, out, len(turns) + 1)
             tokens = EditPlan.model_validate(turn.plan).tokens() if turn.plan else ""
             seconds = time.perf_counter() - started
-            turns.append(
-                DemoTurn(title, instruction, tokens, outputs, seconds, turn.summary.status)
-            )
+            turns.append(DemoTurn(title, instruction, tokens, outputs, seconds,
+                                  turn.summary.status, _verification(turn)))  # fmt: skip
             console.print(f"[bold]{len(turns)}. {title}[/]: {escape(instruction)}  ->  {turns[-1].status}, "
-                          f"{turns[-1].seconds:.1f} s")  # fmt: skip
+                          f"{turns[-1].seconds:.1f} s  {escape(turns[-1].verification)}")  # fmt: skip
             console.print(turns[-1].tokens, style="dim", highlight=False, markup=False)
         undone = session.undo()
         console.print(f"undo: the session's cursor moved back to turn {undone}")
@@ -104,6 +119,14 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
     report = _write_report(out, turns, settings.model, len(history))
     console.print(f"images and plans: {out}   report: {report}")
     return turns
+
+
+def _verification(turn: TurnDetail) -> str:
+    """The last verify step's verdict: what the agent found when it checked its own output."""
+    checks = [step for step in turn.steps if step.tool == "verify"]
+    if not checks:
+        return ""
+    return f"verify: {checks[-1].error or checks[-1].result}"
 
 
 def _save_outputs(turn: TurnDetail, out: Path, number: int) -> list[Path]:
@@ -124,7 +147,8 @@ def _write_report(out: Path, turns: list[DemoTurn], model: str, history_len: int
         )
         rows.append(
             f"<tr><td>{number}</td><td><b>{html.escape(turn.title)}</b><br>"
-            f"<code>{html.escape(turn.instruction)}</code><br>{turn.status}, {turn.seconds:.1f} s</td>"
+            f"<code>{html.escape(turn.instruction)}</code><br>{turn.status}, {turn.seconds:.1f} s"
+            f"<br><small>{html.escape(turn.verification)}</small></td>"
             f"<td><pre>{html.escape(turn.tokens)}</pre></td><td>{images}</td></tr>"
         )
     note = (

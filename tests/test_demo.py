@@ -1,5 +1,5 @@
 """The offline path end to end, as `make demo` runs it: plan, render with the miniworld model,
-store, undo, report."""
+store, undo, report -- and every op does what it must (docs/ops.md)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from anypix.demo import NEEDS_SUBJECTS, SCRIPT, run_demo
+from anypix.demo import NEEDS_SUBJECTS, SCRIPT, DemoTurn, run_demo
 from anypix.models.miniworld.data import colour_mask
-from anypix.plan import EditPlan
+from anypix.models.miniworld.metrics import dilate, dominant_colour, mask_iou, object_pixels
+from anypix.plan import OP_KINDS, EditPlan
 from anypix.studio import Studio
+from anypix.tools.fill import shift
+from anypix.tools.ops import move_offset
 
-NOT_LOCAL = ("generate with a blob layout", "restyle with a reference")
+NOT_LOCAL = ("generate with a blob layout", "restyle with a reference", "a variation")
 
 
 def _pixels(path: Path) -> np.ndarray:
@@ -22,11 +25,23 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def _touched(plan: EditPlan) -> np.ndarray:
-    """Pixels of the 2x2 latent cells any blob touches (what a local edit may change)."""
+    """Pixels of the 2x2 latent cells any blob touches, grown by the rim an emptied object's
+    mask grows by (what a local edit may change)."""
     inside = np.zeros((64, 64), dtype=bool)
     for blob in plan.blobs:
         inside |= blob.mask(64, 64)
-    return inside.reshape(32, 2, 32, 2).any(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
+    cells = inside.reshape(32, 2, 32, 2).any(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
+    return dilate(cells, 2)
+
+
+def _check_local_edits(turns: list[DemoTurn], plans: list[EditPlan], scene: np.ndarray) -> None:
+    """Local edits (blobs on a [base]) leave every pixel away from their blobs as it was."""
+    local = [(t, p) for t, p in zip(turns, plans, strict=True) if p.base and p.blobs]
+    assert [t.title for t, _ in local] == [t for t, _ in SCRIPT if t not in NOT_LOCAL]
+    for turn, plan in local:
+        edited, outside = _pixels(turn.outputs[0]), ~_touched(plan)
+        assert np.array_equal(edited[outside], scene[outside]), turn.title
+        assert not np.array_equal(edited, scene), turn.title
 
 
 def test_demo_with_the_miniworld_model(tmp_path: Path) -> None:
@@ -34,36 +49,57 @@ def test_demo_with_the_miniworld_model(tmp_path: Path) -> None:
 
     assert [t.status for t in turns] == ["ok"] * len(SCRIPT)
     plans = [EditPlan.from_tokens(t.tokens) for t in turns]
-    # 1. generation follows its layout: red inside the left blob, blue inside the right one
-    generated = _pixels(turns[0].outputs[0])
-    for blob, colour in zip(plans[0].blobs, ("red", "blue"), strict=True):
-        assert colour_mask(generated, colour)[blob.mask(64, 64)].mean() > 0.3, colour
-    # local edits (a blob on a [base]) leave every pixel outside the blob as it was
+    assert {op.op for plan in plans for op in plan.ops} == set(OP_KINDS)  # every op is shown
+    by_title = {t.title: (_pixels(t.outputs[0]), p) for t, p in zip(turns, plans, strict=True)}
     scene = _pixels(tmp_path / "inputs" / "scene.png")
-    local = [(t, p) for t, p in zip(turns, plans, strict=True) if p.base and p.blobs]
-    # the reference, the described object, the recolour (its blob located) and the sound
-    assert [t.title for t, _ in local] == [t for t, _ in SCRIPT if t not in NOT_LOCAL]
-    for turn, plan in local:
-        edited, outside = _pixels(turn.outputs[0]), ~_touched(plan)
-        assert np.array_equal(edited[outside], scene[outside]), turn.title
-        assert not np.array_equal(edited, scene), turn.title
-    by_title = {t.title: (t, p) for t, p in local}
-    # "make the ring in [scene] green": the located blob holds the ring, which turns green
-    ring = colour_mask(scene, "purple")
-    turn, plan = by_title["recolour"]
+    # 1. generation follows its layout: red inside the left blob, blue inside the right one
+    generated, plan = by_title["generate with a blob layout"]
+    for blob, colour in zip(plan.blobs, ("red", "blue"), strict=True):
+        assert colour_mask(generated, colour)[blob.mask(64, 64)].mean() > 0.3, colour
+    _check_local_edits(turns, plans, scene)
+    ring, triangle = colour_mask(scene, "purple"), colour_mask(scene, "pink")
+    rectangle = colour_mask(scene, "yellow")
+    # recolour: the located blob holds the ring; exactly its pixels change (its hole stays), green
+    recoloured, plan = by_title["recolour"]
     (blob,) = plan.blobs
     assert blob.description == "a green ring" and blob.mask(64, 64)[ring].mean() > 0.9
-    recoloured = _pixels(turn.outputs[0])
+    assert np.array_equal((recoloured != scene).any(-1), ring)
     assert colour_mask(recoloured, "green")[ring].mean() > 0.5
     assert colour_mask(recoloured, "purple")[ring].mean() < 0.1
+    # remove: the triangle's place shows background, no object colour at all
+    removed, plan = by_title["remove"]
+    assert plan.blobs[0].description == "background"
+    assert object_pixels(removed)[triangle].mean() < 0.05
+    # move: the ring itself, its own shape, goes right; its old place is emptied
+    moved_image, plan = by_title["move"]
+    was, goes = plan.blobs
+    dy, dx = move_offset(was, goes, (64, 64))
+    assert dx > 0 and (was.description, goes.label) == ("background", "goes")
+    moved = shift(ring, dy, dx)
+    assert mask_iou(colour_mask(moved_image, "purple"), moved) > 0.95
+    assert object_pixels(moved_image)[ring & ~moved & ~rectangle].mean() < 0.05
+    # replace: the rectangle is gone and something new fills its blob
+    replaced, plan = by_title["replace"]
+    assert colour_mask(replaced, "yellow")[rectangle].mean() < 0.1
+    assert object_pixels(replaced)[plan.blobs[0].mask(64, 64)].mean() > 0.1
+    # restyle: the objects stay exactly, the background changes
+    restyled, plan = by_title["restyle with a reference"]
+    objects = object_pixels(scene)
+    assert np.array_equal(restyled[objects], scene[objects])
+    assert (restyled != scene).any(-1)[~dilate(objects, 1)].mean() > 0.5
+    # variation: the same objects in the same places, different pixels
+    varied, _ = by_title["a variation"]
+    for colour in ("purple", "pink", "yellow"):
+        assert dominant_colour(varied, colour_mask(scene, colour)) == colour, colour
+    assert not np.array_equal(varied, scene)
     # subjects become what they are: [ref] is a purple triangle, [tone]'s pitch means cyan
     for title, colour in (
         ("add an object from a reference", "purple"),
         ("an audio-driven edit", "cyan"),
     ):
-        turn, plan = by_title[title]
+        edited, plan = by_title[title]
         inside = plan.blobs[0].mask(64, 64)
-        assert colour_mask(_pixels(turn.outputs[0]), colour)[inside].mean() > 0.4, title
+        assert colour_mask(edited, colour)[inside].mean() > 0.4, title
 
     with Studio(tmp_path / "data") as studio:
         session = studio.session("demo", create=False)
