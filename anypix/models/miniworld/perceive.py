@@ -165,6 +165,10 @@ def _upscale(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def load_perception(settings: Settings | None = None) -> MiniworldPerception:
     """The family's verifier: the shipped binding encoder, loaded on first use."""
-    from anypix.models.miniworld.binding import load_encoder
 
-    return MiniworldPerception(load_encoder=lambda: load_encoder(settings))
+    def load() -> Any:  # the binding module imports torch: a turn plans (and shows it) first
+        from anypix.models.miniworld.binding import load_encoder
+
+        return load_encoder(settings)
+
+    return MiniworldPerception(load_encoder=load)
