@@ -55,8 +55,9 @@ def _cold_edit(cli: list[str], data_dir: Path, instruction: str) -> dict[str, fl
     """One `anypix edit` in a fresh process: wall and CPU seconds to exit (the image is saved by
     then), seconds to its first line on stderr, and its render's own seconds."""
     out = data_dir.parent / "out"
-    cmd = [*cli, "--data-dir", str(data_dir), "edit", "--json", "--out", str(out / "edit.png"),
-           instruction]  # fmt: skip
+    # A fixed seed: an unseeded edit draws afresh each time and may take a retry to verify.
+    cmd = [*cli, "--data-dir", str(data_dir), "edit", "--json", "--seed", "1",
+           "--out", str(out / "edit.png"), instruction]  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with tempfile.TemporaryFile("w+") as stdout:
