@@ -127,13 +127,11 @@ def _iou(a: np.ndarray, b: np.ndarray) -> float:
     return 0.0 if union == 0 else float((a & b).sum() / union)
 
 
-def load_detector(settings: Settings | None = None) -> DetectorPerception:
-    """The photo presets' verifier: OWLv2 from where the ``owlv2`` preset resolves (a local
-    directory, the Hub cache, or the Hub when downloads are allowed), loaded on first use."""
-    from anypix.config import load_settings
+def load_detector(settings: Settings, resolve: Callable[[str, Settings], str]) -> DetectorPerception:
+    """The photo presets' verifier: OWLv2 from where ``resolve`` (the registry's
+    ``resolve_source``) finds the ``owlv2`` preset (a local directory, the Hub cache, or the Hub
+    when downloads are allowed), loaded on first use."""
     from anypix.models.device import pick_device
-    from anypix.models.registry import resolve_source
 
-    chosen = settings or load_settings()
-    return DetectorPerception(source=lambda: resolve_source(PRESET, chosen),
-                              device=str(pick_device(chosen.device)))  # fmt: skip
+    return DetectorPerception(source=lambda: resolve(PRESET, settings),
+                              device=str(pick_device(settings.device)))  # fmt: skip

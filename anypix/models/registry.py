@@ -138,7 +138,9 @@ def _detector(settings: Settings | None) -> Perception:
     """The photo presets' verifier: OWLv2 (:mod:`anypix.models.detector`), loaded on first use."""
     from anypix.models.detector import load_detector
 
-    return load_detector(settings)
+    if settings is None:  # callers (tools.preset.default_perception) pass the studio's settings
+        raise ValueError("the OWLv2 verifier needs the settings that say where models live")
+    return load_detector(settings, resolve_source)
 
 
 PRESETS: dict[str, Preset] = {

@@ -81,7 +81,8 @@ def default_locator(preset: str, settings: Settings | None = None) -> Locator | 
 def default_perception(preset: str, settings: Settings | None = None) -> Perception | None:
     """What ``preset``'s outputs are checked with: the perception its family registers as its
     verifier (models load on first use); None for presets without one."""
+    from anypix.config import load_settings
     from anypix.models.registry import capabilities
 
     load = capabilities(preset).verifier
-    return None if load is None else load(settings)
+    return None if load is None else load(settings or load_settings())

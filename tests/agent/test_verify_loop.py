@@ -147,8 +147,9 @@ def test_a_perception_that_is_not_on_this_machine_says_how_to_edit_without_it(
 ) -> None:
     from anypix.config import load_settings
     from anypix.models.detector import load_detector
+    from anypix.models.registry import resolve_source
 
-    verifier = Verifier(load_detector(load_settings()))  # OWLv2: not downloaded in tests
+    verifier = Verifier(load_detector(load_settings(), resolve_source))  # OWLv2: not downloaded in tests
     studio = Studio(planner=lambda text, assets: ADD_RED, renderer=SquareRenderer("red"),
                     locator=None, verifier=verifier)  # fmt: skip
     with studio, pytest.raises(TurnFailed, match="cannot verify the edit") as raised:

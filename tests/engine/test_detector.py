@@ -12,7 +12,7 @@ import pytest
 from anypix.config import load_settings
 from anypix.errors import ModelUnavailableError
 from anypix.models.detector import DetectorPerception, load_detector
-from anypix.models.registry import capabilities, get_preset
+from anypix.models.registry import capabilities, get_preset, resolve_source
 
 QUERIES = ["a red car", "a green car", "a dog"]
 
@@ -87,10 +87,10 @@ def test_photo_presets_name_it_and_it_loads_only_when_first_used(
     assert get_preset("owlv2").kind == "detector"
     for preset in ("sd15", "sdxl"):
         assert capabilities(preset).verifier is not None
-    lazy = load_detector(load_settings())  # not on this machine: nothing fails yet
+    lazy = load_detector(load_settings(), resolve_source)  # not on this machine: nothing fails yet
     with pytest.raises(ModelUnavailableError, match="owlv2"):
         lazy.detect(np.zeros((8, 8, 3), dtype=np.uint8), QUERIES)
     monkeypatch.setenv("ANYPIX_MODEL_PATHS__OWLV2", str(tiny_owlv2))
-    local = load_detector(load_settings())
+    local = load_detector(load_settings(), resolve_source)
     local.threshold = 0.0
     assert local.detect(np.zeros((16, 16, 3), dtype=np.uint8), QUERIES)
