@@ -87,9 +87,9 @@ def plans(side: int, steps: int) -> dict[str, Any]:
 
 
 def run_plan(components: Any, plan: Any, assets: dict[str, Any], steps: int) -> dict[str, Any]:
+    from anypix.tools.choose import techniques_for
     from anypix.tools.inversion_cache import using
     from anypix.tools.render import render
-    from anypix.tools.techniques import techniques_for
 
     marks: list[float] = []
     start = time.perf_counter()

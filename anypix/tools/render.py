@@ -34,12 +34,8 @@ from anypix.errors import AssetError, CancelledError, UnknownAssetError
 from anypix.models.diffusion import Components
 from anypix.plan import EditPlan
 from anypix.records import Provenance, Render
-from anypix.tools.techniques import (
-    RenderJob,
-    Technique,
-    prompt_of,
-    techniques_for,
-)
+from anypix.tools.choose import techniques_for
+from anypix.tools.techniques import RenderJob, Technique, prompt_of
 
 if TYPE_CHECKING:
     import torch

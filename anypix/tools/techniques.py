@@ -10,9 +10,9 @@
         finish_images(images) -> images         # after decoding
         provenance()      # what it did, for the render's record
 
-:func:`techniques_for` lists the ones a plan asks for, in the order the render runs them; the
-render (:func:`anypix.tools.render.render`) calls each method in its numbered steps. A new
-technique is one class here and one line in :func:`techniques_for`.
+:func:`anypix.tools.choose.techniques_for` lists the ones a plan asks for, in the order the
+render runs them; the render (:func:`anypix.tools.render.render`) calls each method in its
+numbered steps. A new technique is one class here and one line in ``choose.techniques_for``.
 
 The batch the UNet sees is ``[leading rows..., target]`` (twice, ``[uncond..., cond...]``, with
 guidance); ``job.rows`` counts the leading rows, so every technique acts on the rows it owns.
@@ -36,7 +36,6 @@ from anypix.tools.refine import (
     refined_vectors,
     sets_mix,
     uses_prior,
-    wants_prior,
 )
 
 if TYPE_CHECKING:
@@ -118,34 +117,6 @@ class Technique:
 def prompt_of(plan: EditPlan) -> str:
     """The text the diffusion model is conditioned on: [gen], else the ops' targets."""
     return plan.gen or ", ".join(op.target for op in plan.ops if op.target)
-
-
-def techniques_for(plan: EditPlan) -> list[Technique]:
-    """The techniques ``plan`` asks for, in the order the render runs them: subjects first (they
-    may change the words the [base] is inverted with), the [base]'s inversion before what
-    composites with it."""
-    chosen: list[Technique] = []
-    if plan.subs:
-        chosen.append(Subjects())
-    from anypix.tools.ops import base_techniques, paired_regions
-
-    paired = paired_regions(plan) is not None  # each op owns its blobs: an op edit (tools/ops)
-    if plan.base is not None and paired:
-        prepare, keep = base_techniques(plan)  # the ops change the [base] before its inversion
-        chosen += [prepare, InvertBase(), keep]
-    elif plan.base is not None:
-        chosen.append(InvertBase())
-        if plan.blobs or plan.boxes:
-            chosen.append(KeepOutside())
-    if plan.style_ref is not None:
-        chosen.append(StyleReference())
-    if wants_prior(plan):
-        chosen.append(RefinementPrior())
-    if (plan.blobs or plan.boxes) and (paired or not all(op.op == "remove" for op in plan.ops)):
-        # A remove op's blob says "background": a model that learnt empty regions paints one.
-        # An unpaired plan that only removes draws nothing: its regions say where to erase.
-        chosen.append(Grounding())
-    return chosen
 
 
 # -- subjects ---------------------------------------------------------------------------------------

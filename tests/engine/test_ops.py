@@ -14,11 +14,12 @@ from PIL import Image
 from anypix.models.miniworld.data import MiniObject, Scene, Style, colour_mask, render
 from anypix.models.miniworld.metrics import object_pixels
 from anypix.plan import Blob, EditPlan, Knobs, Op
+from anypix.tools.choose import techniques_for
 from anypix.tools.fill import continue_background, dilate, objects_outside, shift
 from anypix.tools.locate import ellipse_of
 from anypix.tools.ops import KeepEdited, PrepareBase, edit_base, object_mask, paired_regions
 from anypix.tools.render import render as render_plan
-from anypix.tools.techniques import Grounding, InvertBase, techniques_for
+from anypix.tools.techniques import Grounding, InvertBase
 
 
 def _object(colour: str, shape: str, cx: float, cy: float, a: float = 0.16) -> MiniObject:

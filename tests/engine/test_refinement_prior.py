@@ -17,9 +17,10 @@ from anypix.models.miniworld.data import MiniObject, Scene, Style, random_scene,
 from anypix.models.miniworld.data import render as draw
 from anypix.models.registry import capabilities
 from anypix.plan import Blob
+from anypix.tools.choose import techniques_for
 from anypix.tools.refine import mix_weights, sets_mix, uses_prior, wants_prior
 from anypix.tools.render import render
-from anypix.tools.techniques import RefinementPrior, _replace_target_tokens, techniques_for
+from anypix.tools.techniques import RefinementPrior, _replace_target_tokens
 from tests.engine.conftest import make_plan
 
 BLOB = '[blob] ref {major-radius: 12px; minor-radius: 8px; cx: 40px; cy: 24px; angle: 0} "ref"'

@@ -12,6 +12,7 @@ import pytest
 
 from anypix.errors import NotAvailableError, UnknownAssetError
 from anypix.plan import EditPlan, Knobs
+from anypix.tools.choose import techniques_for
 from anypix.tools.ops import KeepEdited, PrepareBase
 from anypix.tools.render import check_inputs, render
 from anypix.tools.techniques import (
@@ -21,7 +22,6 @@ from anypix.tools.techniques import (
     RefinementPrior,
     StyleReference,
     Subjects,
-    techniques_for,
 )
 from tests.engine.conftest import make_plan
 
