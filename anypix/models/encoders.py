@@ -56,7 +56,7 @@ class MiniLMEncoder(Encoder):
 
     With a ``cache_dir``, every sentence's vector is kept in ``<cache_dir>/sentences/`` and the
     model (sentence-transformers and its weights: most of a cold verification's cost) loads only
-    when a sentence has never been embedded there: a small vocabulary (the miniworld's) repeats
+    when a sentence has never been embedded there: a small vocabulary (the default model's) repeats
     across processes."""
 
     modalities = frozenset({"text"})

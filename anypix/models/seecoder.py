@@ -17,15 +17,33 @@ unconditional context for guidance is all zeros, as in the reference.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from anypix.models.seecoder_backbone import SwinBackbone
+
+Role = Literal["variation", "style", "content"]
+
+
+@dataclass(frozen=True)
+class ImagePromptEncoder:
+    """A SeeCoder for one model. ``context(pixels, prompt, role)`` is the conditional context
+    (B, T, C) of (B, 3, H, W) pixels in [0, 1] with the words ``prompt`` beside them, the image
+    standing for a whole prompt ("variation"), for its style alone ("style": the words say what
+    to draw) or for its content alone ("content": the words say the style); ``null(context)`` is
+    the unconditional context of the same shape; ``words(pixels, role)`` what the encoder read,
+    in words, where it reads images out in words (else None)."""
+
+    context: Callable[[torch.Tensor, str, Role], torch.Tensor]
+    null: Callable[[torch.Tensor], torch.Tensor]
+    name: str  # what it is, for provenance
+    words: Callable[[torch.Tensor, Role], list[str]] | None = None
 
 LEVELS = ("res3", "res4", "res5")
 CHECKPOINT_PREFIX = "ctx.image."

@@ -3,7 +3,7 @@
 The context can replace the text context (``encoder_hidden_states``) or be appended to it along the
 token axis, so a render can be driven by an image, by text, or by both. For classifier-free
 guidance the unconditional image context is all zeros in the reference implementation; a SeeCoder
-trained for a model of its own (the miniworld's) brings learned null tokens instead.
+trained for a model of its own (the default model's) brings learned null tokens instead.
 
 The ``image_prompt`` tool renders with an image as the prompt: alone, a variation of the image
 without words; with words, the image is the style (the words say what to draw) or the content
@@ -14,18 +14,18 @@ without words; with words, the image is the style (the words say what to draw) o
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
 
+from anypix.models.diffusion import Components, Conditioning
+from anypix.models.seecoder import ImagePromptEncoder, Role
+
 if TYPE_CHECKING:
     from PIL import Image
 
-    from anypix.models.diffusion import Components, Conditioning
     from anypix.models.seecoder import SeeCoder
 
 
@@ -107,24 +107,6 @@ def unconditional_image_context(context: torch.Tensor) -> torch.Tensor:
 # -- rendering with an image as the prompt ---------------------------------------------------------
 
 
-Role = Literal["variation", "style", "content"]
-
-
-@dataclass(frozen=True)
-class ImagePromptEncoder:
-    """A SeeCoder for one model. ``context(pixels, prompt, role)`` is the conditional context
-    (B, T, C) of (B, 3, H, W) pixels in [0, 1] with the words ``prompt`` beside them, the image
-    standing for a whole prompt ("variation"), for its style alone ("style": the words say what
-    to draw) or for its content alone ("content": the words say the style); ``null(context)`` is
-    the unconditional context of the same shape; ``words(pixels, role)`` what the encoder read,
-    in words, where it reads images out in words (else None)."""
-
-    context: Callable[[torch.Tensor, str, Role], torch.Tensor]
-    null: Callable[[torch.Tensor], torch.Tensor]
-    name: str  # what it is, for provenance
-    words: Callable[[torch.Tensor, Role], list[str]] | None = None
-
-
 def image_prompt_encoder(components: Components) -> ImagePromptEncoder:
     """The SeeCoder the preset's family trained for its UNet."""
     from anypix.errors import NotAvailableError
@@ -134,7 +116,7 @@ def image_prompt_encoder(components: Components) -> ImagePromptEncoder:
     if family is None or family.load_seecoder is None:
         raise NotAvailableError(
             f"preset {components.preset!r} has no SeeCoder trained for its UNet",
-            "use --model miniworld for image prompts",
+            "use a preset whose model family ships one (the default model does)",
         )
     encoder: ImagePromptEncoder = family.load_seecoder(components)
     return encoder

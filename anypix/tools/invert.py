@@ -21,11 +21,11 @@ a real UNet it is the usual DDIM-inversion approximation, best at guidance 1.
 update above with ``eps`` predicted at ``x_t`` itself. Plain DDIM is one evaluation of ``F`` at
 ``x_p``; each refinement evaluates ``F`` again at the latest ``x_t`` (one more UNet call per
 step), as in the fixed-point inversions of Pan et al. (AIDI, 2023) and ReNoise (Garibi et al.,
-2024). On the miniworld model the iteration creeps towards its fixed point (each pass keeps
+2024). On the default (offline) model the iteration creeps towards its fixed point (each pass keeps
 the error's sign), so an over-relaxed pass, ``x_t += 1.5 * (F(x_t) - x_t)``, goes further for
 the same call.
 
-What it buys and costs, measured on the miniworld v1 model (clean renders of the fidelity
+What it buys and costs, measured on the default offline model, v1 (clean renders of the fidelity
 benchmark's held-out scenes 120000-120003, under their captions, 20 steps, guidance 1,
 regenerated and compared in pixels; UNet calls per inversion):
 
@@ -76,7 +76,7 @@ class InversionMethod:
     estimate (0: plain DDIM inversion), on the ``refine_last`` noisiest steps (None: every step),
     each moving ``relaxation`` times the way to the update (1: plain iteration; over 1:
     over-relaxed, faster where the iteration creeps towards its fixed point, as it does on the
-    miniworld model). A step costs ``1 + refine`` UNet calls where it is refined, one elsewhere."""
+    default offline model). A step costs ``1 + refine`` UNet calls where it is refined, one elsewhere."""
 
     refine: int = 0
     refine_last: int | None = None
@@ -111,7 +111,7 @@ class InversionMethod:
 
 DDIM = InversionMethod()
 # The default for edits and style references: the least UNet calls that reconstruct the
-# miniworld model's clean renders at >= 35 dB (module docstring).
+# default offline model's clean renders at >= 35 dB (module docstring).
 DEFAULT_INVERSION = InversionMethod(refine=1, relaxation=1.5)
 
 

@@ -166,7 +166,7 @@ def load_seecoder(components: Components) -> Any:
     from anypix.models.miniworld.loader import WEIGHTS
     from anypix.models.miniworld.seecoder import load_seecoder as load
     from anypix.models.miniworld.seecoder import sentence
-    from anypix.tools.image_prompt import ImagePromptEncoder, Role
+    from anypix.models.seecoder import ImagePromptEncoder, Role
 
     folder = Path(components.options.get("weights") or WEIGHTS)
     if not (folder / "seecoder.safetensors").exists():
