@@ -46,7 +46,7 @@ def test_the_ops_table_is_the_one_place_an_op_is_described() -> None:
     assert "{ops}" not in prompt
     # what the render and the locator do with an op comes from its line too
     assert set(FRESH_INSIDE) == {"add", "remove", "replace"}
-    assert set(LOCATED_OPS) == {"recolor", "remove", "replace"}
+    assert set(LOCATED_OPS) == {"move", "recolor", "remove", "replace"}
     enum = plan_schema({"photo": "image"})["properties"]["ops"]["items"]["properties"]["op"]
     assert enum["enum"] == list(OP_KINDS)
 
