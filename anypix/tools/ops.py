@@ -45,6 +45,8 @@ EMPTY_ALPHA = 0.5  # how much of the filled [base] an emptied region's start kee
 # Mean absolute difference (0-255) from the fill above which a redrawn empty region is taken to
 # hold something new, and the fill is kept instead.
 EMPTY_TOLERANCE = 24.0
+# ... or whose pixels stand out from the fill (STANDS_OUT) over more than this share of it.
+EMPTY_FAR_SHARE = 0.02
 ONE_REGION = frozenset({"add", "recolor", "remove", "replace"})
 STANDS_OUT = 40  # 0-255: a redrawn pixel this far from the background is the object's colour
 SEGMENT_SIDE = 64  # objects are segmented on a copy this size (the locator's)
@@ -266,11 +268,14 @@ class KeepEdited(KeepOutside):
                 drawn[inside] = edit.image[inside]
                 drawn[shape] = recolour(edit.image, shape, colour)
             for hole in edit.empty:
-                strayed = np.abs(drawn[hole].astype(float) - edit.image[hole]).mean()
-                if strayed > EMPTY_TOLERANCE:  # the model drew something: keep the fill
+                apart = np.abs(drawn[hole].astype(float) - edit.image[hole])
+                strayed, far = apart.mean(), (apart.max(-1) > STANDS_OUT).mean()
+                # The model drew something (all over, or a ghost of the object in part of the
+                # hole): keep the fill.
+                if strayed > EMPTY_TOLERANCE or far > EMPTY_FAR_SHARE:
                     drawn[hole] = edit.image[hole]
-                    self.fallbacks.append(f"empty region redrawn {strayed:.0f} from the fill: "
-                                          "the fill kept")  # fmt: skip
+                    self.fallbacks.append(f"empty region redrawn {strayed:.0f} from the fill "
+                                          f"({far:.0%} of it far off): the fill kept")  # fmt: skip
             kept.append(Image.fromarray(drawn))
         return kept
 
