@@ -92,6 +92,10 @@ def test_demo_with_the_miniworld_model(tmp_path: Path) -> None:
     for colour in ("purple", "pink", "yellow"):
         assert dominant_colour(varied, colour_mask(scene, colour)) == colour, colour
     assert not np.array_equal(varied, scene)
+    # add in words: the yellow ellipse is drawn in its blob at the top
+    added, plan = by_title["add an object described in words"]
+    (blob,) = plan.blobs
+    assert blob.cy < 0.5 and colour_mask(added, "yellow")[blob.mask(64, 64)].mean() > 0.4
     # subjects become what they are: [ref] is a purple triangle, [tone]'s pitch means cyan
     for title, colour in (
         ("add an object from a reference", "purple"),
@@ -108,6 +112,30 @@ def test_demo_with_the_miniworld_model(tmp_path: Path) -> None:
     report = (tmp_path / "report.html").read_text()
     assert all(t.instruction in report for t in turns)
     assert all(p.name in report for t in turns for p in t.outputs)
+
+
+def test_the_verifier_finds_the_demo_scenes_partly_hidden_triangle(tmp_path: Path) -> None:
+    """The demo scene's pink triangle lies under the yellow rectangle's corner, so the encoder
+    reads its shape as a near tie with a rectangle: the verifier must still find it in the
+    [base] (the remove turn was failed as "not in the [base]"), and still refuse a removal
+    that leaves it."""
+    from anypix.agent.verify import Verifier
+    from anypix.models.miniworld import sample_inputs
+    from anypix.models.miniworld.perceive import load_perception
+
+    scene = _pixels(sample_inputs(tmp_path)["scene"])
+    triangle = colour_mask(scene, "pink")
+    plan = EditPlan.from_tokens(
+        "[base] scene\n[blob] triangle {major-radius: 75px; minor-radius: 70px; cx: 94px; "
+        'cy: 242px; angle: 50} "background"\n[op] remove the pink triangle'
+    )
+    emptied = scene.copy()
+    emptied[dilate(triangle, 1)] = np.median(scene[~object_pixels(scene)], axis=0)
+    verify = Verifier(load_perception())
+
+    assert verify(plan, emptied, scene).passed, verify(plan, emptied, scene).summary()
+    kept = verify(plan, scene, scene)
+    assert not kept.passed and "is there, where it was" in kept.summary(), kept.summary()
 
 
 def test_demo_runs_on_tiny_random_without_subject_turns(tmp_path: Path) -> None:

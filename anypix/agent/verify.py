@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from anypix.lexicon import color_split, object_phrase
+from anypix.lexicon import color_split, lexicon, object_phrase
 from anypix.models.perception import Detection, Perception, describe_place
 
 if TYPE_CHECKING:
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 
 MIN_PSNR = 30.0  # dB outside the edited places: what a keep-outside edit leaves as it was
 SLACK = 0.05  # cosine by which another shape may beat the asked one before it counts as wrong
+LOCATE_SLACK = 0.1  # the same when finding a named object of the right colour in the [base]
 MIN_OVERLAP = 0.5  # fraction of a seen object inside a place for it to be "there"
 MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
 MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
@@ -298,12 +299,26 @@ def _empty(look: _Look, place: np.ndarray, phrase: str, where: str) -> str | Non
 
 
 def _find(look: _Look, phrase: str, near: np.ndarray | None) -> Detection | None:
-    """The object of the [base] ``phrase`` names (nearest ``near`` when given)."""
-    named = [d for d in look.detect("base", look.asking(phrase)) if d.names(phrase, SLACK)]
+    """The object of the [base] ``phrase`` names (nearest ``near`` when given). An object
+    partly hidden behind another loses part of its outline, so its shape reads less surely
+    than its colour: in the [base], where the words point at something the user sees, an
+    object of the phrase's colour is taken when the phrase fits it within
+    :data:`LOCATE_SLACK` of its label (the pink triangle under a rectangle's corner)."""
+    seen = look.detect("base", look.asking(phrase))
+    named = [d for d in seen if d.names(phrase, SLACK)]
+    if not named:
+        named = [d for d in seen if _colour(d.label) == _colour(phrase) != ""
+                 and d.names(phrase, LOCATE_SLACK)]  # fmt: skip
     if near is not None:
         inside = [d for d in named if d.overlap(_grow(near, look.shape)) >= MIN_OVERLAP]
         named = inside or named
     return max(named, key=lambda d: d.score) if named else None
+
+
+def _colour(phrase: str) -> str:
+    """The colour words of an object phrase ("pink" of "a pink triangle"), "" without any."""
+    colours = set(lexicon()["colors"])
+    return " ".join(w for w in phrase.lower().split() if w in colours)
 
 
 # -- masks ------------------------------------------------------------------------------------------
