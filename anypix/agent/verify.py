@@ -41,7 +41,8 @@ if TYPE_CHECKING:
 
 MIN_PSNR = 30.0  # dB outside the edited places: what a keep-outside edit leaves as it was
 SLACK = 0.05  # cosine by which another shape may beat the asked one before it counts as wrong
-LOCATE_SLACK = 0.1  # the same when finding a named object of the right colour in the [base]
+LOCATE_SLACK = 0.1  # a near tie between shapes: finding a named object of the right colour in
+# the [base]; the readings of a [base] object a restyle or variation must keep
 MIN_OVERLAP = 0.5  # fraction of a seen object inside a place for it to be "there"
 MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
 MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
@@ -238,9 +239,12 @@ class Verifier:
         if look.base is None:
             return f"{op} needs a [base] to compare with"
         for before in look.objects("base"):
+            # what the [base]'s object may be: a small or half-hidden one reads as a near tie
+            # between shapes, and the output may read it as any of them
+            readings = [q for q, fit in before.fits.items() if fit >= before.score - LOCATE_SLACK]
             kept = [d for d in look.detect("output", look.asking(before.label))
                     if d.overlap(_grow(before.mask, look.shape)) >= MIN_OVERLAP
-                    and d.names(before.label, SLACK)]  # fmt: skip
+                    and any(d.names(r, SLACK) for r in readings)]  # fmt: skip
             if not kept:
                 return f"{before.label} {describe_place(before.mask)} in the [base] is gone"
         if op == "variation" and _psnr(look.output, look.base) >= MAX_SAME_PSNR:
@@ -305,14 +309,22 @@ def _find(look: _Look, phrase: str, near: np.ndarray | None) -> Detection | None
     object of the phrase's colour is taken when the phrase fits it within
     :data:`LOCATE_SLACK` of its label (the pink triangle under a rectangle's corner)."""
     seen = look.detect("base", look.asking(phrase))
-    named = [d for d in seen if d.names(phrase, SLACK)]
-    if not named:
-        named = [d for d in seen if _colour(d.label) == _colour(phrase) != ""
-                 and d.names(phrase, LOCATE_SLACK)]  # fmt: skip
+    named = [d for d in seen if d.names(phrase, SLACK)] or [
+        d for d in seen if _same_object(d, phrase)
+    ]
     if near is not None:
         inside = [d for d in named if d.overlap(_grow(near, look.shape)) >= MIN_OVERLAP]
         named = inside or named
     return max(named, key=lambda d: d.score) if named else None
+
+
+def _same_object(seen: Detection, phrase: str) -> bool:
+    """Whether ``seen`` is the object ``phrase`` names, as a user would point at it: named
+    within :data:`SLACK`, or of its colour and named within :data:`LOCATE_SLACK` (a partly
+    hidden object's shape reads as a near tie)."""
+    if seen.names(phrase, SLACK):
+        return True
+    return _colour(seen.label) == _colour(phrase) != "" and seen.names(phrase, LOCATE_SLACK)
 
 
 def _colour(phrase: str) -> str:
