@@ -26,12 +26,16 @@ if TYPE_CHECKING:
 
 # (what it shows, instruction): every op of the plan language at least once. Names in
 # [brackets] are the attachments made by _make_inputs; every edit edits the attached [scene].
-# What the model draws is an ellipse: it puts colours in the right place but reads and draws
-# shapes poorly (v2 shape accuracy 0.45), so rings and rectangles it would draw fail verify.
+# The model puts colours in the right place but draws shapes poorly (v2 shape accuracy 0.45):
+# the added object is an ellipse, the shape it draws best. The layout keeps a rectangle: two
+# ellipses plan as one blob (both named "ellipse"), so the model's rectangle may fail verify.
+# The added ellipse is green: a yellow one touches the scene's yellow rectangle and the two
+# read as one region. [ref] is the family's purple triangle: the model draws its colour there,
+# not its shape, and the demo shows that turn as the verify step says.
 SCRIPT: tuple[tuple[str, str], ...] = (
-    ("generate with a blob layout", "a red ellipse on the left and a blue ellipse on the right"),
+    ("generate with a blob layout", "a red ellipse on the left and a blue rectangle on the right"),
     ("add an object from a reference", "add [ref] to [scene] on the left"),
-    ("add an object described in words", "add a yellow ellipse to [scene] at the top"),
+    ("add an object described in words", "add a green ellipse to [scene] at the top"),
     ("recolour", "make the ring in [scene] green"),
     ("remove", "remove the pink triangle from [scene]"),
     ("move", "move the ring in [scene] to the right"),
