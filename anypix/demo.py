@@ -46,6 +46,8 @@ SCRIPT: tuple[tuple[str, str], ...] = (
 )
 # Turns that set a knob: a variation that changes details, not content, keeps 90% of its [base].
 STRENGTH = {"a variation": 0.1}
+# Every turn is seeded (turn i: SEED + i), so the demo draws the same pictures on every run.
+SEED = 1
 # tiny-random has no image-embedding path, so it cannot honestly render [sub] images or sounds.
 NEEDS_SUBJECTS = frozenset({"add an object from a reference", "an audio-driven edit"})
 
@@ -107,7 +109,7 @@ def run_demo(out: Path, model: str | None = None) -> list[DemoTurn]:
                 continue
             started = time.perf_counter()
             try:
-                options = EditOptions(strength=STRENGTH[title]) if title in STRENGTH else None
+                options = EditOptions(seed=SEED + len(turns), strength=STRENGTH.get(title))
                 turn = session.edit(instruction, options=options)
             except TurnFailed as failed:  # stored as failed: the demo shows it and goes on
                 turn = failed.turn

@@ -68,7 +68,7 @@ def continue_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     avoid = objects_outside(image, hole)
     offset = best_offset(image, hole, avoid)
     if offset is None:
-        return harmonic_fill(image, hole)
+        return harmonic_fill(image, hole, avoid)
     pixels = image.astype(np.float64)
     height, width = hole.shape
     ys, xs = np.nonzero(hole)
@@ -153,10 +153,17 @@ def best_offset(
     return int(dy[best[0], 0]), int(dx[0, best[1]])
 
 
-def harmonic_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """The hole filled smoothly from its rim: each pixel the mean of its four neighbours."""
-    filled = _harmonic(image.astype(np.float64), hole)
-    return np.clip(filled.round(), 0, 255).astype(np.uint8)
+def harmonic_fill(
+    image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None
+) -> np.ndarray:
+    """The hole filled smoothly from its rim: each pixel the mean of its four neighbours. Pixels
+    of ``avoid`` (other objects) are solved for too, not held, so the background alone is the
+    rim: an object the hole's own object hid part of does not bleed into the fill."""
+    free = hole if avoid is None or (hole | avoid).all() else hole | avoid
+    filled = _harmonic(image.astype(np.float64), free)
+    out = image.copy()
+    out[hole] = np.clip(filled[hole].round(), 0, 255).astype(np.uint8)
+    return out
 
 
 def _harmonic(values: np.ndarray, hole: np.ndarray) -> np.ndarray:
