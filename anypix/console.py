@@ -111,13 +111,16 @@ def print_notice(console: Console, step: StepRecord) -> None:
                       highlight=False, markup=False, soft_wrap=True)  # fmt: skip
 
 
+def verification_line(step: StepRecord) -> str | None:
+    """What one verify step found, as one line; None for any other step."""
+    if step.tool != "verify":
+        return None
+    return visible(f"verify: {step.error or step.result}", newlines=False)
+
+
 def verification_lines(turn: TurnDetail) -> list[str]:
     """What the turn's verify steps found, one line each (empty when nothing was verified)."""
-    return [
-        visible(f"verify: {step.error or step.result}", newlines=False)
-        for step in turn.steps
-        if step.tool == "verify"
-    ]
+    return [line for step in turn.steps if (line := verification_line(step)) is not None]
 
 
 def print_turn(console: Console, turn: TurnDetail, outputs: Sequence[object] = ()) -> None:

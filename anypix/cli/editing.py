@@ -84,12 +84,20 @@ def _edit_turn(target: Session, text: str, asset: list[str], options: EditOption
     """Run the edit, showing the plan as soon as it exists and the render's progress."""
     from anypix.agent.steps import StepRecord
     from anypix.agent.turn import plan_of
-    from anypix.console import cancel_on_interrupt, print_notice, print_plan, render_progress
+    from anypix.console import (
+        cancel_on_interrupt,
+        print_notice,
+        print_plan,
+        render_progress,
+        verification_line,
+    )
 
     def show_plan(step: StepRecord) -> None:
         print_notice(talk, step)
         if (made := plan_of(step)) is not None:
             print_plan(talk, made, located=step.tool == "locate")
+        if (checked := verification_line(step)) is not None:  # each attempt's checks, as they come
+            talk.print(checked, markup=False)
 
     with cancel_on_interrupt() as cancel, render_progress(talk, "rendering") as (progress, _):
         return target.edit(text, asset, options=options, progress=progress, cancel=cancel,
@@ -168,10 +176,6 @@ def edit(
     seconds = turn.timings.get("total_s", 0.0)
     talk.print(f"{where}, turn {turn.summary.seq}: {len(saved)} image(s) in {seconds:.1f} s",
                style="green", markup=False)  # fmt: skip
-    from anypix.console import verification_lines
-
-    for line in verification_lines(turn):
-        talk.print(line, markup=False)
     if as_json:
         print_json({**turn.to_json(), "session": target.id, "files": [str(p) for p in saved]})
     else:
