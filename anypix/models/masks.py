@@ -51,3 +51,24 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     )
     reached = np.isin(outside, list(border)) & ~mask
     return ~reached
+
+
+MIN_AREA, MAX_AREA = 12, 0.4  # a candidate object: pixels at least; fraction of the image at most
+
+
+def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
+    """Boolean masks of the regions that could be objects: not specks, not background-sized, not
+    spanning the image from one side to the other (a stripe)."""
+    labels = label_regions(image)
+    height, width = labels.shape
+    masks = []
+    for label in range(int(labels.max()) + 1):
+        mask = labels == label
+        area = int(mask.sum())
+        if area < MIN_AREA or area > MAX_AREA * height * width:
+            continue
+        rows, cols = mask.any(axis=1), mask.any(axis=0)
+        if (rows[0] and rows[-1]) or (cols[0] and cols[-1]):
+            continue
+        masks.append(mask)
+    return masks

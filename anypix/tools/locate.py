@@ -35,13 +35,12 @@ import numpy as np
 
 from anypix.errors import NotFoundError
 from anypix.lexicon import LOCATED_OPS, color_split, lexicon, needs_location, object_phrase
-from anypix.models.masks import fill_holes, label_regions
+from anypix.models.masks import candidate_regions, fill_holes
 from anypix.plan import Blob, EditPlan, Op
 
 __all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", "outcome"]
 
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
-MIN_AREA, MAX_AREA = 12, 0.4  # pixels; fraction of the image
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
@@ -172,22 +171,6 @@ class Locator:
 
 
 # -- regions ---------------------------------------------------------------------------------------
-def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
-    """Boolean masks of the regions that could be objects: not specks, not background-sized, not
-    spanning the image from one side to the other (a stripe)."""
-    labels = label_regions(image)
-    height, width = labels.shape
-    masks = []
-    for label in range(int(labels.max()) + 1):
-        mask = labels == label
-        area = int(mask.sum())
-        if area < MIN_AREA or area > MAX_AREA * height * width:
-            continue
-        rows, cols = mask.any(axis=1), mask.any(axis=0)
-        if (rows[0] and rows[-1]) or (cols[0] and cols[-1]):
-            continue
-        masks.append(mask)
-    return masks
 
 
 def ellipse_of(

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import fill_holes, label_regions
+from anypix.models.masks import candidate_regions, fill_holes
 from anypix.models.miniworld.data import COLOURS, SHAPES, SIZES
 from anypix.models.perception import Detection, Perception
 
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from anypix.config import Settings
 
 SIDE = 64  # the encoder's input size
-MIN_AREA, MAX_AREA = 12, 0.4  # a candidate's pixels at 64x64; most of the canvas it may cover
 MARGIN = 0.05  # cosine a region's best query must gain over the empty background
 # The world paints objects in saturated colours (chroma >= 130) on desaturated backgrounds
 # (<= 55): a region greyer than this is part of the background (a dot, a stripe), not a thing.
@@ -102,7 +101,7 @@ class MiniworldPerception(Perception):
         if not queries:
             return []
         small = _resize(image, SIDE)
-        regions = candidate_regions(small)
+        regions = coloured_regions(small)
         if not regions:
             return []
         rest = ~np.any(np.stack(regions), axis=0)  # what no candidate covers
@@ -126,23 +125,14 @@ class MiniworldPerception(Perception):
         return found
 
 
-def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
-    """Boolean masks of the regions of a 64x64 image that could be objects."""
-    labels = label_regions(image)
-    height, width = labels.shape
+def coloured_regions(image: np.ndarray) -> list[np.ndarray]:
+    """The candidate object regions (:func:`~anypix.models.masks.candidate_regions`) of a 64x64
+    image whose pixels are coloured, not grey (objects are saturated; textures may not be)."""
     masks = []
-    for label in range(int(labels.max()) + 1):
-        mask = labels == label
-        area = int(mask.sum())
-        if area < MIN_AREA or area > MAX_AREA * height * width:
-            continue
-        rows, cols = mask.any(axis=1), mask.any(axis=0)
-        if (rows[0] and rows[-1]) or (cols[0] and cols[-1]):
-            continue
+    for mask in candidate_regions(image):
         channels = image[mask].astype(np.int16)
-        if np.median(channels.max(-1) - channels.min(-1)) < MIN_CHROMA:
-            continue
-        masks.append(mask)
+        if np.median(channels.max(-1) - channels.min(-1)) >= MIN_CHROMA:
+            masks.append(mask)
     return masks
 
 
