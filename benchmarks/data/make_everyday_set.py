@@ -12,6 +12,8 @@ split is by phrasing, so held-out rows never share a wording pattern with dev ro
 category, the k-th distinct phrasing (in the order below, counting from 0) is held out when
 ``k % 5 in (1, 3)`` and is dev otherwise -- about 60/40. The held-out files are frozen: this
 script writes them only when they are missing and otherwise checks that they are unchanged.
+Rows written after the freeze (``LAYOUTS_AFTER_FREEZE``) are all dev and come after the split
+rows, so adding them changes neither the split nor the held-out file.
 
 Edit row fields (``planner-dev.jsonl``'s, plus):
   ``files``    this turn's attachments and their file names; absent means every asset except
@@ -304,6 +306,81 @@ LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     ("refuse", "between-one", "a star between a moon", {}, [], True),
     ("refuse", "between-one", "a heart in between one square", {}, [], True),
 ]
+
+# Layout rows written after the held-out rows were frozen (issue 14, point 6), in wordings of
+# their own: every one is a dev row, so adding them leaves the frozen held-out file unchanged.
+LAYOUTS_AFTER_FREEZE: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
+    # -- put / place / imperative ---------------------------------------------------------------------
+    ("request", "put-x-rel-y", "put a green triangle above two yellow circles", {"triangle": 1, "circle": 2}, [["triangle", "above", "circle"]], False),
+    ("request", "put-x-rel-y", "put the circle to the left of the square", {"circle": 1, "square": 1}, [["circle", "left_of", "square"]], False),
+    ("request", "put-x-rel-y", "place a box under the ball", {"box": 1, "ball": 1}, [["box", "below", "ball"]], False),
+    ("request", "id-like", "I'd like a pair of rings under a star", {"ring": 2, "star": 1}, [["ring", "below", "star"]], False),
+    ("request", "id-like", "i want 2 stars at the top and 3 squares at the bottom", {"star": 2, "square": 3}, [["star", "above", "square"]], False),
+    ("request", "id-like", "I would like an ellipse next to a rectangle", {"ellipse": 1, "rectangle": 1}, [["ellipse", "next_to", "rectangle"]], False),
+    ("request", "question", "can you draw two balls next to a box?", {"ball": 2, "box": 1}, [["ball", "next_to", "box"]], False),
+    ("request", "question", "could you make a picture with a heart over a diamond?", {"heart": 1, "diamond": 1}, [["heart", "above", "diamond"]], False),
+    ("request", "question", "can I get four rings around a star?", {"ring": 4, "star": 1}, [], False),
+    ("request", "show-me", "show me three rings stacked on top of each other", {"ring": 3}, [], False),
+    ("request", "show-me", "show me a dozen dots above a rectangle", {"dot": 12, "rectangle": 1}, [["dot", "above", "rectangle"]], False),
+    ("request", "with-it", "could you draw a yellow star with two blue circles below it?", {"star": 1, "circle": 2}, [["circle", "below", "star"]], False),
+    ("request", "with-it", "two boxes with a ball between them", {"box": 2, "ball": 1}, [["ball", "between", "box", "box"]], False),
+    ("request", "with-it", "a big square with a small circle inside it", {"square": 1, "circle": 1}, [["circle", "inside", "square"]], False),
+    # -- statements ---------------------------------------------------------------------------------
+    ("statement", "participle", "a black cat sitting on top of a red box", {"cat": 1, "box": 1}, [["cat", "above", "box"]], False),
+    ("statement", "participle", "a kite flying high above two trees", {"kite": 1, "tree": 2}, [["kite", "above", "tree"]], False),
+    ("statement", "participle", "a ball sitting between a box and a ring", {"ball": 1, "box": 1, "ring": 1}, [["ball", "between", "box", "ring"]], False),
+    ("statement", "is-are", "a triangle is above the circle", {"triangle": 1, "circle": 1}, [["triangle", "above", "circle"]], False),
+    ("statement", "is-are", "there are two squares below a star", {"square": 2, "star": 1}, [["square", "below", "star"]], False),
+    ("statement", "is-are", "the ball is under a table", {"ball": 1, "table": 1}, [["ball", "below", "table"]], False),
+    ("statement", "on", "a cube on a table", {"cube": 1, "table": 1}, [["cube", "above", "table"]], False),
+    # -- relations ----------------------------------------------------------------------------------
+    ("relation", "diagonal", "a square to the upper left of a circle", {"square": 1, "circle": 1}, [["square", "above", "circle"], ["square", "left_of", "circle"]], False),
+    ("relation", "diagonal", "a circle to the lower right of a star", {"circle": 1, "star": 1}, [["circle", "below", "star"], ["circle", "right_of", "star"]], False),
+    ("relation", "bare-side", "a square right of a circle", {"square": 1, "circle": 1}, [["square", "right_of", "circle"]], False),
+    ("relation", "bare-side", "a circle on the right side of a square", {"circle": 1, "square": 1}, [["circle", "right_of", "square"]], False),
+    ("relation", "beneath-beside", "a triangle beneath a pair of stars", {"triangle": 1, "star": 2}, [["triangle", "below", "star"]], False),
+    ("relation", "beneath-beside", "a couple of boxes beside a lamp", {"box": 2, "lamp": 1}, [["box", "next_to", "lamp"]], False),
+    ("relation", "in", "a circle in a square", {"circle": 1, "square": 1}, [["circle", "inside", "square"]], False),
+    ("relation", "depth", "a ball in front of a box", {"ball": 1, "box": 1}, [], False),
+    ("relation", "depth", "a box behind a ball", {"box": 1, "ball": 1}, [], False),
+    ("relation", "each-other", "a square and a circle next to each other", {"square": 1, "circle": 1}, [["square", "next_to", "circle"]], False),
+    # -- several relations in one sentence ----------------------------------------------------------
+    ("several", "shared-anchor", "a star left of a circle and a square right of the circle", {"star": 1, "circle": 1, "square": 1}, [["star", "left_of", "circle"], ["square", "right_of", "circle"]], False),
+    ("several", "shared-anchor", "an ellipse below a triangle, and a star to the right of the triangle", {"ellipse": 1, "triangle": 1, "star": 1}, [["ellipse", "below", "triangle"], ["star", "right_of", "triangle"]], False),
+    ("several", "shared-anchor", "a sun above a house and a dog next to the house", {"sun": 1, "house": 1, "dog": 1}, [["sun", "above", "house"], ["dog", "next_to", "house"]], False),
+    ("several", "shared-anchor", "a dog to the right of a cat, a bird above the cat", {"dog": 1, "cat": 1, "bird": 1}, [["dog", "right_of", "cat"], ["bird", "above", "cat"]], False),
+    ("several", "chain", "a circle above a square above a triangle", {"circle": 1, "square": 1, "triangle": 1}, [["circle", "above", "square"], ["square", "above", "triangle"]], False),
+    ("several", "chain", "a star on top of a box on top of a ball", {"star": 1, "box": 1, "ball": 1}, [["star", "above", "box"], ["box", "above", "ball"]], False),
+    ("several", "which", "a star next to a circle, which is above a square", {"star": 1, "circle": 1, "square": 1}, [["star", "next_to", "circle"], ["circle", "above", "square"]], False),
+    ("several", "three-regions", "a blue rectangle on the left, a yellow ellipse in the middle and a red triangle on the right", {"rectangle": 1, "ellipse": 1, "triangle": 1}, [["rectangle", "left_of", "ellipse"], ["ellipse", "left_of", "triangle"]], False),
+    ("several", "corners", "a star in the top left corner and a moon in the bottom right corner", {"star": 1, "moon": 1}, [["star", "above", "moon"], ["star", "left_of", "moon"]], False),
+    ("several", "regions-counts", "a pair of squares on the right and a triangle on the left", {"square": 2, "triangle": 1}, [["triangle", "left_of", "square"]], False),
+    # -- counts, plurals, lists -----------------------------------------------------------------------
+    ("counts", "row", "three hearts in a row", {"heart": 3}, [], False),
+    ("counts", "row", "a circle, a square and a triangle side by side", {"circle": 1, "square": 1, "triangle": 1}, [["circle", "next_to", "square"], ["square", "next_to", "triangle"]], False),
+    ("counts", "same-noun-colours", "a red ball, a blue ball and a green box", {"ball": 2, "box": 1}, [], False),
+    ("counts", "same-noun-colours", "a red circle and a blue circle above a square", {"circle": 2, "square": 1}, [["circle", "above", "square"]], False),
+    ("counts", "bare", "draw 5 circles", {"circle": 5}, [], False),
+    ("counts", "bare", "a lone triangle", {"triangle": 1}, [], False),
+    ("counts", "bare", "a single square", {"square": 1}, [], False),
+    ("counts", "lists", "4 squares and 2 triangles", {"square": 4, "triangle": 2}, [], False),
+    ("counts", "lists", "eight stars and one moon", {"star": 8, "moon": 1}, [], False),
+    ("counts", "lists", "seven balls plus a box", {"ball": 7, "box": 1}, [], False),
+    ("counts", "phrases", "two dozen dots", {"dot": 24}, [], False),
+    ("counts", "phrases", "a few circles under a rectangle", {"circle": 3, "rectangle": 1}, [["circle", "below", "rectangle"]], False),
+    ("counts", "related-counts", "3 stars above 3 circles", {"star": 3, "circle": 3}, [["star", "above", "circle"]], False),
+    ("counts", "related-counts", "six tiny squares below a big circle", {"square": 6, "circle": 1}, [["square", "below", "circle"]], False),
+    # -- typos and casing -----------------------------------------------------------------------------
+    ("noise", "typo", "two circels above a sqaure", {"circle": 2, "square": 1}, [["circle", "above", "square"]], False),
+    ("noise", "typo", "a trianlge next too a star", {"triangle": 1, "star": 1}, [["triangle", "next_to", "star"]], False),
+    ("noise", "casing", "Three Red Balls Below A Green Star", {"ball": 3, "star": 1}, [["ball", "below", "star"]], False),
+    # -- refusals -----------------------------------------------------------------------------------
+    ("refuse", "contradiction", "a ball above a box and below the box", {}, [], True),
+    ("refuse", "contradiction", "a square inside a circle inside the square", {}, [], True),
+    ("refuse", "dangling-relation", "a star above", {}, [], True),
+    ("refuse", "dangling-relation", "two circles next to", {}, [], True),
+    ("refuse", "too-many", "forty circles", {}, [], True),
+]
 # fmt: on
 
 
@@ -341,9 +418,12 @@ def edit_rows() -> list[dict[str, Any]]:
 
 
 def layout_rows() -> list[dict[str, Any]]:
+    """LAYOUTS' rows (ids y001...), then the rows written after the freeze (ids ya001...)."""
     rows = []
-    for index, (category, phrasing, text, counts, relations, refuse) in enumerate(LAYOUTS, 1):
-        row: dict[str, Any] = {"id": f"y{index:03d}", "category": category, "phrasing": phrasing}
+    numbered = [(f"y{i:03d}", spec) for i, spec in enumerate(LAYOUTS, 1)]
+    numbered += [(f"ya{i:03d}", spec) for i, spec in enumerate(LAYOUTS_AFTER_FREEZE, 1)]
+    for row_id, (category, phrasing, text, counts, relations, refuse) in numbered:
+        row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(instruction=text, counts=counts, relations=relations)
         if refuse:
             row["refuse"] = True
@@ -362,6 +442,7 @@ def main() -> int:
         (layout_rows(), LAYOUTS, LAYOUT_DEV, LAYOUT_HELD),
     ):
         dev, held = _split(source)
+        dev += range(len(source), len(rows))  # rows written after the freeze are all dev
         dev_path.write_text(_lines(rows, dev))
         frozen = _lines(rows, held)
         if not held_path.exists():
