@@ -136,6 +136,12 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     r"^one more like (?:that|this|it)$", _I),
          lambda m: "make a variation of it"),
     ]  # fmt: skip
+    if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
+        rules.append((
+            re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|want|need)|(?:can|could|may) i "
+                       r"(?:get|have|see)|there (?:is|are))\s+(?!to\b)(.+)$", _I),
+            lambda m: f"draw {m.group(1)}",
+        ))  # fmt: skip
     if audio is not None:  # "the song", "the sound" when exactly one sound is attached
         rules.append((
             re.compile(r"^(.*?)\bthe (?:song|sound|music|track|audio|recording|clip)\b(?! of)(.*)$", _I),

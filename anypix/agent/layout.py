@@ -5,8 +5,9 @@ relations.
 three blobs in a band above one blob. The solver orders objects along x by left/right/between/
 next-to relations and canvas regions ("on the left"), along y by above/below, gives each object
 an equal share of its row or column ("prefer objects to be large", as BlobGEN's prompt asks) and
-spreads repeated objects across their share; an object *inside* another ("a star in a ring") is
-drawn smaller at its container's centre. It is exact about counts and relations by construction,
+spreads repeated objects across their share in a near-square grid (a row for "in a row", a
+column for "stacked"); an object *inside* another ("a star in a ring") is drawn smaller at its
+container's centre, objects *around* another ("six chairs around a table") on a ring about it. It is exact about counts and relations by construction,
 and refuses what no layout can satisfy (a star above a moon above the star, more objects than
 blobs can hold) with a :class:`LayoutError` that says why. The LLM path (BlobGEN's CSS prompt,
 see ``planner.py``) is measured against it in ``benchmarks/planner.py``.
@@ -14,6 +15,7 @@ see ``planner.py``) is measured against it in ``benchmarks/planner.py``.
 
 from __future__ import annotations
 
+import math
 import re
 
 from anypix.agent.scene import REGION_WORDS, REGIONS, SceneGraph, SceneObject, scene_graph, singular
@@ -31,59 +33,77 @@ __all__ = [
 ]
 
 MAX_BLOBS = 32  # more objects than this are a texture or a crowd, not a blob layout
+_HUB = 0.4  # an object with others around it keeps this much of its size, to leave them room
 
 
 # -- solving ----------------------------------------------------------------------------------------
 
 
-def _containers(graph: SceneGraph) -> dict[str, str]:
-    """Inner object -> the object it is inside ("a star in a ring")."""
-    inner: dict[str, str] = {}
+def _satellites(graph: SceneGraph, relation: str) -> dict[str, str]:
+    """Object -> the object it is drawn at ("a star in a ring": inside; "rings around a star":
+    around). An object inside one that is inside it is refused."""
+    held: dict[str, str] = {}
     for a, rel, b, _ in graph.relations:
-        if rel == "inside" and a != b and a not in inner and inner.get(b) != a:
-            inner[a] = b
-    return inner
+        if rel != relation or a == b or a in held:
+            continue
+        holder = b
+        for _ in range(len(held) + 1):
+            if holder == a:
+                raise LayoutError(
+                    f"the {_noun(graph, a)} and the {_noun(graph, b)} are each {relation} the other",
+                    "say which one holds the other, e.g. 'a star in a ring'",
+                )
+            holder = held.get(holder, holder)
+        held[a] = b
+    return held
 
 
-def _orders(graph: SceneGraph, inner: dict[str, str]) -> tuple[dict[str, int], dict[str, int]]:
+def _noun(graph: SceneGraph, key: str) -> str:
+    found = graph.find(key)
+    return found.noun if found is not None else key
+
+
+def _orders(graph: SceneGraph, held: dict[str, str]) -> tuple[dict[str, int], dict[str, int]]:
     """Layer of each object along x (left to right) and y (top to bottom): longest paths. An
-    object inside another takes its container's place in every relation."""
+    object drawn at another (inside or around it) takes its place in every relation."""
     xs: list[tuple[str, str]] = []
     ys: list[tuple[str, str]] = []
 
-    def outer(noun: str) -> str:
-        for _ in range(len(inner) + 1):
-            noun = inner.get(noun, noun)
-        return noun
+    def outer(key: str) -> str:
+        for _ in range(len(held) + 1):
+            key = held.get(key, key)
+        return key
 
     for a, rel, b, c in graph.relations:
         a, b = outer(a), outer(b)
-        if rel == "left_of":
+        if rel in ("left_of", "next_to"):
             xs.append((a, b))
         elif rel == "right_of":
             xs.append((b, a))
-        elif rel in ("above", "on"):
+        elif rel in ("above", "on", "in_front_of"):
             ys.append((a, b))
-        elif rel == "below":
+        elif rel in ("below", "behind"):
             ys.append((b, a))
-        elif rel == "next_to":
-            xs.append((a, b))
-        elif rel in ("in_front_of", "behind"):
-            ys.append((b, a) if rel == "behind" else (a, b))
         elif rel == "between" and c is not None and outer(c) != b:
             xs += [(b, a), (a, outer(c))]
-    nouns = [o.noun for o in graph.objects if o.noun not in inner]
-    return _layers(nouns, xs, "both left and right of"), _layers(nouns, ys, "both above and below")
+    keys = [o.key for o in graph.objects if o.key not in held]
+    names = {o.key: o.noun for o in graph.objects}
+    return (
+        _layers(keys, xs, "both left and right of", names),
+        _layers(keys, ys, "both above and below", names),
+    )
 
 
-def _layers(nouns: list[str], edges: list[tuple[str, str]], sides: str) -> dict[str, int]:
+def _layers(
+    keys: list[str], edges: list[tuple[str, str]], sides: str, names: dict[str, str]
+) -> dict[str, int]:
     """Longest-path layers (Bellman-Ford style); a cycle ("a star above a moon and the moon
     above the star") is a contradiction, refused with the objects on it."""
-    layer = dict.fromkeys(nouns, 0)
+    layer = dict.fromkeys(keys, 0)
     for a, b in edges:
         if a == b:
             raise LayoutError(
-                f"the {a} cannot be on one side of itself",
+                f"the {names.get(a, a)} cannot be on one side of itself",
                 "relate it to another object, e.g. 'a circle to the left of a square'",
             )
     edges = [(a, b) for a, b in edges if a in layer and b in layer]
@@ -94,7 +114,7 @@ def _layers(nouns: list[str], edges: list[tuple[str, str]], sides: str) -> dict[
             return layer
         for a, b in stretched:
             layer[b] = max(layer[b], layer[a] + 1)
-    cycle = list(dict.fromkeys(n for edge in stretched for n in edge))
+    cycle = list(dict.fromkeys(names.get(k, k) for edge in stretched for k in edge))
     raise LayoutError(
         f"the description puts {' and '.join(f'the {n}' for n in cycle)} {sides} each other",
         "keep one order, e.g. 'a star above a moon' without 'the moon above the star'",
@@ -104,15 +124,15 @@ def _layers(nouns: list[str], edges: list[tuple[str, str]], sides: str) -> dict[
 def _side_by_side(graph: SceneGraph) -> SceneGraph:
     """Objects nothing places ("a cube and an umbrella") stand next to the object listed before
     them, instead of all filling the middle of the canvas."""
-    related = {noun for a, _, b, c in graph.relations for noun in (a, b, c)}
-    free = [o for o in graph.objects[1:] if o.noun not in related and o.region == (None, None)]
+    related = {key for a, _, b, c in graph.relations for key in (a, b, c)}
+    free = [o for o in graph.objects[1:] if o.key not in related and o.region == (None, None)]
     if not free:
         return graph
-    order = [o.noun for o in graph.objects]
+    order = [o.key for o in graph.objects]
     extra: list[tuple[str, str, str, str | None]] = [
-        (order[order.index(o.noun) - 1], "next_to", o.noun, None) for o in free
+        (order[order.index(o.key) - 1], "next_to", o.key, None) for o in free
     ]
-    return SceneGraph(graph.objects, graph.relations + extra, graph.row)
+    return SceneGraph(graph.objects, graph.relations + extra, graph.arrangement)
 
 
 def solve(graph: SceneGraph) -> list[Blob]:
@@ -124,44 +144,85 @@ def solve(graph: SceneGraph) -> list[Blob]:
             "ask for fewer, or describe them as a pattern, e.g. 'a sky full of stars'",
         )
     graph = _side_by_side(graph)
-    inner = _containers(graph)
-    x_layer, y_layer = _orders(graph, inner)
+    inner, around = _satellites(graph, "inside"), _satellites(graph, "around")
+    held = {**around, **inner}
+    x_layer, y_layer = _orders(graph, held)
     nx = max(x_layer.values(), default=0) + 1
     ny = max(y_layer.values(), default=0) + 1
     # "a tower between two houses": the tower takes the middle third, a house each outer third
     flanked = {a: b for a, rel, b, c in graph.relations if rel == "between" and b == c}
     placed: dict[str, list[Blob]] = {}
     for obj in graph.objects:
-        if obj.noun in inner:
+        if obj.key in held:
             continue
-        x0, x1 = _span(x_layer[obj.noun], nx, obj.region[0], _related(graph, obj.noun, "x"))
-        if obj.noun in flanked:
+        x0, x1 = _span(x_layer[obj.key], nx, obj.region[0], _related(graph, obj.key, "x"))
+        if obj.key in flanked:
             x0, x1 = 1 / 3, 2 / 3
-        elif obj.noun in flanked.values():
+        elif obj.key in flanked.values():
             x0, x1 = 0.0, 1.0
-        y0, y1 = _span(y_layer[obj.noun], ny, obj.region[1], _related(graph, obj.noun, "y"))
-        placed[obj.noun] = _spread(obj, (x0, y0, x1, y1), graph.row, obj.noun in flanked.values())
-    pending = [obj for obj in graph.objects if obj.noun in inner]
-    while pending:  # an inner object is drawn at its container's centre, containers first
-        ready = [obj for obj in pending if inner[obj.noun] in placed]
+        y0, y1 = _span(y_layer[obj.key], ny, obj.region[1], _related(graph, obj.key, "y"))
+        flanking = obj.key in flanked.values()
+        placed[obj.key] = _spread(obj, (x0, y0, x1, y1), graph.arrangement, flanking)
+    _place_held(graph, held, around, placed)
+    return _labelled(graph, placed)
+
+
+def _place_held(
+    graph: SceneGraph, held: dict[str, str], around: dict[str, str], placed: dict[str, list[Blob]]
+) -> None:
+    """Objects inside or around another, holders first: inside at the holder's centre, around on
+    a ring about the holder (which shrinks to leave them room)."""
+    pending = [obj for obj in graph.objects if obj.key in held]
+    shrunk: set[str] = set()
+    while pending:
+        ready = [obj for obj in pending if held[obj.key] in placed]
         if not ready:
             raise LayoutError(
                 f"the {', '.join(o.noun for o in pending)} are each inside the other",
                 "say which one holds the other, e.g. 'a star in a ring'",
             )
         for obj in ready:
-            placed[obj.noun] = _inside(obj, placed[inner[obj.noun]][0])
+            holder = held[obj.key]
+            if obj.key in around:
+                if holder not in shrunk:
+                    placed[holder] = [_shrunk(b, _HUB) for b in placed[holder]]
+                    shrunk.add(holder)
+                placed[obj.key] = _around(obj, placed[holder][0])
+            else:
+                placed[obj.key] = _inside(obj, placed[holder][0])
             pending.remove(obj)
-    return [blob for obj in graph.objects for blob in placed[obj.noun]]
+
+
+def _labelled(graph: SceneGraph, placed: dict[str, list[Blob]]) -> list[Blob]:
+    """Blobs in the order objects were named, labelled "ball" or "ball1", "ball2"... across
+    every object of that noun ("a red ball and a blue ball" are ball1 and ball2)."""
+    totals: dict[str, int] = {}
+    for obj in graph.objects:
+        totals[obj.noun] = totals.get(obj.noun, 0) + obj.count
+    seen: dict[str, int] = {}
+    blobs = []
+    for obj in graph.objects:
+        for blob in placed[obj.key]:
+            seen[obj.noun] = seen.get(obj.noun, 0) + 1
+            label = obj.noun if totals[obj.noun] == 1 else f"{obj.noun}{seen[obj.noun]}"
+            label = re.sub(r"[^A-Za-z0-9_\-]", "", label)[:32] or "object"
+            blobs.append(blob.model_copy(update={"label": label}))
+    return blobs
 
 
 def _spread(
-    obj: SceneObject, box: tuple[float, float, float, float], row: bool, flanking: bool
-) -> list[Blob]:
-    """obj.count blobs spread over their share of the canvas, in a grid of cells."""
+    obj: SceneObject, box: tuple[float, float, float, float], arrangement: str | None,
+    flanking: bool,
+) -> list[Blob]:  # fmt: skip
+    """obj.count blobs spread over their share of the canvas, in a grid of cells as near square
+    as the share allows (one row for "in a row", one column for "stacked")."""
     x0, y0, x1, y1 = box
-    cols = obj.count if row or obj.count <= 3 or (y1 - y0) < (x1 - x0) else 2
-    cols = min(cols, obj.count)
+    if arrangement == "column":
+        cols = 1
+    elif arrangement == "row" or obj.count <= 3:
+        cols = obj.count
+    else:
+        cols = max(1, min(obj.count, round(math.sqrt(obj.count * (x1 - x0) / (y1 - y0)))))
     rows = -(-obj.count // cols)
     blobs = []
     for index in range(obj.count):
@@ -171,7 +232,7 @@ def _spread(
         if flanking and obj.count == 2:
             cw, cx = 1 / 3, (1 / 6, 5 / 6)[index]
         a, b = 0.46 * max(cw, ch), 0.46 * min(cw, ch)
-        blobs.append(_blob(obj, index, cx, cy, min(a, 0.45), min(b, 0.45), cw >= ch))
+        blobs.append(_blob(obj, cx, cy, min(a, 0.45), min(b, 0.45), cw >= ch))
     return blobs
 
 
@@ -184,16 +245,34 @@ def _inside(obj: SceneObject, container: Blob) -> list[Blob]:
         offset = (index - (obj.count - 1) / 2) * 2 * a
         cx = container.cx + (offset if horizontal else 0.0)
         cy = container.cy + (0.0 if horizontal else offset)
-        blobs.append(_blob(obj, index, cx, cy, max(a, b), min(a, b), horizontal))
+        blobs.append(_blob(obj, cx, cy, max(a, b), min(a, b), horizontal))
     return blobs
 
 
-def _blob(obj: SceneObject, index: int, cx: float, cy: float, a: float, b: float,
-          horizontal: bool) -> Blob:  # fmt: skip
-    label = obj.noun if obj.count == 1 else f"{obj.noun}{index + 1}"
+def _around(obj: SceneObject, hub: Blob) -> list[Blob]:
+    """obj.count blobs on a ring about ``hub`` (already shrunk to _HUB of its share), each as
+    large as fits without touching the hub or its neighbours."""
+    horizontal = hub.angle < 45 or hub.angle > 135
+    wide, tall = (hub.a, hub.b) if horizontal else (hub.b, hub.a)
+    rx, ry = wide / _HUB * 0.85, tall / _HUB * 0.85  # most of the hub's share before shrinking
+    radius = min(rx, ry)
+    size = 0.9 * min(radius * math.sin(math.pi / max(obj.count, 2)), radius - max(hub.a, hub.b))
+    blobs = []
+    for index in range(obj.count):
+        angle = 2 * math.pi * index / obj.count - math.pi / 2  # the first one at the top
+        cx, cy = hub.cx + rx * math.cos(angle), hub.cy + ry * math.sin(angle)
+        blobs.append(_blob(obj, cx, cy, size, size, True))
+    return blobs
+
+
+def _shrunk(blob: Blob, factor: float) -> Blob:
+    return blob.model_copy(update={"a": blob.a * factor, "b": blob.b * factor})
+
+
+def _blob(obj: SceneObject, cx: float, cy: float, a: float, b: float, horizontal: bool) -> Blob:
     return Blob(
         description=obj.description,
-        label=re.sub(r"[^A-Za-z0-9_\-]", "", label)[:32] or "object",
+        label=re.sub(r"[^A-Za-z0-9_\-]", "", obj.noun)[:32] or "object",
         cx=min(max(cx, 0.0), 1.0),
         cy=min(max(cy, 0.0), 1.0),
         a=a,
@@ -202,12 +281,13 @@ def _blob(obj: SceneObject, index: int, cx: float, cy: float, a: float, b: float
     )
 
 
-def _related(graph: SceneGraph, noun: str, axis: str) -> bool:
+def _related(graph: SceneGraph, key: str, axis: str) -> bool:
     horizontal = {"left_of", "right_of", "between", "next_to"}
     return any(
-        noun in (a, b, c) and rel != "inside" and ((rel in horizontal) == (axis == "x"))
+        key in (a, b, c) and rel not in ("inside", "around")
+        and ((rel in horizontal) == (axis == "x"))
         for a, rel, b, c in graph.relations
-    )
+    )  # fmt: skip
 
 
 def _span(layer: int, layers: int, region: float | None, related: bool) -> tuple[float, float]:

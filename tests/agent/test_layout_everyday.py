@@ -1,0 +1,140 @@
+"""Layouts from descriptions as people write them: chains, back-references, diagonals, the same
+noun twice, counts in phrases, slips, arrangements, and refusals that say why."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from anypix.agent.layout import scene_blobs, scene_graph
+from anypix.agent.planner import Planner
+from anypix.errors import LayoutError
+from anypix.plan import Blob
+
+
+def by_noun(blobs: list[Blob], noun: str) -> list[Blob]:
+    return [b for b in blobs if b.label.rstrip("0123456789") == noun]
+
+
+def one(blobs: list[Blob], noun: str) -> Blob:
+    found = by_noun(blobs, noun)
+    assert len(found) == 1, f"expected one {noun}, got {[b.label for b in blobs]}"
+    return found[0]
+
+
+def test_a_diagonal_relation_is_both_of_its_sides() -> None:
+    blobs = scene_blobs("a moon to the upper right of a house")
+    moon, house = one(blobs, "moon"), one(blobs, "house")
+    assert moon.cx > house.cx and moon.cy < house.cy
+    lower = scene_blobs("a mouse below and to the left of a shelf")
+    assert one(lower, "mouse").cx < one(lower, "shelf").cx
+    assert one(lower, "mouse").cy > one(lower, "shelf").cy
+
+
+def test_a_chain_of_relations_keeps_every_object() -> None:
+    blobs = scene_blobs("a cup above a saucer above a tray")
+    cup, saucer, tray = (one(blobs, n) for n in ("cup", "saucer", "tray"))
+    assert cup.cy < saucer.cy < tray.cy
+
+
+def test_a_part_that_starts_with_a_relation_is_about_the_previous_subject() -> None:
+    blobs = scene_blobs("a lamp above a desk and right of the chair")
+    lamp = one(blobs, "lamp")
+    assert lamp.cy < one(blobs, "desk").cy and lamp.cx > one(blobs, "chair").cx
+    leading = scene_blobs("on a shelf, three jars")
+    assert all(jar.cy < one(leading, "shelf").cy for jar in by_noun(leading, "jar"))
+    assert len(by_noun(leading, "jar")) == 3
+
+
+def test_which_is_relates_the_object_named_just_before() -> None:
+    graph = scene_graph("a kite next to a cloud, which is above a hill")
+    assert ("kite", "next_to", "cloud", None) in graph.relations
+    assert ("cloud", "above", "hill", None) in graph.relations
+
+
+def test_it_and_them_point_back_to_what_the_sentence_is_about() -> None:
+    table = scene_blobs("a table with two mugs on it")
+    mugs = by_noun(table, "mug")
+    assert len(mugs) == 2 and all(m.cy < one(table, "table").cy for m in mugs)
+    hammock = scene_blobs("two trees with a hammock between them")
+    trees, middle = by_noun(hammock, "tree"), one(hammock, "hammock")
+    assert len(trees) == 2 and min(t.cx for t in trees) < middle.cx < max(t.cx for t in trees)
+    pair = scene_blobs("a bench on the left, a bin on the right and a lamp between them")
+    assert one(pair, "bench").cx < one(pair, "lamp").cx < one(pair, "bin").cx
+
+
+def test_the_same_noun_in_two_colours_is_two_objects_and_the_names_one() -> None:
+    blobs = scene_blobs("a green cube and an orange cube")
+    cubes = by_noun(blobs, "cube")
+    assert sorted(b.description for b in cubes) == ["green cube", "orange cube"]
+    assert len({b.label for b in cubes}) == 2
+    graph = scene_graph("a star above a moon and the moon left of a sun")
+    assert [o.noun for o in graph.objects] == ["star", "moon", "sun"]
+
+
+@pytest.mark.parametrize(
+    ("text", "noun", "count"),
+    [("two dozen beads", "bead", 24), ("three pairs of socks", "sock", 6),
+     ("a couple of rings", "ring", 2), ("a few pebbles", "pebble", 3), ("a lone tree", "tree", 1),
+     ("nine cones plus a cube", "cone", 9)],
+)  # fmt: skip
+def test_counting_phrases(text: str, noun: str, count: int) -> None:
+    assert len(by_noun(scene_blobs(text), noun)) == count
+
+
+def test_one_slip_in_a_shape_or_relation_word_is_read_as_meant() -> None:
+    blobs = scene_blobs("a trinagle bellow a cirlce")
+    assert one(blobs, "triangle").cy > one(blobs, "circle").cy
+    beside = scene_blobs("two hexagnos next too a star")
+    assert len(by_noun(beside, "hexagon")) == 2 and by_noun(beside, "star")
+
+
+def test_linking_words_and_frames_are_not_objects() -> None:
+    sitting = scene_blobs("a cat is sitting right on top of a box")
+    assert one(sitting, "cat").cy < one(sitting, "box").cy
+    framed = scene_blobs("a picture with a heart over a diamond")
+    assert {b.label for b in framed} == {"heart", "diamond"}
+
+
+def test_stacked_objects_stand_in_one_column_and_around_makes_a_ring() -> None:
+    stack = scene_blobs("four blocks stacked on top of each other")
+    assert len({round(b.cx, 3) for b in stack}) == 1
+    assert [b.cy for b in stack] == sorted(b.cy for b in stack) and len(stack) == 4
+    ring = scene_blobs("six chairs around a table")
+    table, chairs = one(ring, "table"), by_noun(ring, "chair")
+    assert len(chairs) == 6
+    assert all(math.dist((c.cx, c.cy), (table.cx, table.cy)) > table.a + c.a for c in chairs)
+    assert abs(sum(c.cx for c in chairs) / 6 - table.cx) < 0.02
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("a vase next to", "does not say what it is next to"),
+        ("below a shelf", "says where but not what is there"),
+        ("a square inside a circle inside the square", "each inside the other"),
+        ("a box above a ball and below the ball", "both above and below"),
+        ("a lamp between them", "'between' needs two"),
+    ],
+)
+def test_what_no_layout_can_show_is_refused_with_the_reason(text: str, reason: str) -> None:
+    with pytest.raises(LayoutError, match=reason):
+        scene_blobs(text)
+
+
+def test_a_relation_word_used_as_an_adverb_relates_nothing() -> None:
+    assert [b.label for b in scene_blobs("a dog running around")] == ["dog"]
+    assert [b.label for b in scene_blobs("a robin in the sky")] == ["robin"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I'd like three stars above a moon", "can I get three stars above a moon?",
+     "there are three stars above a moon", "i want three stars above a moon"],
+)  # fmt: skip
+def test_a_wish_on_an_empty_canvas_is_a_new_picture(text: str) -> None:
+    plan = Planner(None).plan(text, {}).plan
+    assert [op.op for op in plan.ops] == ["generate"]
+    stars, moon = by_noun(plan.blobs, "star"), one(plan.blobs, "moon")
+    assert len(stars) == 3 and all(s.cy < moon.cy for s in stars)
