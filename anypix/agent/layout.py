@@ -255,8 +255,8 @@ def _around(obj: SceneObject, hub: Blob) -> list[Blob]:
     horizontal = hub.angle < 45 or hub.angle > 135
     wide, tall = (hub.a, hub.b) if horizontal else (hub.b, hub.a)
     rx, ry = wide / _HUB * 0.85, tall / _HUB * 0.85  # most of the hub's share before shrinking
-    radius = min(rx, ry)
-    size = 0.9 * min(radius * math.sin(math.pi / max(obj.count, 2)), radius - max(hub.a, hub.b))
+    gap = min(rx - wide, ry - tall)  # between the hub's edge and the ring
+    size = 0.9 * min(min(rx, ry) * math.sin(math.pi / max(obj.count, 2)), gap)
     blobs = []
     for index in range(obj.count):
         angle = 2 * math.pi * index / obj.count - math.pi / 2  # the first one at the top

@@ -6,8 +6,9 @@ cat} and relations (balloon above boy), (dog left_of cat). Counts may be digits,
 like any other, while arrangements ("in a row", "stacked") are read as such. A sentence may chain
 relations ("a circle above a square above a triangle"), add one with "which is", start a part
 with a relation ("a ball above a box and below the box") or point back with "it" / "them" ("two
-boxes with a ball between them"). "a red ball and a blue ball" are two objects; "the ball" is
-one mentioned before. What cannot describe any layout (an object left of itself, "between" one
+boxes with a ball between them", "a cake with a candle on top"), put the place first ("at the
+top, a star"), or turn a relation round ("a well surrounded by stones", "a box containing a
+ball"). "a red ball and a blue one" are two objects; "the ball" is one mentioned before. What cannot describe any layout (an object left of itself, "between" one
 thing, a relation with nothing after it) raises :class:`LayoutError` with the reason, rather
 than dropping a word; :mod:`anypix.agent.layout` solves the graph into blobs. The words live in
 :mod:`anypix.agent.scene_words`.
@@ -21,22 +22,24 @@ from dataclasses import dataclass, field
 from anypix.agent.scene_words import (
     ADVERBIAL,
     ARRANGEMENTS,
-    COUNT_MULTIPLIERS,
+    BARE_SIDES,
     COUNT_PHRASES,
     FRAMES,
+    GROUPS,
     LINKING_ADVERBS,
     LINKING_VERBS,
-    NUMBER_SCALES,
-    NUMBER_TENS,
-    NUMBER_UNITS,
     REGION_WORDS,
     REGIONS,
     RELATIONS,
     SETTINGS,
+    alternation,
     fix_slips,
+    number_value,
     singular,
+    take_count,
 )
 from anypix.errors import LayoutError
+from anypix.lexicon import lexicon
 
 __all__ = [
     "COUNT_PHRASES",
@@ -51,54 +54,6 @@ __all__ = [
 ]
 
 Relation = tuple[str, str, str, str | None]  # (a, relation, b, c): keys of SceneGraph.objects
-
-
-def _alternation(words: object) -> str:
-    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))  # type: ignore[call-overload]
-
-
-# -- counts -----------------------------------------------------------------------------------------
-
-_NUMBER_WORD = (
-    rf"(?:(?:{'|'.join(NUMBER_TENS)})(?:[- ](?:{'|'.join(NUMBER_UNITS[1:10])}))?|"
-    rf"{'|'.join(NUMBER_UNITS[::-1])})(?:\s+(?:{'|'.join(NUMBER_SCALES)}))?"
-)
-_COUNT = re.compile(
-    rf"^(?:(\d+)|({_NUMBER_WORD})|({_alternation(COUNT_PHRASES)}))"
-    rf"(?:\s+({_alternation(COUNT_MULTIPLIERS)}))?\s+",
-    re.IGNORECASE,
-)
-
-
-def number_value(words: str) -> int:
-    """ "twenty-one" -> 21, "three hundred" -> 300, "twelve" -> 12."""
-    total = 0
-    for word in re.split(r"[- ]+", words.lower()):
-        if word in NUMBER_SCALES:
-            total = max(total, 1) * NUMBER_SCALES[word]
-        elif word in NUMBER_TENS:
-            total += NUMBER_TENS[word]
-        else:
-            total += NUMBER_UNITS.index(word)
-    return total
-
-
-def take_count(text: str) -> tuple[int | None, str]:
-    """A leading count ("3", "three", "a dozen", "two dozen") and the text after it; None when
-    there is none."""
-    match = _COUNT.match(text)
-    if match is None:
-        return None, text
-    digits, words, phrase, multiplier = match.groups()
-    if digits:
-        count = int(digits)
-    elif words:
-        count = number_value(words)
-    else:
-        count = COUNT_PHRASES[phrase.lower()]
-    if multiplier:
-        count *= COUNT_MULTIPLIERS[multiplier.lower()]
-    return count, text[match.end() :]
 
 
 # -- the scene graph --------------------------------------------------------------------------------
@@ -148,8 +103,13 @@ class SceneGraph:
 _RELATION_WORDS = "|".join(f"(?:{pattern})" for pattern, _ in RELATIONS)
 _RELATION_SPLIT = re.compile(rf"(?<![\w-])({_RELATION_WORDS})(?![\w-])")
 _LINKING = re.compile(
-    rf"\b(?:(?:{LINKING_VERBS})\s+)+(?:(?:{LINKING_ADVERBS})\s+)*(?=(?:{_RELATION_WORDS})\b)"
+    rf"\b(?:(?:{LINKING_VERBS}|{LINKING_ADVERBS})\s+)+(?=(?:{_RELATION_WORDS})\b)"
 )
+_PART_END = r"(?=\s*(?:$|[,;]|\band\b))"
+# "with a tree to the left", "with a ball underneath": the side is the object's before "with"
+_WITH_SIDE = re.compile(rf"\b(with\s+[^,;]+?\s+(?:{alternation(BARE_SIDES)})){_PART_END}")
+_WITH_RELATION = re.compile(rf"\b(with\s+[^,;]+?\s+(?:{_RELATION_WORDS})){_PART_END}")
+_GROUP = re.compile(rf"\ban?\s+({alternation(GROUPS)})\s+of\s+")
 _ARRANGEMENT = {name: re.compile(rf"\b(?:{words})\b") for name, words in ARRANGEMENTS.items()}
 _FRAME = re.compile(
     rf"^(?:me\s+)?(?:(?:an?|the|one)\s+)?(?:{FRAMES})\s+(?:of|with|showing|where|in which|that "
@@ -162,13 +122,14 @@ _TRAIL = re.compile(
     rf"{LINKING_VERBS})\b.*$"
 )
 _LEAD = re.compile(
-    r"^(?:(?:and|with|plus|then|also|there (?:is|are)|show|draw|paint|generate|make|put|place|"
-    r"me|please)\s+)+"
+    r"^(?:(?:and|with|plus|then|also|first|next|finally|there (?:is|are)|there's|show|draw|paint|"
+    r"generate|make|put|place|me|please)\s+)+"
 )
 # Parts of a sentence: ", ", "; ", "and", "plus", "while", and "with" when what follows points
 # back ("a star with two circles below it").
 _PARTS = re.compile(r"\s*(?:[,;]|\band\b|\bplus\b|\bwhile\b|\bwith\b(?=[^,;]*\b(?:it|them)\b))\s*")
 _RELATIVE = re.compile(r"^(?:which|that|who)(?:\s+(?:is|are))?\s+")
+_INVERTED = re.compile(r"^(?:it|them)\s+(\S.*)$")
 
 
 def _normalise(description: str) -> str:
@@ -180,8 +141,11 @@ def _normalise(description: str) -> str:
     text = re.sub(r"(?<=\w)\s+(?:that|which|who)\s+(?:is|are)\s+(?=(?:" + _RELATION_WORDS
                   + r")\b)", " ", text)  # fmt: skip
     text = _LINKING.sub("", text)
+    text = re.sub(r"\b(?:to|on|at) (?:its|their) (left|right)\b", r"to the \1 of it", text)
+    text = _WITH_SIDE.sub(r"\1 of it", text)
+    text = _WITH_RELATION.sub(r"\1 it", text)
     # "between a sofa and a plant": that "and" belongs to the relation, not the list
-    return re.sub(r"\b(between\s+[^,;]+?)\s+and\s+", r"\1 & ", text)
+    return re.sub(r"\b((?:between|flanked by)\s+[^,;]+?)\s+and\s+", r"\1 & ", text)
 
 
 def scene_graph(description: str) -> SceneGraph:
@@ -189,6 +153,10 @@ def scene_graph(description: str) -> SceneGraph:
     :class:`LayoutError` for relations that cannot be read as a layout."""
     text = _normalise(description)
     graph = SceneGraph()
+    group = _GROUP.search(text)
+    if group:  # "a row of five stars": five stars in a row
+        graph.arrangement = GROUPS[group.group(1)]
+        text = text[: group.start()] + text[group.end() :]
     for name, pattern in _ARRANGEMENT.items():
         if pattern.search(text):
             graph.arrangement = graph.arrangement or name
@@ -203,16 +171,24 @@ def scene_graph(description: str) -> SceneGraph:
     return graph
 
 
+_REGION = (
+    rf"(?:far\s+|very\s+)?({alternation(REGIONS)})(?:\s+(?:side|corner|edge|half|part))?"
+    rf"(?:\s+of the (?:image|picture|scene|canvas))?"
+)
+_REGION_AFTER = re.compile(rf"(?:\s*,?\s*(?:on|at|in|to|towards)\s+(?:the\s+)?|\s+){_REGION}$")
+_REGION_FIRST = re.compile(rf"^(?:on|at|in|to|towards)\s+the\s+{_REGION}(?:\s*,\s*|\s+|$)")
+
+
 def _absolute(text: str) -> tuple[str, tuple[float | None, float | None]]:
-    """Split "a dog on the left" into ("a dog", region of "left")."""
-    match = re.search(
-        rf"\s*,?\s*(?:on|at|in|to|towards)\s+the\s+(?:far\s+|very\s+)?({_alternation(REGIONS)})"
-        rf"(?:\s+(?:side|corner|edge|half|part))?(?:\s+of the (?:image|picture|scene|canvas))?$",
-        text,
-    )
-    if match is None:
-        return text, (None, None)
-    return text[: match.start()], REGIONS[match.group(1)]
+    """Split "a dog on the left", "at the top a star" or "a circle left" into the object and
+    its canvas region."""
+    after = _REGION_AFTER.search(text)
+    if after is not None:
+        return text[: after.start()], REGIONS[after.group(1)]
+    first = _REGION_FIRST.match(text)
+    if first is not None:
+        return text[first.end() :], REGIONS[first.group(1)]
+    return text, (None, None)
 
 
 class _Reader:
@@ -225,34 +201,45 @@ class _Reader:
         self.last: SceneObject | None = None  # the last object of the previous part
         self.earlier: list[SceneObject] = []  # the objects named before this part
         self.pending: list[str] = []  # "on a table, three apples": the relation waits for them
+        self.region: tuple[float | None, float | None] = (None, None)  # "on the left, a star"
 
     def read(self, part: str) -> None:
         self.earlier = list(self.graph.objects)
         part, region = _absolute(part)
+        if not part.strip():
+            self.region = region if region != (None, None) else self.region
+            return
         relative = _RELATIVE.match(part)
-        if relative:
-            part, subject = part[relative.end() :], self.last
-        else:
-            subject = None
-        pieces = [p.strip(" ,.") for p in _RELATION_SPLIT.split(f"{part}")]
+        part = part[relative.end() :] if relative else part
+        pieces = [p.strip(" ,.") for p in _RELATION_SPLIT.split(part)]
         if len(pieces) > 2 and not pieces[-1] and pieces[-2] in ADVERBIAL:
             pieces = pieces[:-2]  # "a fish swimming around": an adverb, not a relation
-        if pieces[0] and subject is None:
-            subject = self._mention(pieces[0])
-        elif len(pieces) > 1 and subject is None:  # "and below the box": the last subject
-            subject = self.subject
-            if subject is None:
-                self.pending = pieces[1:]
-                return
+        inverted = _INVERTED.match(pieces[2]) if len(pieces) == 3 and not pieces[0] else None
+        if inverted:  # "and to its right a square": the square is right of what came before
+            pieces = [inverted.group(1), pieces[1], "it"]
+        subject = self._subject(pieces, self.last if relative else None)
         if subject is None:
             return
+        region, self.region = (self.region if region == (None, None) else region), (None, None)
         if region != (None, None):
             subject.region = region
         if self.pending:
-            self._chain(subject, self.pending)
-            self.pending = []
+            pending, self.pending = self.pending, []
+            self._chain(subject, pending)
         last = self._chain(subject, pieces[1:])
         self.subject, self.last = subject, last
+
+    def _subject(self, pieces: list[str], relative_to: SceneObject | None) -> SceneObject | None:
+        """What a part is about: the object before "which is"; its first noun phrase; for a
+        part that starts with a relation ("and below the box"), the previous part's subject,
+        or, when there is none yet, the next part's ("on a table, three apples")."""
+        if relative_to is not None:
+            return relative_to
+        if pieces[0]:
+            return self._mention(pieces[0])
+        if len(pieces) > 1 and self.subject is None:
+            self.pending = pieces[1:]
+        return self.subject if len(pieces) > 1 else None
 
     def _chain(self, first: SceneObject, pieces: list[str]) -> SceneObject:
         """ "a circle above a square above a triangle": each relation links its two neighbours."""
@@ -270,8 +257,9 @@ class _Reader:
             other = self._target(current, words, target)
             if other is None:
                 continue
-            for relation in relations:
-                self.graph.relations.append((current.key, relation, other.key, None))
+            for relation in relations:  # "~around": the other way round ("surrounded by")
+                a, b = (other, current) if relation.startswith("~") else (current, other)
+                self.graph.relations.append((a.key, relation.lstrip("~"), b.key, None))
             current = other
         return current
 
@@ -322,6 +310,11 @@ class _Reader:
         if phrase is None:
             return None
         count, noun, description = phrase
+        if noun in ("one", "ones"):  # "a red circle above a blue one"
+            if not self.graph.objects:
+                return None
+            noun = self.graph.objects[-1].noun
+            description = re.sub(r"\bones?$", noun, description)
         known = self.graph.latest(noun)
         if known is not None and count is None:
             return known
@@ -332,12 +325,15 @@ def noun_phrase(text: str) -> tuple[int | None, str, str] | None:
     """(count, head noun, description) of a noun phrase; count None for "the box" or "box";
     None for the setting ("the sky") or no noun at all."""
     text = _LEAD.sub("", text.strip(" ,."))
+    article = re.match(r"an?\s", text) is not None
     count, text = take_count(text)
     text = re.sub(r"^(?:the|this|that|these|those|its|their)\s+", "", text)
     words = re.findall(r"[a-z]+", _TRAIL.sub("", text).strip())
     if not words:
         return None
     noun = singular(words[-1])
-    if noun in SETTINGS or noun in REGIONS:
-        return None
+    # "two squares, one red and one blue": a colour alone names no object ("an orange" does)
+    colour = words[-1] in lexicon()["colors"] and not article
+    if noun in SETTINGS or noun in REGIONS or colour:
+        return None  # "a bird in the sky"
     return count, noun, " ".join(words)

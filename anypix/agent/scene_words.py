@@ -5,6 +5,7 @@ tables; a new word goes in a table here, not in a regex there."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 NUMBER_UNITS = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
@@ -51,7 +52,10 @@ RELATIONS: list[tuple[str, tuple[str, ...]]] = [
     (rf"{_SIDE}right(?:[- ]hand)?(?: side)? of", ("right_of",)),
     (r"on top of|above|over|atop|higher than|up from", ("above",)),
     (r"below|under|underneath|beneath|lower than|down from", ("below",)),
-    (r"in between|between", ("between",)),
+    (r"in between|between|flanked by|sandwiched between", ("between",)),
+    # passive and reversed words: "a circle surrounded by squares" is "squares around a circle"
+    (r"surrounded by|encircled by|ringed by", ("~around",)),
+    (r"containing|enclosing", ("~inside",)),
     (r"next to|beside|alongside|by|near|close to|adjacent to", ("next_to",)),
     (r"in front of", ("in_front_of",)),
     (r"behind|in back of", ("behind",)),
@@ -84,17 +88,26 @@ SETTINGS = {
 FRAMES = (
     r"picture|image|photo|drawing|painting|illustration|scene|canvas|render|composition|portrait"
 )
+# Sides said without their object, which "with" supplies: "a house with a tree to the left".
+BARE_SIDES = ("on top", "in front", "to the left", "to the right", "at the back")
+# Group nouns that say how their members stand: "a row of five stars", "a stack of boxes".
+GROUPS = {
+    "row": "row", "line": "row", "column": "column", "stack": "column", "tower": "column",
+    "pile": "grid", "group": "grid", "cluster": "grid", "bunch": "grid", "ring": "grid",
+    "circle": "grid", "grid": "grid",
+}  # fmt: skip
 # Relation words that are also adverbs, so at the end of a phrase they relate nothing ("a fish
 # swimming around", "a hat with a feather on"); any other relation word there is refused.
 ADVERBIAL = {"around", "behind", "over", "by", "near", "in", "on", "inside", "within", "alongside"}
 # How repeated objects are arranged, and the words that say so.
 ARRANGEMENTS = {
-    "row": r"(?:in|on|arranged in|lined up in)\s+an?\s+(?:row|line)|side by side|in a horizontal "
-    r"line|lined up|next to each other|beside each other|next to one another",
+    "row": r"(?:in|on|arranged in|lined up in|forming)\s+an?\s+(?:row|line)|side by side|"
+    r"in a horizontal line|lined up|next to each other|beside each other|next to one another",
     "column": r"(?:in|arranged in)\s+an?\s+(?:column|vertical line|stack|tower)|stacked(?: up)?"
     r"(?: on top of (?:each other|one another))?|on top of (?:each other|one another)|one above "
     r"the other|one on top of the other",
-    "grid": r"(?:in|arranged in)\s+an?\s+(?:grid|circle|ring|pile)",
+    "grid": r"(?:in|arranged in)\s+an?\s+(?:grid|circle|ring|pile)|(?:forming|making|in the "
+    r"shape of)\s+an?\s+(?:circle|ring|square|triangle|heart|star|grid|pattern)",
 }
 # Shapes and the relation words as typed, for correcting one slip ("circel", "sqaure", "bellow").
 SHAPES = (
@@ -136,10 +149,6 @@ def singular(word: str) -> str:
     return word
 
 
-def is_plural(word: str) -> bool:
-    return singular(word) != word.lower() and word.lower() not in ("sheep", "fish", "deer")
-
-
 def fix_slips(text: str) -> str:
     """Phrase slips ("next too") and one-slip shape or relation words ("circels" -> "circles")."""
     for slip, fixed in PHRASE_SLIPS.items():
@@ -170,3 +179,52 @@ def _one_slip(word: str, known: str) -> bool:
     if len(word) + 1 == len(known) and len(known) >= 6:  # one letter left out
         return any(known[:i] + known[i + 1 :] == word for i in range(len(known)))
     return False
+
+
+def alternation(words: Iterable[str]) -> str:
+    """A regex alternation of literal words, longest first."""
+    return "|".join(sorted(map(re.escape, words), key=len, reverse=True))
+
+
+# -- counts -----------------------------------------------------------------------------------------
+
+_NUMBER_WORD = (
+    rf"(?:(?:{'|'.join(NUMBER_TENS)})(?:[- ](?:{'|'.join(NUMBER_UNITS[1:10])}))?|"
+    rf"{'|'.join(NUMBER_UNITS[::-1])})(?:\s+(?:{'|'.join(NUMBER_SCALES)}))?"
+)
+_COUNT = re.compile(
+    rf"^(?:(\d+)|({_NUMBER_WORD})|({alternation(COUNT_PHRASES)}))"
+    rf"(?:\s+({alternation(COUNT_MULTIPLIERS)}))?\s+",
+    re.IGNORECASE,
+)
+
+
+def number_value(words: str) -> int:
+    """ "twenty-one" -> 21, "three hundred" -> 300, "twelve" -> 12."""
+    total = 0
+    for word in re.split(r"[- ]+", words.lower()):
+        if word in NUMBER_SCALES:
+            total = max(total, 1) * NUMBER_SCALES[word]
+        elif word in NUMBER_TENS:
+            total += NUMBER_TENS[word]
+        else:
+            total += NUMBER_UNITS.index(word)
+    return total
+
+
+def take_count(text: str) -> tuple[int | None, str]:
+    """A leading count ("3", "three", "a dozen", "two dozen") and the text after it; None when
+    there is none."""
+    match = _COUNT.match(text)
+    if match is None:
+        return None, text
+    digits, words, phrase, multiplier = match.groups()
+    if digits:
+        count = int(digits)
+    elif words:
+        count = number_value(words)
+    else:
+        count = COUNT_PHRASES[phrase.lower()]
+    if multiplier:
+        count *= COUNT_MULTIPLIERS[multiplier.lower()]
+    return count, text[match.end() :]

@@ -138,3 +138,49 @@ def test_a_wish_on_an_empty_canvas_is_a_new_picture(text: str) -> None:
     assert [op.op for op in plan.ops] == ["generate"]
     stars, moon = by_noun(plan.blobs, "star"), one(plan.blobs, "moon")
     assert len(stars) == 3 and all(s.cy < moon.cy for s in stars)
+
+
+@pytest.mark.parametrize(
+    ("text", "a", "axis", "sign", "b"),
+    [
+        ("a crate with a lamp on top", "lamp", "cy", -1, "crate"),
+        ("a bench with a cat underneath", "cat", "cy", 1, "bench"),
+        ("a shed with a bike to its right", "bike", "cx", 1, "shed"),
+        ("a shed, and to its left a bike", "bike", "cx", -1, "shed"),
+        ("a lamp directly above a desk", "lamp", "cy", -1, "desk"),
+        ("at the bottom, a ship; at the top, a gull", "gull", "cy", -1, "ship"),
+        ("a cone left, a cube right", "cone", "cx", -1, "cube"),
+    ],
+)
+def test_sides_said_without_their_object_and_regions_said_first(
+    text: str, a: str, axis: str, sign: int, b: str
+) -> None:
+    blobs = scene_blobs(text)
+    assert sign * (getattr(one(blobs, a), axis) - getattr(one(blobs, b), axis)) > 0
+
+
+def test_passive_and_reversed_relation_words() -> None:
+    gate = scene_blobs("a gate flanked by two pillars")
+    pillars = by_noun(gate, "pillar")
+    assert min(p.cx for p in pillars) < one(gate, "gate").cx < max(p.cx for p in pillars)
+    assert ("dot", "inside", "hexagon", None) in scene_graph("a hexagon containing a dot").relations
+    well = scene_blobs("a well surrounded by five stones")
+    assert len(by_noun(well, "stone")) == 5
+    assert all(math.dist((s.cx, s.cy), (one(well, "well").cx, one(well, "well").cy)) > 0.1
+               for s in by_noun(well, "stone"))  # fmt: skip
+
+
+def test_a_group_noun_arranges_its_members() -> None:
+    row = scene_blobs("a row of four cups")
+    assert len(row) == 4 and len({round(b.cy, 3) for b in row}) == 1
+    stack = scene_blobs("a stack of two crates")
+    assert len(stack) == 2 and len({round(b.cx, 3) for b in stack}) == 1
+
+
+def test_one_and_colours_alone_refer_to_the_noun_before() -> None:
+    flags = by_noun(scene_blobs("a green flag and a red one"), "flag")
+    assert sorted(f.description for f in flags) == ["green flag", "red flag"]
+    cups = scene_blobs("two cups, one red and one blue")
+    assert [b.label for b in cups] == ["cup1", "cup2"]
+    fruit = scene_blobs("an orange next to two plums")  # fruit, not colours
+    assert len(by_noun(fruit, "orange")) == 1 and len(by_noun(fruit, "plum")) == 2
