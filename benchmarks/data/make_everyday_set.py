@@ -407,6 +407,19 @@ LAYOUTS_AFTER_FREEZE: list[tuple[str, str, str, dict[str, int], list[list[str]],
     ("request", "theres", "there's a ring under a box", {"ring": 1, "box": 1}, [["ring", "below", "box"]], False),
     ("request", "i-need", "I need two hearts beside a circle", {"heart": 2, "circle": 1}, [["heart", "next_to", "circle"]], False),
     ("refuse", "dangling-relation", "a cube and a ring to the left of", {}, [], True),
+    # -- third batch, written before the third round of reader changes --------------------------------
+    ("order", "from-left-to-right", "a circle, a square and a triangle from left to right", {"circle": 1, "square": 1, "triangle": 1}, [["circle", "left_of", "square"], ["square", "left_of", "triangle"]], False),
+    ("order", "from-top-to-bottom", "a star, a moon and a sun from top to bottom", {"star": 1, "moon": 1, "sun": 1}, [["star", "above", "moon"], ["moon", "above", "sun"]], False),
+    ("order", "x-above-y-below", "a circle above and a square below", {"circle": 1, "square": 1}, [["circle", "above", "square"]], False),
+    ("either-side", "on-either-side-of", "two rings on either side of a star", {"ring": 2, "star": 1}, [["star", "between", "ring", "ring"]], False),
+    ("either-side", "one-on-either-side", "a lamp on either side of a bed", {"lamp": 2, "bed": 1}, [["bed", "between", "lamp", "lamp"]], False),
+    ("several", "two-sides-one-subject", "a box to the left of a ball and to the right of a ring", {"box": 1, "ball": 1, "ring": 1}, [["box", "left_of", "ball"], ["box", "right_of", "ring"]], False),
+    ("several", "between-then-them", "a cross between two circles and a square below them", {"cross": 1, "circle": 2, "square": 1}, [["cross", "between", "circle", "circle"], ["square", "below", "circle"]], False),
+    ("request", "id-love", "I'd love a picture of a moon above a tree", {"moon": 1, "tree": 1}, [["moon", "above", "tree"]], False),
+    ("request", "make-count", "make three squares side by side", {"square": 3}, [], False),
+    ("participle", "nested-tucked", "a circle nested inside a square", {"circle": 1, "square": 1}, [["circle", "inside", "square"]], False),
+    ("participle", "nested-tucked", "a triangle tucked under a rectangle", {"triangle": 1, "rectangle": 1}, [["triangle", "below", "rectangle"]], False),
+    ("passive", "encircling", "a ring encircling a star", {"ring": 1, "star": 1}, [["star", "inside", "ring"]], False),
 ]
 # fmt: on
 
