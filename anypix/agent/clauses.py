@@ -25,6 +25,7 @@ from anypix.agent.phrases import (
     verb_of,
     words,
 )
+from anypix.agent.scene_words import take_count
 
 # -- clause readers ---------------------------------------------------------------------------------
 
@@ -211,7 +212,8 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
         return
     # "make a picture of a cat", "paint a sunset": no image named, so a new one is described
     names_image = ref_names(rest) or re.match(rf"({alternation(words('whole_image'))})\b", lowered)
-    describes = re.match(r"(an?|the|some|\d+|one|two)\b", lowered) and (
+    counted = take_count(lowered)[0] is not None  # "a", "3", "three", "a dozen"
+    describes = (counted or re.match(r"(the|some)\b", lowered)) and (
         not color_split(rest) or re.match(r"an? ", lowered)
     )
     if not names_image and verb in ("make", "paint", "render", "draw") and describes:

@@ -123,14 +123,15 @@ def _layers(
 
 def _side_by_side(graph: SceneGraph) -> SceneGraph:
     """Objects nothing places ("a cube and an umbrella") stand next to the object listed before
-    them, instead of all filling the middle of the canvas."""
+    them (below it for "from top to bottom"), instead of all filling the middle of the canvas."""
     related = {key for a, _, b, c in graph.relations for key in (a, b, c)}
     free = [o for o in graph.objects[1:] if o.key not in related and o.region == (None, None)]
     if not free:
         return graph
     order = [o.key for o in graph.objects]
+    relation = "above" if graph.arrangement == "column" else "next_to"
     extra: list[tuple[str, str, str, str | None]] = [
-        (order[order.index(o.key) - 1], "next_to", o.key, None) for o in free
+        (order[order.index(o.key) - 1], relation, o.key, None) for o in free
     ]
     return SceneGraph(graph.objects, graph.relations + extra, graph.arrangement)
 

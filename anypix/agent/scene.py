@@ -24,6 +24,7 @@ from anypix.agent.scene_words import (
     ARRANGEMENTS,
     BARE_SIDES,
     COUNT_PHRASES,
+    ENCLOSURES,
     FRAMES,
     GROUPS,
     LINKING_ADVERBS,
@@ -32,6 +33,7 @@ from anypix.agent.scene_words import (
     REGIONS,
     RELATIONS,
     SETTINGS,
+    VERTICAL_ADVERBS,
     alternation,
     fix_slips,
     number_value,
@@ -145,7 +147,9 @@ def _normalise(description: str) -> str:
     text = _WITH_SIDE.sub(r"\1 of it", text)
     text = _WITH_RELATION.sub(r"\1 it", text)
     # "between a sofa and a plant": that "and" belongs to the relation, not the list
-    return re.sub(r"\b((?:between|flanked by)\s+[^,;]+?)\s+and\s+", r"\1 & ", text)
+    # ("between two circles and a square below them": that one is a list)
+    return re.sub(r"\b((?:between|flanked by)\s+(?!(?:two|2|a pair of|a couple of|both)\b)"
+                  r"[^,;]+?)\s+and\s+", r"\1 & ", text)  # fmt: skip
 
 
 def scene_graph(description: str) -> SceneGraph:
@@ -161,9 +165,10 @@ def scene_graph(description: str) -> SceneGraph:
         if pattern.search(text):
             graph.arrangement = graph.arrangement or name
             text = pattern.sub("", text)
-    reader = _Reader(graph)
-    for part in _PARTS.split(text):
-        reader.read(part.strip())
+    parts = [part.strip() for part in _PARTS.split(text) if part.strip()]
+    reader = _Reader(graph, contrasted=len(parts) > 1)
+    for part in parts:
+        reader.read(part)
     if reader.pending and noun_phrase(reader.pending[-1]) is not None:
         words = " ".join(reader.pending)
         raise LayoutError(f"'{words}' says where but not what is there",
@@ -176,7 +181,10 @@ _REGION = (
     rf"(?:\s+of the (?:image|picture|scene|canvas))?"
 )
 _REGION_AFTER = re.compile(rf"(?:\s*,?\s*(?:on|at|in|to|towards)\s+(?:the\s+)?|\s+){_REGION}$")
-_REGION_FIRST = re.compile(rf"^(?:on|at|in|to|towards)\s+the\s+{_REGION}(?:\s*,\s*|\s+|$)")
+_REGION_FIRST = re.compile(  # but "to the right (side) of a ring" is a relation
+    rf"^(?:on|at|in|to|towards)\s+the\s+{_REGION}(?!(?:\s+(?:hand|side|corner|edge))*\s+of\b)"
+    r"(?:\s*,\s*|\s+|$)"
+)
 
 
 def _absolute(text: str) -> tuple[str, tuple[float | None, float | None]]:
@@ -195,8 +203,9 @@ class _Reader:
     """Reads the parts of one description into a graph, remembering what the previous part was
     about so that "and below the box", "which is above a square" and "it" have a subject."""
 
-    def __init__(self, graph: SceneGraph) -> None:
+    def __init__(self, graph: SceneGraph, contrasted: bool) -> None:
         self.graph = graph
+        self.contrasted = contrasted  # several parts: "a circle above and a square below"
         self.subject: SceneObject | None = None  # the first object of the previous part
         self.last: SceneObject | None = None  # the last object of the previous part
         self.earlier: list[SceneObject] = []  # the objects named before this part
@@ -212,8 +221,7 @@ class _Reader:
         relative = _RELATIVE.match(part)
         part = part[relative.end() :] if relative else part
         pieces = [p.strip(" ,.") for p in _RELATION_SPLIT.split(part)]
-        if len(pieces) > 2 and not pieces[-1] and pieces[-2] in ADVERBIAL:
-            pieces = pieces[:-2]  # "a fish swimming around": an adverb, not a relation
+        pieces, region = self._dangling(pieces, region)
         inverted = _INVERTED.match(pieces[2]) if len(pieces) == 3 and not pieces[0] else None
         if inverted:  # "and to its right a square": the square is right of what came before
             pieces = [inverted.group(1), pieces[1], "it"]
@@ -228,6 +236,19 @@ class _Reader:
             self._chain(subject, pending)
         last = self._chain(subject, pieces[1:])
         self.subject, self.last = subject, last
+
+    def _dangling(
+        self, pieces: list[str], region: tuple[float | None, float | None]
+    ) -> tuple[list[str], tuple[float | None, float | None]]:
+        """A relation word that ends a part with nothing after it: a place on the canvas when
+        the description contrasts objects ("a circle above and a square below"), an adverb
+        ("a fish swimming around"), or else left for _chain to refuse ("a star above")."""
+        if len(pieces) < 3 or pieces[-1]:
+            return pieces, region
+        word = pieces[-2]
+        if word in VERTICAL_ADVERBS and self.contrasted and region == (None, None):
+            return pieces[:-2], REGIONS[VERTICAL_ADVERBS[word]]
+        return (pieces[:-2], region) if word in ADVERBIAL else (pieces, region)
 
     def _subject(self, pieces: list[str], relative_to: SceneObject | None) -> SceneObject | None:
         """What a part is about: the object before "which is"; its first noun phrase; for a
@@ -252,19 +273,31 @@ class _Reader:
                 )
             relations = next(r for p, r in RELATIONS if re.fullmatch(p, words))
             if relations == ("between",):
-                self._between(current, target)
-                return current
+                return self._between(current, target)
             other = self._target(current, words, target)
             if other is None:
                 continue
-            for relation in relations:  # "~around": the other way round ("surrounded by")
-                a, b = (other, current) if relation.startswith("~") else (current, other)
-                self.graph.relations.append((a.key, relation.lstrip("~"), b.key, None))
+            for relation in relations:
+                self._relate(current, relation, other)
             current = other
         return current
 
+    def _relate(self, a: SceneObject, relation: str, b: SceneObject) -> None:
+        if relation.startswith("~"):  # the other way round: "a circle surrounded by squares"
+            a, b, relation = b, a, relation[1:]
+        if relation == "between":  # "two rings on either side of a star": one on each side
+            b.count = max(b.count, 2)
+            self.graph.relations.append((a.key, "between", b.key, b.key))
+            return
+        if relation == "around" and a.count == 1 and a.noun in ENCLOSURES:
+            a, b, relation = b, a, "inside"  # "a ring around a star": the star is inside it
+        self.graph.relations.append((a.key, relation, b.key, None))
+
     def _target(self, subject: SceneObject, words: str, target: str) -> SceneObject | None:
         if _PRONOUN.match(target):
+            many = self.last is not None and self.last.count > 1 and self.last is not subject
+            if target in ("them", "these", "those") and many:
+                return self.last  # "a cross between two circles and a square below them"
             return self.subject if self.subject is not subject else self.last
         if _REFLEXIVE.match(target):
             self._reflexive(subject, words, target)
@@ -283,7 +316,8 @@ class _Reader:
             "relate it to another object, e.g. 'a circle to the left of a square'",
         )
 
-    def _between(self, first: SceneObject, others: str) -> None:
+    def _between(self, first: SceneObject, others: str) -> SceneObject:
+        """Relates ``first`` between the others; returns the last of them."""
         names = [o.strip() for o in others.split("&", 1)]
         if len(names) == 1 and _PRONOUN.match(names[0]):
             # "two boxes with a ball between them"; "a tree, a bench and a lamp between them"
@@ -294,10 +328,10 @@ class _Reader:
         if len(found) == 1 and found[0] is not None and found[0].count == 2:
             flank = found[0]  # "between two houses": one house on each side
             self.graph.relations.append((first.key, "between", flank.key, flank.key))
-            return
+            return flank
         if len(found) == 2 and found[0] is not None and found[1] is not None:
             self.graph.relations.append((first.key, "between", found[0].key, found[1].key))
-            return
+            return found[1]
         raise LayoutError(
             f"'between' needs two things on either side of {first.description!r}",
             "name both, e.g. 'a star between a moon and a sun' or 'a star between two rings'",

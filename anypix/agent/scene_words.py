@@ -53,6 +53,7 @@ RELATIONS: list[tuple[str, tuple[str, ...]]] = [
     (r"on top of|above|over|atop|higher than|up from", ("above",)),
     (r"below|under|underneath|beneath|lower than|down from", ("below",)),
     (r"in between|between|flanked by|sandwiched between", ("between",)),
+    (r"on either side of|on both sides of|either side of|at either side of", ("~between",)),
     # passive and reversed words: "a circle surrounded by squares" is "squares around a circle"
     (r"surrounded by|encircled by|ringed by", ("~around",)),
     (r"containing|enclosing", ("~inside",)),
@@ -68,7 +69,8 @@ RELATIONS: list[tuple[str, tuple[str, ...]]] = [
 LINKING_VERBS = (
     "is|are|was|were|sits|sitting|stands|standing|flying|flies|hanging|hangs|lying|lies|"
     "floating|floats|perched|resting|rests|hovering|hovers|sleeping|swimming|running|walking|"
-    "playing|parked|placed|positioned|located|shining|rising|growing|leaning|"
+    "playing|parked|placed|positioned|located|shining|rising|growing|leaning|nested|tucked|"
+    "hidden|centred|centered|sat|kept|"
     "waiting|stacked|piled|glowing|drawn|shown|appearing"
 )
 LINKING_ADVERBS = "high|low|just|right|directly|slightly|far|way|up|down|somewhere|neatly|exactly"
@@ -99,16 +101,24 @@ GROUPS = {
 # Relation words that are also adverbs, so at the end of a phrase they relate nothing ("a fish
 # swimming around", "a hat with a feather on"); any other relation word there is refused.
 ADVERBIAL = {"around", "behind", "over", "by", "near", "in", "on", "inside", "within", "alongside"}
+# ... and the ones that say where on the canvas when a description contrasts two objects ("a
+# circle above and a square below").
+VERTICAL_ADVERBS = {"above": "top", "over": "top", "below": "bottom", "under": "bottom",
+                    "underneath": "bottom", "beneath": "bottom"}  # fmt: skip
 # How repeated objects are arranged, and the words that say so.
 ARRANGEMENTS = {
     "row": r"(?:in|on|arranged in|lined up in|forming)\s+an?\s+(?:row|line)|side by side|"
-    r"in a horizontal line|lined up|next to each other|beside each other|next to one another",
+    r"(?:from\s+)?left to right|in a horizontal line|lined up|next to each other|beside each other|next to one another",
     "column": r"(?:in|arranged in)\s+an?\s+(?:column|vertical line|stack|tower)|stacked(?: up)?"
     r"(?: on top of (?:each other|one another))?|on top of (?:each other|one another)|one above "
-    r"the other|one on top of the other",
+    r"the other|one on top of the other|(?:from\s+)?top to bottom",
     "grid": r"(?:in|arranged in)\s+an?\s+(?:grid|circle|ring|pile)|(?:forming|making|in the "
     r"shape of)\s+an?\s+(?:circle|ring|square|triangle|heart|star|grid|pattern)",
 }
+# Things that enclose: "a ring around a star" has the star inside it, while "chairs around a
+# table" stand about it.
+ENCLOSURES = {"ring", "circle", "square", "box", "frame", "border", "fence", "wall", "moat",
+              "halo", "wreath", "hedge", "oval", "ellipse", "rectangle", "triangle", "heart"}  # fmt: skip
 # Shapes and the relation words as typed, for correcting one slip ("circel", "sqaure", "bellow").
 SHAPES = (
     "circle", "square", "ball", "box", "star", "ring", "ellipse", "oval", "rectangle", "triangle",

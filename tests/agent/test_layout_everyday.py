@@ -184,3 +184,41 @@ def test_one_and_colours_alone_refer_to_the_noun_before() -> None:
     assert [b.label for b in cups] == ["cup1", "cup2"]
     fruit = scene_blobs("an orange next to two plums")  # fruit, not colours
     assert len(by_noun(fruit, "orange")) == 1 and len(by_noun(fruit, "plum")) == 2
+
+
+def test_an_order_said_for_the_whole_list() -> None:
+    across = scene_blobs("a cone, a cube and a sphere from left to right")
+    assert [b.label for b in sorted(across, key=lambda b: b.cx)] == ["cone", "cube", "sphere"]
+    down = scene_blobs("a cone, a cube and a sphere from top to bottom")
+    assert [b.label for b in sorted(down, key=lambda b: b.cy)] == ["cone", "cube", "sphere"]
+
+
+def test_above_and_below_without_objects_contrast_two_places() -> None:
+    blobs = scene_blobs("a kite above and a boat below")
+    assert one(blobs, "kite").cy < one(blobs, "boat").cy
+    with pytest.raises(LayoutError, match="does not say what it is above"):
+        scene_blobs("a kite above")  # one object: above what?
+
+
+def test_on_either_side_puts_one_on_each_side() -> None:
+    blobs = scene_blobs("a candle on either side of a clock")
+    candles, clock = by_noun(blobs, "candle"), one(blobs, "clock")
+    assert len(candles) == 2 and min(c.cx for c in candles) < clock.cx < max(c.cx for c in candles)
+
+
+def test_them_after_a_plural_is_that_plural() -> None:
+    graph = scene_graph("a cross between two circles and a square below them")
+    assert ("cross", "between", "circle", "circle") in graph.relations
+    assert ("square", "below", "circle", None) in graph.relations
+
+
+def test_an_enclosure_around_one_thing_holds_it() -> None:
+    graph = scene_graph("a ring encircling a star")
+    assert graph.relations == [("star", "inside", "ring", None)]
+    tucked = scene_blobs("a heart tucked under a rectangle")
+    assert one(tucked, "heart").cy > one(tucked, "rectangle").cy
+
+
+def test_make_with_a_number_word_describes_a_new_picture() -> None:
+    plan = Planner(None).plan("make four squares in a row", {}).plan
+    assert [op.op for op in plan.ops] == ["generate"] and len(by_noun(plan.blobs, "square")) == 4
