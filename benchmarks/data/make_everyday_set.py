@@ -420,6 +420,15 @@ LAYOUTS_AFTER_FREEZE: list[tuple[str, str, str, dict[str, int], list[list[str]],
     ("participle", "nested-tucked", "a circle nested inside a square", {"circle": 1, "square": 1}, [["circle", "inside", "square"]], False),
     ("participle", "nested-tucked", "a triangle tucked under a rectangle", {"triangle": 1, "rectangle": 1}, [["triangle", "below", "rectangle"]], False),
     ("passive", "encircling", "a ring encircling a star", {"ring": 1, "star": 1}, [["star", "inside", "ring"]], False),
+    # -- fourth batch, written before the fourth round of reader changes ------------------------------
+    ("several", "restated-anchor", "a star above a moon, a moon above a box", {"star": 1, "moon": 1, "box": 1}, [["star", "above", "moon"], ["moon", "above", "box"]], False),
+    ("several", "its-both-sides", "a rectangle in the center, a circle to its left and a triangle to its right", {"rectangle": 1, "circle": 1, "triangle": 1}, [["circle", "left_of", "rectangle"], ["triangle", "right_of", "rectangle"]], False),
+    ("several", "with-it-twice", "a square, with a circle above it and a triangle below it", {"square": 1, "circle": 1, "triangle": 1}, [["circle", "above", "square"], ["triangle", "below", "square"]], False),
+    ("relation", "possessive-side", "a ball to the box's left", {"ball": 1, "box": 1}, [["ball", "left_of", "box"]], False),
+    ("either-side", "at-the-sides", "a ring in the middle and two stars at the sides", {"ring": 1, "star": 2}, [["ring", "between", "star", "star"]], False),
+    ("participle", "scattered", "four stars scattered around a moon", {"star": 4, "moon": 1}, [], False),
+    ("request", "give-me", "give me a circle above a square", {"circle": 1, "square": 1}, [["circle", "above", "square"]], False),
+    ("request", "like-to-see", "I'd like to see two squares next to a circle", {"square": 2, "circle": 1}, [["square", "next_to", "circle"]], False),
 ]
 # fmt: on
 
