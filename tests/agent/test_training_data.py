@@ -73,3 +73,18 @@ def test_the_set_covers_ops_references_audio_styles_compounds_and_noise() -> Non
     assert any(
         re.search(r"\b(?:above|below|left of|next to)\b", r["instruction"]) for r in generated
     )
+
+
+def test_everyday_forms_are_there_and_noise_never_touches_names() -> None:
+    plans = [r for r in pairs() if r["task"] == "plan"]
+    texts = [r["instruction"] for r in plans]
+    assert any(re.search(r"\b(?:let|have) .+ (?:wear|hold)\b", t, re.I) for t in texts)
+    assert any(re.search(r"\bswap out\b", t, re.I) for t in texts)
+    # this turn's attachment is the base inside a session ("it" is not the current image then)
+    assert any(r["plan"]["base"] in r["files"] and "last" in r["assets"] for r in plans)
+    # a new picture after a sound
+    assert any(r["plan"]["base"] is None and r["assets"].get(r["plan"]["style_ref"]) == "audio"
+               for r in plans)  # fmt: skip
+    for r in plans:  # every bracket still names an asset or one of this turn's files
+        for name in re.findall(r"\[([^\]]+)\]", r["instruction"]):
+            assert name in r["assets"] or name in r["files"].values(), r
