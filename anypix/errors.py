@@ -163,6 +163,11 @@ class ClarificationNeeded(UserError):
         super().__init__(question, f"say which{listed}" if self.choices else None)
 
 
+class UnusedAttachmentQuestion(ClarificationNeeded):
+    """The plan the grammar read leaves something attached this turn unused. An LLM planner may
+    still read the instruction so that it is used ("feel like the song"); if it cannot, ask."""
+
+
 class VerificationFailed(ModelError):
     """The output still fails an op's check after every correction the agent loop may try; the
     turn is stored as failed, with its image and each attempt's verdict."""

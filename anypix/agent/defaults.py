@@ -17,7 +17,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from anypix.errors import ClarificationNeeded, NotCanonicalError
+from anypix.errors import ClarificationNeeded, NotCanonicalError, UnusedAttachmentQuestion
 
 LAST = "last"  # the session's current image, as the memory offers it to the planner
 _NAME = r"\[([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})\]"
@@ -99,7 +99,9 @@ def ask_about_unused(
     answer: Answer,
     base: str | None,
 ) -> None:
-    """Raise :class:`ClarificationNeeded` when the plan leaves out something attached this turn.
+    """Raise :class:`UnusedAttachmentQuestion` when the plan leaves out something attached this
+    turn (an LLM planner gets to read the instruction first; its plan stands only if it uses
+    every attachment).
     ``base`` None: the plan draws a new picture. ``attached`` None (a caller that does not say
     what came with this instruction, e.g. a bare asset table): nothing to ask about."""
     if attached is None:
@@ -114,12 +116,12 @@ def ask_about_unused(
     listed = " and ".join(f"[{n}]" for n in unused)
     first = unused[0]
     if base is None and assets[first] == "image":
-        raise ClarificationNeeded(
+        raise UnusedAttachmentQuestion(
             f"You attached {listed}: should I edit it, or draw a new picture?",
             [f"edit [{first}]", "draw a new picture"],
         )
     where = f" to [{base}]" if base else ""
-    raise ClarificationNeeded(
+    raise UnusedAttachmentQuestion(
         f"You attached {listed} but the instruction does not use it: should I add it{where}, "
         "use it as the style, or leave it out?",
         [f"add [{first}]", f"in the style of [{first}]", f"leave [{first}] out"]

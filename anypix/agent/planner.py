@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from anypix.agent.defaults import default_base
+from anypix.agent.defaults import LAST, attached_names, default_base
 from anypix.agent.grammar import check_references, parse_instruction
 from anypix.agent.layout import scene_blobs
 from anypix.agent.llm import LLMBackend, Message
@@ -50,6 +50,7 @@ from anypix.errors import (
     PlanParseError,
     PlanValidationError,
     UnknownAssetError,
+    UnusedAttachmentQuestion,
     UserError,
 )
 from anypix.plan import Blob, EditPlan, parse_css_layout
@@ -212,23 +213,50 @@ class Planner(PlannerBase):
             instruction = references.rewrite(instruction, assets)
         check_references(instruction, assets)  # unknown [refs] are the user's to fix, not the LLM's
         # 1. Fast path
+        attached = None if references is None else list(references.files)
+        unused: UnusedAttachmentQuestion | None = None
         if self.fast_path and feedback is None:
             try:
-                attached = None if references is None else list(references.files)
                 plan = parse_instruction(instruction, assets, attached)
                 return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
             except NotCanonicalError:
                 if self.backend is None:
                     raise
+            except UnusedAttachmentQuestion as question:  # the model may read what it is for
+                if self.backend is None:
+                    raise
+                unused = question
         if self.backend is None:
             raise BackendError("no LLM backend is configured", "use --llm smollm2 or --llm openai")
         # 2.-4. LLM under a schema, validated, repaired
-        result = self._llm_plan(instruction, assets, feedback, references)
+        if unused is not None:
+            result = self._plan_using_attachments(instruction, assets, references, unused)
+        else:
+            result = self._llm_plan(instruction, assets, feedback, references)
         # 5. Layout for new images
         if result.plan.base is None and not result.plan.blobs:
             blobs = self.layout_blobs(result.plan.gen)
             result.plan = result.plan.model_copy(update={"blobs": blobs})
         result.seconds = time.perf_counter() - start
+        return result
+
+    def _plan_using_attachments(
+        self,
+        instruction: str,
+        assets: Mapping[str, str],
+        references: References | None,
+        question: UnusedAttachmentQuestion,
+    ) -> PlanResult:
+        """The LLM's plan when it uses everything attached this turn; else the grammar's
+        question stands (nothing attached is dropped silently)."""
+        try:
+            result = self._llm_plan(instruction, assets, None, references)
+        except PlanValidationError:
+            raise question from None
+        attached = None if references is None else list(references.files)
+        wanted = {n for n in attached_names(assets, attached) if n != LAST}
+        if not wanted <= set(result.plan.asset_names()):
+            raise question
         return result
 
     def _llm_plan(

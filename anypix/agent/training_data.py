@@ -27,10 +27,10 @@ import argparse
 import json
 import random
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from anypix.agent.layout import scene_blobs
 from anypix.agent.phrases import verb_of
@@ -57,6 +57,7 @@ from anypix.agent.training_vocab import (
 )
 from anypix.plan import Blob
 
+T = TypeVar("T")
 Clause = tuple[str, dict[str, Any], list[str], "str | None"]  # text, op, subs, style reference
 
 
@@ -95,7 +96,7 @@ class _Writer:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
 
-    def pick(self, items: list[str]) -> str:
+    def pick(self, items: Sequence[T]) -> T:
         return self.rng.choice(items)
 
     def the(self, noun: str) -> str:

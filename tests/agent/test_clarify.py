@@ -77,6 +77,45 @@ def test_the_planner_asks_instead_of_calling_the_llm() -> None:
     assert fake.requests == []
 
 
+def test_an_unused_attachment_goes_to_the_llm_which_may_use_it() -> None:
+    """The grammar cannot tie "what I sent" to [song]; a trained model may, and then nothing
+    attached is dropped, so there is nothing to ask."""
+    assets = {"beach": IMG, "song": AUDIO}
+    attached = References({"beach": "beach.jpg", "song": "song.wav"})
+    with pytest.raises(ClarificationNeeded):  # the grammar alone asks
+        Planner(None).plan("make the photo match what I sent", assets, references=attached)
+    uses_it = {"base": "beach", "subs": [], "style_ref": "song",
+               "ops": [{"op": "restyle", "target": "", "ref": "song"}], "gen": "the same scene"}  # fmt: skip
+    result = Planner(FakeLLM([uses_it]), use_minilm=False).plan(
+        "make the photo match what I sent", assets, references=attached
+    )
+    assert result.source == "llm" and result.plan.style_ref == "song"
+
+
+def test_the_question_stands_when_the_llm_also_leaves_the_attachment_out() -> None:
+    assets = {"beach": IMG, "song": AUDIO}
+    attached = References({"beach": "beach.jpg", "song": "song.wav"})
+    drops_it = {"base": "beach", "subs": [], "style_ref": None,
+                "ops": [{"op": "restyle", "target": "warm", "ref": None}], "gen": "warm"}  # fmt: skip
+    with pytest.raises(ClarificationNeeded, match=r"\[song\]") as info:
+        Planner(FakeLLM([drops_it]), use_minilm=False).plan(
+            "make the photo match what I sent", assets, references=attached
+        )
+    assert info.value.choices[-1] == "leave [song] out"
+
+
+def test_a_new_picture_from_the_llm_does_not_answer_edit_or_draw() -> None:
+    """"Edit it or draw a new picture?" stands unless the model's plan edits the attachment."""
+    assets = {"beach": IMG}
+    draws = {"base": None, "subs": [], "style_ref": None, "ops": [{"op": "generate", "target": "",
+             "ref": None}], "gen": "a castle on a hill"}  # fmt: skip
+    with pytest.raises(ClarificationNeeded) as info:
+        Planner(FakeLLM([draws]), use_minilm=False).plan(
+            "a castle on a hill", assets, references=References({"beach": "beach.jpg"})
+        )
+    assert info.value.choices == ["edit [beach]", "draw a new picture"]
+
+
 # -- when it must not ask ---------------------------------------------------------------------------
 
 
