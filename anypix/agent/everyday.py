@@ -138,7 +138,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     ]  # fmt: skip
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
-            re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|(?:can|could|may) i "
+            re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "
                        r"(?:get|have|see)|there(?: is|'s| are))\s+(?!to\b)(.+)$", _I),
             lambda m: f"draw {m.group(1)}",
         ))  # fmt: skip

@@ -125,7 +125,7 @@ _TRAIL = re.compile(
 )
 _LEAD = re.compile(
     r"^(?:(?:and|with|plus|then|also|first|next|finally|there (?:is|are)|there's|show|draw|paint|"
-    r"generate|make|put|place|me|please)\s+)+"
+    r"generate|make|put|place|me|please|see|get|have|create|render|sketch|add)\s+)+"
 )
 # Parts of a sentence: ", ", "; ", "and", "plus", "while", and "with" when what follows points
 # back ("a star with two circles below it").
@@ -144,6 +144,10 @@ def _normalise(description: str) -> str:
                   + r")\b)", " ", text)  # fmt: skip
     text = _LINKING.sub("", text)
     text = re.sub(r"\b(?:to|on|at) (?:its|their) (left|right)\b", r"to the \1 of it", text)
+    text = re.sub(r"\b(?:to|on|at) the (\w+)'s (left|right)\b", r"to the \2 of the \1", text)
+    # "two stars at the sides": one on each side of what came before
+    text = re.sub(r"\b(?:at|on) (?:the|both|either) (?:sides?|ends?)\b(?!\s+of)",
+                  "on either side of it", text)  # fmt: skip
     text = _WITH_SIDE.sub(r"\1 of it", text)
     text = _WITH_RELATION.sub(r"\1 it", text)
     # "between a sofa and a plant": that "and" belongs to the relation, not the list
@@ -211,6 +215,7 @@ class _Reader:
         self.earlier: list[SceneObject] = []  # the objects named before this part
         self.pending: list[str] = []  # "on a table, three apples": the relation waits for them
         self.region: tuple[float | None, float | None] = (None, None)  # "on the left, a star"
+        self.referent: SceneObject | None = None  # what "it" stood for last ("to its left ...")
 
     def read(self, part: str) -> None:
         self.earlier = list(self.graph.objects)
@@ -237,6 +242,19 @@ class _Reader:
         last = self._chain(subject, pieces[1:])
         self.subject, self.last = subject, last
 
+    def _restated(self, text: str) -> SceneObject | None:
+        """The previous part's last object named again as this part's subject: "a star above a
+        moon, a moon above a box" is one moon."""
+        phrase, last = noun_phrase(text), self.last
+        if phrase is None or last is None or last is self.subject:
+            return None
+        count, noun, description = phrase
+        return (
+            last
+            if (noun, description, count or 1) == (last.noun, last.description, last.count)
+            else None
+        )
+
     def _dangling(
         self, pieces: list[str], region: tuple[float | None, float | None]
     ) -> tuple[list[str], tuple[float | None, float | None]]:
@@ -257,7 +275,7 @@ class _Reader:
         if relative_to is not None:
             return relative_to
         if pieces[0]:
-            return self._mention(pieces[0])
+            return self._restated(pieces[0]) or self._mention(pieces[0])
         if len(pieces) > 1 and self.subject is None:
             self.pending = pieces[1:]
         return self.subject if len(pieces) > 1 else None
@@ -298,7 +316,9 @@ class _Reader:
             many = self.last is not None and self.last.count > 1 and self.last is not subject
             if target in ("them", "these", "those") and many:
                 return self.last  # "a cross between two circles and a square below them"
-            return self.subject if self.subject is not subject else self.last
+            if self.referent is None or self.referent is subject:
+                self.referent = self.subject if self.subject is not subject else self.last
+            return self.referent
         if _REFLEXIVE.match(target):
             self._reflexive(subject, words, target)
             return None

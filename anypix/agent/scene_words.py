@@ -70,7 +70,7 @@ LINKING_VERBS = (
     "is|are|was|were|sits|sitting|stands|standing|flying|flies|hanging|hangs|lying|lies|"
     "floating|floats|perched|resting|rests|hovering|hovers|sleeping|swimming|running|walking|"
     "playing|parked|placed|positioned|located|shining|rising|growing|leaning|nested|tucked|"
-    "hidden|centred|centered|sat|kept|"
+    "hidden|centred|centered|sat|kept|scattered|arranged|spread|dotted|grouped|clustered|gathered|"
     "waiting|stacked|piled|glowing|drawn|shown|appearing"
 )
 LINKING_ADVERBS = "high|low|just|right|directly|slightly|far|way|up|down|somewhere|neatly|exactly"

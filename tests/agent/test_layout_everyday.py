@@ -222,3 +222,35 @@ def test_an_enclosure_around_one_thing_holds_it() -> None:
 def test_make_with_a_number_word_describes_a_new_picture() -> None:
     plan = Planner(None).plan("make four squares in a row", {}).plan
     assert [op.op for op in plan.ops] == ["generate"] and len(by_noun(plan.blobs, "square")) == 4
+
+
+def test_it_keeps_standing_for_the_same_object() -> None:
+    blobs = scene_blobs("a pot in the center, a fork to its left and a spoon to its right")
+    assert one(blobs, "fork").cx < one(blobs, "pot").cx < one(blobs, "spoon").cx
+    stacked = scene_blobs("a shelf, with a vase above it and a crate below it")
+    assert one(stacked, "vase").cy < one(stacked, "shelf").cy < one(stacked, "crate").cy
+
+
+def test_an_object_named_again_to_continue_a_chain_is_the_same_object() -> None:
+    graph = scene_graph("a kite above a cloud, a cloud above a hill")
+    assert [o.noun for o in graph.objects] == ["kite", "cloud", "hill"]
+    twice = scene_graph("a cloud on the left and a cloud on the right")  # not a chain: two
+    assert [o.count for o in twice.objects] == [1, 1] and len(twice.objects) == 2
+
+
+def test_possessive_sides_and_sides_without_an_object() -> None:
+    blobs = scene_blobs("a mug to the kettle's right")
+    assert one(blobs, "mug").cx > one(blobs, "kettle").cx
+    sides = scene_blobs("a door in the middle and two lamps at the sides")
+    lamps, door = by_noun(sides, "lamp"), one(sides, "door")
+    assert len(lamps) == 2 and min(p.cx for p in lamps) < door.cx < max(p.cx for p in lamps)
+
+
+@pytest.mark.parametrize(
+    "text", ["give me two hearts above a box", "I'd like to see two hearts above a box",
+             "two hearts scattered above a box"],
+)  # fmt: skip
+def test_more_ways_to_ask_and_to_link(text: str) -> None:
+    plan = Planner(None).plan(text, {}).plan
+    hearts, box = by_noun(plan.blobs, "heart"), one(plan.blobs, "box")
+    assert len(hearts) == 2 and all(h.cy < box.cy for h in hearts)
