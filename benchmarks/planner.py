@@ -246,6 +246,15 @@ def _frac(items: list[bool]) -> float | None:
     return round(sum(items) / len(items), 4) if items else None
 
 
+def _se(items: list[bool]) -> float | None:
+    """Binomial standard error of a rate: the benchmark's spread (two seeds' figures agree
+    when they differ by less than about two of these)."""
+    if not items:
+        return None
+    p = sum(items) / len(items)
+    return round((p * (1 - p) / len(items)) ** 0.5, 4)
+
+
 def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 3) if values else None
 
@@ -282,6 +291,8 @@ def score(
         "valid_rate": _frac([r["valid"] for r in results]),
         "reference_accuracy": _frac([r["ref"] for r in edit_results]),
         "op_accuracy": _frac([r["op"] for r in edit_results]),
+        "reference_accuracy_se": _se([r["ref"] for r in edit_results]),
+        "op_accuracy_se": _se([r["op"] for r in edit_results]),
         "questions_right": _frac([r["ref"] for r in questions]),
         "needless_questions": sum(r["asked"] for r in planned_rows),
         "layout_count_accuracy": _frac([r["count"] for r in drawn]),
