@@ -111,7 +111,8 @@ def _verify(
                       index=next_index())  # fmt: skip
     started = time.perf_counter()
     base = _pixels(turn.paths[plan.base]) if plan.base is not None else None
-    refs = {name: _pixels(turn.paths[name]) for name in plan.subs
+    pictures = [*plan.subs, *([plan.style_ref] if plan.style_ref is not None else [])]
+    refs = {name: _pixels(turn.paths[name]) for name in pictures
             if turn.modalities.get(name) == "image"}  # fmt: skip
     try:
         verdict = verifier(plan, _pixels(render.images[0]), base, refs)

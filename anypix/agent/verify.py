@@ -15,7 +15,8 @@ remove    nothing is left where the object was                     outside its p
 replace   the old object is gone, the new one is in its place      outside its place
 recolor   the object has the new colour and its old outline        outside its place
 move      the object is at the new place, nothing at the old one   outside the two places
-restyle   every object of the [base] is still there, in place      (objects and layout)
+restyle   every object of the [base] is still there, in place;     (objects and layout)
+          the background reads as its [style] picture's does
 variation every object of the [base] is still there, and the       (content and layout)
           image is not the [base] itself
 ========= ======================================================== ============================
@@ -156,7 +157,7 @@ class Verifier:
             place = _union(places, look.shape) if places else anywhere
             return self._add(look, plan, op, place), place
         if op.op in ("restyle", "variation"):
-            return self._content_kept(look, op.op), anywhere
+            return self._content_kept(look, op.op) or self._styled(look, plan, op), anywhere
         if look.base is None:
             return f"{op.op} needs a [base] to compare with", anywhere
         if op.op == "move":
@@ -171,7 +172,10 @@ class Verifier:
         if op.op == "replace":
             parts = re.split(r"\s+with\s+", op.target, maxsplit=1)
             new = self.perception.canonical(parts[1] if len(parts) == 2 else op.target)
-            gone = _absent(look, phrase, old.mask) if new != phrase else None
+            # the old object as the [base] shows it (its colour too): a new object drawn in
+            # its place may share its shape word ("the ellipse" -> "a blue ellipse")
+            shown = _named_fully(look, old)
+            gone = _absent(look, shown, old.mask) if new != shown else None
             return gone or _present(look, new, place, "in its place", old.mask), place
         return self._recolor(look, op, phrase, old), place
 
@@ -251,6 +255,18 @@ class Verifier:
             return "the output is the [base] again"
         return None
 
+    def _styled(self, look: _Look, plan: EditPlan, op: Op) -> str | None:
+        """A restyle after a picture: the output's background reads as the picture's does (both
+        read by the same perception). A restyle in words, or by a perception that cannot read
+        styles, is checked for its content only."""
+        if op.op != "restyle" or plan.style_ref is None or plan.style_ref not in look.refs:
+            return None
+        wanted = self.perception.background_style(look.refs[plan.style_ref])
+        got = self.perception.background_style(look.output)
+        if wanted is None or got is None or got == wanted:
+            return None
+        return f"the background reads {got}, [{plan.style_ref}] reads {wanted}"
+
     def _outside_reason(self, look: _Look, plan: EditPlan, edited: np.ndarray) -> str | None:
         if look.base is None or plan.base is None or edited.all():
             return None
@@ -316,6 +332,13 @@ def _find(look: _Look, phrase: str, near: np.ndarray | None) -> Detection | None
         inside = [d for d in named if d.overlap(_grow(near, look.shape)) >= MIN_OVERLAP]
         named = inside or named
     return max(named, key=lambda d: d.score) if named else None
+
+
+def _named_fully(look: _Look, found: Detection) -> str:
+    """What the [base]'s object ``found`` is, in the perception's whole vocabulary (its colour
+    too, when the words that found it named only its shape)."""
+    named = [d for d in look.objects("base") if d.overlap(found.mask) >= MIN_OVERLAP]
+    return max(named, key=lambda d: d.score).label if named else found.label
 
 
 def _same_object(seen: Detection, phrase: str) -> bool:

@@ -71,6 +71,12 @@ class Perception(ABC):
     def vocabulary(self) -> list[str]:
         """Every object phrase this perception names (to list what an image holds)."""
 
+    def background_style(self, image: np.ndarray) -> str | None:
+        """The style of ``image``'s background (around its objects) in this perception's words,
+        such as "night dots"; None when this perception cannot read styles (then a restyle is checked
+        for its content only)."""
+        return None
+
 
 PerceptionFactory = Callable[["Settings | None"], Perception]  # loads on first call
 

@@ -19,6 +19,16 @@ sees it, which pixels the model redraws and how they start:
 * ``move``: the object's pixels are copied to the new place (pixel compositing: the latents of
   a pixel-space model, an exact paste for any VAE), its old place is emptied as by ``remove``.
 
+A lone ``restyle`` or ``variation`` owns no blob; it works on the whole [base] around its objects
+(:func:`scene_objects`):
+
+* ``restyle``: the objects are kept pixel for pixel and the background redrawn; after a
+  ``[style]`` picture it starts from that picture's inversion (``RESTYLE_ALPHA``) under the
+  words the picture was inverted with (none), so the model's style path draws its texture;
+* ``variation``: the [base]'s inversion, part noised (``VARIATION_ALPHA``), is redrawn under the
+  words it was inverted with, its objects held to the inversion for the first
+  ``VARIATION_HOLD`` of the steps (their colour and place), everything drawn anew after.
+
 Everything outside the redrawn pixels is the [base]'s, pixel for pixel: :class:`KeepEdited`
 keeps the inverted [base] outside at every step (as blended latent diffusion) and pastes the
 prepared [base] over the decoded image at the end. Plans whose blobs do not pair with their ops
@@ -33,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from anypix.plan import Blob, EditPlan, Op
-from anypix.tools.fill import continue_background, dilate, objects_outside, shift
+from anypix.tools.fill import continue_background, dilate, shift
 from anypix.tools.techniques import KeepOutside, RenderJob, Technique
 
 if TYPE_CHECKING:
@@ -51,6 +61,14 @@ ONE_REGION = frozenset({"add", "recolor", "remove", "replace"})
 STANDS_OUT = 40  # 0-255: a redrawn pixel this far from the background is the object's colour
 SEGMENT_SIDE = 64  # objects are segmented on a copy this size (the locator's)
 MIN_INSIDE = 0.6  # a segmented region lies at least this much inside its blob
+# How much of the style reference's inversion a restyled background starts from (SDEdit
+# strength 1 - alpha): its texture, redrawn by the model around the kept objects.
+RESTYLE_ALPHA = 0.9
+# The share of a variation's steps its objects follow the [base]'s inversion: their colour and
+# place are settled by then, their edges and shading (and all the rest) drawn anew after.
+VARIATION_HOLD = 0.5
+VARIATION_ALPHA = 0.85  # a variation's start: this much of the [base]'s inversion (unless set)
+MAX_PIECES = 2  # regions of one colour an object may show as (another object cuts it in two)
 
 
 @dataclass
@@ -63,6 +81,8 @@ class BaseEdit:
     empty: list[np.ndarray] = field(default_factory=list)  # emptied regions, filled, one per op
     # Recoloured objects: (their pixels, their blob); the model redraws the blob for the colour.
     recolored: list[tuple[np.ndarray, np.ndarray]] = field(default_factory=list)
+    restyled: np.ndarray | None = None  # (H, W) bool: the background a restyle redraws
+    held: np.ndarray | None = None  # (H, W) bool: objects a variation holds to the [base] early
     done: list[str] = field(default_factory=list)  # one line per op, for the render's record
 
 
@@ -71,7 +91,7 @@ def paired_regions(plan: EditPlan) -> list[tuple[Op, tuple[Blob, ...]]] | None:
     if plan.base is None or plan.boxes:
         return None
     kinds = [op.op for op in plan.ops]
-    if kinds == ["restyle"] and not plan.blobs:
+    if kinds in (["restyle"], ["variation"]) and not plan.blobs:
         return [(plan.ops[0], ())]
     if kinds == ["move"] and len(plan.blobs) == 2:
         return [(plan.ops[0], (plan.blobs[0], plan.blobs[1]))]
@@ -101,6 +121,25 @@ def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
     rows = np.arange(height) * SEGMENT_SIDE // height
     cols = np.arange(width) * SEGMENT_SIDE // width
     return best[rows[:, None], cols[None, :]]
+
+
+def scene_objects(image: np.ndarray) -> np.ndarray:
+    """The objects of ``image`` a restyle or variation keeps: connected regions of one colour
+    (:func:`~anypix.models.masks.label_regions`) that are neither specks nor background. A
+    texture repeats its colours many times (stripes, checks, dots) and a background is large,
+    even where objects cut it in pieces; an object is one region, or a few of one colour where
+    another object hides part of it (at most ``MAX_PIECES``, ``MAX_OBJECT`` of the image)."""
+    from anypix.models.masks import TOLERANCE, label_regions
+    from anypix.tools.fill import MAX_OBJECT, MIN_REGION
+
+    labels = label_regions(image)
+    count = int(labels.max()) + 1
+    areas = np.bincount(labels.ravel(), minlength=count)
+    colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
+    pieces = (np.abs(colours[:, None] - colours[None]).max(-1) < TOLERANCE) & (areas[None] >= MIN_REGION)
+    few = pieces.sum(1) <= MAX_PIECES
+    small = (pieces * areas[None]).sum(1) <= MAX_OBJECT * image.shape[0] * image.shape[1]
+    return np.isin(labels, np.flatnonzero(few & small & (areas >= MIN_REGION)))
 
 
 def move_offset(source: Blob, target: Blob, size: tuple[int, int]) -> tuple[int, int]:
@@ -141,11 +180,17 @@ def edit_base(plan: EditPlan, base: np.ndarray) -> BaseEdit | None:
                 edit.empty[-1] &= ~inside  # the new object's place is not empty
                 edit.done[-1] += f", blob {blobs[0].label} redrawn from noise"
         elif op.op == "restyle":
-            objects = objects_outside(base, none)
+            objects = scene_objects(base)
             edit.region |= ~objects
             edit.fresh |= ~objects
+            edit.restyled = ~objects
             edit.done.append(f"restyle: the background redrawn from noise, {int(objects.sum())} "
                              "px of objects kept")  # fmt: skip
+        elif op.op == "variation":
+            edit.region |= True
+            edit.held = scene_objects(base)
+            edit.done.append("variation: the whole [base] redrawn from its inversion, "
+                             "described as it was inverted")  # fmt: skip
         else:  # a located move: (where it was, where it goes)
             dy, dx = move_offset(blobs[0], blobs[1], (width, height))
             shape = object_mask(base, blobs[0])
@@ -189,6 +234,13 @@ def _empty(edit: BaseEdit, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
     return hole
 
 
+def _redrawn_as_inverted(plan: EditPlan) -> bool:
+    """A variation, or a restyle after a reference: the model redraws an inversion (the
+    [base]'s, the reference's) under the words it was inverted with, none."""
+    kinds = [op.op for op in plan.ops]
+    return kinds == ["variation"] or (kinds == ["restyle"] and plan.style_ref is not None)
+
+
 # -- the techniques -----------------------------------------------------------------------------------
 
 
@@ -204,11 +256,20 @@ class PrepareBase(Technique):
     def prepare(self, job: RenderJob) -> None:
         from PIL import Image
 
-        assert job.plan.base is not None
-        image = job.images[job.plan.base].convert("RGB").resize(job.size, Image.Resampling.BOX)
+        base = job.plan.base
+        assert base is not None
+        image = job.images[base].convert("RGB").resize(job.size, Image.Resampling.BOX)
         self.edit = edit_base(job.plan, np.asarray(image))
+        if self.edit is not None and _redrawn_as_inverted(job.plan):
+            # The background is the reference's, redrawn: described as the reference was
+            # inverted (by nothing but its picture), so its texture comes back under guidance.
+            update: dict[str, Any] = {"gen": ""}
+            if job.plan.ops[0].op == "variation" and "alpha" not in job.plan.knobs.model_fields_set:
+                # a variation redraws details, not the scene: less noise than an edit's default
+                update["knobs"] = job.plan.knobs.model_copy(update={"alpha": VARIATION_ALPHA})
+            job.plan = job.plan.model_copy(update=update)
         if self.edit is not None:
-            job.images = {**job.images, job.plan.base: Image.fromarray(self.edit.image)}
+            job.images = {**job.images, base: Image.fromarray(self.edit.image)}
 
     def provenance(self) -> dict[str, Any]:
         return {"op_edits": self.edit.done} if self.edit is not None else {}
@@ -223,6 +284,7 @@ class KeepEdited(KeepOutside):
         super().__init__()
         self.prepared = prepared
         self.fallbacks: list[str] = []
+        self.held: torch.Tensor | None = None  # (1, 1, h, w): cells held to the [base] early
 
     def prepare(self, job: RenderJob) -> None:
         from anypix.tools.invert import blend_start_latents
@@ -240,6 +302,24 @@ class KeepEdited(KeepOutside):
         start = emptied * empty_start + (1 - emptied) * job.start
         job.start = fresh * job.noise() + (1 - fresh) * start
         self.fresh_inside = bool(edit.fresh.any())
+        if edit.held is not None:
+            self.held = self._cells(job, edit.held)
+        if edit.restyled is not None and job.plan.style_ref is not None:
+            reference = job.invert(job.images[job.plan.style_ref], "")
+            restyled = self._cells(job, edit.restyled)
+            styled_start = blend_start_latents(reference.noisiest, job.noise(), RESTYLE_ALPHA)
+            job.start = restyled * styled_start + (1 - restyled) * job.start
+
+    def before_step(self, i: int, n: int, latents: torch.Tensor) -> torch.Tensor:
+        import torch
+
+        latents = super().before_step(i, n, latents)
+        if self.held is None or i >= round(VARIATION_HOLD * n):
+            return latents
+        assert self.trajectory is not None
+        target, source = latents[self.rows :], self.trajectory.before_step(i).to(latents.dtype)
+        held = self.held.to(latents.dtype)
+        return torch.cat([latents[: self.rows], held * source + (1 - held) * target])
 
     @staticmethod
     def _cells(job: RenderJob, pixels: np.ndarray) -> torch.Tensor:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from anypix.agent.verify import Verifier
+from anypix.models.perception import Detection
 from anypix.plan import Blob, EditPlan, Op
-from tests.agent.fake_perception import SquarePerception, canvas
+from tests.agent.fake_perception import GREY, SquarePerception, canvas
 
 LEFT = Blob(description="a red square", cx=0.25, cy=0.5, a=0.2, b=0.2)
 RIGHT = Blob(description="a blue square", cx=0.75, cy=0.5, a=0.2, b=0.2)
@@ -97,6 +100,46 @@ def test_restyle_and_variation_keep_every_object_in_place() -> None:
     [line] = verify(edit("variation", ""), base, base)
     assert "the output is the [base] again" in line
     assert verify(edit("variation", ""), restyled, base) == ["variation: verified"]
+
+
+class StyledSquares(SquarePerception):
+    """Squares as before, and a background read by its colour: "grey" or "night"."""
+
+    def background_style(self, image: np.ndarray) -> str | None:
+        colours, counts = np.unique(image.reshape(-1, 3), axis=0, return_counts=True)
+        return "grey" if tuple(colours[counts.argmax()]) == GREY else "night"
+
+
+def test_a_restyle_after_a_picture_must_take_its_look() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1))
+    night = base.copy()
+    night[np.all(base == GREY, axis=-1)] = (30, 30, 40)
+    plan = EditPlan(base="scene", style_ref="style", ops=[Op(op="restyle", ref="style")])
+    check = Verifier(StyledSquares())
+    assert check(plan, night, base, {"style": np.full_like(base, 30)}).passed
+    verdict = check(plan, base, base, {"style": np.full_like(base, 30)})  # the look unchanged
+    assert verdict.failure() == "restyle: failed, the background reads grey, [style] reads night"
+    # in words, the look is not read; a perception that cannot read looks checks content only
+    assert check(edit("restyle", "night"), base, base).passed
+    assert Verifier(SquarePerception())(plan, base, base, {"style": np.full_like(base, 30)}).passed
+
+
+class ShapeWords(SquarePerception):
+    """Squares as before, and "a square" (no colour) fits every one of them as well as its
+    colour does, as a shape word fits any object of that shape."""
+
+    def detect(self, image: np.ndarray, queries: Sequence[str]) -> list[Detection]:
+        return [Detection(d.label, d.mask, d.score, {**d.fits, "a square": 1.0})
+                for d in super().detect(image, queries)]  # fmt: skip
+
+
+def test_replace_names_the_old_object_as_the_base_shows_it() -> None:
+    base = canvas(("red", 0.3, 0.5, 0.12))
+    plan = edit("replace", "the square with a blue square")  # only its shape word
+    check = Verifier(ShapeWords())
+    # the new square has the old one's shape word: it is not the old one still there
+    assert check(plan, canvas(("blue", 0.3, 0.5, 0.12)), base).passed
+    assert "a red square is still there" in (check(plan, base, base).failure() or "")
 
 
 def test_generate_checks_every_blob_and_the_count() -> None:

@@ -17,7 +17,14 @@ from anypix.plan import Blob, EditPlan, Knobs, Op
 from anypix.tools.choose import techniques_for
 from anypix.tools.fill import continue_background, dilate, objects_outside, shift
 from anypix.tools.locate import ellipse_of
-from anypix.tools.ops import KeepEdited, PrepareBase, edit_base, object_mask, paired_regions
+from anypix.tools.ops import (
+    KeepEdited,
+    PrepareBase,
+    edit_base,
+    object_mask,
+    paired_regions,
+    scene_objects,
+)
 from anypix.tools.render import render as render_plan
 from anypix.tools.techniques import Grounding, InvertBase
 
@@ -122,6 +129,30 @@ def test_move_pastes_the_object_itself_and_empties_its_old_place() -> None:
     assert not colour_mask(edit.image, "purple")[ring & ~moved].any()
 
 
+def test_the_objects_a_restyle_keeps_include_one_cut_in_two_and_no_texture() -> None:
+    ellipse = _object("red", "ellipse", 0.55, 0.55, a=0.3)
+    bar = MiniObject("orange", "rectangle", "large",
+                     Blob(description="x", cx=0.38, cy=0.55, a=0.4, b=0.05, angle=90))  # fmt: skip
+    image, index = render(Scene(1, Style("warm", "flat"), (ellipse, bar)))
+    kept = scene_objects(image)  # the bar cuts a sliver off the ellipse: two red regions
+    assert kept[index >= 0].all() and not kept[index == -1].any()
+    image, index = render(SCENE)  # stripes repeat their colours: background
+    kept = scene_objects(image)
+    assert kept[index >= 0].all() and not kept[index == -1].any()
+
+
+def test_restyle_redraws_the_background_and_variation_holds_the_objects() -> None:
+    base, index = render(SCENE)
+    restyle = EditPlan(base="scene", style_ref="style", ops=[Op(op="restyle", ref="style")])
+    edit = edit_base(restyle, base)
+    assert edit is not None and edit.restyled is not None
+    assert np.array_equal(edit.region, index == -1) and np.array_equal(edit.restyled, index == -1)
+    variation = EditPlan(base="scene", ops=[Op(op="variation")])
+    edit = edit_base(variation, base)
+    assert edit is not None and edit.region.all() and not edit.fresh.any()
+    assert edit.held is not None and np.array_equal(edit.held, index >= 0)
+
+
 # -- renders with the miniworld model ---------------------------------------------------------------
 
 
@@ -170,6 +201,35 @@ def test_miniworld_move_carries_the_object_and_empties_its_place(miniworld: Any)
     assert not object_pixels(out)[ring & ~moved].any()
     away = ~dilate(ring, 1) & ~moved
     assert np.array_equal(out[away], base[away])
+
+
+def test_miniworld_restyle_takes_the_references_texture_and_keeps_every_object(
+    miniworld: Any,
+) -> None:
+    from anypix.models.miniworld.metrics import classify_background
+
+    scene = Scene(7, Style("warm", "flat"), SCENE.objects)
+    base, index = render(scene)
+    reference = render(Scene(0, Style("night", "dots", angle=45, period=0.2)))[0]
+    plan = EditPlan(base="scene", gen="in the style of style", style_ref="style",
+                    ops=[Op(op="restyle", ref="style")], knobs=Knobs(seed=1))  # fmt: skip
+    result = render_plan(plan, {"scene": Image.fromarray(base), "style": Image.fromarray(reference)},
+                         miniworld)  # fmt: skip
+    out = np.asarray(result.images[0].convert("RGB"))
+    assert np.array_equal(out[index >= 0], base[index >= 0])  # the objects, pixel for pixel
+    assert classify_background(out, ~dilate(index >= 0, 2)) == ("night", "dots")
+    assert result.provenance.knobs["prompt"] == ""  # drawn as the reference was inverted
+
+
+def test_miniworld_variation_keeps_the_objects_and_changes_the_image(miniworld: Any) -> None:
+    from anypix.models.miniworld.metrics import dominant_colour
+
+    base, index = render(SCENE)
+    plan = EditPlan(base="scene", gen="a variation", ops=[Op(op="variation")], knobs=Knobs(seed=2))
+    out, _ = _render(plan, base, miniworld)
+    for number, obj in enumerate(SCENE.objects):
+        assert dominant_colour(out, index == number) == obj.colour
+    assert np.abs(out.astype(int) - base).mean() >= 2.0  # not the [base] again
 
 
 # -- plumbing on the tiny random preset -------------------------------------------------------------

@@ -36,6 +36,7 @@ MARGIN = 0.05  # cosine a region's best query must gain over the empty backgroun
 # The world paints objects in saturated colours (chroma >= 130) on desaturated backgrounds
 # (<= 55): a region greyer than this is part of the background (a dot, a stripe), not a thing.
 MIN_CHROMA = 60
+STYLE_MARGIN = 2  # px round the objects left out of a background's reading (their soft edges)
 _ARTICLES = {"a", "an", "the", "this", "that"}
 
 
@@ -93,6 +94,18 @@ class MiniworldPerception(Perception):
 
     def vocabulary(self) -> list[str]:
         return [f"a {colour} {shape}" for colour in COLOURS for shape in SHAPES]
+
+    def background_style(self, image: np.ndarray) -> str | None:
+        """The world's style words for the background: the pixels
+        round no coloured region (grown by ``STYLE_MARGIN``), read by the world's background
+        classifier, as "<palette> <texture>" ("night dots"). It reads the image alone, never a
+        scene's ground truth."""
+        from anypix.models.miniworld.metrics import classify_background, dilate
+
+        small = _resize(image, SIDE)
+        regions = coloured_regions(small)
+        objects = np.any(np.stack(regions), axis=0) if regions else np.zeros((SIDE, SIDE), bool)
+        return " ".join(classify_background(small, ~dilate(objects, STYLE_MARGIN)))
 
     # -- seeing ------------------------------------------------------------------------------------
     def detect(self, image: np.ndarray, queries: Sequence[str]) -> list[Detection]:
