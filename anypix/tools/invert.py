@@ -19,31 +19,42 @@ a real UNet it is the usual DDIM-inversion approximation, best at guidance 1.
 **Fixed-point refinement** (:class:`InversionMethod`) removes that approximation: the latent
 ``x_t`` that a sampling step takes exactly to ``x_p`` solves ``x_t = F(x_t)``, the inversion
 update above with ``eps`` predicted at ``x_t`` itself. Plain DDIM is one evaluation of ``F`` at
-``x_p``; each refinement evaluates ``F`` again at the latest ``x_t`` (one more UNet call per
-step), as in the fixed-point inversions of Pan et al. (AIDI, 2023) and ReNoise (Garibi et al.,
-2024). On the default (offline) model the iteration creeps towards its fixed point (each pass keeps
-the error's sign), so an over-relaxed pass, ``x_t += 1.5 * (F(x_t) - x_t)``, goes further for
-the same call.
+``x_p``; each pass evaluates ``F`` again at the latest ``x_t`` (one more UNet call), as in the
+fixed-point inversions of Pan et al. (AIDI, 2023) and ReNoise (Garibi et al., 2024).
 
-What it buys and costs, measured on the default offline model, v1 (clean renders of the fidelity
-benchmark's held-out scenes 120000-120003, under their captions, 20 steps, guidance 1,
-regenerated and compared in pixels; UNet calls per inversion):
+**The default is nearly free.** A pass only needs a first guess of the step's noise, and the
+noise along the trajectory changes smoothly from step to step, so the linear extrapolation of
+the two previous steps' last predictions is a better guess than plain DDIM's (which costs a UNet
+call) -- two to eight times closer to the fixed point on the default model in the middle of the
+schedule. Started there, one pass a step costs plain DDIM's UNet calls (the least noisy step,
+with nothing to extrapolate from, is plain DDIM: its error is under 3e-4 of the latent). What the
+sampler then misses concentrates where the iteration contracts slowly (the second least noisy
+step: each pass keeps 0.8-0.9 of the error) and at the noisiest step, whose error the rest of
+the sampling amplifies; one more pass on each of those two is the default,
+``fixed-point-1-extrapolated-more-1,-1``: 22 calls for 20 steps. Issue 18 counts the cost at SD
+1.5 size (VAE and UNet FLOPs): an edit's inversion + regeneration is 1.54x a plain generation,
+against 1.50x with plain DDIM and 2.0x with a DDIM estimate plus one pass on every step.
 
-=================================  =====  ======================================
-method                             calls  reconstruction PSNR (dB)
-=================================  =====  ======================================
-plain DDIM (``DDIM``)              20     26.4 (33.1 24.8 24.3 23.5)
-1 refinement (``refine=1``)        40     35.6 (40.2 33.8 33.9 34.5)
-2 refinements                      60     41.6 (43.0 40.0 41.7: scenes 1, 3, 4)
-1 refinement, over-relaxed 1.5     40     38.5 (41.0 on the second scene)
-=================================  =====  ======================================
+Measured on the default offline model (miniworld v2): clean renders of the fidelity benchmark's
+16 held-out inversion scenes (seeds 120000-120015), inverted under their captions at guidance 1,
+20 steps, regenerated and compared in pixels (``benchmarks/fidelity.py``'s ``inversion_psnr``).
+docs/inversion.md has every variant tried.
 
-Over-relaxing by 2 overshoots (28.4 dB on the second scene). Refining only the noisiest steps
-buys less per call (``refine_last``: one refinement of the 5 noisiest steps, 25 calls, gives
-35.8 and 31.0 dB on the first two scenes). The default (:data:`DEFAULT_INVERSION`) is the
-over-relaxed single refinement: the >= 35 dB of issue 16 at twice plain DDIM's UNet calls
-(2.3x its time on the shared CPU). ``DDIM`` is there for whoever needs the cheaper, rougher
-one; an inversion is done once per image, prompt and method (:mod:`anypix.tools.inversion_cache`).
+==========================================================  =====  ==========================
+method                                                      calls  reconstruction PSNR (dB)
+==========================================================  =====  ==========================
+plain DDIM (``DDIM``)                                       20     27.3
+DDIM estimate + 1 pass over-relaxed 1.5 (the old default)   40     35.2
+extrapolated start, 1 pass a step                           20     37.6
+the same + 1 pass on the noisiest two steps                 22     40.8
+**the same + 1 pass on steps 1 and -1 (default)**           22     42.0
+==========================================================  =====  ==========================
+
+Every method loses on one hard scene (120009: 27.0 dB with the default, 25.0 plain DDIM, 22.6
+the old default): there the sampler amplifies step mismatches no larger than on scenes that come
+back at 38 dB. Over-relaxing the extrapolated passes overshoots on some scenes (13.8 dB on 120000
+with 1.5), so the default moves the whole way. ``DDIM`` is there for whoever wants the rougher one; an inversion is done once
+per image, prompt and method (:mod:`anypix.tools.inversion_cache`).
 
 **The alpha blend** (:func:`blend_start_latents`), following InstructAny2Pix's convention that
 alpha = 1 keeps the source::
@@ -59,7 +70,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -72,15 +83,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class InversionMethod:
-    """How each inversion step is solved: ``refine`` fixed-point iterations after the plain DDIM
-    estimate (0: plain DDIM inversion), on the ``refine_last`` noisiest steps (None: every step),
-    each moving ``relaxation`` times the way to the update (1: plain iteration; over 1:
-    over-relaxed, faster where the iteration creeps towards its fixed point, as it does on the
-    default offline model). A step costs ``1 + refine`` UNet calls where it is refined, one elsewhere."""
+    """How each inversion step is solved: ``refine`` fixed-point passes a step (0: plain DDIM
+    inversion) on the ``refine_last`` noisiest steps (None: every step), one more on each step of
+    ``refine_more`` (indices: 0 the least noisy step, -1 the noisiest), each pass moving
+    ``relaxation`` times the way to the update (1: plain iteration; over 1: over-relaxed).
+
+    Each pass is one UNet call, and starts from a first estimate of the step's noise: plain
+    DDIM's, one UNet call at the lower latent, or with ``extrapolate`` the linear extrapolation
+    of the two previous steps' last noise predictions, which costs nothing. A step costs
+    ``1 + passes`` calls, or ``max(1, passes)`` with ``extrapolate`` (the first step has nothing
+    to extrapolate from: its plain DDIM estimate is its first pass)."""
 
     refine: int = 0
     refine_last: int | None = None
     relaxation: float = 1.0
+    extrapolate: bool = False
+    refine_more: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         if self.refine < 0 or (self.refine_last is not None and self.refine_last < 0):
@@ -91,28 +109,35 @@ class InversionMethod:
 
     @property
     def name(self) -> str:
-        """``ddim``, ``fixed-point-2``, ``fixed-point-1-last-5`` or ``fixed-point-1-w1.5``: what
-        provenance and the inversion cache's key record."""
-        if self.refine == 0 or self.refine_last == 0:
+        """``ddim``, ``fixed-point-2``, ``fixed-point-1-last-5``, ``fixed-point-1-w1.5`` or
+        ``fixed-point-1-extrapolated-more-1,-1``: what provenance and the inversion cache's key
+        record."""
+        if (self.refine == 0 or self.refine_last == 0) and not self.refine_more:
             return "ddim"
         last = "" if self.refine_last is None else f"-last-{self.refine_last}"
         relaxed = "" if self.relaxation == 1 else f"-w{self.relaxation:g}"
-        return f"fixed-point-{self.refine}{last}{relaxed}"
+        extrapolated = "-extrapolated" if self.extrapolate else ""
+        more = f"-more-{','.join(map(str, self.refine_more))}" if self.refine_more else ""
+        return f"fixed-point-{self.refine}{last}{relaxed}{extrapolated}{more}"
 
     def refinements(self, k: int, steps: int) -> int:
-        """Fixed-point iterations of inversion step ``k`` (0: the least noisy) of ``steps``."""
+        """Fixed-point passes of inversion step ``k`` (0: the least noisy) of ``steps``."""
         noisiest = steps if self.refine_last is None else self.refine_last
-        return self.refine if k >= steps - noisiest else 0
+        passes = self.refine if k >= steps - noisiest else 0
+        return passes + sum(1 for i in self.refine_more if i == k or i == k - steps)
 
     def unet_calls(self, steps: int) -> int:
         """UNet evaluations of one inversion of ``steps`` steps (one batch row each)."""
-        return steps + sum(self.refinements(k, steps) for k in range(steps))
+        passes = [self.refinements(k, steps) for k in range(steps)]
+        if self.extrapolate:
+            return sum(max(1, p) for p in passes)
+        return steps + sum(passes)
 
 
 DDIM = InversionMethod()
-# The default for edits and style references: the least UNet calls that reconstruct the
-# default offline model's clean renders at >= 35 dB (module docstring).
-DEFAULT_INVERSION = InversionMethod(refine=1, relaxation=1.5)
+# The default for edits and style references: 42 dB on the default offline model's clean renders
+# for 2 UNet calls more than plain DDIM (27 dB) in 20 steps (module docstring).
+DEFAULT_INVERSION = InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1))
 
 
 @dataclass
@@ -159,17 +184,26 @@ def _to_epsilon(scheduler: Any, output: torch.Tensor, sample: torch.Tensor, alph
     raise ValueError(f"unsupported prediction_type {kind!r}")
 
 
-def _inversion_update(
+def _noise(
     components: Components, scheduler: Any, conditioning: Conditioning, guidance: float,
-    level: tuple[int, Any, Any], start: torch.Tensor, point: torch.Tensor,
+    t: int, alpha_t: Any, point: torch.Tensor,
 ) -> torch.Tensor:  # fmt: skip
-    """The latent at ``level = (t, alpha_t, alpha_prev)`` one inversion step above ``start``, with
-    the noise predicted at ``point`` (``start`` itself: plain DDIM)."""
-    t, alpha_t, alpha_p = level
+    """The noise (epsilon) the model predicts at ``point`` for level ``t``: one UNet call."""
     output = predict_noise(components, point, t, conditioning, guidance)
-    eps = _to_epsilon(scheduler, output, point, alpha_t)
+    return _to_epsilon(scheduler, output, point, alpha_t)
+
+
+def _step_up(start: torch.Tensor, eps: torch.Tensor, alpha_t: Any, alpha_p: Any) -> torch.Tensor:
+    """The latent one inversion step above ``start`` (level ``alpha_p``) at level ``alpha_t``,
+    with the noise ``eps``."""
     x0 = (start - (1 - alpha_p) ** 0.5 * eps) / alpha_p**0.5
     return alpha_t**0.5 * x0 + (1 - alpha_t) ** 0.5 * eps
+
+
+def _extrapolated(history: list[torch.Tensor]) -> torch.Tensor:
+    """The next step's noise, linear in the (evenly spaced) timestep from the last two steps'
+    (the last one's where there is only one)."""
+    return history[-1] if len(history) == 1 else 2 * history[-1] - history[-2]
 
 
 def ddim_invert(
@@ -194,16 +228,23 @@ def ddim_invert(
     timesteps = [int(t) for t in scheduler.timesteps]
     trajectory = [latents]
     x = latents
+    history: list[torch.Tensor] = []  # the last two steps' last noise predictions
     for k, t in enumerate(reversed(timesteps)):
         if before_step is not None:
             before_step(k, steps)
-        level = (t, _alpha(scheduler, t), _alpha(scheduler, t - stride))
-        noisier = _inversion_update(components, scheduler, conditioning, guidance, level, x, x)
-        for _ in range(method.refinements(k, steps)):
+        alpha_t, alpha_p = _alpha(scheduler, t), _alpha(scheduler, t - stride)
+        passes = method.refinements(k, steps)
+        if method.extrapolate and passes and history:
+            eps = _extrapolated(history)
+        else:  # plain DDIM's estimate: the noise predicted at the lower latent
+            eps = _noise(components, scheduler, conditioning, guidance, t, alpha_t, x)
+            passes = max(0, passes - 1) if method.extrapolate else passes
+        noisier = _step_up(x, eps, alpha_t, alpha_p)
+        for _ in range(passes):
             # The noise predicted where the sampler will predict it: at the noisier latent.
-            update = _inversion_update(components, scheduler, conditioning, guidance, level, x,
-                                       noisier)  # fmt: skip
-            noisier = noisier + method.relaxation * (update - noisier)
+            eps = _noise(components, scheduler, conditioning, guidance, t, alpha_t, noisier)
+            noisier = noisier + method.relaxation * (_step_up(x, eps, alpha_t, alpha_p) - noisier)
+        history = [*history[-1:], eps]
         x = noisier
         trajectory.append(x)
         if after_step is not None:
@@ -259,8 +300,8 @@ def invert(
         prompt: a description of the image; inversion is most faithful with the prompt that
             will be used to regenerate it.
         steps: DDIM steps (more steps, closer round trip).
-        refine: fixed-point refinements of each inversion step, one UNet call each, over-relaxed
-            as edits' are (0: plain DDIM inversion; default: what edits use).
+        refine: fixed-point passes of each inversion step, one UNet call each, started from
+            extrapolated noise as edits' are (0: plain DDIM inversion; default: what edits use).
         output: where to save the trajectory; default next to the image as NAME.inversion.pt.
     """
     import torch
@@ -268,9 +309,9 @@ def invert(
 
     from anypix.models.diffusion import denoise, encode_image, encode_prompts, load_components
 
-    method = DEFAULT_INVERSION if refine is None else InversionMethod(
-        refine=refine, relaxation=DEFAULT_INVERSION.relaxation
-    )
+    method = DEFAULT_INVERSION
+    if refine is not None:
+        method = replace(DEFAULT_INVERSION, refine=refine) if refine else DDIM
     components = _models or load_components()
     with torch.inference_mode(), Image.open(image) as source:
         size = components.default_size

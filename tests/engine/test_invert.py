@@ -143,19 +143,53 @@ def test_over_relaxation_speeds_up_a_creeping_fixed_point_at_no_extra_cost(engin
         InversionMethod(refine=1, relaxation=2.0)
 
 
+def test_an_extrapolated_start_buys_each_step_a_pass_for_free(engine: Any) -> None:
+    # Each step's fixed point starts from the noise extrapolated from the two steps before it
+    # instead of a UNet call at the lower latent: one pass a step then costs what plain DDIM
+    # costs and lands nearer than a DDIM estimate plus one pass (twice the calls).
+    analytic, model = _gaussian_engine(engine, "epsilon")
+    methods = [DDIM, InversionMethod(refine=1), InversionMethod(refine=1, extrapolate=True),
+               InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1))]  # fmt: skip
+    errors, calls = [], []
+    for method in methods:
+        model.calls = 0
+        errors.append(_round_trip_error(analytic, method))
+        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    assert calls == [10, 20, 10, 12] == [m.unet_calls(10) for m in methods]
+    plain, refined, extrapolated, more = errors
+    assert extrapolated < refined and extrapolated < plain / 4, errors
+    assert more < extrapolated, errors  # the two extra passes help
+    # The start changes only where the iteration begins, not the fixed point it converges to.
+    assert _round_trip_error(analytic, InversionMethod(refine=30, extrapolate=True)) < 1e-10
+
+
+def test_refine_more_adds_one_pass_to_the_steps_it_names() -> None:
+    method = InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1, 40))
+    assert [method.refinements(k, 6) for k in range(6)] == [1, 2, 1, 1, 1, 2]  # 40: no such step
+    assert method.unet_calls(6) == 8
+    # Without the extrapolated start every step pays for its DDIM estimate too.
+    assert InversionMethod(refine=1, refine_more=(1, -1)).unet_calls(6) == 6 + 8
+
+
 def test_inversion_methods_are_named_checked_and_keyed_apart(engine: Any) -> None:
     from anypix.tools.inversion_cache import inversion_key
 
+    extrapolated = InversionMethod(1, extrapolate=True)
+    default_like = InversionMethod(1, extrapolate=True, refine_more=(1, -1))
     assert [m.name for m in (DDIM, InversionMethod(refine=2), InversionMethod(1, refine_last=5),
-                             InversionMethod(1, relaxation=1.5), InversionMethod(3, refine_last=0))
-            ] == ["ddim", "fixed-point-2", "fixed-point-1-last-5", "fixed-point-1-w1.5", "ddim"]  # fmt: skip
+                             InversionMethod(1, relaxation=1.5), InversionMethod(3, refine_last=0),
+                             InversionMethod(0, extrapolate=True), extrapolated, default_like)
+            ] == ["ddim", "fixed-point-2", "fixed-point-1-last-5", "fixed-point-1-w1.5", "ddim",
+                  "ddim", "fixed-point-1-extrapolated",
+                  "fixed-point-1-extrapolated-more-1,-1"]  # fmt: skip
     assert DEFAULT_INVERSION.name != "ddim"  # edits and style references are refined
     with pytest.raises(ValueError, match="at least 0"):
         InversionMethod(refine=-1)
+    methods = (DDIM, InversionMethod(refine=1), InversionMethod(refine=2),
+               InversionMethod(refine=1, relaxation=1.5), extrapolated, default_like)  # fmt: skip
     keys = {inversion_key(engine, "d" * 64, size=(64, 64), steps=4, prompt="p", method=m)
-            for m in (DDIM, InversionMethod(refine=1), InversionMethod(refine=2),
-                      InversionMethod(refine=1, relaxation=1.5))}  # fmt: skip
-    assert len(keys) == 4
+            for m in methods}  # fmt: skip
+    assert len(keys) == len(methods)
 
 
 def test_blend_keeps_the_source_at_alpha_one_and_noise_at_zero() -> None:
@@ -204,3 +238,17 @@ def test_alpha_trades_source_for_noise_on_a_real_unet(engine: Any, base_image: A
     edits = {alpha: pixels(_edit(engine, base_image, alpha).images[0]) for alpha in (1.0, 0.0)}
     near, far = (np.abs(edits[a] - source).mean() for a in (1.0, 0.0))
     assert near < far, (near, far)
+
+
+def test_the_invert_tool_solves_steps_as_edits_do_unless_told(
+    engine: Any, base_image: Any, tmp_path: Any
+) -> None:
+    from anypix.tools.invert import invert
+
+    image = tmp_path / "base.png"
+    base_image.save(image)
+    named = {refine: invert(image, steps=3, refine=refine, _models=engine)["method"]
+             for refine in (None, 0, 2)}  # fmt: skip
+    assert named == {None: DEFAULT_INVERSION.name, 0: "ddim",
+                     2: dataclasses.replace(DEFAULT_INVERSION, refine=2).name}  # fmt: skip
+    assert named[2] != named[None]
