@@ -15,7 +15,8 @@ remove    nothing is left where the object was                     outside its p
 replace   the old object is gone, the new one is in its place      outside its place
 recolor   the object has the new colour and its old outline        outside its place
 move      the object is at the new place, nothing at the old one   outside the two places
-restyle   every object of the [base] is still there, in place;     (objects and layout)
+restyle   every object of the [base] is still there, in place (or  (objects and layout)
+          its pixels are the [base]'s);
           the background reads as its [style] picture's does
 variation every object of the [base] is still there, and the       (content and layout)
           image is not the [base] itself
@@ -49,6 +50,8 @@ MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
 MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
 # shapes, a ring's disc or a triangle, cover about half of a blob fitted to them)
 GROW = 0.04  # places are grown by this fraction of the canvas side (soft edges, shadows)
+SAME_PIXEL = 8  # 0-255: a pixel this close to the [base]'s is unchanged
+MIN_SAME_SHARE = 0.6  # share of an object's mask (a ring's hole filled in) left unchanged
 MAX_SAME_PSNR = 45.0  # a variation this close to its [base] is the [base] again
 _MOVE_TO = re.compile(r"\s+(?:to|towards|into|onto)\s+(?:the\s+)?", re.IGNORECASE)
 
@@ -249,7 +252,7 @@ class Verifier:
             kept = [d for d in look.detect("output", look.asking(before.label))
                     if d.overlap(_grow(before.mask, look.shape)) >= MIN_OVERLAP
                     and any(d.names(r, SLACK) for r in readings)]  # fmt: skip
-            if not kept:
+            if not kept and not _pixels_kept(look, before.mask):
                 return f"{before.label} {describe_place(before.mask)} in the [base] is gone"
         if op == "variation" and _psnr(look.output, look.base) >= MAX_SAME_PSNR:
             return "the output is the [base] again"
@@ -332,6 +335,15 @@ def _find(look: _Look, phrase: str, near: np.ndarray | None) -> Detection | None
         inside = [d for d in named if d.overlap(_grow(near, look.shape)) >= MIN_OVERLAP]
         named = inside or named
     return max(named, key=lambda d: d.score) if named else None
+
+
+def _pixels_kept(look: _Look, mask: np.ndarray) -> bool:
+    """Whether most of an object's pixels are the [base]'s (within :data:`SAME_PIXEL`): an
+    object left as it was is kept, however its new surroundings make it read (a ring whose
+    hole took a new background can read as another shape)."""
+    assert look.base is not None
+    apart = np.abs(look.output[mask].astype(np.int16) - look.base[mask]).max(-1)
+    return bool(mask.any()) and float((apart <= SAME_PIXEL).mean()) >= MIN_SAME_SHARE
 
 
 def _named_fully(look: _Look, found: Detection) -> str:

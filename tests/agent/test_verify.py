@@ -124,6 +124,27 @@ def test_a_restyle_after_a_picture_must_take_its_look() -> None:
     assert Verifier(SquarePerception())(plan, base, base, {"style": np.full_like(base, 30)}).passed
 
 
+class SeesOnGreyOnly(StyledSquares):
+    """Sees squares on a grey background only, as a perception may misread an object on a
+    background it rarely saw."""
+
+    def detect(self, image: np.ndarray, queries: Sequence[str]) -> list[Detection]:
+        return super().detect(image, queries) if self.background_style(image) == "grey" else []
+
+
+def test_an_object_left_pixel_for_pixel_is_kept_however_it_reads() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1))
+    night = base.copy()
+    night[np.all(base == GREY, axis=-1)] = (30, 30, 40)
+    check = Verifier(SeesOnGreyOnly())
+    assert check(edit("restyle", "night"), night, base).passed
+    lost = night.copy()
+    lost[np.all(base == (40, 70, 220), axis=-1)] = (30, 30, 40)  # the blue square painted over
+    assert "a blue square at (0.75, 0.50) in the [base] is gone" in (
+        check(edit("restyle", "night"), lost, base).failure() or ""
+    )
+
+
 class ShapeWords(SquarePerception):
     """Squares as before, and "a square" (no colour) fits every one of them as well as its
     colour does, as a shape word fits any object of that shape."""
