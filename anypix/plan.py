@@ -332,6 +332,10 @@ class Knobs(BaseModel):
     mix_norm: float | None = Field(
         default=None, ge=0, le=100, description="norm of the mixed embedding; 0 means unit norm"
     )
+    shape_guidance: float | None = Field(
+        default=None, ge=0, le=100, description="step size of shape guidance towards each blob's "
+        "named shape (tools/shape_guidance.py); None: the model's default, 0: off"
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -350,7 +354,8 @@ class Knobs(BaseModel):
         return value
 
     @field_validator(
-        "alpha", "guidance", "beta", "mix_base", "mix_gen", "mix_prior", "mix_norm", mode="after"
+        "alpha", "guidance", "beta", "mix_base", "mix_gen", "mix_prior", "mix_norm",
+        "shape_guidance", mode="after",
     )
     @classmethod
     def _round_knobs(cls, value: float | None) -> float | None:

@@ -82,6 +82,10 @@ class Capabilities:
     # None when everything fits; None here: the model draws anything it is asked.
     out_of_scope: Callable[[str, Mapping[str, Any]], str | None] | None = None
     draws: str = "anything its text encoder can name"  # in words, for people and the planner
+    # Shape guidance (anypix.tools.shape_guidance): loads the critic that reads the shape drawn
+    # in a blob, and the step size measured for this model; None: renders are not shape-guided.
+    shape_critic: Callable[[], Any] | None = None
+    shape_guidance: float | None = None
 
 
 @dataclass(frozen=True)

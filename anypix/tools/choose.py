@@ -10,6 +10,7 @@ from __future__ import annotations
 from anypix.plan import EditPlan
 from anypix.tools.ops import base_techniques, paired_regions
 from anypix.tools.refine import wants_prior
+from anypix.tools.shape_guidance import DRAWS, ShapeGuidance
 from anypix.tools.techniques import (
     Grounding,
     InvertBase,
@@ -44,4 +45,6 @@ def techniques_for(plan: EditPlan) -> list[Technique]:
         # A remove op's blob says "background": a model that learnt empty regions paints one.
         # An unpaired plan that only removes draws nothing: its regions say where to erase.
         chosen.append(Grounding())
+    if plan.blobs and plan.knobs.shape_guidance != 0 and all(op.op in DRAWS for op in plan.ops):
+        chosen.append(ShapeGuidance())  # last: it moves the latents the others have set
     return chosen

@@ -15,6 +15,7 @@ from anypix.plan import EditPlan, Knobs
 from anypix.tools.choose import techniques_for
 from anypix.tools.ops import KeepEdited, PrepareBase
 from anypix.tools.render import check_inputs, render
+from anypix.tools.shape_guidance import ShapeGuidance
 from anypix.tools.techniques import (
     Grounding,
     InvertBase,
@@ -38,7 +39,8 @@ def test_each_part_of_a_plan_brings_its_technique_in_the_render_order() -> None:
                            "[op] add a dog ref=dog", "[knobs] size=64x64 mix_prior=1")  # fmt: skip
     # the add owns the blob (tools/ops): the [base] is prepared before its inversion
     assert _kinds(everything) == [
-        Subjects, PrepareBase, InvertBase, KeepEdited, StyleReference, RefinementPrior, Grounding
+        Subjects, PrepareBase, InvertBase, KeepEdited, StyleReference, RefinementPrior, Grounding,
+        ShapeGuidance,
     ]
     # a removal whose blob it owns is grounded by the blob's "background" (the empty region)
     removal = make_plan("[base] photo", BLOB, "[op] remove the dog", "[knobs] size=64x64")

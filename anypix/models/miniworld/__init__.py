@@ -33,6 +33,10 @@ BINDING_ID_PREFIX = "miniworld-binding-"
 # The refinement prior's mix for "add [ref]" / "add [tone]" plans that set none; chosen on
 # validation scenes with benchmarks/figures_prior.py (docs/prior-and-seecoder.md).
 PRIOR_MIX = {"mix_base": 0.0, "mix_gen": 0.4, "mix_prior": 1.0, "mix_norm": 0.0}
+# Shape guidance's default step size (tools/shape_guidance.py): off. At 3 it draws more of the
+# asked shapes but loses blob IoU and count accuracy (docs/shape-guidance.md); a plan asks for it
+# with [knobs] shape_guidance=3.
+SHAPE_GUIDANCE: float | None = None
 
 
 def load_components(
@@ -67,6 +71,13 @@ def locator_words(phrase: str) -> str:
     words = [canonical.get(w.lower(), w.lower()) for w in re.sub(
         r"^(?:the|a|an|this|that)\s+", "", phrase, flags=re.IGNORECASE).split()]  # fmt: skip
     return "a " + " ".join(words)
+
+
+def load_shape_critic() -> Any:
+    """The shape classifier shape guidance reads (``weights/shape_classifier.*``), loaded once."""
+    from anypix.models.miniworld.shape_classifier import shipped_critic
+
+    return shipped_critic()
 
 
 def load_verifier(settings: Settings | None) -> Perception:
@@ -214,6 +225,8 @@ FAMILY = ModelFamily(
                 "sizes, on flat, gradient, striped, dotted, checked or noisy backgrounds",
                 prior_mix=PRIOR_MIX,
                 out_of_scope=out_of_scope,
+                shape_critic=load_shape_critic,
+                shape_guidance=SHAPE_GUIDANCE,
             ),
             family="miniworld",
         ),
