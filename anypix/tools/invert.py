@@ -35,7 +35,7 @@ the sampling amplifies; one more pass on each of those two is the default,
 1.5 size (VAE and UNet FLOPs): an edit's inversion + regeneration is 1.54x a plain generation,
 against 1.50x with plain DDIM and 2.0x with a DDIM estimate plus one pass on every step.
 
-Measured on the default offline model (miniworld v2): clean renders of the fidelity benchmark's
+Measured on the default offline model (v2 weights): clean renders of the fidelity benchmark's
 16 held-out inversion scenes (seeds 120000-120015), inverted under their captions at guidance 1,
 20 steps, regenerated and compared in pixels (``benchmarks/fidelity.py``'s ``inversion_psnr``).
 docs/inversion.md has every variant tried.

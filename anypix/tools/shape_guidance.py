@@ -2,8 +2,8 @@
 
 A model may put the right colour in the right place and still draw the wrong shape (a ring
 without its hole, a rectangle with round corners). When the preset has a *shape critic* (a
-learnt classifier that reads the shape drawn in a blob of a given colour: the miniworld's
-:mod:`~anypix.models.miniworld.shape_classifier`), each of the first denoising steps takes the
+learnt classifier that reads the shape drawn in a blob of a given colour, which the default
+offline model's family ships as ``Capabilities.shape_critic``), each of the first denoising steps takes the
 model's predicted clean image ``x0``, and a few gradient steps on it raise the critic's
 log-probability of every blob's asked shape (universal guidance's backward step, Bansal et al.
 2023: the gradient is taken with respect to ``x0``, never through the UNet). The next latent is
