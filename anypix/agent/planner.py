@@ -230,7 +230,7 @@ class Planner(PlannerBase):
             raise BackendError("no LLM backend is configured", "use --llm smollm2 or --llm openai")
         # 2.-4. LLM under a schema, validated, repaired
         if unused is not None:
-            result = self._plan_using_attachments(instruction, assets, references, unused)
+            result = self._plan_using_attachments(instruction, assets, references, attached, unused)
         else:
             result = self._llm_plan(instruction, assets, feedback, references)
         # 5. Layout for new images
@@ -245,6 +245,7 @@ class Planner(PlannerBase):
         instruction: str,
         assets: Mapping[str, str],
         references: References | None,
+        attached: list[str] | None,
         question: UnusedAttachmentQuestion,
     ) -> PlanResult:
         """The LLM's plan when it uses everything attached this turn; else the grammar's
@@ -253,7 +254,6 @@ class Planner(PlannerBase):
             result = self._llm_plan(instruction, assets, None, references)
         except PlanValidationError:
             raise question from None
-        attached = None if references is None else list(references.files)
         wanted = {n for n in attached_names(assets, attached) if n != LAST}
         if not wanted <= set(result.plan.asset_names()):
             raise question
