@@ -182,7 +182,10 @@ class _Writer:
                               f"could you add [{sub}] {place}", f"stick [{sub}] {place}",
                               f"drop [{sub}] into {where}", f"I want [{sub}] {place}",
                               f"include [{sub}]", f"[{sub}] should be {place}",
-                              f"bring [{sub}] into {where}"])  # fmt: skip
+                              f"bring [{sub}] into {where}", f"[{sub}] {place} of {where}",
+                              f"[{sub}] next to the {obj} in {where}",
+                              f"can [{sub}] sit on the {obj} in {where}?",
+                              f"{where} with [{sub}] {place}"])  # fmt: skip
             return text, _op("add", sub, sub), [sub], None
         if form < 0.55:  # something worn or held: "let the man wear sunglasses"
             person = self.pick(PEOPLE)
@@ -251,11 +254,15 @@ class _Writer:
         if self.rng.random() < 0.6:
             direction = self.pick(DIRECTIONS)
             text = self.pick([f"{verb} {self.the(obj)} {direction}", f"{verb} the {obj} {direction}",
-                              f"can you {verb} the {obj} {direction}?"])  # fmt: skip
+                              f"can you {verb} the {obj} {direction}?",
+                              f"could the {obj} be further {direction.removeprefix('to the ')}?"])  # fmt: skip
         else:
             direction = self.pick(PLACES)
             text = self.pick([f"the {obj} should be {direction}", f"{verb} the {obj} {direction}",
-                              f"the {obj} belongs {direction}", f"the {obj} goes {direction}"])  # fmt: skip
+                              f"the {obj} belongs {direction}", f"the {obj} goes {direction}",
+                              f"the {obj} would look better {direction}",
+                              f"I'd rather have the {obj} {direction}",
+                              f"what about the {obj} {direction}?"])  # fmt: skip
         return text, _op("move", f"the {obj} {direction}"), [], None
 
     def _variation(self, where: str) -> Clause:
@@ -388,7 +395,8 @@ class _Writer:
         if r() < 0.2:
             text = _typo(text, self.rng)
         if r() < 0.15 and verb_of(text) is not None:
-            text = self.pick(["please ", "could you ", "can you ", "now ", "ok ", "hey, "]) + text
+            text = self.pick(["please ", "could you ", "can you ", "now ", "ok ", "hey, ",
+                              "nice, now ", "actually, ", "hmm, ", "ok so ", "great. now "]) + text
         if r() < 0.15:
             case = self.pick(["upper", "title", "capitalize", "mixed", "lower"])
             text = _outside_names(text, lambda part: _cased(part, case, self.rng))

@@ -12,7 +12,7 @@ split is by phrasing, so held-out rows never share a wording pattern with dev ro
 category, the k-th distinct phrasing (in the order below, counting from 0) is held out when
 ``k % 5 in (1, 3)`` and is dev otherwise -- about 60/40. The held-out files are frozen: this
 script writes them only when they are missing and otherwise checks that they are unchanged.
-Rows written after the freeze (``LAYOUTS_AFTER_FREEZE``) are all dev and come after the split
+Rows written after the freeze (``EDITS_AFTER_FREEZE``, ``LAYOUTS_AFTER_FREEZE``) are all dev and come after the split
 rows, so adding them changes neither the split nor the held-out file.
 
 Edit row fields (``planner-dev.jsonl``'s, plus):
@@ -239,6 +239,74 @@ EDITS: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | Non
     ("clarify", "unknown-object", "pic", "move it to the left", None, [], [], None, {"clarify": []}),
 ]
 
+# Edit rows written after the freeze, from a second sitting (all dev; ids va001...). New wordings
+# only: none of them copies a dev row's pattern with new nouns.
+EDITS_AFTER_FREEZE: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "put-on-the", "photo", "put a crown on the king", "photo", [], [[A]], None, {}),
+    ("one-attachment", "could-use", "sky", "could use a few more clouds", "sky", [], [[A]], None, {}),
+    ("one-attachment", "there-should-be", "night", "there should be a moon in the sky", "night", [], [[A]], None, {}),
+    ("one-attachment", "stick-on", "house", "stick a flag on the roof", "house", [], [[A]], None, {}),
+    ("one-attachment", "throw-in", "park", "throw in a couple of pigeons", "park", [], [[A]], None, {}),
+    ("one-attachment", "comparative-colour", "lawn", "make the grass greener", "lawn", [], [[RC]], None, {}),
+    ("one-attachment", "want-in-colour", "me", "I want the jacket in green", "me", [], [[RC]], None, {}),
+    ("one-attachment", "change-colour-to", "cars", "change the red car to blue", "cars", [], [[RC]], None, {}),
+    ("one-attachment", "lose-the", "shot", "lose the watermark", "shot", [], [[RM]], None, {}),
+    ("one-attachment", "ditch", "porch", "ditch the bike", "porch", [], [[RM]], None, {}),
+    ("one-attachment", "needs-to-go", "park", "the bench needs to go", "park", [], [[RM]], None, {}),
+    ("one-attachment", "no-x-please", "road", "no cars please", "road", [], [[RM]], None, {}),
+    ("one-attachment", "turn-into-medium", "selfie", "turn this into a watercolor", "selfie", [], [[RS]], None, {}),
+    ("one-attachment", "look-adjective", "town", "make it look vintage", "town", [], [[RS]], None, {}),
+    ("one-attachment", "can-i-see-as", "face", "can i see it as a pencil sketch?", "face", [], [[RS]], None, {}),
+    ("one-attachment", "turn-x-into-y", "yard", "turn the dog into a cat", "yard", [], [[RP]], None, {}),
+    ("one-attachment", "instead-of", "street", "a lamp post instead of the tree", "street", [], [[RP]], None, {}),
+    ("one-attachment", "on-the-side", "pets", "put the cat on the right side", "pets", [], [[MV]], None, {}),
+    ("one-attachment", "slide", "harbour", "slide the boat to the left", "harbour", [], [[MV]], None, {}),
+    ("one-attachment", "show-variations", "logo", "show me some variations", "logo", [], [[VA]], None, {}),
+    ("refs", "ref-next-to", "park dog", "[dog] next to the bench in [park]", "park", ["dog"], [[A]], None, {}),
+    ("refs", "can-ref-sit", "room cat", "can [cat] sit on the sofa in [room]?", "room", ["cat"], [[A]], None, {}),
+    ("refs", "drop-into", "pond duck", "drop [duck] into [pond]", "pond", ["duck"], [[A]], None, {}),
+    ("refs", "use-instead", "photo hat", "use [hat] instead of the cap in [photo]", "photo", ["hat"], [[RP]], None, {}),
+    ("refs", "but-with", "kid glasses", "[kid] but with [glasses]", "kid", ["glasses"], [[A]], None, {}),
+    ("refs", "colours-of", "street sunset", "give [street] the colours of [sunset]", "street", [], [[RS]], "sunset", {}),
+    ("refs", "style-after", "photo print", "style [photo] after [print]", "photo", [], [[RS]], "print", {}),
+    ("refs", "match-the-look", "photo film", "match the look of [film]", "photo", [], [[RS]], "film", {}),
+    ("session", "now-verb", "last", "now remove the dog", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "ok-now", "last", "ok now paint the door red", "last", [], [[RC]], None, {"files": {}}),
+    ("session", "nice-now", "last", "nice, now make it night", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "actually", "last", "actually, add a cat", "last", [], [[A]], None, {"files": {}}),
+    ("session", "hmm-lose", "last", "hmm, lose the clouds", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "ref-in-there-too", "last cat", "put [cat] in there too", "last", ["cat"], [[A]], None, {"files": {}}),
+    ("session", "do-again-different", "last", "can you do that again but different", "last", [], [[VA]], None, {"files": {}}),
+    ("session", "same-but-season", "last", "same thing but in winter", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "attached-now", "last garden", "take the hose out of this one", "garden", [], [[RM]], None, {"files": {"garden": "garden.jpg"}}),
+    ("audio", "with-mood-of", "photo storm:a", "[photo] with the mood of [storm]", "photo", [], [[RS]], "storm", {}),
+    ("audio", "let-sound-set-mood", "street rain:a", "let [rain] set the mood for [street]", "street", [], [[RS]], "rain", {}),
+    ("audio", "what-it-sounds-like", "engine:a", "show me what [engine] sounds like", None, [], [[GE]], "engine", {}),
+    ("audio", "put-sound-into", "garden birds:a", "put [birds] into [garden]", "garden", ["birds"], [[A]], None, {}),
+    ("compound", "semicolon", "road", "remove the car; add a bike", "road", [], [[RM, A]], None, {}),
+    ("compound", "and-also", "sky", "make the sky pink and also get rid of the birds", "sky", [], [[RC, RM]], None, {}),
+    ("compound", "then-move", "park", "add a tree, then move the bench to the right", "park", [], [[A, MV]], None, {}),
+    ("describe", "draw-me", "", "can you draw me a lighthouse on a cliff", None, [], [[GE]], None, {}),
+    ("describe", "generate-count", "", "generate three red apples on a table", None, [], [[GE]], None, {}),
+    ("describe", "picture-this", "", "picture this: a fox in the snow", None, [], [[GE]], None, {}),
+    ("describe", "show-me", "", "show me a sunset over the mountains", None, [], [[GE]], None, {}),
+    ("typo", "recolor-typo", "car", "recolr the car red", "car", [], [[RC]], None, {}),
+    ("typo", "article-typo", "sky", "add a bird in teh sky", "sky", [], [[A]], None, {}),
+    ("typo", "replace-typo", "pets", "replcae the cat with a dog", "pets", [], [[RP]], None, {}),
+    ("casing", "title-case", "beach", "Make The Sky Orange", "beach", [], [[RC]], None, {}),
+    ("casing", "shouting-remove", "drive", "GET RID OF THE BIKE", "drive", [], [[RM]], None, {}),
+    ("move", "would-look-better", "den", "the chair would look better on the left", "den", [], [[MV]], None, {}),
+    ("move", "could-be-further", "lake", "could the boat be further right?", "lake", [], [[MV]], None, {}),
+    ("move", "bring-to-centre", "field", "bring the dog to the middle", "field", [], [[MV]], None, {}),
+    ("variation", "reroll", "last", "reroll", "last", [], [[VA]], None, {"files": {}}),
+    ("variation", "few-alternatives", "last", "give me a few alternatives", "last", [], [[VA]], None, {"files": {}}),
+    ("variation", "same-scene-new-details", "last", "same scene, new details", "last", [], [[VA]], None, {"files": {}}),
+    ("clarify", "two-images-bare-remove", "a b", "remove the car", None, [], [], None, {"clarify": ["a", "b"]}),
+    ("clarify", "two-images-bare-recolor", "left right", "make the sky purple", None, [], [], None, {"clarify": ["left", "right"]}),
+    ("clarify", "unused-ref-add", "kid cat", "add a hat to [kid]", None, [], [], None, {"clarify": ["cat"]}),
+    ("clarify", "vague-delete", "pic", "delete it", None, [], [], None, {"clarify": []}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -455,11 +523,12 @@ def _split(rows: list[tuple[Any, ...]]) -> tuple[list[int], list[int]]:
 
 
 def edit_rows() -> list[dict[str, Any]]:
+    """EDITS' rows (ids v001...), then the rows written after the freeze (ids va001...)."""
     rows = []
-    for index, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in enumerate(
-        EDITS, 1
-    ):
-        row: dict[str, Any] = {"id": f"v{index:03d}", "category": category, "phrasing": phrasing}
+    numbered = [(f"v{i:03d}", spec) for i, spec in enumerate(EDITS, 1)]
+    numbered += [(f"va{i:03d}", spec) for i, spec in enumerate(EDITS_AFTER_FREEZE, 1)]
+    for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
+        row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
         row.update(ops_any=ops_any, style_ref=style, **extra)
         rows.append(row)
