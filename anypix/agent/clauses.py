@@ -34,7 +34,11 @@ _DEST = (
 )
 
 
-def _add(rest: str, draft: Draft) -> None:
+# "put the cat on the right" moves a cat the picture has; "put a cat on the right" adds one
+_MAY_MOVE = ("put", "place", "bring", "set", "position")
+
+
+def _add(verb: str, rest: str, draft: Draft) -> None:
     rest, place = take_region(rest)
     base = None
     # the image added to is the last "to/in/on/of [X]"; what follows it says where
@@ -60,6 +64,8 @@ def _add(rest: str, draft: Draft) -> None:
         # "the scarf from [scarf] on the girl": the ref is the source, the text says what
         target = re.sub(rf"\s+(?:from|of)\s+{REF}", "", item) if refs else item
         target = target if target.strip() else refs[0]
+        if verb.lower() in _MAY_MOVE and place and not refs and re.match(r"the\s", target, re.I):
+            raise NotCanonicalError(f"'{verb} {target}' may move what the picture already has")
         draft.op("add", target, refs[0] if refs else None, place)
 
 
@@ -246,6 +252,11 @@ def _split_object(rest: str) -> tuple[str, str]:
     return rest, ""
 
 
+_BACK_REFERENCE = re.compile(
+    r"\b(?:again|same|re-?roll|redo|alternatives?|versions?|variations?|instead)\b", re.I
+)
+
+
 def _describe(text: str, draft: Draft) -> None:
     """A description of a new image ("a lighthouse in a storm, oil painting")."""
     variation = re.fullmatch(
@@ -267,15 +278,19 @@ def _describe(text: str, draft: Draft) -> None:
     if first in lexicon()["unsupported_verbs"]:
         raise NotCanonicalError(f"'{first}' is not an op the plan language has")
     if re.search(
-        r"\b(?:i|we|you|me|my|our|should|want|wish|don't|do not|can|could|would|there)\b",
+        r"\b(?:i|we|you|me|my|our|should|want|wish|don't|do not|can|could|would|there|let)\b",
         text,
         re.I,
     ):
         raise NotCanonicalError("it reads like a request, not a description")
+    if _BACK_REFERENCE.search(text):  # "same scene, new details", "reroll": the picture shown
+        raise NotCanonicalError("it refers back to a picture instead of describing a new one")
     if re.match(rf"{REF}\s*(?:,|but|without|with|minus|except|in which|where)\b", text, re.I):
         raise NotCanonicalError("it reads like an edit of the image it names")
     for name in ref_names(text):
-        if re.search(rf"\b(?:on|in|into|to|onto|with|without|but)\s+\[{re.escape(name)}\]", text):
+        if re.search(
+            rf"\b(?:on|in|into|to|onto|with|without|but|for|after)\s+\[{re.escape(name)}\]", text
+        ):
             raise NotCanonicalError(f"cannot tell whether [{name}] is edited or shown")
         if name not in draft.subs:
             draft.subs.append(name)
@@ -310,7 +325,7 @@ def read_clause(clause: str, draft: Draft) -> None:
     if kind == "add" and not ref_names(rest) and "image" not in draft.assets.values():
         return _describe(rest, draft)  # "put a triangle under a circle" on an empty canvas
     readers = {
-        "add": lambda: _add(rest, draft),
+        "add": lambda: _add(verb, rest, draft),
         "remove": lambda: _remove(verb, rest, draft),
         "replace": lambda: _replace(verb, rest, draft),
         "recolor": lambda: _recolor(rest, draft),

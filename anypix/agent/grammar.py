@@ -42,7 +42,9 @@ _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _LEAD = re.compile(
     r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
     r"(?:could|can|would|will) you(?: please)?|i(?:'d| would) like(?: you)? to|"
-    r"i want(?: you)? to|let's|lets|go ahead and|try to)\b[\s,]*",
+    r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|"
+    r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|alright|oh|oops|well|wait|yeah|yes|sure)"
+    r"(?=\s*[,.!]))\b[\s,.!]*",
     re.IGNORECASE,
 )
 _SEPARATOR = re.compile(

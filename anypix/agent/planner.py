@@ -59,6 +59,7 @@ if TYPE_CHECKING:
     from anypix.agent.references import References
     from anypix.config import Settings
 
+
 def tidy(
     data: dict[str, Any],
     instruction: str,
@@ -255,7 +256,7 @@ class Planner(PlannerBase):
         except PlanValidationError:
             raise question from None
         wanted = {n for n in attached_names(assets, attached) if n != LAST}
-        if not wanted <= set(result.plan.asset_names()):
+        if not all(_reads(result.plan, name) for name in wanted):
             raise question
         return result
 
@@ -307,6 +308,22 @@ class Planner(PlannerBase):
                 error = exc.message if isinstance(exc, PlanParseError) else f"not CSS rules: {exc}"
                 messages = messages + repair_message(answer, error)
         return scene_blobs(description)
+
+
+# The ops that read a [sub] or a [style] (beside an op naming it as its ref).
+_READ_SUBS = {"generate", "add", "replace"}
+_READ_STYLE = {"generate", "restyle", "variation"}
+
+
+def _reads(plan: EditPlan, name: str) -> bool:
+    """Whether an op of ``plan`` reads ``name`` in the role the plan gives it: a recolor
+    holding an attached dog as a [sub] only pretends to use it."""
+    if name == plan.base or any(op.ref == name for op in plan.ops):
+        return True
+    kinds = {op.op for op in plan.ops}
+    if name in plan.subs:
+        return bool(kinds & _READ_SUBS)
+    return name == plan.style_ref and bool(kinds & _READ_STYLE)
 
 
 def planner_for(settings: Settings) -> Planner:

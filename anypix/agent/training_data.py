@@ -396,7 +396,7 @@ class _Writer:
             text = _typo(text, self.rng)
         if r() < 0.15 and verb_of(text) is not None:
             text = self.pick(["please ", "could you ", "can you ", "now ", "ok ", "hey, ",
-                              "nice, now ", "actually, ", "hmm, ", "ok so ", "great. now "]) + text
+                              "nice, now ", "actually, ", "hmm, ", "ok so ", "great. now "]) + text  # fmt: skip
         if r() < 0.15:
             case = self.pick(["upper", "title", "capitalize", "mixed", "lower"])
             text = _outside_names(text, lambda part: _cased(part, case, self.rng))

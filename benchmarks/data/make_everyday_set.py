@@ -281,7 +281,7 @@ EDITS_AFTER_FREEZE: list[tuple[str, str, str, str, Any, list[str], list[list[str
     ("session", "attached-now", "last garden", "take the hose out of this one", "garden", [], [[RM]], None, {"files": {"garden": "garden.jpg"}}),
     ("audio", "with-mood-of", "photo storm:a", "[photo] with the mood of [storm]", "photo", [], [[RS]], "storm", {}),
     ("audio", "let-sound-set-mood", "street rain:a", "let [rain] set the mood for [street]", "street", [], [[RS]], "rain", {}),
-    ("audio", "what-it-sounds-like", "engine:a", "show me what [engine] sounds like", None, [], [[GE]], "engine", {}),
+    ("audio", "what-it-sounds-like", "engine:a", "show me what [engine] sounds like", None, ["engine"], [[GE]], None, {}),
     ("audio", "put-sound-into", "garden birds:a", "put [birds] into [garden]", "garden", ["birds"], [[A]], None, {}),
     ("compound", "semicolon", "road", "remove the car; add a bike", "road", [], [[RM, A]], None, {}),
     ("compound", "and-also", "sky", "make the sky pink and also get rid of the birds", "sky", [], [[RC, RM]], None, {}),

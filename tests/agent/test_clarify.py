@@ -104,6 +104,19 @@ def test_the_question_stands_when_the_llm_also_leaves_the_attachment_out() -> No
     assert info.value.choices[-1] == "leave [song] out"
 
 
+def test_an_attachment_held_in_a_role_no_op_reads_is_not_used() -> None:
+    """A recolor does not read a [sub]: a plan that parks the attached dog there drops it."""
+    assets = {"beach": IMG, "dog": IMG}
+    attached = References({"beach": "beach.jpg", "dog": "dog.png"})
+    parks_it = {"base": "beach", "subs": ["dog"], "style_ref": None,
+                "ops": [{"op": "recolor", "target": "the sand white", "ref": None}],
+                "gen": "white sand"}  # fmt: skip
+    with pytest.raises(ClarificationNeeded, match=r"\[dog\]"):
+        Planner(FakeLLM([parks_it]), use_minilm=False).plan(
+            "make the sand on [beach] white", assets, references=attached
+        )
+
+
 def test_a_new_picture_from_the_llm_does_not_answer_edit_or_draw() -> None:
     """"Edit it or draw a new picture?" stands unless the model's plan edits the attachment."""
     assets = {"beach": IMG}

@@ -142,3 +142,23 @@ def test_any_input_gives_a_plan_or_a_user_error_never_a_crash(words: list[str]) 
     except AnypixError:
         return
     assert EditPlan.from_tokens(plan.tokens()) == plan
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the same picture, but at night",  # refers back to the picture shown: not a new one
+        "roll it again",
+        "other versions",
+        "place the lamp in the top left corner",  # moves the lamp the picture has, or adds one?
+    ],
+)
+def test_what_may_refer_to_the_current_picture_goes_to_the_model(text: str) -> None:
+    with pytest.raises(NotCanonicalError):
+        parse_instruction(text, {"last": IMG}, attached=[])
+
+
+@pytest.mark.parametrize("text", ["great, now remove the cat", "actually, remove the cat"])
+def test_a_remark_before_the_request_is_not_read_as_a_description(text: str) -> None:
+    plan = parse_instruction(text, {"last": IMG}, attached=[])
+    assert (plan.base, [op.op for op in plan.ops]) == ("last", ["remove"])
