@@ -76,7 +76,7 @@ def test_the_miniworld_preset_is_registered_by_its_family() -> None:
     assert preset.family == "miniworld" and preset.source == "family"
     assert registry.family_of("miniworld") is registry.families()["miniworld"]
     can = registry.capabilities("miniworld")
-    assert (can.steps, can.guidance, can.subject_method) == (20, 2.0, "tokens")
+    assert (can.steps, can.guidance, can.subject_method) == (20, 3.0, "tokens")
     assert can.locator_encoder == "miniworld" and can.verifier is not None
     assert registry.family_of("sd15") is None
     assert registry.capabilities("sd15").subject_method == "ip-adapter"
