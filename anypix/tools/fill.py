@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from anypix.models.masks import TOLERANCE, label_regions
+from anypix.models.masks import objects_mask
 
 BAND = 3  # px round the hole that the shifted copy must match
 FOREIGN_WEIGHT = 4.0  # how much copying colours the band does not show costs, per pixel
@@ -29,8 +29,6 @@ FOREIGN_COLOURS = 96  # band pixels kept as the palette a copy may use
 DISTANCE_WEIGHT = 1e-3  # prefers the nearest of equally good offsets
 JACOBI_ITERATIONS = 300
 SEAM = 48  # 0-255: a copy's mismatch with the rim up to this is a seam, smoothed away
-MIN_REGION = 8  # px: smaller regions are edges and specks, neither objects nor texture
-MAX_OBJECT = 0.4  # an object covers at most this fraction of the image
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -65,7 +63,7 @@ def continue_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
         return image.copy()
     if hole.all():
         raise ValueError("the hole covers the whole image: there is no background to continue")
-    avoid = objects_outside(image, hole)
+    avoid = objects_mask(image) & ~hole  # the other objects: never matched nor copied
     offset = best_offset(image, hole, avoid)
     if offset is None:
         return harmonic_fill(image, hole, avoid)
@@ -96,22 +94,6 @@ def _correlate(f: np.ndarray, g: np.ndarray, shape: tuple[int, int]) -> np.ndarr
     ``c[dy % H2, dx % W2]`` on the doubled canvas ``shape``."""
     spectrum = np.conj(np.fft.rfft2(f, shape)) * np.fft.rfft2(g, shape)
     return np.fft.irfft2(spectrum, shape)
-
-
-def objects_outside(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Pixels of the other objects: connected regions of one colour (:func:`label_regions`)
-    that no other region repeats and that are not background-sized. A texture repeats its
-    colours (stripes, checks, dots) and a flat or smooth background is one large region, so
-    neither counts; a ring's hole shows the background's colour, so it does not either."""
-    labels = label_regions(image)
-    count = int(labels.max()) + 1
-    areas = np.bincount(labels.ravel(), minlength=count)
-    colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
-    near = np.abs(colours[:, None] - colours[None]).max(-1) < TOLERANCE
-    repeated = (near & (areas[None] >= MIN_REGION)).sum(1) > 1  # itself, and another
-    small_enough = areas <= MAX_OBJECT * image.shape[0] * image.shape[1]
-    objects = np.flatnonzero(~repeated & small_enough & (areas >= MIN_REGION))
-    return np.isin(labels, objects) & ~hole
 
 
 def best_offset(

@@ -9,7 +9,12 @@ region of the [base] that best matches the op's object phrase:
    neither specks nor background-sized;
 2. each candidate, alone on the image's background colour, goes through the binding encoder's
    image tower, and the object phrase ("the red ring") through its text tower;
-3. the best candidate wins if it beats the empty background by ``MARGIN``; its holes are filled
+3. when the phrase names a shape (ring, triangle, rectangle, ellipse), each candidate's outline
+   is read too (:func:`~anypix.models.masks.read_shape`: a hole, the moment invariant), and one
+   that reads as the named shape gains ``SHAPE_BONUS``. The encoder alone misses rings (a ring
+   cut open by another object reads to it as anything). One that reads as another shape loses
+   nothing: an object half hidden behind another often reads as another shape;
+4. the best candidate wins if it beats the empty background by ``MARGIN``; its holes are filled
    and the ellipse with the same second moments, grown by ``GROW``, becomes the blob.
 
 The blob says what the region holds afterwards ("a green ring"; for a removal, the background).
@@ -35,7 +40,7 @@ import numpy as np
 
 from anypix.errors import NotFoundError
 from anypix.lexicon import LOCATED_OPS, color_split, lexicon, needs_location, object_phrase
-from anypix.models.masks import candidate_regions, fill_holes
+from anypix.models.masks import SHAPE_NAMES, candidate_regions, fill_holes, read_shape
 from anypix.plan import Blob, EditPlan, Op
 
 __all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", "outcome"]
@@ -43,6 +48,7 @@ __all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", 
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
+SHAPE_BONUS = 0.3  # cosine added to a candidate whose outline reads as the shape named
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
 _PLACE = re.compile(
     r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
@@ -157,8 +163,9 @@ class Locator:
             images = self.encoder.embed_pixels(pixels)
             text = self.encoder.embed_texts([self._canonical(phrase)])
         scores = (images @ text.T).squeeze(1).cpu().numpy()
-        best = int(np.argmax(scores[:-1]))
-        gain = float(scores[best] - scores[-1])
+        gains = scores[:-1] - scores[-1] + shape_agreement(regions, self._canonical(phrase))
+        best = int(np.argmax(gains))
+        gain = float(gains[best])
         if gain < MARGIN:
             return Found(op, phrase, None, gain)
         blob = ellipse_of(fill_holes(regions[best]), outcome(op, phrase), image.shape[:2])
@@ -171,6 +178,14 @@ class Locator:
 
 
 # -- regions ---------------------------------------------------------------------------------------
+def shape_agreement(regions: list[np.ndarray], phrase: str) -> np.ndarray:
+    """Per region: ``SHAPE_BONUS`` when its outline reads as the shape ``phrase`` names, else 0."""
+    named = [word for word in re.findall(r"[a-z]+", phrase.lower()) if word in SHAPE_NAMES]
+    if not named:
+        return np.zeros(len(regions))
+    return np.array([SHAPE_BONUS * (read_shape(region) == named[-1]) for region in regions])
+
+
 
 
 def ellipse_of(

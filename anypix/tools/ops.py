@@ -20,7 +20,7 @@ sees it, which pixels the model redraws and how they start:
   a pixel-space model, an exact paste for any VAE), its old place is emptied as by ``remove``.
 
 A lone ``restyle`` or ``variation`` owns no blob; it works on the whole [base] around its objects
-(:func:`scene_objects`):
+(:func:`~anypix.models.masks.objects_mask`):
 
 * ``restyle``: the objects are kept pixel for pixel and the background redrawn; after a
   ``[style]`` picture it starts from that picture's inversion (``RESTYLE_ALPHA``) under the
@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from anypix.models.masks import candidate_regions, objects_mask
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.fill import continue_background, dilate, shift
 from anypix.tools.techniques import KeepOutside, RenderJob, Technique
@@ -68,7 +69,6 @@ RESTYLE_ALPHA = 0.9
 # place are settled by then, their edges and shading (and all the rest) drawn anew after.
 VARIATION_HOLD = 0.5
 VARIATION_ALPHA = 0.85  # a variation's start: this much of the [base]'s inversion (unless set)
-MAX_PIECES = 2  # regions of one colour an object may show as (another object cuts it in two)
 
 
 @dataclass
@@ -104,7 +104,7 @@ def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
     """The object inside ``blob``: the connected region of one colour with the most pixels in
     the blob (at least ``MIN_INSIDE`` of it inside), holes left open; the blob's ellipse when no
     region fits (an image the segmentation cannot read)."""
-    from anypix.tools.locate import candidate_regions, resize
+    from anypix.tools.locate import resize
 
     height, width = image.shape[:2]
     small = resize(image, SEGMENT_SIDE)
@@ -121,25 +121,6 @@ def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
     rows = np.arange(height) * SEGMENT_SIDE // height
     cols = np.arange(width) * SEGMENT_SIDE // width
     return best[rows[:, None], cols[None, :]]
-
-
-def scene_objects(image: np.ndarray) -> np.ndarray:
-    """The objects of ``image`` a restyle or variation keeps: connected regions of one colour
-    (:func:`~anypix.models.masks.label_regions`) that are neither specks nor background. A
-    texture repeats its colours many times (stripes, checks, dots) and a background is large,
-    even where objects cut it in pieces; an object is one region, or a few of one colour where
-    another object hides part of it (at most ``MAX_PIECES``, ``MAX_OBJECT`` of the image)."""
-    from anypix.models.masks import TOLERANCE, label_regions
-    from anypix.tools.fill import MAX_OBJECT, MIN_REGION
-
-    labels = label_regions(image)
-    count = int(labels.max()) + 1
-    areas = np.bincount(labels.ravel(), minlength=count)
-    colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
-    pieces = (np.abs(colours[:, None] - colours[None]).max(-1) < TOLERANCE) & (areas[None] >= MIN_REGION)
-    few = pieces.sum(1) <= MAX_PIECES
-    small = (pieces * areas[None]).sum(1) <= MAX_OBJECT * image.shape[0] * image.shape[1]
-    return np.isin(labels, np.flatnonzero(few & small & (areas >= MIN_REGION)))
 
 
 def move_offset(source: Blob, target: Blob, size: tuple[int, int]) -> tuple[int, int]:
@@ -180,7 +161,7 @@ def edit_base(plan: EditPlan, base: np.ndarray) -> BaseEdit | None:
                 edit.empty[-1] &= ~inside  # the new object's place is not empty
                 edit.done[-1] += f", blob {blobs[0].label} redrawn from noise"
         elif op.op == "restyle":
-            objects = scene_objects(base)
+            objects = objects_mask(base)
             edit.region |= ~objects
             edit.fresh |= ~objects
             edit.restyled = ~objects
@@ -188,7 +169,7 @@ def edit_base(plan: EditPlan, base: np.ndarray) -> BaseEdit | None:
                              "px of objects kept")  # fmt: skip
         elif op.op == "variation":
             edit.region |= True
-            edit.held = scene_objects(base)
+            edit.held = objects_mask(base)
             edit.done.append("variation: the whole [base] redrawn from its inversion, "
                              "described as it was inverted")  # fmt: skip
         else:  # a located move: (where it was, where it goes)

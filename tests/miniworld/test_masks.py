@@ -1,0 +1,107 @@
+"""The one object finder and the shape of a region's outline (anypix.models.masks): what the
+locator, the perception and the ops take for objects, measured on the miniworld's drawings."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from anypix.models.masks import (
+    candidate_regions,
+    label_regions,
+    moment_invariant,
+    objects_mask,
+    read_shape,
+)
+from anypix.models.miniworld.data import (
+    SHAPES,
+    MiniObject,
+    Scene,
+    Style,
+    random_object,
+    random_scene,
+    render,
+    shape_mask,
+)
+from anypix.plan import Blob
+
+
+def _object(colour: str, shape: str, cx: float, cy: float, a: float, angle: float = 30) -> MiniObject:
+    blob = Blob(description="x", label=shape, cx=cx, cy=cy, a=a, b=a * 0.7, angle=angle)
+    return MiniObject(colour, shape, "medium", blob)
+
+
+@pytest.mark.parametrize("texture", ["stripes", "checker", "dots", "gradient", "noise", "flat"])
+def test_objects_are_found_and_no_texture_or_hole_is(texture: str) -> None:
+    ring = _object("purple", "ring", 0.3, 0.35, 0.2)
+    square = _object("yellow", "rectangle", 0.72, 0.7, 0.16)
+    image, index = render(Scene(1, Style("cool", texture, angle=30, period=0.25), (ring, square)))
+    found = objects_mask(image)
+    assert found[index >= 0].all()
+    assert not found[index == -1].any()
+    assert len(candidate_regions(image)) == 2
+
+
+def test_an_object_cut_in_two_by_another_is_still_an_object() -> None:
+    ellipse = _object("red", "ellipse", 0.55, 0.55, 0.3)
+    bar = MiniObject("orange", "rectangle", "large",
+                     Blob(description="x", cx=0.55, cy=0.55, a=0.45, b=0.05, angle=90))  # fmt: skip
+    image, index = render(Scene(1, Style("warm", "flat"), (ellipse, bar)))
+    regions = candidate_regions(image)
+    assert len(regions) == 3  # both halves of the ellipse, and the bar
+    assert objects_mask(image)[index >= 0].all()
+
+
+def test_a_noisy_object_does_not_leak_into_a_noisy_background() -> None:
+    """A model's output: object and background both noisy, so a chain of small steps joins them;
+    the region's mean colour stops it."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.mgrid[0:64, 0:64]
+    edge = np.hypot(xs - 32, ys - 32)
+    disc = edge < 14
+    blend = np.clip((edge - 12) / 5, 0, 1)[..., None]  # a soft edge: steps of a few levels
+    image = (1 - blend) * np.array((140, 50, 200)) + blend * np.array((120, 118, 110))
+    image = np.clip(image + rng.normal(0, 6, image.shape), 0, 255).astype(np.uint8)
+    labels = label_regions(image)
+    centre = labels == labels[32, 32]
+    assert centre.sum() < 0.25 * 64 * 64  # the disc, not the disc and the background
+    assert centre[disc & (edge < 11)].mean() > 0.9
+
+
+def test_ideal_shapes_have_their_moment_invariant() -> None:
+    """I1 is 1/(16 pi^2) for an ellipse, 1/144 for a rectangle, 1/108 for a triangle, whatever
+    their size, angle or stretch (measured on large drawings, where pixels hardly matter)."""
+    canvas = 512
+    for angle in (0, 35, 80):
+        drawn = {shape: shape_mask(_object("red", shape, 0.5, 0.5, 0.3, angle), canvas)
+                 for shape in ("ellipse", "rectangle", "triangle")}  # fmt: skip
+        assert moment_invariant(drawn["ellipse"]) == pytest.approx(1 / (16 * math.pi**2), rel=0.01)
+        assert moment_invariant(drawn["rectangle"]) == pytest.approx(1 / 144, rel=0.01)
+        assert moment_invariant(drawn["triangle"]) == pytest.approx(1 / 108, rel=0.01)
+
+
+def test_whole_shapes_read_as_what_they_are() -> None:
+    rng = np.random.default_rng(5)
+    right = wrong = 0
+    for shape in SHAPES:
+        for _ in range(40):
+            mask = shape_mask(random_object(rng, shape=shape), 64)
+            read = read_shape(mask)
+            right += read == shape
+            wrong += read is not None and read != shape
+    assert right >= 0.95 * 4 * 40 and wrong <= 2
+
+
+def test_a_ring_cut_open_by_another_object_still_reads_as_a_ring() -> None:
+    hits = []
+    for seed in range(100_000, 100_400):
+        scene = random_scene(seed, min_objects=2, max_objects=3)
+        _, index = render(scene)
+        for k, obj in enumerate(scene.objects):
+            visible = index == k
+            whole = shape_mask(obj, 64)
+            if obj.shape == "ring" and 12 <= visible.sum() < 0.9 * whole.sum():
+                hits.append(read_shape(visible) == "ring")
+    assert len(hits) >= 5 and np.mean(hits) >= 0.9, (len(hits), np.mean(hits))
