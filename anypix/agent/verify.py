@@ -205,7 +205,7 @@ class Verifier:
             missing = _present(look, phrase, _grow(inside, look.shape), "in its blob", inside)
             if missing is not None:
                 return missing
-        seen = len(look.objects("output"))
+        seen = _count_objects(look.objects("output"), plan, look.shape)
         if plan.blobs and seen != len(plan.blobs):
             return f"{seen} objects drawn, {len(plan.blobs)} asked for"
         return None
@@ -286,8 +286,8 @@ class Verifier:
 def _present(
     look: _Look, phrase: str, place: np.ndarray, where: str, fills: np.ndarray | None = None
 ) -> str | None:
-    """None when ``phrase`` is seen in ``place`` (covering at least :data:`MIN_FILL` of
-    ``fills``, its blob, when given: a speck in the blob is not the object asked for); else
+    """None when ``phrase`` is seen in ``place`` (its pieces covering at least :data:`MIN_FILL`
+    of ``fills``, its blob, when given: a speck in the blob is not the object asked for); else
     what is there instead."""
     there = [d for d in look.detect("output", look.asking(phrase)) if d.overlap(place) >= MIN_OVERLAP]
     named = [d for d in there if d.names(phrase, SLACK)]
@@ -295,7 +295,8 @@ def _present(
         return None
     if named:
         assert fills is not None
-        filled = max(int((d.mask & fills).sum()) for d in named) / int(fills.sum())
+        # the pieces it is seen in together (a model's ring drawn with a gap is two arcs)
+        filled = int((np.any([d.mask for d in named], axis=0) & fills).sum()) / int(fills.sum())
         return None if filled >= MIN_FILL else f"{phrase} fills only {filled:.0%} of its blob"
     if there:
         best = max(there, key=lambda d: d.score)
@@ -360,6 +361,18 @@ def _same_object(seen: Detection, phrase: str) -> bool:
     if seen.names(phrase, SLACK):
         return True
     return _colour(seen.label) == _colour(phrase) != "" and seen.names(phrase, LOCATE_SLACK)
+
+
+def _count_objects(seen: list[Detection], plan: EditPlan, shape: tuple[int, int]) -> int:
+    """How many objects ``seen`` are: pieces of one colour inside one blob are one object (a
+    model's ring drawn with a gap reads as two arcs, each named on its own)."""
+    blobs = [_grow(blob.mask(shape[1], shape[0]), shape) for blob in plan.blobs]
+    objects: set[tuple[str, int]] = set()
+    for index, detection in enumerate(seen):
+        inside = [k for k, blob in enumerate(blobs) if detection.overlap(blob) >= MIN_OVERLAP]
+        colour = _colour(detection.label)
+        objects.add((colour, inside[0]) if inside and colour else (detection.label, -1 - index))
+    return len(objects)
 
 
 def _colour(phrase: str) -> str:

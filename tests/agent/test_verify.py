@@ -171,6 +171,28 @@ def test_generate_checks_every_blob_and_the_count() -> None:
     extra = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1), ("green", 0.5, 0.15, 0.08))
     [line] = verify(plan, extra)
     assert "3 objects drawn, 2 asked for" in line
+    # one object in two pieces (a model's ring with a gap) is one object; a piece of another
+    # colour in its blob is another object
+    pieces = Verifier(PiecesPerception())
+    broken = canvas(("red", 0.16, 0.5, 0.07), ("red", 0.34, 0.5, 0.07), ("blue", 0.75, 0.5, 0.1))
+    assert pieces(plan, broken, None).passed
+    mixed = canvas(("red", 0.25, 0.45, 0.1), ("green", 0.25, 0.64, 0.05), ("blue", 0.75, 0.5, 0.1))
+    assert "3 objects drawn, 2 asked for" in (pieces(plan, mixed, None).failure() or "")
+
+
+class PiecesPerception(SquarePerception):
+    """Sees each connected piece of a colour as an object of its own, as a perception that
+    segments regions does."""
+
+    def detect(self, image: np.ndarray, queries: Sequence[str]) -> list[Detection]:
+        from anypix.models.masks import label_regions
+
+        found = []
+        for whole in super().detect(image, queries):
+            labels = label_regions(np.where(whole.mask[..., None], 255, 0).astype(np.uint8).repeat(3, -1))
+            for label in np.unique(labels[whole.mask]):
+                found.append(Detection(whole.label, labels == label, whole.score, whole.fits))
+        return found
 
 
 def test_each_op_of_a_plan_gets_its_own_verdict_and_the_summary_names_the_failure() -> None:
