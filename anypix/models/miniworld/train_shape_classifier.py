@@ -7,10 +7,10 @@ scenes; the fidelity benchmark's start at 100,000), each patched in its blob's f
 asked colour. So that the classifier reads a denoiser's *predicted* clean images too (soft,
 low-contrast, a little noisy, the shape not quite on its blob), every scene is blurred by a
 random Gaussian, its contrast shrunk, noise added, and each blob's pose jittered; patches are
-flipped along both axes. (The world draws a triangle's apex along its blob's major axis, so
-flipping along it makes the critic's triangle two-headed: guidance then pulls an ellipse both
-ways at once. Not flipping there is the next thing to try; see docs/shape-guidance.md.)
-Deterministic for a seed, on CPU.
+flipped across the major axis only, which maps every shape of the world onto itself. (The world
+draws a triangle's apex along its blob's major axis, so flipping along that axis as well, as the
+first critic was trained (``--flip-major``), makes the critic's triangle two-headed and guidance
+pulls an ellipse both ways at once; see docs/shape-guidance.md.) Deterministic for a seed, on CPU.
 """
 
 from __future__ import annotations
@@ -51,6 +51,8 @@ class TrainConfig:
     # Blob pose jitter: the centre by up to this fraction of the canvas, the semi-axes by up to
     # 5x it (relative), the angle by up to 400x it in degrees.
     jitter: float = 0.03
+    # Also flip patches along the major axis (the first shipped critic did): turns triangles round.
+    flip_major: bool = False
 
 
 # Rendered scenes, and per object: its scene's index, blob, colour and shape's index.
@@ -118,8 +120,10 @@ def batch_patches(pool: ObjectPool, picks: np.ndarray, rng: np.random.Generator,
         chosen = [jittered(blob, rng, config.jitter) for blob in chosen]
     patches = blob_patches(images, chosen, [colours[i] for i in picks], classifier)
     if augment:
+        # Patch x runs along the major axis (the triangle's apex), y across it.
         flips = torch.from_numpy(rng.random((len(picks), 2)) < 0.5)
-        patches = torch.where(flips[:, 0, None, None, None], patches.flip(-1), patches)
+        if config.flip_major:
+            patches = torch.where(flips[:, 0, None, None, None], patches.flip(-1), patches)
         patches = torch.where(flips[:, 1, None, None, None], patches.flip(-2), patches)
     return patches, torch.tensor([labels[i] for i in picks])
 
@@ -171,9 +175,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=TrainConfig.seed)
     parser.add_argument("--scenes", type=int, default=TrainConfig.scenes, help="rendered scenes")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--flip-major", action="store_true",
+                        help="also flip patches along the major axis (the first critic's recipe)")  # fmt: skip
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(train(args.out, TrainConfig(steps=args.steps, seed=args.seed, scenes=args.scenes)))
+    config = TrainConfig(steps=args.steps, seed=args.seed, scenes=args.scenes,
+                         flip_major=args.flip_major)  # fmt: skip
+    print(train(args.out, config))
 
 
 if __name__ == "__main__":
