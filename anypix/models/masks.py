@@ -67,6 +67,40 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 MIN_AREA = 12  # px: a smaller region is a speck or an edge, not an object
 MAX_AREA = 0.4  # share of the image the regions of one colour cover at most (more: background)
 MAX_PIECES = 2  # regions of one colour an object may show as (another object cuts it in two)
+# An object stands out from what surrounds it: across at least ``EDGE_SHARE`` of its outline the
+# colour changes by ``TOLERANCE`` or more from ``EDGE_BACK`` pixels inside to ``EDGE_OUT`` outside.
+# A piece of a smooth gradient, cut off only because it drifted from its region's mean colour,
+# changes little across its outline; a soft edge still changes a lot over a few pixels. Where a
+# piece touches an object whose own outline is an edge nearly all round (``EDGE_CLEAR``), that
+# stretch of its outline is the object's edge, not its own, and is not counted.
+EDGE_SHARE = 0.5
+EDGE_CLEAR = 0.9
+EDGE_BACK, EDGE_OUT = 1, 3
+_DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
+
+
+def edge_share(image: np.ndarray, mask: np.ndarray, ignore: np.ndarray | None = None) -> float:
+    """The share of ``mask``'s outline pairs (a pixel inside, its 4-neighbour outside and not in
+    ``ignore``) across which ``image`` (uint8) changes by ``TOLERANCE`` or more in some channel,
+    from ``EDGE_BACK`` pixels inside to ``EDGE_OUT`` outside (clipped to the image); 1.0 when no
+    pair is left."""
+    colours = image.astype(np.float32) / 255.0
+    height, width = mask.shape
+    outside = ~mask if ignore is None else ~mask & ~ignore
+    edges = pairs = 0
+    for dy, dx in _DIRECTIONS:
+        ys, xs = np.nonzero(mask)
+        ny, nx = ys + dy, xs + dx
+        kept = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
+        kept[kept] &= outside[ny[kept], nx[kept]]
+        ys, xs = ys[kept], xs[kept]
+        near = colours[np.clip(ys - dy * EDGE_BACK, 0, height - 1),
+                       np.clip(xs - dx * EDGE_BACK, 0, width - 1)]  # fmt: skip
+        far = colours[np.clip(ys + dy * EDGE_OUT, 0, height - 1),
+                      np.clip(xs + dx * EDGE_OUT, 0, width - 1)]  # fmt: skip
+        edges += int((np.abs(far - near).max(-1) >= TOLERANCE).sum())
+        pairs += len(ys)
+    return edges / pairs if pairs else 1.0
 
 
 def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
@@ -80,7 +114,9 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
       (a background is large, even where objects cut it in pieces, and a ring's hole shows its
       colour), and it does not span the image from one side to the other (a stripe);
     * not texture: its colour shows as at most ``MAX_PIECES`` regions (stripes, checks and dots
-      repeat theirs many times; an object that another one cuts in two shows as two).
+      repeat theirs many times; an object that another one cuts in two shows as two);
+    * bounded by an edge: :func:`edge_share` at least ``EDGE_SHARE`` (a smooth gradient's pieces
+      are not objects).
     """
     labels = label_regions(image)
     count = int(labels.max()) + 1
@@ -99,7 +135,20 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
         if (rows[0] and rows[-1]) or (cols[0] and cols[-1]):
             continue
         masks.append(mask)
-    return masks
+    return _bounded_by_edges(image, masks)
+
+
+def _bounded_by_edges(image: np.ndarray, masks: list[np.ndarray]) -> list[np.ndarray]:
+    """The ``masks`` whose outline is an edge (:func:`edge_share`), not counting the stretches
+    where they touch a region whose outline is an edge nearly all round."""
+    shares = [edge_share(image, mask) for mask in masks]
+    clear = [mask for mask, share in zip(masks, shares, strict=True) if share >= EDGE_CLEAR]
+    cleared = np.any(np.stack(clear), axis=0) if clear else None
+    return [
+        mask
+        for mask, share in zip(masks, shares, strict=True)
+        if share >= EDGE_CLEAR or edge_share(image, mask, cleared) >= EDGE_SHARE
+    ]
 
 
 def objects_mask(image: np.ndarray) -> np.ndarray:

@@ -70,6 +70,18 @@ def test_a_noisy_object_does_not_leak_into_a_noisy_background() -> None:
     assert centre[disc & (edge < 11)].mean() > 0.9
 
 
+def test_a_steep_gradient_is_background_and_its_disc_an_object() -> None:
+    """A photo's sky: the colour drifts across the picture, so the region grower cuts it into
+    patches (each drifts from its mean colour), but no patch stands out from its surroundings."""
+    ys, xs = np.mgrid[0:64, 0:64]
+    disc = (xs - 40) ** 2 + (ys - 24) ** 2 < 150
+    image = np.stack([xs * 4, ys * 4, np.where(disc, 230, 40)], -1).astype(np.uint8)
+    assert int(label_regions(image).max()) + 1 > 4  # the gradient is cut into patches
+    regions = candidate_regions(image)
+    assert len(regions) == 1
+    assert (regions[0] == disc).mean() > 0.98
+
+
 def test_ideal_shapes_have_their_moment_invariant() -> None:
     """I1 is 1/(16 pi^2) for an ellipse, 1/144 for a rectangle, 1/108 for a triangle, whatever
     their size, angle or stretch (measured on large drawings, where pixels hardly matter)."""
