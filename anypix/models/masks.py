@@ -112,7 +112,9 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     * not a speck: ``MIN_AREA`` pixels at least;
     * not background: the regions of its colour cover at most ``MAX_AREA`` of the image together
       (a background is large, even where objects cut it in pieces, and a ring's hole shows its
-      colour), and it does not span the image from one side to the other (a stripe);
+      colour) unless none of them reaches the image's border (a background does; one object
+      drawn large in the middle does not), and it does not span the image from one side to the
+      other (a stripe);
     * not texture: its colour shows as at most ``MAX_PIECES`` regions (stripes, checks and dots
       repeat theirs many times; an object that another one cuts in two shows as two);
     * bounded by an edge: :func:`edge_share` at least ``EDGE_SHARE`` (a smooth gradient's pieces
@@ -126,8 +128,10 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
         areas[None] >= MIN_AREA
     )
     height, width = labels.shape
+    border = np.zeros(count, dtype=bool)
+    border[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
     few = same.sum(1) <= MAX_PIECES
-    small = (same * areas[None]).sum(1) <= MAX_AREA * height * width
+    small = ((same * areas[None]).sum(1) <= MAX_AREA * height * width) | ~(same & border).any(1)
     masks = []
     for label in np.flatnonzero(few & small & (areas >= MIN_AREA)):
         mask = labels == label
