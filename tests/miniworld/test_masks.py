@@ -56,8 +56,9 @@ def test_an_object_cut_in_two_by_another_is_still_an_object() -> None:
 
 @pytest.mark.parametrize("texture", ["flat", "dots"])
 def test_one_object_drawn_large_in_the_middle_is_an_object(texture: str) -> None:
-    """"draw a green rectangle": one blob over most of the canvas, its object covering more of
-    it than a background piece may; the background reaches the border, the object does not."""
+    """What 'draw a green rectangle' draws: one blob over most of the canvas, its object covering
+    more of it than a background piece may; the background reaches the border, the object does
+    not."""
     square = MiniObject("green", "rectangle", "large",
                         Blob(description="x", cx=0.5, cy=0.5, a=0.42, b=0.4))  # fmt: skip
     image, index = render(Scene(1, Style("warm", texture, period=0.25), (square,)))
