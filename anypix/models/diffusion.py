@@ -254,6 +254,10 @@ def encode_prompts(
 
     pipe, device = components.pipeline, components.device
     negatives = [negative or ""] * len(prompts)
+    if pipe is None:  # a family of our own: its text encoder read as an SD 1.x pipeline reads it
+        cond = _encode_texts(components, prompts)
+        hidden = torch.cat([_encode_texts(components, negatives), cond]) if do_cfg else cond
+        return Conditioning(hidden=hidden.to(components.dtype), do_cfg=do_cfg)
     if not components.is_sdxl:
         cond, uncond = pipe.encode_prompt(prompts, device, 1, do_cfg, negative_prompt=negatives)
         hidden = torch.cat([uncond, cond]) if do_cfg else cond
@@ -281,6 +285,21 @@ def text_token_states(components: Components, phrases: list[str]) -> torch.Tenso
     what grounding layers (blobs, boxes) attend to."""
     return encode_prompts(components, phrases, do_cfg=False).hidden
 
+
+def _encode_texts(components: Components, texts: list[str]) -> torch.Tensor:
+    """The text encoder's last hidden states over ``texts`` padded to the tokenizer's length:
+    what a Stable Diffusion 1.x pipeline's ``encode_prompt`` gives, without importing the
+    pipeline (its module pulls in image processors and single-file loaders, about 1.7 s)."""
+    import torch
+
+    tokenizer = components.tokenizer
+    ids = tokenizer(
+        texts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
+        return_tensors="pt",
+    ).input_ids  # fmt: skip
+    with torch.no_grad():
+        hidden: torch.Tensor = components.text_encoder(ids.to(components.device))[0]
+    return hidden
 
 def predict_noise(
     components: Components,

@@ -150,3 +150,23 @@ def test_a_negative_prompt_steers_guidance_and_the_empty_one_changes_nothing(
     assert np.array_equal(plain, drawn("[negative] "))  # an empty line is no negative prompt
     steered = drawn("[negative] a blue square")
     assert np.abs(steered - plain).mean() > 1.0
+
+
+def test_a_family_without_a_pipeline_encodes_prompts_as_the_pipeline_does(engine: Any) -> None:
+    """Families of our own (the default offline model) carry no diffusers pipeline: their
+    prompts go through the text encoder directly, and must give the pipeline's conditioning."""
+    import dataclasses
+
+    import torch
+
+    from anypix.models.diffusion import encode_prompts
+
+    bare = dataclasses.replace(engine, pipeline=None)
+    for negative in (None, "blurry, dark"):
+        prompts = ["a red ring on the left", "a large green rectangle"]
+        ours = encode_prompts(bare, prompts, do_cfg=True, negative=negative)
+        theirs = encode_prompts(engine, prompts, do_cfg=True, negative=negative)
+        assert ours.hidden.shape == theirs.hidden.shape
+        assert torch.equal(ours.hidden, theirs.hidden)
+    alone = encode_prompts(bare, ["a ring"], do_cfg=False).hidden
+    assert torch.equal(alone, encode_prompts(engine, ["a ring"], do_cfg=False).hidden)

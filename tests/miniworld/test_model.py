@@ -92,6 +92,7 @@ def test_exported_weights_load_as_the_preset(trained_dir, monkeypatch):
     assert components.preset == "miniworld"
     assert components.default_size == (64, 64)
     assert components.unet.dtype == torch.float32
+    assert components.pipeline is None  # no diffusers pipeline module to import (1.7 s cold)
     assert {p.suffix for p in weights.iterdir() if p.is_file()} >= {".safetensors", ".json"}
 
 

@@ -87,7 +87,6 @@ def load_miniworld(
     dtype: torch.dtype | None = None,
 ) -> Components:  # fmt: skip
     import torch
-    from diffusers import StableDiffusionPipeline
     from safetensors.torch import load_file
 
     from anypix.models.diffusion import Components
@@ -116,20 +115,13 @@ def load_miniworld(
     )
     target = device or torch.device("cpu")
     torch_dtype = dtype or torch.float32
-    pipe: Any = StableDiffusionPipeline(
-        vae=PixelShuffleVAE(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-        scheduler=build_scheduler(), safety_checker=None, feature_extractor=None,
-        requires_safety_checker=False,
-    )  # fmt: skip
-    pipe.to(device=target)
-    if torch_dtype != torch.float32:  # the modules are built in float32
-        pipe.to(dtype=torch_dtype)
-    for module in (unet, text_encoder, pipe.vae):
-        module.eval().requires_grad_(False)
+    vae = PixelShuffleVAE()
+    for module in (unet, text_encoder, vae):  # built in float32; no pipeline to own them
+        module.to(device=target, dtype=torch_dtype).eval().requires_grad_(False)
     return Components(
-        preset="miniworld", unet=unet, vae=pipe.vae, text_encoder=text_encoder,
-        tokenizer=tokenizer, scheduler=pipe.scheduler, device=target, dtype=torch_dtype,
-        pipeline=pipe, default_steps=DEFAULT_STEPS, default_guidance=DEFAULT_GUIDANCE,
+        preset="miniworld", unet=unet, vae=vae, text_encoder=text_encoder,
+        tokenizer=tokenizer, scheduler=build_scheduler(), device=target, dtype=torch_dtype,
+        default_steps=DEFAULT_STEPS, default_guidance=DEFAULT_GUIDANCE,
         subject_encoder=_subjects(unet, folder, target),
         options={"weights": str(folder), "train_steps": info.get("steps")},
     )  # fmt: skip
