@@ -51,6 +51,15 @@ def _heavy_imports(code: str) -> list[str]:
     return [m for m in marker.removeprefix("HEAVY=").split(",") if m]
 
 
+class EditFailed(SystemExit):
+    """An edit that exited with an error, and the seconds to its first update (the plan is
+    shown before the render, so a failed check after it does not hide the planner's time)."""
+
+    def __init__(self, message: str, first_update_s: float | None) -> None:
+        super().__init__(message)
+        self.first_update_s = first_update_s
+
+
 def _cold_edit(cli: list[str], data_dir: Path, instruction: str) -> dict[str, float | None]:
     """One `anypix edit` in a fresh process: wall and CPU seconds to exit (the image is saved by
     then), seconds to its first line on stderr, and its render's own seconds."""
@@ -75,7 +84,8 @@ def _cold_edit(cli: list[str], data_dir: Path, instruction: str) -> dict[str, fl
         result = stdout.read()
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
-        raise SystemExit(f"anypix edit {instruction!r} failed: {''.join(lines[-3:]).strip()}")
+        raise EditFailed(f"anypix edit {instruction!r} failed: {''.join(lines[-3:]).strip()}",
+                         first)  # fmt: skip
     turn = json.loads(result)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     render = sum(r["timings"].get("total", 0.0) for r in turn["renders"])
@@ -105,8 +115,9 @@ def cold_edits(cli: list[str], repeat: int) -> dict[str, float | None]:
         llm = _cold_edit(cli, data_dir, LLM_INSTRUCTION)
         figures["llm_first_update_s"] = round(float(llm["first_update_s"] or 0.0), 3)
         figures["llm_edit_s"] = round(float(llm["wall_s"] or 0.0), 3)
-    except SystemExit as exc:  # no LLM installed here: say so, keep the rest
-        figures["llm_first_update_s"] = None
+    except EditFailed as exc:  # no LLM installed here, or its drawing failed its checks
+        first_update = exc.first_update_s if "error: not verified" in str(exc) else None
+        figures["llm_first_update_s"] = None if first_update is None else round(first_update, 3)
         figures["llm_note"] = str(exc)  # type: ignore[assignment]
     return figures
 

@@ -38,7 +38,7 @@ class PlannerRecipe:
     base: str = field(
         default="", metadata={"help": "Base model: a GGUF file or a model folder ('': SmolLM2)."}
     )
-    steps: int = field(default=200, metadata={"help": "Optimiser steps."})
+    steps: int = field(default=300, metadata={"help": "Optimiser steps."})
     batch: int = field(default=8, metadata={"help": "Pairs per step."})
     lr: float = field(default=2e-3, metadata={"help": "Peak learning rate (linear decay)."})
     warmup: int = field(default=5, metadata={"help": "Steps of linear warm-up."})

@@ -32,12 +32,13 @@ def plan_system() -> str:
 
 def plan_schema(assets: Mapping[str, str]) -> dict[str, Any]:
     """JSON schema of the LLM's plan; asset names are enums so a grammar-constrained model can
-    only name assets that exist (no assets: every name is null, ``subs`` empty)."""
+    only name assets that exist, and only an image as the base (no assets: every name is null,
+    ``subs`` empty; no image: the base is null)."""
     names = sorted(assets)
     images = sorted(n for n, m in assets.items() if m == "image")
     name: Any = Literal[tuple(names)] if names else None
     ref: Any = name | None if names else None
-    base: Any = Literal[tuple(images)] | None if images else ref
+    base: Any = Literal[tuple(images)] | None if images else None
     kind: Any = Literal[OP_KINDS]
     op = create_model(
         "Op",

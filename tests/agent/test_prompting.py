@@ -60,4 +60,6 @@ def test_the_plan_schema_only_names_attached_assets() -> None:
     assert "$defs" not in schema and "title" not in schema  # what llama.cpp's grammar reads
     empty = plan_schema({})["properties"]
     assert empty["base"] == {"type": "null"} and empty["subs"]["maxItems"] == 0
+    sounds = plan_schema({"surf": "audio"})["properties"]  # a sound is never the base
+    assert sounds["base"] == {"type": "null"} and sounds["style_ref"]["anyOf"][0]["const"] == "surf"
     assert LAYOUT_SCHEMA["properties"]["css"]["maxItems"] == 8
