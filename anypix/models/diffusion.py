@@ -301,6 +301,7 @@ def _encode_texts(components: Components, texts: list[str]) -> torch.Tensor:
         hidden: torch.Tensor = components.text_encoder(ids.to(components.device))[0]
     return hidden
 
+
 def predict_noise(
     components: Components,
     latents: torch.Tensor,

@@ -88,12 +88,12 @@ def edge_share(image: np.ndarray, mask: np.ndarray, ignore: np.ndarray | None = 
     height, width = mask.shape
     outside = ~mask if ignore is None else ~mask & ~ignore
     edges = pairs = 0
+    inside_ys, inside_xs = np.nonzero(mask)
     for dy, dx in _DIRECTIONS:
-        ys, xs = np.nonzero(mask)
-        ny, nx = ys + dy, xs + dx
+        ny, nx = inside_ys + dy, inside_xs + dx
         kept = (ny >= 0) & (ny < height) & (nx >= 0) & (nx < width)
         kept[kept] &= outside[ny[kept], nx[kept]]
-        ys, xs = ys[kept], xs[kept]
+        ys, xs = inside_ys[kept], inside_xs[kept]
         near = colours[np.clip(ys - dy * EDGE_BACK, 0, height - 1),
                        np.clip(xs - dx * EDGE_BACK, 0, width - 1)]  # fmt: skip
         far = colours[np.clip(ys + dy * EDGE_OUT, 0, height - 1),
