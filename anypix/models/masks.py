@@ -107,7 +107,7 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     """Boolean masks of the regions of ``image`` that could be objects: the one object finder.
     The locator and a family's perception name them; remove, move, restyle and variation keep
     or avoid them (:func:`objects_mask`). A region is a connected region of one colour
-    (:func:`label_regions`) that is
+    (:func:`label_regions`, touching pieces of one colour joined) that is
 
     * not a speck: ``MIN_AREA`` pixels at least;
     * not background: the regions of its colour cover at most ``MAX_AREA`` of the image together
@@ -120,7 +120,7 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     * bounded by an edge: :func:`edge_share` at least ``EDGE_SHARE`` (a smooth gradient's pieces
       are not objects).
     """
-    labels = label_regions(image)
+    labels = _joined(image, label_regions(image))
     count = int(labels.max()) + 1
     areas = np.bincount(labels.ravel(), minlength=count)
     colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
@@ -140,6 +140,32 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
             continue
         masks.append(mask)
     return _bounded_by_edges(image, masks)
+
+
+def _joined(image: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``labels`` with touching regions of one colour (medians within ``TOLERANCE``) made one:
+    the grower stops where a pixel drifts from its region's mean colour, which can cut a model's
+    shaded ring into arcs that touch; texture repeats its colour in pieces that do not touch."""
+    count = int(labels.max()) + 1
+    colours = np.stack([np.median(image[labels == k], axis=0) for k in range(count)]) / 255.0
+    parent = np.arange(count)
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = int(parent[k])
+        return k
+
+    pairs = np.concatenate([
+        np.stack([labels[:, 1:].ravel(), labels[:, :-1].ravel()], 1),
+        np.stack([labels[1:].ravel(), labels[:-1].ravel()], 1),
+    ])  # fmt: skip
+    pairs = np.unique(pairs[pairs[:, 0] != pairs[:, 1]], axis=0)
+    for a, b in pairs:
+        if np.abs(colours[a] - colours[b]).max() < TOLERANCE:
+            parent[root(int(a))] = root(int(b))
+    roots = np.array([root(k) for k in range(count)])
+    return np.unique(roots, return_inverse=True)[1].reshape(-1)[labels]
 
 
 def _bounded_by_edges(image: np.ndarray, masks: list[np.ndarray]) -> list[np.ndarray]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from anypix.models.masks import (
+    MAX_PIECES,
     candidate_regions,
     label_regions,
     moment_invariant,
@@ -82,6 +83,22 @@ def test_a_noisy_object_does_not_leak_into_a_noisy_background() -> None:
     centre = labels == labels[32, 32]
     assert centre.sum() < 0.25 * 64 * 64  # the disc, not the disc and the background
     assert centre[disc & (edge < 11)].mean() > 0.9
+
+
+def test_a_noisy_ring_cut_into_touching_arcs_is_one_ring() -> None:
+    """A model's noisy ring: the grower stops at pixels far from its region's mean, cutting the
+    ring into arcs of one colour that touch; they are one object, not texture."""
+    rng = np.random.default_rng(1)
+    ys, xs = np.mgrid[0:64, 0:64]
+    radius = np.hypot(xs - 30, ys - 34)
+    ring = (radius > 9) & (radius < 16)
+    image = np.where(ring[..., None], np.array((30, 65, 232.0)), np.array((190, 160, 135.0)))
+    image = np.clip(image + rng.normal(0, 18, image.shape), 0, 255).astype(np.uint8)
+    labels = label_regions(image)
+    assert sum((labels == k).sum() > 20 for k in np.unique(labels[ring])) > MAX_PIECES
+    regions = candidate_regions(image)
+    assert len(regions) == 1 and read_shape(regions[0]) == "ring"
+    assert (regions[0] & ring).sum() > 0.85 * ring.sum() and not (regions[0] & ~ring).any()
 
 
 def test_a_steep_gradient_is_background_and_its_disc_an_object() -> None:
