@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=60.0, gt=0, description="per request")
     device: str = Field(default="auto", description="auto, cpu, cuda, cuda:1, mps")
     threads: int | None = Field(default=None, ge=1, description="torch/llama.cpp CPU threads")
+    warm_idle_s: float = Field(
+        default=300.0,
+        ge=0,
+        description="keep a warm worker (models loaded) for later 'anypix edit' commands this "
+        "long after its last edit; 0: none, every edit starts from scratch",
+    )
     allow_downloads: bool = Field(
         default=False,
         description="let Hub presets download weights; off by default so nothing hangs offline",

@@ -128,9 +128,9 @@ class Studio:
     def renderer(self) -> Renderer:
         """What draws a checked plan; the settings' preset (loaded on its first render)."""
         if self._renderer is None:
-            from anypix.tools.preset import PresetRenderer
+            from anypix.tools.preset import renderer_for
 
-            self._renderer = PresetRenderer(self.settings)
+            self._renderer = renderer_for(self.settings)
         return self._renderer
 
     @property

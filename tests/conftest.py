@@ -24,6 +24,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in list(os.environ):
         if name.startswith("ANYPIX_") and name not in ("ANYPIX_DATA_DIR", "ANYPIX_CONFIG"):
             monkeypatch.delenv(name)
+    # No warm worker outlives a test; the tests of the worker turn it on themselves.
+    monkeypatch.setenv("ANYPIX_WARM_IDLE_S", "0")
     return data_dir
 
 

@@ -24,7 +24,18 @@ from anypix.cli.catalog import benchmarks_dir
 
 
 def main() -> None:
-    app()
+    import sys
+
+    from anypix.cli import warm
+
+    route = warm.route(sys.argv[1:])
+    if route is not None and (code := route.forward()) is not None:
+        sys.exit(code)  # this data dir's warm worker ran it
+    try:
+        app()
+    finally:
+        if route is not None:
+            route.start()  # the next edit finds the model loaded
 
 
 __all__ = ["app", "benchmarks_dir", "main"]

@@ -183,6 +183,32 @@ def edit(
 
 
 @app.command()
+def worker(
+    ctx: typer.Context,
+    action: Annotated[str, typer.Argument(help="status or stop.")] = "status",
+) -> None:
+    """Show or stop the warm worker: after an edit, a process keeps the model loaded so the
+    next 'anypix edit' of the same data dir starts at once. It quits by itself after
+    warm_idle_s seconds without an edit (ANYPIX_WARM_IDLE_S; 0: never start one).
+
+    Example: anypix worker stop
+    """
+    from anypix.cli import warm
+    from anypix.cli.app import settings_for
+
+    if action not in ("status", "stop"):
+        raise UserError(f"unknown action {action!r}", "use 'anypix worker status' or 'stop'")
+    settings = settings_for(ctx)
+    pid = warm.stop(settings.data_dir) if action == "stop" else warm.status(settings.data_dir)
+    if pid is None:
+        sys.stdout.write(f"no warm worker for {visible(str(settings.data_dir))}\n")
+        return
+    done = "stopped" if action == "stop" else f"keeps edits warm for {settings.warm_idle_s:g} s idle"
+    log = warm.socket_path(settings.data_dir).with_suffix(".log")
+    sys.stdout.write(f"worker {pid} {done} (log: {visible(str(log))})\n")
+
+
+@app.command()
 def report(
     ctx: typer.Context,
     session: Annotated[

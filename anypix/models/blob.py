@@ -24,7 +24,7 @@ cross-attention residual update. Nothing is monkeypatched, and any attention pro
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,10 @@ def blob_masks(blobs: Sequence[Blob], height: int, width: int) -> torch.Tensor:
     if not blobs:
         return torch.zeros(0, height, width, dtype=torch.bool)
     return torch.from_numpy(np.stack([blob.mask(width, height) for blob in blobs]))
+
+
+# Blobs -> the boolean (n, height, width) regions their conditioning covers.
+RegionMasks = Callable[[Sequence["Blob"], int, int], torch.Tensor]
 
 
 def blob_geometry(blobs: Sequence[Blob]) -> torch.Tensor:
@@ -196,15 +200,17 @@ class BlobBatch:
         token_mask: torch.Tensor,
         height: int,
         width: int,
+        region_masks: RegionMasks = blob_masks,
     ) -> BlobBatch:
         """One image's conditioning from plan blobs and their sentences' token embeddings
-        (n, T, D) and real-token mask (n, T); masks are drawn on a ``height`` x ``width`` canvas."""
+        (n, T, D) and real-token mask (n, T); masks are drawn on a ``height`` x ``width`` canvas
+        by ``region_masks`` (the ellipses, or what the model was trained with)."""
         device = token_embeddings.device
         return cls(
             geometry=blob_geometry(blobs).unsqueeze(0).to(token_embeddings),
             token_embeddings=token_embeddings.unsqueeze(0),
             token_mask=token_mask.bool().unsqueeze(0).to(device),
-            masks=blob_masks(blobs, height, width).unsqueeze(0).to(device),
+            masks=region_masks(blobs, height, width).unsqueeze(0).to(device),
         )
 
     def tensors(self) -> tuple[torch.Tensor, ...]:
@@ -238,7 +244,10 @@ class BlobGrounding(nn.Module):
                 for name, (dim, heads) in block_dims.items()
             }
         )
-        # Plain attributes, not state: the active conditioning and what is derived from it.
+        # Plain attributes, not state. The region each blob's conditioning covers: its ellipse,
+        # unless the model was trained on another (a family sets it when it builds the UNet).
+        self.region_masks: RegionMasks = blob_masks
+        # The active conditioning and what is derived from it.
         self.hook_handles: list[Any] = []  # removable handles of the hooks add_blob_layers made
         self._conditioning: BlobBatch | None = None
         self._cfg = False

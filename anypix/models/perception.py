@@ -71,6 +71,11 @@ class Perception(ABC):
     def vocabulary(self) -> list[str]:
         """Every object phrase this perception names (to list what an image holds)."""
 
+    def warm(self) -> None:
+        """Load now what the first check would load (a warm worker does, before any edit);
+        nothing by default."""
+        return None
+
     def background_style(self, image: np.ndarray) -> str | None:
         """The style of ``image``'s background (around its objects) in this perception's words,
         such as "night dots"; None when this perception cannot read styles (then a restyle is checked

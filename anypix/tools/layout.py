@@ -117,7 +117,7 @@ def _blob_layer_grounding(
     assert layers is not None
     sentences = [r.description for r in regions]
     embeddings, token_mask = _sentence_tokens(components, sentences, encode_text)
-    batch = BlobBatch.from_blobs(regions, embeddings, token_mask, *size)
+    batch = BlobBatch.from_blobs(regions, embeddings, token_mask, *size, layers.region_masks)
     with layers.conditioned(batch, cfg=cfg):
         yield GroundingHooks(mode="blob_layers", active=True)
 

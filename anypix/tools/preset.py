@@ -43,6 +43,15 @@ class PresetRenderer:
                 self._components = load_components(self.preset, settings=self.settings)
             return self._components
 
+    def warm(self) -> None:
+        """Load the preset, its locator's encoder and its perception now, not at the first edit
+        that needs them (a warm worker calls this before it takes any)."""
+        self.load()
+        if self.locator is not None:
+            self.locator.encoder  # noqa: B018 - loads it
+        if self.perception is not None:
+            self.perception.warm()
+
     def __call__(
         self,
         plan: EditPlan,
@@ -55,6 +64,28 @@ class PresetRenderer:
         from anypix.tools.render import render
 
         return render(plan, assets, self.load(), progress=progress, cancel=cancel)
+
+
+# A warm worker's renderers (anypix.cli.warm), one per settings: every request opens a new
+# Studio, and this is what lets its edits find the model, locator and perception loaded.
+_kept: dict[str, PresetRenderer] | None = None
+
+
+def keep_renderers() -> None:
+    """From now on this process keeps one renderer per settings (:func:`renderer_for`)."""
+    global _kept
+    if _kept is None:
+        _kept = {}
+
+
+def renderer_for(settings: Settings) -> PresetRenderer:
+    """The renderer of ``settings``: a new one, or the kept one in a warm worker."""
+    if _kept is None:
+        return PresetRenderer(settings)
+    key = settings.model_dump_json()
+    if key not in _kept:
+        _kept[key] = PresetRenderer(settings)
+    return _kept[key]
 
 
 def default_locator(preset: str, settings: Settings | None = None) -> Locator | None:

@@ -16,6 +16,7 @@ from anypix.models.miniworld.data import (
     MiniObject,
     Scene,
     Style,
+    colour_mask,
     random_scene,
     render,
     shape_mask,
@@ -33,6 +34,7 @@ from anypix.models.miniworld.metrics import (
     mask_iou,
     psnr,
     score_layout,
+    shape_in_region,
     soften,
     style_consistency,
 )
@@ -262,6 +264,19 @@ def test_shape_classifier_tolerates_soft_edges_and_a_displaced_object() -> None:
         for o in s.objects
     ]
     assert moved and all(moved), moved
+
+
+def test_shape_in_a_region_is_named_without_knowing_its_blob() -> None:
+    everywhere = np.ones((64, 64), dtype=bool)
+    named = [
+        shape_in_region(render(s)[0], o.colour, everywhere) == o.shape
+        for s in _separate_scenes(30)
+        for o in s.objects
+    ]
+    assert len(named) >= 40 and np.mean(named) >= 0.9, (len(named), np.mean(named))
+    image = render(_separate_scenes(1)[0])[0]
+    missing = next(c for c in COLOURS if not colour_mask(image, c).any())
+    assert shape_in_region(image, missing, everywhere) is None
 
 
 def test_shape_classifier_sees_a_half_hidden_ellipse_and_nothing_where_nothing_is() -> None:

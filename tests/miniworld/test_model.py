@@ -8,17 +8,18 @@ import pytest
 import torch
 from PIL import Image
 
-from anypix.models.blob import BlobBatch, get_blob_layers
-from anypix.models.miniworld.data import COLOURS, SHAPES, random_scene, render
+from anypix.models.blob import BlobBatch, blob_masks, get_blob_layers
+from anypix.models.miniworld.data import COLOURS, SHAPES, random_scene, render, shape_mask
 from anypix.models.miniworld.model import (
     MiniworldConfig,
     PixelShuffleVAE,
     build_unet,
     load_tokenizer,
-    vocabulary,
+    silhouettes,
     write_word_tokenizer,
 )
 from anypix.models.miniworld.train import TrainOptions, export, train
+from anypix.models.miniworld.words import named_shape, vocabulary
 from anypix.plan import Blob, EditPlan, Knobs, Op
 
 TINY = MiniworldConfig(block_out_channels=(16, 32), text_width=32, text_layers=1, paint_channels=4)
@@ -59,6 +60,37 @@ def test_painted_blobs_change_the_unet_only_where_conditioned():
         again = unet(x, 10, encoder_hidden_states=hidden).sample
     assert not torch.allclose(plain, grounded)
     assert torch.equal(plain, again)  # leaving the context removes the conditioning
+
+
+def test_a_sentence_names_at_most_one_shape():
+    assert named_shape("a big red box") == "rectangle"
+    assert named_shape("small Blue Ring, striped") == "ring"
+    assert named_shape("a green triangle") == "triangle"
+    assert named_shape("background") is None
+    assert named_shape("the dog") is None
+    assert named_shape("a ring or a box") is None  # two shapes: no silhouette is right
+
+
+def test_silhouettes_are_the_shapes_the_world_draws():
+    scene = random_scene(7, min_objects=3, max_objects=3)
+    blobs = [obj.blob for obj in scene.objects]
+    masks = silhouettes(blobs, 64, 64)
+    for obj, mask in zip(scene.objects, masks, strict=True):
+        assert np.array_equal(mask.numpy(), shape_mask(obj, 64)), obj.shape
+    empty = Blob(description="background", cx=0.5, cy=0.5, a=0.2, b=0.1)
+    assert torch.equal(silhouettes([empty], 64, 64), blob_masks([empty], 64, 64))
+
+
+def test_a_model_that_paints_shapes_conditions_on_silhouettes():
+    ring = Blob(description="a red ring", cx=0.5, cy=0.5, a=0.3, b=0.3)
+    painter = get_blob_layers(build_unet(MiniworldConfig(**{**TINY.to_dict(), "paint_shapes": True})))
+    plain = get_blob_layers(build_unet(TINY))
+    assert painter is not None and plain is not None
+    tokens, real = torch.randn(1, 4, TINY.text_width), torch.ones(1, 4, dtype=torch.bool)
+    holed = BlobBatch.from_blobs([ring], tokens, real, 64, 64, painter.region_masks).masks
+    full = BlobBatch.from_blobs([ring], tokens, real, 64, 64, plain.region_masks).masks
+    assert not holed[0, 0, 32, 32] and full[0, 0, 32, 32]  # the ring's hole is not its region
+    assert holed.sum() < full.sum()
 
 
 @pytest.fixture(scope="module")

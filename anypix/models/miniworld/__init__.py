@@ -65,7 +65,7 @@ def prior_for(encoder_id: str) -> RefinementPrior | None:
 
 def locator_words(phrase: str) -> str:
     """A phrase in the binding encoder's words: synonyms back to its shapes, one article."""
-    from anypix.models.miniworld.model import SYNONYMS
+    from anypix.models.miniworld.words import SYNONYMS
 
     canonical = {alt: word for word, alts in SYNONYMS.items() for alt in alts}
     words = [canonical.get(w.lower(), w.lower()) for w in re.sub(

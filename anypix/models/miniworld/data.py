@@ -201,18 +201,36 @@ def shape_mask(obj: MiniObject, size: int) -> np.ndarray:
     dx, dy = x - blob.cx, y - blob.cy
     u = (dx * math.cos(t) + dy * math.sin(t)) / blob.a
     v = (-dx * math.sin(t) + dy * math.cos(t)) / blob.b
-    if obj.shape == "ellipse":
+    return _shape_in_frame(obj.shape, u, v)
+
+
+def shape_in_blob(shape: str, blob: Blob, width: int, height: int) -> np.ndarray:
+    """Boolean (height, width) mask of ``shape`` drawn in ``blob`` on any canvas (the blob's
+    frame as :meth:`Blob.mask` measures it); on a square canvas, :func:`shape_mask`'s pixels."""
+    side = min(width, height)
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
+    dx = (xs + 0.5 - blob.cx * width) / side
+    dy = (ys + 0.5 - blob.cy * height) / side
+    t = math.radians(blob.angle)
+    u = (dx * math.cos(t) + dy * math.sin(t)) / blob.a
+    v = (-dx * math.sin(t) + dy * math.cos(t)) / blob.b
+    return _shape_in_frame(shape, u, v)
+
+
+def _shape_in_frame(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """The shape in its blob's frame (the ellipse is the unit circle, the major axis along u)."""
+    if shape == "ellipse":
         return np.asarray(u**2 + v**2 <= 1)
-    if obj.shape == "ring":
+    if shape == "ring":
         r2 = u**2 + v**2
         return np.asarray((r2 <= 1) & (r2 >= 0.5**2))
-    if obj.shape == "rectangle":
+    if shape == "rectangle":
         side = math.sqrt(math.pi) / 2  # same area as the ellipse
         return np.asarray((np.abs(u) <= side) & (np.abs(v) <= side))
-    if obj.shape == "triangle":
+    if shape == "triangle":
         # isosceles, apex along +u, base at u = -0.6: spans the blob's major axis
         return np.asarray((u >= -0.6) & (u <= 1.0) & (np.abs(v) <= (1.0 - u) / 1.6 * 1.25))
-    raise ValueError(f"unknown shape {obj.shape!r}")
+    raise ValueError(f"unknown shape {shape!r}")
 
 
 def render(scene: Scene, size: int = 64) -> tuple[np.ndarray, np.ndarray]:

@@ -185,6 +185,34 @@ def classify_shape(image: np.ndarray, obj: MiniObject) -> str | None:
     return best if fits[best] >= MIN_SHAPE_IOU else None
 
 
+def moment_blob(mask: np.ndarray) -> Blob | None:
+    """The ellipse with the second moments of ``mask``'s pixels (a start for :func:`shape_fit`
+    when no requested blob is known); None for fewer than :data:`MIN_COUNT_FRACTION` of them."""
+    side = mask.shape[0]
+    ys, xs = np.nonzero(mask)
+    if len(xs) < max(4, MIN_COUNT_FRACTION * mask.size):
+        return None
+    points = np.stack([(xs + 0.5) / side, (ys + 0.5) / side])
+    centre = points.mean(axis=1)
+    spread, axes = np.linalg.eigh(np.cov(points) + 1e-6 * np.eye(2))  # ascending variances
+    major = axes[:, 1]
+    angle = math.degrees(math.atan2(major[1], major[0]))
+    a, b = (float(2 * math.sqrt(v)) for v in spread[::-1])  # a uniform ellipse: var = r^2 / 4
+    a = min(max(a, 1 / side), 2.0)
+    return Blob(description="the pixels", cx=float(centre[0]), cy=float(centre[1]), a=a,
+                b=min(max(b, 1 / side), a), angle=angle)  # fmt: skip
+
+
+def shape_in_region(image: np.ndarray, colour: str, region: np.ndarray) -> str | None:
+    """The shape drawn in ``colour`` inside ``region`` (boolean, the image's size), whatever
+    blob it was drawn in: :func:`classify_shape` started from the pixels' moments; None when
+    the colour is not there or has no recognisable shape."""
+    blob = moment_blob(colour_mask(image, colour) & region)
+    if blob is None:
+        return None
+    return classify_shape(image, MiniObject(colour=colour, shape=SHAPES[0], size="", blob=blob))
+
+
 # -- scoring a layout ---------------------------------------------------------------------------------
 
 

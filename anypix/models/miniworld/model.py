@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
@@ -33,30 +35,14 @@ from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
 from anypix.models.blob import BlobLayerConfig, add_blob_layers, get_blob_layers, masks_at
-from anypix.models.miniworld.data import COLOURS, PALETTES, SHAPES, SIZES, TEXTURES
+from anypix.models.miniworld.data import shape_in_blob
+from anypix.models.miniworld.words import named_shape, vocabulary
 from anypix.models.tiny import SPECIAL_TOKENS, _bytes_to_unicode
 
+if TYPE_CHECKING:
+    from anypix.plan import Blob
+
 BINDING_DIM = 128
-# Words people use for miniworld things; captions are augmented with them during training.
-SYNONYMS: dict[str, tuple[str, ...]] = {
-    "ellipse": ("ball", "circle", "disc", "oval"),
-    "rectangle": ("box", "square", "block"),
-    "triangle": ("wedge",),
-    "ring": ("donut", "hoop"),
-    "small": ("tiny", "little"),
-    "large": ("big", "huge"),
-    "purple": ("violet",),
-}
-FUNCTION_WORDS = (
-    "a", "an", "the", "on", "and", "of", "in", "with", "to", "at", "empty", "scene", "flat",
-    "object", "background", "left", "right", "top", "bottom", "middle", "center", "add",
-)  # fmt: skip
-
-
-def vocabulary() -> tuple[str, ...]:
-    words = [*FUNCTION_WORDS, *COLOURS, *SHAPES, *SIZES, *TEXTURES, *PALETTES]
-    words += [w for alternatives in SYNONYMS.values() for w in alternatives]
-    return tuple(dict.fromkeys(words))
 
 
 def _bpe(word: str, ranks: dict[tuple[str, str], int]) -> list[str]:
@@ -217,6 +203,9 @@ class MiniworldConfig:
     paint_channels: int = 16
     subject_tokens: int = 2
     binding_dim: int = BINDING_DIM
+    # Each blob's conditioning covers the shape its words name, drawn in its ellipse (the
+    # silhouette), not the whole ellipse (see :func:`silhouettes`); False: the ellipse (v1, v2).
+    paint_shapes: bool = False
 
     @property
     def latent_size(self) -> int:
@@ -238,6 +227,20 @@ class MiniworldConfig:
         )
 
 
+def silhouettes(blobs: Sequence[Blob], height: int, width: int) -> torch.Tensor:
+    """The region each blob's conditioning covers when the model paints shapes: the shape its
+    sentence names, drawn in its ellipse as the world draws it (a ring keeps its hole); the
+    ellipse for a sentence that names no shape. Boolean ``(n, height, width)``."""
+    if not blobs:
+        return torch.zeros(0, height, width, dtype=torch.bool)
+    masks = []
+    for blob in blobs:
+        shape = named_shape(blob.description)
+        mask = blob.mask(width, height) if shape is None else shape_in_blob(shape, blob, width, height)
+        masks.append(mask if mask.any() else blob.mask(width, height))  # a sliver: the ellipse
+    return torch.from_numpy(np.stack(masks))
+
+
 def build_unet(config: MiniworldConfig) -> Any:
     """The UNet with blob layers, the painter and the subject tokens installed."""
     from diffusers import UNet2DConditionModel
@@ -255,7 +258,9 @@ def build_unet(config: MiniworldConfig) -> Any:
         attention_head_dim=4,  # diffusers passes this as the number of heads
         norm_num_groups=16,
     )
-    add_blob_layers(unet, config.blob_config())
+    layers = add_blob_layers(unet, config.blob_config())
+    if config.paint_shapes:
+        layers.region_masks = silhouettes
     unet.blob_painter = BlobPainter(config.text_width, config.paint_channels, channels[0])
     unet.conv_in.register_forward_hook(_PaintAfterConvIn(unet))
     unet.subject_tokens = SubjectTokens(

@@ -5,8 +5,10 @@ seeds), writes the instruction a person would type for the op, and gives ``judge
 which says whether the output did what the op must (docs/ops.md) by measuring it against the
 scene's ground truth -- never by the agent's own verifier:
 
-* generate: each named colour fills at least ``MIN_FILL`` of its half of the canvas;
-* add: the new colour fills at least ``MIN_FILL`` of the place it was put; nothing else changed;
+* generate: each named colour fills at least ``MIN_FILL`` of its half of the canvas, in the
+  shape named (:func:`~metrics.shape_in_region`);
+* add: the new colour fills at least ``MIN_FILL`` of the place it was put, in the shape named;
+  nothing else changed;
 * remove: no object colour is left where the object showed the background behind it;
 * recolor: the new colour covers the object's pixels with IoU >= ``MIN_SHAPE_IOU`` (its shape,
   holes included), the old colour is gone;
@@ -44,6 +46,7 @@ from anypix.models.miniworld.metrics import (
     dominant_colour,
     mask_iou,
     object_pixels,
+    shape_in_region,
 )
 from anypix.plan import Blob
 
@@ -124,8 +127,10 @@ def _generate(
     def judge(out: np.ndarray) -> tuple[bool, str]:
         fills = [colour_mask(out, left)[halves].mean(), colour_mask(out, right)[~halves].mean()]
         fills = [f * 2.5 for f in fills]  # a blob covers about 40% of its half
-        ok = min(fills) >= MIN_FILL
-        return ok, f"{left} on the left {fills[0]:.2f}, {right} on the right {fills[1]:.2f}"
+        drawn = [shape_in_region(out, left, halves), shape_in_region(out, right, ~halves)]
+        ok = min(fills) >= MIN_FILL and drawn == [s1, s2]
+        return ok, (f"{left} on the left {fills[0]:.2f} ({drawn[0]}), "
+                    f"{right} on the right {fills[1]:.2f} ({drawn[1]})")  # fmt: skip
 
     text = f"a {left} {s1} on the left and a {right} {s2} on the right"
     return OpCase(op, seed, text, {}, judge)
@@ -150,8 +155,9 @@ def _add(
     def judge(out: np.ndarray) -> tuple[bool, str]:
         fill = colour_mask(out, colour)[spot].mean() * 2  # an object fills ~half the spot
         kept = _unchanged(out, base, spot)
-        ok = fill >= MIN_FILL and kept >= UNCHANGED
-        return ok, f"{colour} fills {fill:.2f} of the {place}; {kept:.3f} unchanged"
+        drawn = shape_in_region(out, colour, dilate(spot, 8))  # a large one spills out
+        ok = fill >= MIN_FILL and drawn == new_shape and kept >= UNCHANGED
+        return ok, f"{colour} fills {fill:.2f} of the {place} ({drawn}); {kept:.3f} unchanged"
 
     text = f"add a {colour} {new_shape} to [scene] at the {place}"
     return OpCase(op, seed, text, {"scene": base}, judge)

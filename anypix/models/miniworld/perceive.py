@@ -44,7 +44,7 @@ _ARTICLES = {"a", "an", "the", "this", "that"}
 def _canonical() -> dict[str, str]:
     """Synonyms back to the world's words. Read on first use: the model module imports torch
     and diffusers, and a turn builds its verifier before it plans (the plan shows first)."""
-    from anypix.models.miniworld.model import SYNONYMS
+    from anypix.models.miniworld.words import SYNONYMS
 
     return {alt: word for word, alts in SYNONYMS.items() for alt in alts}
 
@@ -66,6 +66,9 @@ class MiniworldPerception(Perception):
             assert self._load_encoder is not None
             self._encoder = self._load_encoder()
         return self._encoder
+
+    def warm(self) -> None:
+        self.encoder  # noqa: B018 - loads it
 
     # -- words -------------------------------------------------------------------------------------
     def canonical(self, phrase: str) -> str:

@@ -5,7 +5,10 @@
    binding space,
 3. v2: the same UNet trained on, with a fresh schedule, on scenes where one object in four is
    taken out and its blob kept, saying "background" (the empty region remove and move paint),
-4. export: fp16 safetensors of both into one weights directory.
+4. v3: trained on from v2 with each blob's conditioning region the silhouette of the shape its
+   words name ("a red triangle": the triangle the world draws in that blob), not the ellipse,
+   so the model fills the shape it is asked for (``MiniworldConfig.paint_shapes``),
+5. export: fp16 safetensors of both into one weights directory.
 
 Every stage resumes from its checkpoint under ``run``; a finished stage is skipped.
 """
@@ -36,6 +39,9 @@ class Recipe:
         default=1600, metadata={"help": "Steps of the v2 stage (0 stops after the first UNet)."}
     )
     refine_lr: float = field(default=4e-4, metadata={"help": "Peak learning rate of the v2 stage."})
+    shape_steps: int = field(
+        default=800, metadata={"help": "Steps of the v3 (silhouette) stage; 0 ships v2."}
+    )
     empty_regions: float = field(
         default=0.25, metadata={"help": "Share of v2 scenes with one object's blob left empty."}
     )
@@ -49,6 +55,7 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
     import torch
 
     from anypix.models.miniworld.binding import load_binding
+    from anypix.models.miniworld.model import MiniworldConfig
     from anypix.models.miniworld.train import TrainOptions, export, train
     from anypix.models.miniworld.train_binding import train_binding, train_miniworld_prior
 
@@ -56,16 +63,16 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
         torch.set_num_threads(recipe.threads)
     binding_dir = run / "binding"
     if not (binding_dir / "binding.safetensors").exists() or _unfinished(binding_dir, recipe):
-        log(f"1/4 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
+        log(f"1/5 binding encoder: {recipe.binding_steps} steps -> {binding_dir}")
         train_binding(binding_dir, steps=recipe.binding_steps, batch=recipe.binding_batch,
                       seed=recipe.seed, progress=_every(log, 100), device=recipe.device)  # fmt: skip
     if not (binding_dir / "prior.pt").exists():
-        log(f"1/4 refinement prior: {recipe.prior_steps} steps")
+        log(f"1/5 refinement prior: {recipe.prior_steps} steps")
         train_miniworld_prior(binding_dir, steps=recipe.prior_steps, seed=recipe.seed, log=log,
                               device=recipe.device)  # fmt: skip
     options = TrainOptions(steps=recipe.unet_steps, batch=recipe.unet_batch, seed=recipe.seed,
                            threads=recipe.threads, device=recipe.device)  # fmt: skip
-    log(f"2/4 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")
+    log(f"2/5 diffusion UNet: {recipe.unet_steps} steps -> {run / 'unet'}")
 
     def progress(step: int, total: int, entry: dict[str, Any]) -> None:
         log(f"  step {step}/{total} " + " ".join(f"{k}={_short(v)}" for k, v in entry.items()))
@@ -79,10 +86,20 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
                                seed=recipe.seed + 1, lr=recipe.refine_lr,
                                empty_regions=recipe.empty_regions, init=first,
                                threads=recipe.threads, device=recipe.device)  # fmt: skip
-        log(f"3/4 v2 stage: {recipe.refine_steps} steps -> {run / 'unet-v2'}")
+        log(f"3/5 v2 stage: {recipe.refine_steps} steps -> {run / 'unet-v2'}")
         train(run / "unet-v2", options, progress=progress, binding=binding)
         last = run / "unet-v2"
-    log(f"4/4 export -> {weights}")
+    if recipe.refine_steps and recipe.shape_steps:
+        second = export(run / "unet-v2", run / "unet-v2-weights")
+        options = TrainOptions(steps=recipe.shape_steps, batch=recipe.unet_batch,
+                               seed=recipe.seed + 2, lr=recipe.refine_lr,
+                               empty_regions=recipe.empty_regions, init=second,
+                               threads=recipe.threads, device=recipe.device,
+                               config=MiniworldConfig(paint_shapes=True))  # fmt: skip
+        log(f"4/5 v3 stage (silhouettes): {recipe.shape_steps} steps -> {run / 'unet-v3'}")
+        train(run / "unet-v3", options, progress=progress, binding=binding)
+        last = run / "unet-v3"
+    log(f"5/5 export -> {weights}")
     export(last, weights)
     for name in BINDING_FILES:
         shutil.copy2(binding_dir / name, weights / name)

@@ -46,7 +46,7 @@ WORD = re.compile(r"[a-z][a-z'-]*")
 def known_words() -> frozenset[str]:
     """The miniworld's words and every word instructions use to say what to do."""
     from anypix.lexicon import lexicon
-    from anypix.models.miniworld.model import vocabulary
+    from anypix.models.miniworld.words import vocabulary
 
     words = lexicon()
     phrases = [p for verbs in words["verbs"].values() for p in verbs]

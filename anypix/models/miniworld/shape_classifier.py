@@ -141,7 +141,7 @@ class ShapeCritic:
 def asked(blob: Blob) -> tuple[str, str] | None:
     """(colour, shape) a blob's sentence names ("a small red ring", "the blue box"), or None
     unless it names exactly one of each."""
-    from anypix.models.miniworld.model import SYNONYMS
+    from anypix.models.miniworld.words import SYNONYMS
 
     canonical = {alt: word for word, alts in SYNONYMS.items() for alt in alts}
     words = [canonical.get(w, w) for w in blob.description.lower().replace(",", " ").split()]

@@ -43,15 +43,17 @@ from anypix.models.miniworld.data import (
     render,
     tone,
 )
+from anypix.models.miniworld.metrics import classify_shape
 from anypix.models.miniworld.model import (
-    SYNONYMS,
     MiniworldConfig,
     build_scheduler,
     build_text_encoder,
     build_unet,
     load_tokenizer,
+    silhouettes,
     write_word_tokenizer,
 )
+from anypix.models.miniworld.words import SYNONYMS
 
 TRAIN_SEED_BASE = 10_000_000
 MAX_BLOBS = 5
@@ -205,7 +207,8 @@ def text_and_layout(
         sentences += [b.description for b in blobs] + [""] * (MAX_BLOBS - len(blobs))
         if blobs:
             geometry[row, : len(blobs)] = blob_geometry(blobs)
-            masks[row, : len(blobs)] = blob_masks(blobs, size, size)
+            regions = silhouettes if config.paint_shapes else blob_masks
+            masks[row, : len(blobs)] = regions(blobs, size, size)
     encoded = tokenizer(
         sentences, padding="max_length", max_length=config.sentence_length, truncation=True,
         return_tensors="pt",
@@ -475,8 +478,9 @@ def sample_layouts(
 
 
 def layout_scores(images: np.ndarray, scenes: list[Scene]) -> dict[str, float]:
-    """Colour accuracy and mean IoU of each requested object (segmented by its colour)."""
-    hits, ious = [], []
+    """Colour accuracy and mean IoU of each requested object (segmented by its colour), and the
+    share drawn in the shape asked for (:func:`classify_shape`)."""
+    hits, ious, shapes = [], [], []
     for image, scene in zip(images, scenes, strict=True):
         for obj in scene.objects:
             blob_mask = obj.blob.mask(image.shape[1], image.shape[0])
@@ -484,7 +488,12 @@ def layout_scores(images: np.ndarray, scenes: list[Scene]) -> dict[str, float]:
             inter, union = (found & blob_mask).sum(), (found | blob_mask).sum()
             ious.append(inter / max(union, 1))
             hits.append(found[blob_mask].mean() > 0.3 if blob_mask.any() else False)
-    return {"colour_acc": float(np.mean(hits)), "miou": float(np.mean(ious))}
+            shapes.append(classify_shape(image, obj) == obj.shape)
+    return {
+        "colour_acc": float(np.mean(hits)),
+        "miou": float(np.mean(ious)),
+        "shape_acc": float(np.mean(shapes)),
+    }
 
 
 def eval_scenes(n: int = 16, base: int = 100_000) -> list[Scene]:
@@ -558,13 +567,19 @@ def main(argv: list[str] | None = None) -> int:
         help="share of scenes with an object taken out and its blob kept empty",
     )
     parser.add_argument("--init", type=Path, default=None, help="exported weights to start from")
+    parser.add_argument(
+        "--paint-shapes",
+        action="store_true",
+        help="condition each blob on the silhouette of the shape its words name, not its ellipse",
+    )
     parser.add_argument("--export", type=Path, default=None, help="write fp16 weights here after")
     args = parser.parse_args(argv)
     options = TrainOptions(steps=args.steps, batch=args.batch, threads=args.threads,
                            device=args.device, eval_every=args.eval_every,
                            subject_steps=args.subject_steps,
                            late_subject_steps=args.late_subject_steps, seed=args.seed,
-                           lr=args.lr, empty_regions=args.empty_regions, init=args.init)  # fmt: skip
+                           lr=args.lr, empty_regions=args.empty_regions, init=args.init,
+                           config=MiniworldConfig(paint_shapes=args.paint_shapes))  # fmt: skip
 
     def report(step: int, total: int, entry: dict[str, float]) -> None:
         print(json.dumps({"of": total, **entry}), flush=True)

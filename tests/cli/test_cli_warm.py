@@ -1,0 +1,102 @@
+"""The warm worker: which command lines it takes, and an edit it runs gives what the command
+would (files relative to the caller's folder, output, exit codes); stale code is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from cli_helpers import FAST_RENDER, cli_process
+
+from anypix.cli import warm
+
+
+def test_only_edits_go_to_a_worker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("ANYPIX_WARM_IDLE_S", "60")
+    taken = warm.route(["--data-dir", str(tmp_path), "edit", "draw a red ring"])
+    assert taken is not None and taken.data_dir == tmp_path and taken.idle_s == 60
+    assert warm.route([f"--data-dir={tmp_path}", "edit", "x"]) is not None
+    for argv in (["plan", "x"], ["edit", "--help"], ["edit", "-"], ["--version"], [], ["chat"]):
+        assert warm.route(argv) is None, argv
+    monkeypatch.setenv("ANYPIX_WARM_IDLE_S", "0")
+    assert warm.route(["edit", "x"]) is None  # turned off
+    monkeypatch.setenv("ANYPIX_WARM_IDLE_S", "-1")
+    assert warm.route(["edit", "x"]) is None  # bad settings: the command says so itself
+
+
+def test_the_socket_path_is_short_and_private_to_the_data_dir(tmp_path: Path) -> None:
+    deep = tmp_path.joinpath(*["folder-with-a-long-name"] * 12)
+    path = warm.socket_path(deep)
+    assert len(str(path)) < 100 and path != warm.socket_path(tmp_path)
+    assert warm.socket_path(tmp_path / "." / "x") == warm.socket_path(tmp_path / "x")
+
+
+def _wait_ready(log: Path, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and " ready" in log.read_text():
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"the worker did not get ready: {log.read_text() if log.exists() else ''}")
+
+
+def test_a_worker_runs_the_next_edit_as_the_command_would(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = {"ANYPIX_WARM_IDLE_S": "120", "ANYPIX_MODEL": "tiny-random"}
+    edit = ["--data-dir", str(data_dir), "edit", *FAST_RENDER, "--no-verify"]
+    log = warm.socket_path(data_dir).with_suffix(".log")
+    try:
+        first = cli_process(*edit, "--out", str(tmp_path / "first.png"), "draw a cat", env=env)
+        assert first.exit_code == 0, first.stderr
+        _wait_ready(log)
+        assert warm.status(data_dir) is not None
+        # From another folder, a relative --out is that folder's, as it is for the command.
+        elsewhere = tmp_path / "elsewhere"
+        elsewhere.mkdir()
+        second = cli_process(*edit, "--out", "out.png", "draw a dog", env=env, cwd=elsewhere)
+        assert second.exit_code == 0, second.stderr
+        assert second.stdout.strip() == "out.png" and (elsewhere / "out.png").is_file()
+        assert "plan:" in second.stderr and "turn 1" in second.stderr
+        assert "served in" in log.read_text()  # the worker ran it, not a fresh process
+        # Errors keep their message and exit code.
+        missing = cli_process("--data-dir", str(data_dir), "edit", "make [ghost] blue", env=env)
+        assert missing.exit_code == 2 and "[ghost]" in missing.stderr
+        assert log.read_text().count("served in") == 2
+    finally:
+        stopped = warm.stop(data_dir)
+    assert stopped is not None
+    deadline = time.monotonic() + 30
+    while warm.status(data_dir) is not None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert warm.status(data_dir) is None and not warm.socket_path(data_dir).exists()
+
+
+def test_a_worker_refuses_a_caller_whose_code_changed(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    route = warm.Route(("edit", "x"), data_dir, 120.0, ())
+    env = {"ANYPIX_WARM_IDLE_S": "120", "ANYPIX_MODEL": "tiny-random"}
+    log = warm.socket_path(data_dir).with_suffix(".log")
+    log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "anypix.cli.warm", str(data_dir), "120"],
+                                  env={**os.environ, **env}, stdout=out)  # fmt: skip
+    try:
+        _wait_ready(log)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(route.socket))
+            request = {"argv": ["edit", "x"], "cwd": str(tmp_path), "env": {}, "fingerprint": "old"}
+            conn.sendall(json.dumps(request).encode() + b"\n")
+            answer = json.loads(conn.makefile("rb").readline())
+        assert answer == {"refused": "stale"}
+        assert worker.wait(timeout=30) == 0  # a stale worker goes; the next edit starts afresh
+        assert route.forward() is None  # nothing listens: the command runs on its own
+    finally:
+        worker.kill()
+        worker.wait()
