@@ -25,6 +25,7 @@ import json
 import os
 import signal
 import socket
+import stat
 import sys
 import tempfile
 import threading
@@ -47,6 +48,23 @@ def socket_path(data_dir: Path) -> Path:
     key = hashlib.sha256(str(data_dir.expanduser().resolve()).encode()).hexdigest()[:20]
     folder = Path(tempfile.gettempdir()) / f"anypix-{os.getuid()}"
     return folder / f"{key}.sock"
+
+
+def private(folder: Path) -> bool:
+    """Whether ``folder`` is a real folder of this user's that no one else can enter: the only
+    kind a worker listens in or a command talks to (another user could have made the folder
+    first in the shared temp dir, to read the environment a command sends)."""
+    try:
+        info = os.lstat(folder)
+    except OSError:
+        return False
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.getuid() and not info.st_mode & 0o077
+
+
+def _make_private(folder: Path) -> bool:
+    with contextlib.suppress(OSError):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return private(folder)
 
 
 def fingerprint(settings_paths: Sequence[Path] = ()) -> str:
@@ -88,6 +106,8 @@ class Route:
     def forward(self) -> int | None:
         """Run the command in this data dir's worker: its exit code, or None when no worker
         took it (none runs, or it is stale), and the command must run here."""
+        if not private(self.socket.parent):
+            return None
         try:
             conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             conn.connect(str(self.socket))
@@ -119,7 +139,8 @@ class Route:
         import subprocess
 
         log = self.socket.with_suffix(".log")
-        log.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not _make_private(log.parent):
+            return  # someone else's folder: no worker, every edit runs on its own
         command = [sys.executable, "-m", "anypix.cli.warm", str(self.data_dir), str(self.idle_s)]
         with open(log, "ab") as out:
             # Its own process group, so Ctrl-C at the terminal does not reach it, but the same
@@ -271,8 +292,9 @@ class Worker:
     def serve(self) -> None:
         import fcntl
 
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.path.parent, 0o700)
+        if not _make_private(self.path.parent):
+            self._log(f"{self.path.parent} is not a private folder of this user's: not serving")
+            return
         pid_file = open(self.path.with_suffix(".pid"), "a+")  # noqa: SIM115 - held for life
         try:
             fcntl.flock(pid_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

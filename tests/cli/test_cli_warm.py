@@ -100,3 +100,19 @@ def test_a_worker_refuses_a_caller_whose_code_changed(tmp_path: Path) -> None:
     finally:
         worker.kill()
         worker.wait()
+
+
+def test_no_worker_in_a_folder_others_can_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(warm.tempfile, "gettempdir", lambda: str(tmp_path))
+    shared = tmp_path / f"anypix-{os.getuid()}"
+    shared.mkdir(mode=0o755)
+    shared.chmod(0o755)  # as another user (or a careless umask) could have made it first
+    route = warm.Route(("edit", "x"), tmp_path / "data", 60.0, ())
+    assert route.socket.parent == shared and not warm.private(shared)
+    assert route.forward() is None
+    route.start()
+    assert not list(shared.iterdir())  # no worker started, no log written
+    shared.chmod(0o700)
+    assert warm.private(shared)
