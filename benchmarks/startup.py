@@ -112,15 +112,11 @@ def _series(cli: list[str], data_dir: Path, repeat: int,
 
 
 def _wait_for_worker(data_dir: Path, timeout: float = 120.0) -> None:
-    from anypix.cli.warm import socket_path
+    from anypix.cli.warm import socket_path, wait_ready
 
-    log = socket_path(data_dir).with_suffix(".log")
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and " ready" in log.read_text():
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"no warm worker got ready for {data_dir} (see {log})")
+    if not wait_ready(data_dir, timeout):
+        log = socket_path(data_dir).with_suffix(".log")
+        raise SystemExit(f"no warm worker got ready for {data_dir} (see {log})")
 
 
 def cold_edits(cli: list[str], repeat: int) -> dict[str, float | None]:

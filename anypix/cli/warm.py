@@ -225,6 +225,18 @@ def status(data_dir: Path) -> int | None:
     return pid
 
 
+def wait_ready(data_dir: Path, timeout: float) -> bool:
+    """Wait until ``data_dir``'s worker has loaded the model and takes edits (its log says
+    "ready"); False when ``timeout`` seconds pass first."""
+    log = socket_path(data_dir).with_suffix(".log")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and " ready" in log.read_text():
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def stop(data_dir: Path) -> int | None:
     """Stop ``data_dir``'s worker; the id of the process stopped, or None."""
     pid = status(data_dir)

@@ -37,13 +37,9 @@ def test_the_socket_path_is_short_and_private_to_the_data_dir(tmp_path: Path) ->
     assert warm.socket_path(tmp_path / "." / "x") == warm.socket_path(tmp_path / "x")
 
 
-def _wait_ready(log: Path, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if log.exists() and " ready" in log.read_text():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"the worker did not get ready: {log.read_text() if log.exists() else ''}")
+def _wait_ready(data_dir: Path, timeout: float = 180) -> None:
+    log = warm.socket_path(data_dir).with_suffix(".log")
+    assert warm.wait_ready(data_dir, timeout), log.read_text() if log.exists() else "no log"
 
 
 def test_a_worker_runs_the_next_edit_as_the_command_would(tmp_path: Path) -> None:
@@ -54,7 +50,7 @@ def test_a_worker_runs_the_next_edit_as_the_command_would(tmp_path: Path) -> Non
     try:
         first = cli_process(*edit, "--out", str(tmp_path / "first.png"), "draw a cat", env=env)
         assert first.exit_code == 0, first.stderr
-        _wait_ready(log)
+        _wait_ready(data_dir)
         assert warm.status(data_dir) is not None
         # From another folder, a relative --out is that folder's, as it is for the command.
         elsewhere = tmp_path / "elsewhere"
@@ -88,7 +84,7 @@ def test_a_worker_refuses_a_caller_whose_code_changed(tmp_path: Path) -> None:
         worker = subprocess.Popen([sys.executable, "-m", "anypix.cli.warm", str(data_dir), "120"],
                                   env={**os.environ, **env}, stdout=out)  # fmt: skip
     try:
-        _wait_ready(log)
+        _wait_ready(data_dir)
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
             conn.connect(str(route.socket))
             request = {"argv": ["edit", "x"], "cwd": str(tmp_path), "env": {}, "fingerprint": "old"}
