@@ -119,7 +119,10 @@ def load_miniworld(
     torch_dtype = dtype or torch.float32
     vae = PixelShuffleVAE()
     for module in (unet, text_encoder, vae):  # built in float32; no pipeline to own them
-        module.to(device=target, dtype=torch_dtype).eval().requires_grad_(False)
+        # A dtype given to diffusers' to() always warns about fp32 modules (none here): give
+        # one only when it changes something.
+        cast = {} if torch_dtype == torch.float32 else {"dtype": torch_dtype}
+        module.to(device=target, **cast).eval().requires_grad_(False)
     return Components(
         preset="miniworld", unet=unet, vae=vae, text_encoder=text_encoder,
         tokenizer=tokenizer, scheduler=build_scheduler(), device=target, dtype=torch_dtype,
