@@ -251,7 +251,7 @@ def _holds_lock(path: Path) -> bool:
     import fcntl
 
     try:
-        with open(path, "a") as handle:
+        with open(path) as handle:  # never creates it: a missing file is no worker
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             fcntl.flock(handle, fcntl.LOCK_UN)
     except BlockingIOError:
@@ -333,8 +333,9 @@ class Worker:
             self._loop(server)
         finally:
             server.close()
-            with contextlib.suppress(FileNotFoundError):
-                self.path.unlink()
+            for path in (self.path, self.path.with_suffix(".pid")):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
             self._log("stopped")
 
     def _loop(self, server: socket.socket) -> None:

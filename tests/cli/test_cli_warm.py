@@ -71,6 +71,7 @@ def test_a_worker_runs_the_next_edit_as_the_command_would(tmp_path: Path) -> Non
     while warm.status(data_dir) is not None and time.monotonic() < deadline:
         time.sleep(0.2)
     assert warm.status(data_dir) is None and not warm.socket_path(data_dir).exists()
+    assert not warm.socket_path(data_dir).with_suffix(".pid").exists()  # nothing left but its log
 
 
 def test_a_worker_refuses_a_caller_whose_code_changed(tmp_path: Path) -> None:
