@@ -195,22 +195,16 @@ def background(style: Style, size: int) -> np.ndarray:
 
 def shape_mask(obj: MiniObject, size: int) -> np.ndarray:
     """Boolean (size, size) mask of the object's own shape, drawn inside its blob."""
-    blob = obj.blob
-    x, y = _grid(size)
-    t = math.radians(blob.angle)
-    dx, dy = x - blob.cx, y - blob.cy
-    u = (dx * math.cos(t) + dy * math.sin(t)) / blob.a
-    v = (-dx * math.sin(t) + dy * math.cos(t)) / blob.b
-    return _shape_in_frame(obj.shape, u, v)
+    return shape_in_blob(obj.shape, obj.blob, size, size)
 
 
 def shape_in_blob(shape: str, blob: Blob, width: int, height: int) -> np.ndarray:
-    """Boolean (height, width) mask of ``shape`` drawn in ``blob`` on any canvas (the blob's
-    frame as :meth:`Blob.mask` measures it); on a square canvas, :func:`shape_mask`'s pixels."""
+    """Boolean (height, width) mask of ``shape`` drawn in ``blob`` on any canvas, in the blob's
+    frame as :meth:`Blob.mask` measures it (radii are fractions of the shorter side)."""
     side = min(width, height)
     ys, xs = np.mgrid[0:height, 0:width].astype(np.float64)
-    dx = (xs + 0.5 - blob.cx * width) / side
-    dy = (ys + 0.5 - blob.cy * height) / side
+    dx = ((xs + 0.5) / width - blob.cx) * (width / side)  # x 1.0 on a square canvas: exact
+    dy = ((ys + 0.5) / height - blob.cy) * (height / side)
     t = math.radians(blob.angle)
     u = (dx * math.cos(t) + dy * math.sin(t)) / blob.a
     v = (-dx * math.sin(t) + dy * math.cos(t)) / blob.b

@@ -93,27 +93,20 @@ def train_miniworld(run: Path, weights: Path, recipe: Recipe, log: Log = print) 
         log(f"3/5 v2 stage: {recipe.refine_steps} steps -> {run / 'unet-v2'}")
         train(run / "unet-v2", options, progress=progress, binding=binding)
         last = run / "unet-v2"
-    if recipe.refine_steps and recipe.shape_steps:
-        second = export(run / "unet-v2", run / "unet-v2-weights")
-        options = TrainOptions(steps=recipe.shape_steps, batch=recipe.unet_batch,
-                               seed=recipe.seed + 2, lr=recipe.refine_lr,
-                               empty_regions=recipe.empty_regions, init=second,
+    # v3: two runs conditioned on silhouettes, each from the weights of the run before it
+    v3_runs = [(recipe.shape_steps, recipe.refine_lr, "unet-v3"),
+               (recipe.shape_refine_steps, 3e-4, "unet-v3b")]  # fmt: skip
+    for index, (steps, lr, name) in enumerate(v3_runs if recipe.refine_steps else []):
+        if not steps:
+            break
+        start = export(last, run / f"{last.name}-weights")
+        options = TrainOptions(steps=steps, batch=recipe.unet_batch, seed=recipe.seed + 2 + index,
+                               lr=lr, empty_regions=recipe.empty_regions, init=start,
                                threads=recipe.threads, device=recipe.device,
                                config=MiniworldConfig(paint_shapes=True))  # fmt: skip
-        log(f"4/5 v3 stage (silhouettes): {recipe.shape_steps} steps -> {run / 'unet-v3'}")
-        train(run / "unet-v3", options, progress=progress, binding=binding)
-        last = run / "unet-v3"
-        if recipe.shape_refine_steps:
-            third = export(run / "unet-v3", run / "unet-v3-weights")
-            options = TrainOptions(steps=recipe.shape_refine_steps, batch=recipe.unet_batch,
-                                   seed=recipe.seed + 3, lr=3e-4,
-                                   empty_regions=recipe.empty_regions, init=third,
-                                   threads=recipe.threads, device=recipe.device,
-                                   config=MiniworldConfig(paint_shapes=True))  # fmt: skip
-            log(f"4/5 v3 stage, second run: {recipe.shape_refine_steps} steps -> "
-                f"{run / 'unet-v3b'}")  # fmt: skip
-            train(run / "unet-v3b", options, progress=progress, binding=binding)
-            last = run / "unet-v3b"
+        log(f"4/5 v3 stage (silhouettes), run {index + 1}: {steps} steps -> {run / name}")
+        train(run / name, options, progress=progress, binding=binding)
+        last = run / name
     log(f"5/5 export -> {weights}")
     export(last, weights)
     for name in BINDING_FILES:
