@@ -23,6 +23,7 @@ names first, and resolves names the LLM invents the same way (an ambiguous one i
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Collection, Mapping
 from contextlib import suppress
@@ -32,7 +33,7 @@ from pydantic import ValidationError
 
 from anypix.agent.defaults import LAST, attached_names, default_base
 from anypix.agent.grammar import check_references, parse_instruction
-from anypix.agent.layout import scene_blobs
+from anypix.agent.layout import scene_blobs, singular
 from anypix.agent.llm import LLMBackend, Message
 from anypix.agent.prompting import (
     LAYOUT_SCHEMA,
@@ -53,7 +54,7 @@ from anypix.errors import (
     UnusedAttachmentQuestion,
     UserError,
 )
-from anypix.plan import Blob, EditPlan, parse_css_layout
+from anypix.plan import Blob, EditPlan, Op, parse_css_layout
 
 if TYPE_CHECKING:
     from anypix.agent.references import References
@@ -318,12 +319,28 @@ _READ_STYLE = {"generate", "restyle", "variation"}
 def _reads(plan: EditPlan, name: str) -> bool:
     """Whether an op of ``plan`` reads ``name`` in the role the plan gives it: a recolor
     holding an attached dog as a [sub] only pretends to use it."""
-    if name == plan.base or any(op.ref == name for op in plan.ops):
+    if name == plan.base:
         return True
+    holding = [op for op in plan.ops if op.ref == name]
+    if holding:
+        return not all(_names_other(op, name) for op in holding)
     kinds = {op.op for op in plan.ops}
     if name in plan.subs:
         return bool(kinds & _READ_SUBS)
     return name == plan.style_ref and bool(kinds & _READ_STYLE)
+
+
+def _names_other(op: Op, name: str) -> bool:
+    """Whether ``op`` describes a new thing of its own in words ("add a hat" with [cat] as its
+    ref): then the reference is not what it adds, and holding it only pretends to use it."""
+    words = re.findall(r"[a-z]+", op.target.lower())
+    if not words or words[0] not in _NEW_THING:
+        return False
+    own = {singular(w) for w in re.findall(r"[a-z]+", name.lower())}
+    return not own & {singular(w) for w in words}
+
+
+_NEW_THING = {"a", "an", "some", "two", "three", "four", "five", "several", "many", "few"}
 
 
 def planner_for(settings: Settings) -> Planner:

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from anypix.agent.scene_words import (
     ADVERBIAL,
+    ANNOUNCED,
     ARRANGEMENTS,
     BARE_SIDES,
     COUNT_PHRASES,
@@ -117,6 +118,7 @@ _FRAME = re.compile(
     rf"^(?:me\s+)?(?:(?:an?|the|one)\s+)?(?:{FRAMES})\s+(?:of|with|showing|where|in which|that "
     r"has|containing)\s+"
 )
+_ANNOUNCED = re.compile(rf"^[a-z0-9' ]*\b(?:{ANNOUNCED})\s*:\s*")
 _PRONOUN = re.compile(r"^(?:it|them|him|her|this|that|this one|that one|these|those)$")
 _REFLEXIVE = re.compile(r"^(?:itself|themselves|each other|one another)$")
 _TRAIL = re.compile(
@@ -138,6 +140,7 @@ def _normalise(description: str) -> str:
     text = " ".join(description.lower().replace("\u2019", "'").split()).strip(" .!?")
     text = fix_slips(text)
     text = _FRAME.sub("", text)
+    text = _ANNOUNCED.sub("", text)
     # "a circle that is above a square" is "a circle above a square"; after a comma, "which is
     # above" is about the object named just before (read by _Reader)
     text = re.sub(r"(?<=\w)\s+(?:that|which|who)\s+(?:is|are)\s+(?=(?:" + _RELATION_WORDS

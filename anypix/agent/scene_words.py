@@ -90,6 +90,9 @@ SETTINGS = {
 FRAMES = (
     r"picture|image|photo|drawing|painting|illustration|scene|canvas|render|composition|portrait"
 )
+# A list announced before a colon ("two things: a ring and a box", "the following: ..."): the
+# announcement names no object of its own.
+ANNOUNCED = r"things|objects|shapes|items|elements|following|these"
 # Sides said without their object, which "with" supplies: "a house with a tree to the left".
 BARE_SIDES = ("on top", "in front", "to the left", "to the right", "at the back")
 # Group nouns that say how their members stand: "a row of five stars", "a stack of boxes".

@@ -117,6 +117,26 @@ def test_an_attachment_held_in_a_role_no_op_reads_is_not_used() -> None:
         )
 
 
+def test_an_attachment_held_as_the_ref_of_something_else_is_not_used() -> None:
+    """"add a hat" says in words what it adds: the attached cat as its ref only pretends to be
+    used, so the question stands; "add a cat" may well mean the attached one."""
+    assets = {"kid": IMG, "cat": IMG}
+    attached = References({"kid": "kid.jpg", "cat": "cat.jpg"})
+
+    def holds_cat(target: str) -> dict[str, object]:
+        return {"base": "kid", "subs": ["cat"], "style_ref": None, "gen": target,
+                "ops": [{"op": "add", "target": target, "ref": "cat"}]}  # fmt: skip
+
+    with pytest.raises(ClarificationNeeded, match=r"\[cat\]"):
+        Planner(FakeLLM([holds_cat("a hat")]), use_minilm=False).plan(
+            "add a hat to [kid]", assets, references=attached
+        )
+    result = Planner(FakeLLM([holds_cat("a cat")]), use_minilm=False).plan(
+        "add a cat to [kid]", assets, references=attached
+    )
+    assert result.plan.subs == ["cat"] and result.plan.ops[0].ref == "cat"
+
+
 def test_a_new_picture_from_the_llm_does_not_answer_edit_or_draw() -> None:
     """"Edit it or draw a new picture?" stands unless the model's plan edits the attachment."""
     assets = {"beach": IMG}

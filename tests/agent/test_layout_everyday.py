@@ -97,6 +97,14 @@ def test_linking_words_and_frames_are_not_objects() -> None:
     assert {b.label for b in framed} == {"heart", "diamond"}
 
 
+def test_a_list_announced_before_a_colon_is_its_items_alone() -> None:
+    two = scene_blobs("two things: a yellow hoop at the top right and a big green wedge lower left")
+    assert [(b.label, b.description) for b in two] == [
+        ("hoop", "yellow hoop"), ("wedge", "big green wedge")]  # fmt: skip
+    listed = scene_blobs("draw the following: a star above a moon")
+    assert one(listed, "star").cy < one(listed, "moon").cy and len(listed) == 2
+
+
 def test_stacked_objects_stand_in_one_column_and_around_makes_a_ring() -> None:
     stack = scene_blobs("four blocks stacked on top of each other")
     assert len({round(b.cx, 3) for b in stack}) == 1
