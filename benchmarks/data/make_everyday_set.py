@@ -307,6 +307,40 @@ EDITS_AFTER_FREEZE: list[tuple[str, str, str, str, Any, list[str], list[list[str
     ("clarify", "vague-delete", "pic", "delete it", None, [], [], None, {"clarify": []}),
 ]
 
+# A third sitting (2026-12-02, all dev; ids vb001...), written before any change they led to, in
+# wordings neither earlier sitting used.
+EDITS_THIRD_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "pop-in-corner", "photo", "pop a red balloon in the corner", "photo", [], [[A]], None, {}),
+    ("one-attachment", "could-you-give", "portrait", "could you give him a beard", "portrait", [], [[A]], None, {}),
+    ("one-attachment", "id-love-some", "cabin", "I'd love some snow on the roof", "cabin", [], [[A], [RS]], None, {}),
+    ("one-attachment", "ought-to-be", "me", "the shirt ought to be yellow", "me", [], [[RC]], None, {}),
+    ("one-attachment", "paint-please", "yard", "paint the fence white please", "yard", [], [[RC]], None, {}),
+    ("one-attachment", "how-would-it-look", "house", "how would it look with a blue door", "house", [], [[RC], [A]], None, {}),
+    ("one-attachment", "erase", "view", "erase the power lines", "view", [], [[RM]], None, {}),
+    ("one-attachment", "out-of-here", "street", "get that trash can out of here", "street", [], [[RM]], None, {}),
+    ("one-attachment", "without-the", "plaza", "without the tourists", "plaza", [], [[RM]], None, {}),
+    ("one-attachment", "feel-like-medium", "city", "make it feel like a comic book", "city", [], [[RS]], None, {}),
+    ("one-attachment", "redo-in", "portrait", "redo this in oil paint", "portrait", [], [[RS]], None, {}),
+    ("one-attachment", "give-it-a-look", "photo", "give it an 80s look", "photo", [], [[RS]], None, {}),
+    ("one-attachment", "exchange-for", "desk", "exchange the mug for a teacup", "desk", [], [[RP]], None, {}),
+    ("one-attachment", "should-be-an", "branch", "the bird should be an eagle", "branch", [], [[RP]], None, {}),
+    ("one-attachment", "shift-a-bit", "room", "shift the lamp a bit to the right", "room", [], [[MV]], None, {}),
+    ("one-attachment", "scoot-over", "table", "scoot the vase over to the left", "table", [], [[MV]], None, {}),
+    ("one-attachment", "try-other-versions", "logo", "try a few other versions", "logo", [], [[VA]], None, {}),
+    ("refs", "stick-ref-on", "desk sticker", "stick [sticker] on the laptop in [desk]", "desk", ["sticker"], [[A]], None, {}),
+    ("refs", "i-want-ref-in", "garden puppy", "i want [puppy] sitting in [garden]", "garden", ["puppy"], [[A]], None, {}),
+    ("refs", "swap-for-ref", "photo cap", "swap the man's hat in [photo] for [cap]", "photo", ["cap"], [[RP]], None, {}),
+    ("refs", "as-if-painted-like", "beach starry", "[beach] as if painted like [starry]", "beach", [], [[RS]], "starry", {}),
+    ("session", "great-now-should", "last", "great, now the car should be green", "last", [], [[RC]], None, {"files": {}}),
+    ("session", "try-again", "last", "hmm, try that again", "last", [], [[VA]], None, {"files": {}}),
+    ("session", "also-get-rid", "last", "also get rid of the shadow", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "and-put-next-to-it", "last", "and put a dog next to it", "last", [], [[A]], None, {"files": {}}),
+    ("clarify", "unused-ref-put-on", "man dog", "put sunglasses on [man]", None, [], [], None, {"clarify": ["dog"]}),
+    ("compound", "as-well", "porch", "recolour the door blue, and remove the bike as well", "porch", [], [[RC, RM]], None, {}),
+    ("compound", "first-then", "shop", "first take out the sign, then make the wall red", "shop", [], [[RM, RC]], None, {}),
+    ("audio", "but-feel-like-sound", "beach waves:a", "[beach] but make it feel like [waves]", "beach", [], [[RS]], "waves", {}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -527,6 +561,7 @@ def edit_rows() -> list[dict[str, Any]]:
     rows = []
     numbered = [(f"v{i:03d}", spec) for i, spec in enumerate(EDITS, 1)]
     numbered += [(f"va{i:03d}", spec) for i, spec in enumerate(EDITS_AFTER_FREEZE, 1)]
+    numbered += [(f"vb{i:03d}", spec) for i, spec in enumerate(EDITS_THIRD_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
