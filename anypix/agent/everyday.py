@@ -18,6 +18,7 @@ from anypix.agent.phrases import REF, color_split, lexicon, verb_of, words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _I = re.IGNORECASE
+_BY = re.compile(r"^by\s+", re.IGNORECASE)  # "drawn by [moebius]" is "like [moebius]"
 
 # What "X should be ..." (and "let X be ...", "can X be ...?") asks for, by what follows "be".
 _PLACE_WORDS = (
@@ -97,19 +98,23 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: _should_be(m.group(1), m.group(2))),
         (re.compile(r"^(.+?)\s+(?:should|must|could|needs to)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
+        # "give it an 80s look", "give the room a warmer feel": a restyle
+        (re.compile(rf"^give\s+(?!me\b)(.+?)\s+(?:an?|some)\s+(.+?)\s+(?:{style_nouns})$", _I),
+         lambda m: f"make {m.group(1)} look {m.group(2)}"),
         # "give the dog a party hat" (but "give [a] a vibe like [b]" is a restyle)
         (re.compile(rf"^give\s+(?!me\b)(.+?)\s+((?:an?|some)\s+(?!(?:{style_nouns})\b).+)$", _I),
          lambda m: f"put {m.group(2)} on {m.group(1)}"),
         (re.compile(r"^colou?ri[sz]e\s+(.+)$", _I),
          lambda m: f"restyle {m.group(1)} in full colour"),
-        # "the way [monet] would", "[portrait], but painted like [klimt]"
+        # "the way [monet] would", "[portrait], but painted like [klimt]", "... as if painted by"
         (re.compile(rf"^(?:do|paint|draw|render|redo)\s+({REF})\s+the way\s+({REF})\s+would"
                     r"(?:\s+(?:do|paint|draw) it)?$", _I),
          lambda m: f"restyle {m.group(1)} like {m.group(3)}"),
         (re.compile(rf"^(.+?)\s+the way\s+({REF})\s+(?:sounds|looks|feels)$", _I),
          lambda m: f"{m.group(1)} like {m.group(2)}"),
-        (re.compile(rf"^({REF}),?\s+but\s+(?:painted|drawn|done|rendered|made)\s+(.+)$", _I),
-         lambda m: f"restyle {m.group(1)} {m.group(3)}"),
+        (re.compile(rf"^({REF}),?\s+(?:but|as if(?: it (?:was|were))?|as though)\s+"
+                    r"(?:painted|drawn|done|rendered|made)\s+(.+)$", _I),
+         lambda m: "restyle " + m.group(1) + " " + _BY.sub("like ", m.group(3))),
         (re.compile(rf"^(?:i|we)\s*(?:want|need|'d like|would like)\s+({REF})\s+to\s+"
                     r"(look|feel|seem|be)\s+(.+)$", _I),
          lambda m: f"make {m.group(1)} {m.group(3)} {m.group(4)}"),

@@ -331,16 +331,23 @@ def _reads(plan: EditPlan, name: str) -> bool:
 
 
 def _names_other(op: Op, name: str) -> bool:
-    """Whether ``op`` describes a new thing of its own in words ("add a hat" with [cat] as its
-    ref): then the reference is not what it adds, and holding it only pretends to use it."""
+    """Whether ``op`` describes a thing of its own in words ("add a hat", "add sunglasses" with
+    [cat] as its ref): then the reference is not what it adds, and holding it only pretends to
+    use it. A target that points at something ("this", "it", "the one I sent") or names the
+    reference itself does not."""
     words = re.findall(r"[a-z]+", op.target.lower())
-    if not words or words[0] not in _NEW_THING:
+    if any(word in _POINTING for word in words):
         return False
-    own = {singular(w) for w in re.findall(r"[a-z]+", name.lower())}
-    return not own & {singular(w) for w in words}
+    named = {singular(w) for w in words if w not in _FUNCTION}
+    return bool(named) and not named & {singular(w) for w in re.findall(r"[a-z]+", name.lower())}
 
 
-_NEW_THING = {"a", "an", "some", "two", "three", "four", "five", "several", "many", "few"}
+_POINTING = {"it", "this", "that", "these", "those", "them", "attached", "sent", "attachment"}
+_FUNCTION = {
+    "a", "an", "the", "some", "to", "on", "in", "into", "onto", "of", "at", "with", "and", "her",
+    "his", "their", "its", "my", "your", "left", "right", "top", "bottom", "middle", "centre",
+    "center", "side", "corner", "next", "near", "by", "from", "for",
+}  # fmt: skip
 
 
 def planner_for(settings: Settings) -> Planner:

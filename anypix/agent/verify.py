@@ -157,8 +157,12 @@ class Verifier:
         if op.op == "generate":
             return self._generate(look, plan), anywhere
         if op.op == "add":
-            place = _union(places, look.shape) if places else anywhere
-            return self._add(look, plan, op, place), place
+            if not places:
+                return self._add(look, plan, op, anywhere, anywhere), anywhere
+            blob = _union(places, look.shape)
+            # grown like every other op's place: a shape's corners reach past its ellipse
+            place = _grow(blob, look.shape)
+            return self._add(look, plan, op, place, blob), place
         if op.op in ("restyle", "variation"):
             return self._content_kept(look, op.op) or self._styled(look, plan, op), anywhere
         if look.base is None:
@@ -182,18 +186,21 @@ class Verifier:
             return gone or _present(look, new, place, "in its place", old.mask), place
         return self._recolor(look, op, phrase, old), place
 
-    def _add(self, look: _Look, plan: EditPlan, op: Op, place: np.ndarray) -> str | None:
-        """The object in its place: the words' object, or the one its [sub] picture shows; a
-        [sub] this perception cannot see (a sound) asks only that something is there."""
+    def _add(
+        self, look: _Look, plan: EditPlan, op: Op, place: np.ndarray, blob: np.ndarray
+    ) -> str | None:
+        """The object in its place (covering enough of its ``blob``): the words' object, or the
+        one its [sub] picture shows; a [sub] this perception cannot see (a sound) asks only
+        that something is there."""
         if op.ref is None:
             words = op.target or " ".join(b.description for b in plan.blobs)
-            return _present(look, self.perception.canonical(words), place, "in its blob", place)
+            return _present(look, self.perception.canonical(words), place, "in its blob", blob)
         if op.ref in look.refs:
             shown = look.objects(op.ref)
             if not shown:
                 return f"nothing to recognise in [{op.ref}]"
             phrase = max(shown, key=lambda d: d.score).label
-            return _present(look, phrase, place, f"in its blob (as [{op.ref}] shows)", place)
+            return _present(look, phrase, place, f"in its blob (as [{op.ref}] shows)", blob)
         if any(d.overlap(place) >= MIN_OVERLAP for d in look.objects("output")):
             return None
         return f"nothing drawn for [{op.ref}] in its blob"

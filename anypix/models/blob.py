@@ -159,10 +159,20 @@ class MaskedCrossAttention(nn.Module):
     ) -> torch.Tensor:
         """hidden (B, N, C), tokens (B, M, D), allowed (B, N, M) bool -> gated update (B, N, C).
 
-        Rows with no allowed token (pixels outside every blob) get exactly zero."""
+        Rows with no allowed token (pixels outside every blob, and the unconditional half of a
+        guidance batch) get exactly zero, so only the rows and pixels some blob covers are
+        computed (LayerNorm, projections and attention are per pixel: the result is the same)."""
         if tokens.shape[1] == 0:
             return torch.zeros_like(hidden)
-        covered = allowed.any(dim=-1)
+        covered = allowed.any(dim=-1)  # (B, N)
+        rows, pixels = covered.any(dim=1), covered.any(dim=0)
+        # on the meta device (FLOP counts) nothing can be read: every row is computed
+        whole = hidden.is_meta or (bool(rows.all()) and bool(pixels.all()))
+        if not whole and not bool(rows.any()):
+            return torch.zeros_like(hidden)
+        if not whole:
+            hidden, tokens = hidden[rows][:, pixels], tokens[rows]
+            allowed, covered = allowed[rows][:, pixels], covered[rows][:, pixels]
         # A fully masked softmax row is NaN; let such rows see token 0 and zero them afterwards.
         first = torch.zeros_like(allowed)
         first[..., 0] = True
@@ -174,8 +184,14 @@ class MaskedCrossAttention(nn.Module):
         v = self.to_v(tokens).view(split).transpose(1, 2)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed.unsqueeze(1))
         out = self.to_out(out.transpose(1, 2).reshape(batch, n, channels))
-        out = out * covered.unsqueeze(-1).to(out.dtype)
-        return self.gate.tanh().to(out.dtype) * out
+        out = self.gate.tanh().to(out.dtype) * (out * covered.unsqueeze(-1).to(out.dtype))
+        if whole:
+            return out
+        full = out.new_zeros(out.shape[0], pixels.shape[0], channels)
+        full[:, pixels] = out
+        update = out.new_zeros(rows.shape[0], pixels.shape[0], channels)
+        update[rows] = full
+        return update
 
 
 # -- conditioning --------------------------------------------------------------------------------------
@@ -269,8 +285,9 @@ class BlobGrounding(nn.Module):
         self._prepared.clear()
 
     def _prepare(self, batch_size: int) -> _Prepared:
-        """Blob tokens for a batch, computed once per UNet forward (the cache is cleared by a
-        pre-hook on the UNet so that training builds a fresh graph every step)."""
+        """Blob tokens for a batch, computed once per conditioning when sampling, and once per
+        UNet forward when gradients are on (a pre-hook on the UNet clears the cache, so training
+        builds a fresh graph every step)."""
         if batch_size not in self._prepared:
             assert self._conditioning is not None
             cond = self._conditioning.for_batch(batch_size, self._cfg)
@@ -306,14 +323,15 @@ class _Prepared:
 
 # -- install / remove in a UNet ------------------------------------------------------------------------
 class _ClearCache:
-    """UNet forward pre-hook: blob tokens are recomputed once per forward (so training gets a fresh
-    graph each step). A callable object, not a closure, so ``copy.deepcopy(unet)`` rebinds it."""
+    """UNet forward pre-hook: blob tokens are recomputed once per forward where gradients are on (so
+    training gets a fresh graph each step); sampling computes them once per conditioning. A callable object, not a closure, so ``copy.deepcopy(unet)`` rebinds it."""
 
     def __init__(self, grounding: BlobGrounding) -> None:
         self.grounding = grounding
 
     def __call__(self, module: nn.Module, args: tuple) -> None:
-        self.grounding.clear_cache()
+        if torch.is_grad_enabled():  # sampling keeps them: the tokens do not depend on the step
+            self.grounding.clear_cache()
 
 
 class _AfterCrossAttention:

@@ -7,7 +7,9 @@ them (a ring's hole-filled mask is the region a blob for it should cover).
 
 from __future__ import annotations
 
+import re
 from collections import deque
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -213,6 +215,16 @@ def moment_invariant(mask: np.ndarray) -> float:
     mu20, mu02 = (x * x).mean() + 1 / 12, (y * y).mean() + 1 / 12
     mu11 = (x * y).mean()
     return float((mu20 * mu02 - mu11 * mu11) / (n * n))
+
+
+def shape_agreement(regions: Sequence[np.ndarray], phrase: str, bonus: float) -> np.ndarray:
+    """Per region: ``bonus`` when its outline reads (:func:`read_shape`) as the shape ``phrase``
+    names, else 0; all 0 when it names none. One that reads as another shape loses nothing: an
+    object half hidden behind another often does."""
+    named = [word for word in re.findall(r"[a-z]+", phrase.lower()) if word in SHAPE_NAMES]
+    if not named:
+        return np.zeros(len(regions))
+    return np.array([bonus * (read_shape(region) == named[-1]) for region in regions])
 
 
 def read_shape(mask: np.ndarray) -> str | None:

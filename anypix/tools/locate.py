@@ -40,7 +40,7 @@ import numpy as np
 
 from anypix.errors import NotFoundError
 from anypix.lexicon import LOCATED_OPS, color_split, lexicon, needs_location, object_phrase
-from anypix.models.masks import SHAPE_NAMES, candidate_regions, fill_holes, read_shape
+from anypix.models.masks import candidate_regions, fill_holes, shape_agreement
 from anypix.plan import Blob, EditPlan, Op
 
 __all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", "outcome"]
@@ -163,7 +163,7 @@ class Locator:
             images = self.encoder.embed_pixels(pixels)
             text = self.encoder.embed_texts([self._canonical(phrase)])
         scores = (images @ text.T).squeeze(1).cpu().numpy()
-        gains = scores[:-1] - scores[-1] + shape_agreement(regions, self._canonical(phrase))
+        gains = scores[:-1] - scores[-1] + shape_agreement(regions, self._canonical(phrase), SHAPE_BONUS)
         best = int(np.argmax(gains))
         gain = float(gains[best])
         if gain < MARGIN:
@@ -178,16 +178,6 @@ class Locator:
 
 
 # -- regions ---------------------------------------------------------------------------------------
-def shape_agreement(regions: list[np.ndarray], phrase: str) -> np.ndarray:
-    """Per region: ``SHAPE_BONUS`` when its outline reads as the shape ``phrase`` names, else 0."""
-    named = [word for word in re.findall(r"[a-z]+", phrase.lower()) if word in SHAPE_NAMES]
-    if not named:
-        return np.zeros(len(regions))
-    return np.array([SHAPE_BONUS * (read_shape(region) == named[-1]) for region in regions])
-
-
-
-
 def ellipse_of(
     mask: np.ndarray, description: str, canvas: tuple[int, int] | None = None, grow: float = GROW
 ) -> Blob:

@@ -37,6 +37,7 @@ prepared [base] over the decoded image at the end. Plans whose blobs do not pair
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,9 @@ RESTYLE_ALPHA = 0.9
 # place are settled by then, their edges and shading (and all the rest) drawn anew after.
 VARIATION_HOLD = 0.5
 VARIATION_ALPHA = 0.85  # a variation's start: this much of the [base]'s inversion (unless set)
+
+
+Painted = Callable[[Blob, int, int], np.ndarray]  # (blob, width, height) -> (H, W) bool
 
 
 @dataclass
@@ -129,18 +133,27 @@ def move_offset(source: Blob, target: Blob, size: tuple[int, int]) -> tuple[int,
     return round((target.cy - source.cy) * height), round((target.cx - source.cx) * width)
 
 
-def edit_base(plan: EditPlan, base: np.ndarray) -> BaseEdit | None:
+def edit_base(
+    plan: EditPlan, base: np.ndarray, painted: Painted | None = None
+) -> BaseEdit | None:
     """What ``plan``'s ops do to ``base`` ((H, W, 3) uint8 at the render's size); None when its
-    blobs do not pair with its ops (see :func:`paired_regions`)."""
+    blobs do not pair with its ops (see :func:`paired_regions`). ``painted`` is the region a
+    model that paints shapes conditions a new object's blob on (a rectangle's corners reach past
+    its ellipse): it is redrawn too, else those corners would stay the [base]'s."""
     pairs = paired_regions(plan)
     if pairs is None:
         return None
     height, width = base.shape[:2]
     none = np.zeros((height, width), dtype=bool)
     edit = BaseEdit(base.copy(), none.copy(), none.copy())
+
+    def new_place(blob: Blob) -> np.ndarray:
+        inside = blob.mask(width, height)
+        return inside if painted is None else inside | painted(blob, width, height)
+
     for op, blobs in pairs:
         if op.op == "add":
-            inside = blobs[0].mask(width, height)
+            inside = new_place(blobs[0])
             edit.region |= inside
             edit.fresh |= inside
             edit.done.append(f"add: blob {blobs[0].label} redrawn from noise")
@@ -155,7 +168,7 @@ def edit_base(plan: EditPlan, base: np.ndarray) -> BaseEdit | None:
             hole = _empty(edit, base, object_mask(base, blobs[0]))
             edit.done.append(f"{op.op}: {int(hole.sum())} px filled with the background")
             if op.op == "replace":
-                inside = blobs[0].mask(width, height)
+                inside = new_place(blobs[0])
                 edit.region |= inside
                 edit.fresh |= inside
                 edit.empty[-1] &= ~inside  # the new object's place is not empty
@@ -240,7 +253,7 @@ class PrepareBase(Technique):
         base = job.plan.base
         assert base is not None
         image = job.images[base].convert("RGB").resize(job.size, Image.Resampling.BOX)
-        self.edit = edit_base(job.plan, np.asarray(image))
+        self.edit = edit_base(job.plan, np.asarray(image), _painted(job))
         if self.edit is not None and _redrawn_as_inverted(job.plan):
             # The background is the reference's, redrawn: described as the reference was
             # inverted (by nothing but its picture), so its texture comes back under guidance.
@@ -254,6 +267,21 @@ class PrepareBase(Technique):
 
     def provenance(self) -> dict[str, Any]:
         return {"op_edits": self.edit.done} if self.edit is not None else {}
+
+
+def _painted(job: RenderJob) -> Painted | None:
+    """The region the model's blob layers condition a blob on, when it is not the ellipse."""
+    from anypix.models.blob import blob_masks, get_blob_layers
+
+    layers = get_blob_layers(job.components.unet)
+    if layers is None or layers.region_masks is blob_masks:
+        return None
+    masks = layers.region_masks
+
+    def painted(blob: Blob, width: int, height: int) -> np.ndarray:
+        return np.asarray(masks([blob], height, width)[0].cpu().numpy(), dtype=bool)
+
+    return painted
 
 
 class KeepEdited(KeepOutside):
@@ -329,6 +357,8 @@ class KeepEdited(KeepOutside):
                 drawn[inside] = edit.image[inside]
                 drawn[shape] = recolour(edit.image, shape, colour)
             for hole in edit.empty:
+                if not hole.any():  # all of it is a new object's place
+                    continue
                 apart = np.abs(drawn[hole].astype(float) - edit.image[hole])
                 strayed, far = apart.mean(), (apart.max(-1) > STANDS_OUT).mean()
                 # The model drew something (all over, or a ghost of the object in part of the

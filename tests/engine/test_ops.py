@@ -95,6 +95,29 @@ def test_blobs_pair_with_ops_in_order_or_not_at_all() -> None:
                                                       Grounding]  # fmt: skip
 
 
+def test_an_added_shape_is_redrawn_where_the_model_paints_it_corners_and_all() -> None:
+    """A model that conditions a blob on its shape's silhouette draws a rectangle's corners past
+    the ellipse: those pixels are redrawn too, else they stay the [base]'s and round it off."""
+    from anypix.models.miniworld.data import shape_in_blob
+    from anypix.models.miniworld.model import silhouettes
+
+    base = _scene(RING)
+    blob = Blob(description="a cyan rectangle", label="box", cx=0.7, cy=0.7, a=0.2, b=0.2)
+    plan = _plan("add", "a cyan rectangle", blob)
+    ellipse, square = blob.mask(64, 64), shape_in_blob("rectangle", blob, 64, 64)
+    corners = square & ~ellipse
+    assert corners.sum() > 20
+    plain = edit_base(plan, base)
+    assert plain is not None and np.array_equal(plain.region, ellipse)
+
+    def painted(b: Blob, width: int, height: int) -> np.ndarray:
+        return silhouettes([b], height, width)[0].numpy()
+
+    shaped = edit_base(plan, base, painted)
+    assert shaped is not None and shaped.fresh[corners].all()
+    assert np.array_equal(shaped.region, ellipse | square)
+
+
 def test_remove_fills_the_object_with_background_and_redraws_only_there() -> None:
     base, index = render(SCENE)
     edit = edit_base(_plan("remove", "the ring", _located("purple", "background", "ring")), base)

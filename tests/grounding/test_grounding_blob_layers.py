@@ -94,6 +94,50 @@ def test_pixels_outside_every_blob_get_exactly_zero_update_and_no_nan():
     assert torch.equal(layer(hidden, changed, allowed), out)
 
 
+def test_only_covered_rows_and_pixels_are_computed_with_the_same_result():
+    """Pixels and batch rows no blob covers are skipped: the update of the rest is what the
+    whole computation gives (each pixel's LayerNorm, projections and attention are its own)."""
+    torch.manual_seed(1)
+    layer = MaskedCrossAttention(query_dim=16, context_dim=8, heads=2)
+    with torch.no_grad():
+        layer.gate.fill_(0.7)
+    hidden, tokens = torch.randn(3, 12, 16), torch.randn(3, 6, 8)
+    allowed = torch.zeros(3, 12, 6, dtype=torch.bool)
+    allowed[1, 2:7, :3] = True  # row 0 (an unconditional row) and row 2's other pixels: none
+    allowed[2, 5:9, 3:] = True
+    out = layer(hidden, tokens, allowed)
+    # the whole computation, every row and pixel, by hand
+    covered = allowed.any(-1)
+    first = torch.zeros_like(allowed)
+    first[..., 0] = True
+    mask = allowed | (first & ~covered.unsqueeze(-1))
+    q = layer.to_q(layer.norm(hidden)).view(3, 12, 2, 8).transpose(1, 2)
+    k = layer.to_k(tokens).view(3, 6, 2, 8).transpose(1, 2)
+    v = layer.to_v(tokens).view(3, 6, 2, 8).transpose(1, 2)
+    attended = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=mask.unsqueeze(1))
+    whole = layer.to_out(attended.transpose(1, 2).reshape(3, 12, 16)) * covered.unsqueeze(-1)
+    assert torch.allclose(out, layer.gate.tanh() * whole, atol=1e-6)
+    assert torch.count_nonzero(out[0]) == 0
+
+
+def test_sampling_embeds_the_blob_tokens_once_per_conditioning_and_training_per_forward(
+    components, encode_text
+):
+    unet = copy.deepcopy(components["unet"])
+    grounding = add_blob_layers(unet, CONFIG)
+    calls = []
+    grounding.embedding.register_forward_hook(lambda *_: calls.append(1))
+    sample, _, context = unet_inputs(batch=1)
+    with grounding.conditioned(blob_batch([LEFT, RIGHT], encode_text)):
+        with torch.no_grad():
+            for step in (900, 500, 100):
+                unet(sample, step, encoder_hidden_states=context)
+        assert len(calls) == 1
+        for step in (900, 500):
+            unet(sample, step, encoder_hidden_states=context)
+        assert len(calls) == 3
+
+
 @torch.no_grad()
 def test_unet_blob_update_is_zero_outside_the_downsampled_ellipse(components, encode_text):
     unet = components["unet"]

@@ -8,8 +8,11 @@ output holds. It works as the locator does, with the same encoder, but names eve
    (the world's backgrounds are grey-ish, its objects saturated);
 2. each candidate, alone on the image's background colour, goes through the encoder's image
    tower, and so does the empty background; the queries go through its text tower;
-3. a region is an object labelled with its best query when that query fits it at least
-   ``MARGIN`` (cosine) better than it fits the empty background.
+3. a region is an object when its best query fits it at least ``MARGIN`` (cosine) better than
+   it fits the empty background; it is labelled with its best query once the queries naming the
+   shape its outline reads as (:func:`~anypix.models.masks.read_shape`: a hole, the moment
+   invariant) in the colour the encoder read gain ``OUTLINE_BONUS``, as the locator's do. The encoder alone reads a model's
+   slightly rounded rectangle as an ellipse.
 
 It measures nothing against a scene's ground truth (the benchmark's judge does that,
 :mod:`anypix.models.miniworld.metrics`): what it knows comes from the encoder alone.
@@ -24,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import candidate_regions, fill_holes
+from anypix.models.masks import candidate_regions, fill_holes, shape_agreement
 from anypix.models.miniworld.data import COLOURS, SHAPES, SIZES
 from anypix.models.perception import Detection, Perception
 
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
 
 SIDE = 64  # the encoder's input size
 MARGIN = 0.05  # cosine a region's best query must gain over the empty background
+OUTLINE_BONUS = 0.3  # cosine added to the queries naming the shape a region's outline reads as
 # The world paints objects in saturated colours (chroma >= 130) on desaturated backgrounds
 # (<= 55): a region greyer than this is part of the background (a dot, a stripe), not a thing.
 MIN_CHROMA = 60
@@ -131,14 +135,28 @@ class MiniworldPerception(Perception):
             asked = self.encoder.embed_texts(list(queries))
         scores = (seen @ asked.T).cpu().numpy()  # (regions + 1, queries)
         gains = scores[:-1] - scores[-1:]
+        # the outline's own reading of the shape, as the locator does (the encoder alone reads a
+        # model's slightly rounded rectangle as an ellipse)
+        outlines = np.stack([shape_agreement(regions, query, OUTLINE_BONUS) for query in queries], 1)
         found = []
         for index, mask in enumerate(regions):
-            best = int(np.argmax(scores[index]))
-            if gains[index, best] >= MARGIN:
-                whole = _upscale(fill_holes(mask), image.shape[:2])
-                fits = {query: float(gain) for query, gain in zip(queries, gains[index], strict=True)}
-                found.append(Detection(queries[best], whole, float(gains[index, best]), fits))
+            read = int(np.argmax(scores[index]))  # the encoder's reading
+            if gains[index, read] < MARGIN:  # the encoder alone says whether it is a thing
+                continue
+            # the outline may change the shape of the encoder's reading, never its colour
+            same = np.array([_unshaped(q) == _unshaped(queries[read]) for q in queries])
+            bonus = outlines[index] * same
+            best = int(np.argmax(scores[index] + bonus))
+            fitted = gains[index] + bonus
+            whole = _upscale(fill_holes(mask), image.shape[:2])
+            fits = {query: float(fit) for query, fit in zip(queries, fitted, strict=True)}
+            found.append(Detection(queries[best], whole, float(fitted[best]), fits))
         return found
+
+
+def _unshaped(query: str) -> tuple[str, ...]:
+    """A query's words but its shape ("a red ring" -> ("a", "red"))."""
+    return tuple(word for word in query.split() if word not in SHAPES)
 
 
 def coloured_regions(image: np.ndarray) -> list[np.ndarray]:
