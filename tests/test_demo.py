@@ -23,6 +23,8 @@ from anypix.studio import Studio
 from anypix.tools.fill import shift
 from anypix.tools.ops import move_offset
 
+# What a subject's picture shows, so what shape its blob is drawn in: [ref] is a purple triangle.
+SUBJECTS = {"add an object from a reference": "purple triangle"}
 NOT_LOCAL = ("generate with a blob layout", "restyle with a reference", "a variation")
 # What the verifier cannot confirm: [ref] is a purple triangle and "on the left" puts it over the
 # scene's purple ring, so the two are one purple region to it. The verify step must say so, not
@@ -39,11 +41,14 @@ def _pixels(path: Path) -> np.ndarray:
 
 
 def _touched(plan: EditPlan) -> np.ndarray:
-    """Pixels of the 2x2 latent cells any blob touches, grown by the rim an emptied object's
+    """Pixels of the 2x2 latent cells any blob, or the silhouette the model paints in it (a
+    triangle's corners reach past its ellipse), touches, grown by the rim an emptied object's
     mask grows by (what a local edit may change)."""
+    from anypix.models.miniworld.model import silhouettes
+
     inside = np.zeros((64, 64), dtype=bool)
     for blob in plan.blobs:
-        inside |= blob.mask(64, 64)
+        inside |= blob.mask(64, 64) | silhouettes([blob], 64, 64)[0].numpy()
     cells = inside.reshape(32, 2, 32, 2).any(axis=(1, 3)).repeat(2, 0).repeat(2, 1)
     return dilate(cells, 2)
 
@@ -53,6 +58,10 @@ def _check_local_edits(turns: list[DemoTurn], plans: list[EditPlan], scene: np.n
     local = [(t, p) for t, p in zip(turns, plans, strict=True) if p.base and p.blobs]
     assert [t.title for t, _ in local] == [t for t, _ in SCRIPT if t not in NOT_LOCAL]
     for turn, plan in local:
+        if turn.title in SUBJECTS:  # the render draws the words the subject's picture gives
+            words = f"a {SUBJECTS[turn.title]}"
+            plan = plan.model_copy(update={"blobs": [b.model_copy(update={"description": words})
+                                                     for b in plan.blobs]})  # fmt: skip
         edited, outside = _pixels(turn.outputs[0]), ~_touched(plan)
         assert np.array_equal(edited[outside], scene[outside]), turn.title
         assert not np.array_equal(edited, scene), turn.title

@@ -379,8 +379,9 @@ def add_blob_layers(unet: nn.Module, config: BlobLayerConfig) -> BlobGrounding:
     return grounding
 
 
-def get_blob_layers(unet: nn.Module) -> BlobGrounding | None:
-    grounding = unet._modules.get("blob_grounding")
+def get_blob_layers(unet: Any) -> BlobGrounding | None:
+    """The UNet's blob layers; None without them (or for a noise model that is no module)."""
+    grounding = getattr(unet, "_modules", {}).get("blob_grounding")
     return grounding if isinstance(grounding, BlobGrounding) else None
 
 

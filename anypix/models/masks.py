@@ -217,14 +217,19 @@ def moment_invariant(mask: np.ndarray) -> float:
     return float((mu20 * mu02 - mu11 * mu11) / (n * n))
 
 
-def shape_agreement(regions: Sequence[np.ndarray], phrase: str, bonus: float) -> np.ndarray:
-    """Per region: ``bonus`` when its outline reads (:func:`read_shape`) as the shape ``phrase``
-    names, else 0; all 0 when it names none. One that reads as another shape loses nothing: an
-    object half hidden behind another often does."""
+def shape_agreement(
+    regions: Sequence[np.ndarray], phrase: str, bonus: float,
+    readings: Sequence[str | None] | None = None,
+) -> np.ndarray:  # fmt: skip
+    """Per region: ``bonus`` when its outline reads (:func:`read_shape`, or ``readings`` already
+    made) as the shape ``phrase`` names, else 0; all 0 when it names none. One that reads as
+    another shape loses nothing: an object half hidden behind another often does."""
     named = [word for word in re.findall(r"[a-z]+", phrase.lower()) if word in SHAPE_NAMES]
     if not named:
         return np.zeros(len(regions))
-    return np.array([bonus * (read_shape(region) == named[-1]) for region in regions])
+    if readings is None:
+        readings = [read_shape(region) for region in regions]
+    return np.array([bonus * (reading == named[-1]) for reading in readings])
 
 
 def read_shape(mask: np.ndarray) -> str | None:

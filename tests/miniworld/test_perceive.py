@@ -63,3 +63,51 @@ def test_an_empty_background_holds_nothing_and_its_textures_are_not_objects() ->
         empty = render(Scene(0, Style("night", texture, angle=30, period=0.2)))[0]
         assert perception.detect(empty, perception.vocabulary()) == [], texture
     assert perception.detect(np.zeros((64, 64, 3), dtype=np.uint8), ["a red ring"]) == []
+
+
+def _rounded_rectangle(colour: str, cx: float, a: float, b: float) -> tuple[np.ndarray, np.ndarray]:
+    """A rectangle of the world with its corners rounded off by 2 px (as a model draws one):
+    the image and the object's mask."""
+    from anypix.models.miniworld.data import MiniObject
+    from anypix.plan import Blob
+
+    blob = Blob(description="box", cx=cx, cy=0.5, a=a, b=b, angle=0)
+    scene = Scene(1, Style("warm", "flat", angle=0, period=0.25),
+                  (MiniObject(colour, "rectangle", "medium", blob),))  # fmt: skip
+    image, index = render(scene)
+    rect = index == 0
+    ys, xs = np.nonzero(rect)
+    yy, xx = np.mgrid[0:64, 0:64]
+    dx = np.maximum(np.maximum(xs.min() + 2 - xx, xx - xs.max() + 2), 0)
+    dy = np.maximum(np.maximum(ys.min() + 2 - yy, yy - ys.max() + 2), 0)
+    cut = rect & (dx**2 + dy**2 > 4)
+    image = image.copy()
+    image[cut] = image[~rect][0]
+    return image, rect & ~cut
+
+
+@pytest.mark.usefixtures("one_thread")
+def test_a_rectangle_whose_outline_reads_as_one_is_named_a_rectangle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The outline settles the shape where the encoder reads a slightly rounded rectangle as an
+    ellipse; the encoder alone names fewer of them."""
+    import anypix.models.miniworld.perceive as perceive
+    from anypix.models.masks import read_shape
+
+    perception = load_perception()
+    cases = [_rounded_rectangle(colour, cx, a, b) for colour in COLOURS
+             for cx, a, b in ((0.3, 0.2, 0.2), (0.7, 0.22, 0.16), (0.5, 0.18, 0.14))]  # fmt: skip
+    readable = [(image, colour) for (image, mask), colour
+                in zip(cases, [c for c in COLOURS for _ in range(3)], strict=True)
+                if read_shape(mask) == "rectangle"]  # fmt: skip
+    assert len(readable) >= len(cases) // 2
+
+    def named(bonus: float) -> int:
+        monkeypatch.setattr(perceive, "OUTLINE_BONUS", bonus)
+        found = [perception.detect(image, [f"a {colour} rectangle", f"a {colour} ellipse"])
+                 for image, colour in readable]  # fmt: skip
+        return sum(bool(seen) and seen[0].label.endswith("rectangle") for seen in found)
+
+    assert named(perceive.OUTLINE_BONUS) == len(readable)
+    assert named(0.0) < len(readable)

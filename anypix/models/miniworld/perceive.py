@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import candidate_regions, fill_holes, shape_agreement
+from anypix.models.masks import candidate_regions, fill_holes, read_shape, shape_agreement
 from anypix.models.miniworld.data import COLOURS, SHAPES, SIZES
 from anypix.models.perception import Detection, Perception
 
@@ -137,15 +137,18 @@ class MiniworldPerception(Perception):
         gains = scores[:-1] - scores[-1:]
         # the outline's own reading of the shape, as the locator does (the encoder alone reads a
         # model's slightly rounded rectangle as an ellipse)
-        outlines = np.stack([shape_agreement(regions, query, OUTLINE_BONUS) for query in queries], 1)
+        readings = [read_shape(region) for region in regions]  # once a region, not a query
+        outlines = np.stack([shape_agreement(regions, query, OUTLINE_BONUS, readings)
+                             for query in queries], 1)  # fmt: skip
         found = []
         for index, mask in enumerate(regions):
             read = int(np.argmax(scores[index]))  # the encoder's reading
             if gains[index, read] < MARGIN:  # the encoder alone says whether it is a thing
                 continue
-            # the outline may change the shape of the encoder's reading, never its colour
+            # the outline may change the shape of the encoder's reading, never its colour; where
+            # the two agree nothing changes (a near tie stays one)
             same = np.array([_unshaped(q) == _unshaped(queries[read]) for q in queries])
-            bonus = outlines[index] * same
+            bonus = outlines[index] * same * (outlines[index, read] == 0)
             best = int(np.argmax(scores[index] + bonus))
             fitted = gains[index] + bonus
             whole = _upscale(fill_holes(mask), image.shape[:2])
