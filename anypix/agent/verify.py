@@ -244,6 +244,10 @@ class Verifier:
         destination = _grow(places[-1], look.shape)
         place = _grow(old.mask, look.shape) | destination
         arrived = _present(look, phrase, destination, "at its new place", places[-1])
+        if arrived is not None and _pixels_arrived(look, old.mask, destination):
+            # its own pixels are there: one cut by the canvas's edge, or half hidden in the
+            # [base], may read as another shape on its own
+            arrived = None
         left = old.mask & ~destination
         if arrived is None and left.sum() >= 0.3 * old.mask.sum():
             arrived = _empty(look, left, phrase, "at its old place")
@@ -352,6 +356,27 @@ def _pixels_kept(look: _Look, mask: np.ndarray) -> bool:
     assert look.base is not None
     apart = np.abs(look.output[mask].astype(np.int16) - look.base[mask]).max(-1)
     return bool(mask.any()) and float((apart <= SAME_PIXEL).mean()) >= MIN_SAME_SHARE
+
+
+def _pixels_arrived(look: _Look, mask: np.ndarray, place: np.ndarray) -> bool:
+    """Whether the [base]'s pixels under ``mask`` are in the output, moved as one, with their
+    centre somewhere in ``place`` (most of them within :data:`SAME_PIXEL`, as
+    :func:`_pixels_kept` asks of an object left where it was)."""
+    assert look.base is not None
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return False
+    height, width = mask.shape
+    cy, cx = round(float(ys.mean())), round(float(xs.mean()))
+    pixels = look.base[ys, xs].astype(np.int16)
+    for ty, tx in zip(*np.nonzero(place), strict=True):
+        ny, nx = ys + (ty - cy), xs + (tx - cx)
+        if ny.min() < 0 or nx.min() < 0 or ny.max() >= height or nx.max() >= width:
+            continue
+        apart = np.abs(look.output[ny, nx].astype(np.int16) - pixels).max(-1)
+        if float((apart <= SAME_PIXEL).mean()) >= MIN_SAME_SHARE:
+            return True
+    return False
 
 
 def _named_fully(look: _Look, found: Detection) -> str:

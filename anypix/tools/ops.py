@@ -133,6 +133,22 @@ def move_offset(source: Blob, target: Blob, size: tuple[int, int]) -> tuple[int,
     return round((target.cy - source.cy) * height), round((target.cx - source.cx) * width)
 
 
+def inside_canvas(mask: np.ndarray, offset: tuple[int, int]) -> tuple[int, int]:
+    """``offset`` (dy, dx) changed as little as keeps ``mask`` moved by it inside the canvas
+    (a large triangle taken to the right whole, not cut off by the edge); unchanged where the
+    mask is too big to fit."""
+    ys, xs = np.nonzero(mask)
+    if not len(ys):
+        return offset
+    height, width = mask.shape
+    dy, dx = offset
+    if ys.max() - ys.min() < height:
+        dy = min(max(dy, -int(ys.min())), height - 1 - int(ys.max()))
+    if xs.max() - xs.min() < width:
+        dx = min(max(dx, -int(xs.min())), width - 1 - int(xs.max()))
+    return dy, dx
+
+
 def edit_base(
     plan: EditPlan, base: np.ndarray, painted: Painted | None = None
 ) -> BaseEdit | None:
@@ -186,8 +202,8 @@ def edit_base(
             edit.done.append("variation: the whole [base] redrawn from its inversion, "
                              "described as it was inverted")  # fmt: skip
         else:  # a located move: (where it was, where it goes)
-            dy, dx = move_offset(blobs[0], blobs[1], (width, height))
             shape = object_mask(base, blobs[0])
+            dy, dx = inside_canvas(shape, move_offset(blobs[0], blobs[1], (width, height)))
             hole = _empty(edit, base, shape)
             moved = shift(shape, dy, dx)
             edit.image[moved] = shift(base, dy, dx)[moved]

@@ -37,6 +37,29 @@ def test_add_is_verified_only_when_the_blob_holds_the_object_in_its_colour() -> 
     assert "a red square not seen in its blob" in line
 
 
+class _ReadsOtherOnTheRight(SquarePerception):
+    """Names a red square on the right half as a blue one (as a perception may read an object
+    cut by the canvas's edge, or half hidden, as another shape once it stands alone)."""
+
+    def detect(self, image: np.ndarray, queries: Sequence[str]) -> list[Detection]:
+        seen = []
+        for found in super().detect(image, queries):
+            xs = np.nonzero(found.mask)[1]
+            if found.label == "a red square" and xs.mean() > image.shape[1] / 2:
+                found = Detection("a blue square", found.mask, 1.0, {"a blue square": 1.0})
+            seen.append(found)
+        return seen
+
+
+def test_a_moved_object_whose_own_pixels_arrived_is_verified_however_it_reads() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1))
+    plan = edit("move", "the red square to the right", [RIGHT])
+    check = Verifier(_ReadsOtherOnTheRight())
+    assert check(plan, canvas(("red", 0.75, 0.5, 0.1)), base).passed
+    stayed = check(plan, base, base)
+    assert not stayed.passed and "not seen at its new place" in stayed.summary()
+
+
 def test_an_edit_that_changes_pixels_outside_its_place_fails() -> None:
     base = canvas(("green", 0.75, 0.5, 0.1))
     plan = edit("add", "a red square", [LEFT])

@@ -225,9 +225,12 @@ def _move(
         found = colour_mask(out, obj.colour)
         old = shape & ~found  # where it was and is not now: best shift of its shape
         best = 0.0
-        for dy in range(-40, 41):  # the object's own shape, wherever it went near the place
-            for dx in range(-40, 41):
-                ys, xs = np.nonzero(shape)
+        ys, xs = np.nonzero(shape)
+        side = shape.shape[0]
+        # the object's own shape, wherever it went near the place (a shift of up to the canvas
+        # side: an object at one edge taken to a place across the canvas travels ~48 px)
+        for dy in range(-side + 1, side):
+            for dx in range(-side + 1, side):
                 ny, nx = ys + dy, xs + dx
                 if ny.min() < 0 or nx.min() < 0 or ny.max() > 63 or nx.max() > 63:
                     continue
