@@ -49,6 +49,7 @@ MIN_OVERLAP = 0.5  # fraction of a seen object inside a place for it to be "ther
 MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
 MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
 # shapes, a ring's disc or a triangle, cover about half of a blob fitted to them)
+SPECK = 0.06  # share of the smallest blob under which a region seen is a fleck, not an object
 GROW = 0.04  # places are grown by this fraction of the canvas side (soft edges, shadows)
 SAME_PIXEL = 8  # 0-255: a pixel this close to the [base]'s is unchanged
 MIN_SAME_SHARE = 0.6  # share of an object's mask (a ring's hole filled in) left unchanged
@@ -397,10 +398,15 @@ def _same_object(seen: Detection, phrase: str) -> bool:
 
 def _count_objects(seen: list[Detection], plan: EditPlan, shape: tuple[int, int]) -> int:
     """How many objects ``seen`` are: pieces of one colour inside one blob are one object (a
-    model's ring drawn with a gap reads as two arcs, each named on its own)."""
-    blobs = [_grow(blob.mask(shape[1], shape[0]), shape) for blob in plan.blobs]
+    model's ring drawn with a gap reads as two arcs, each named on its own), and a speck smaller
+    than :data:`SPECK` of the smallest blob (a fleck of a textured background) is none."""
+    masks = [blob.mask(shape[1], shape[0]) for blob in plan.blobs]
+    speck = SPECK * min((int(m.sum()) for m in masks), default=0)
+    blobs = [_grow(mask, shape) for mask in masks]
     objects: set[tuple[str, int]] = set()
     for index, detection in enumerate(seen):
+        if detection.mask.sum() < speck:
+            continue
         inside = [k for k, blob in enumerate(blobs) if detection.overlap(blob) >= MIN_OVERLAP]
         colour = _colour(detection.label)
         objects.add((colour, inside[0]) if inside and colour else (detection.label, -1 - index))

@@ -194,6 +194,8 @@ def test_generate_checks_every_blob_and_the_count() -> None:
     extra = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1), ("green", 0.5, 0.15, 0.08))
     [line] = verify(plan, extra)
     assert "3 objects drawn, 2 asked for" in line
+    fleck = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1), ("green", 0.5, 0.15, 0.03))
+    assert verify(plan, fleck) == ["generate: verified"]  # a 2x2 px fleck of texture is no object
     # one object in two pieces (a model's ring with a gap) is one object; a piece of another
     # colour in its blob is another object
     pieces = Verifier(PiecesPerception())
