@@ -344,6 +344,11 @@ def _find(look: _Look, phrase: str, near: np.ndarray | None) -> Detection | None
     named = [d for d in seen if d.names(phrase, SLACK)] or [
         d for d in seen if _same_object(d, phrase)
     ]
+    if not named and not _colour(phrase):
+        # "the ring": an encoder may see no colourless ring at all (too little like the words
+        # alone); the objects it names in its whole vocabulary with that shape word are meant
+        words = set(phrase.split()) - {"a", "an", "the"}
+        named = [d for d in look.objects("base") if words and words <= set(d.label.split())]
     if near is not None:
         inside = [d for d in named if d.overlap(_grow(near, look.shape)) >= MIN_OVERLAP]
         named = inside or named

@@ -60,6 +60,23 @@ def test_a_moved_object_whose_own_pixels_arrived_is_verified_however_it_reads() 
     assert not stayed.passed and "not seen at its new place" in stayed.summary()
 
 
+class _NoColourlessReading(SquarePerception):
+    """Sees nothing for words without a colour ("a square"), as an encoder may not (a ring
+    is too little like the word alone); its whole vocabulary still names every object."""
+
+    def alternatives(self, phrase: str) -> list[str]:
+        return [] if phrase == "a square" else super().alternatives(phrase)
+
+
+def test_an_object_named_by_its_shape_alone_is_found_through_the_whole_vocabulary() -> None:
+    base = canvas(("red", 0.25, 0.5, 0.1), ("blue", 0.75, 0.5, 0.1))
+    plan = edit("remove", "the square", [LEFT])
+    check = Verifier(_NoColourlessReading())
+    assert check(plan, canvas(("blue", 0.75, 0.5, 0.1)), base).passed
+    kept = check(plan, base, base)
+    assert not kept.passed and "a red square is there, where it was" in kept.summary()
+
+
 def test_an_edit_that_changes_pixels_outside_its_place_fails() -> None:
     base = canvas(("green", 0.75, 0.5, 0.1))
     plan = edit("add", "a red square", [LEFT])
