@@ -187,10 +187,8 @@ class MaskedCrossAttention(nn.Module):
         out = self.gate.tanh().to(out.dtype) * (out * covered.unsqueeze(-1).to(out.dtype))
         if whole:
             return out
-        full = out.new_zeros(out.shape[0], pixels.shape[0], channels)
-        full[:, pixels] = out
         update = out.new_zeros(rows.shape[0], pixels.shape[0], channels)
-        update[rows] = full
+        update[rows.nonzero()[:, :1], pixels.nonzero()[:, 0]] = out
         return update
 
 
@@ -323,8 +321,9 @@ class _Prepared:
 
 # -- install / remove in a UNet ------------------------------------------------------------------------
 class _ClearCache:
-    """UNet forward pre-hook: blob tokens are recomputed once per forward where gradients are on (so
-    training gets a fresh graph each step); sampling computes them once per conditioning. A callable object, not a closure, so ``copy.deepcopy(unet)`` rebinds it."""
+    """UNet forward pre-hook: blob tokens are recomputed once per forward where gradients are on
+    (so training gets a fresh graph each step); sampling computes them once per conditioning. A
+    callable object, not a closure, so ``copy.deepcopy(unet)`` rebinds it."""
 
     def __init__(self, grounding: BlobGrounding) -> None:
         self.grounding = grounding
@@ -383,6 +382,16 @@ def get_blob_layers(unet: Any) -> BlobGrounding | None:
     """The UNet's blob layers; None without them (or for a noise model that is no module)."""
     grounding = getattr(unet, "_modules", {}).get("blob_grounding")
     return grounding if isinstance(grounding, BlobGrounding) else None
+
+
+def painted_regions(unet: Any) -> RegionMasks | None:
+    """What the UNet's blob layers condition each blob on when it is not the blob's ellipse (a
+    model that paints the shape a sentence names: a triangle's corners reach past its ellipse);
+    None for ellipses or no blob layers."""
+    layers = get_blob_layers(unet)
+    if layers is None or layers.region_masks is blob_masks:
+        return None
+    return layers.region_masks
 
 
 def remove_blob_layers(unet: nn.Module) -> None:

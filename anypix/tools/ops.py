@@ -287,12 +287,11 @@ class PrepareBase(Technique):
 
 def _painted(job: RenderJob) -> Painted | None:
     """The region the model's blob layers condition a blob on, when it is not the ellipse."""
-    from anypix.models.blob import blob_masks, get_blob_layers
+    from anypix.models.blob import painted_regions
 
-    layers = get_blob_layers(job.components.unet)
-    if layers is None or layers.region_masks is blob_masks:
+    masks = painted_regions(job.components.unet)
+    if masks is None:
         return None
-    masks = layers.region_masks
 
     def painted(blob: Blob, width: int, height: int) -> np.ndarray:
         return np.asarray(masks([blob], height, width)[0].cpu().numpy(), dtype=bool)

@@ -197,17 +197,16 @@ class KeepOutside(Technique):
     def prepare(self, job: RenderJob) -> None:
         import torch.nn.functional as F
 
-        from anypix.models.blob import blob_masks, get_blob_layers
+        from anypix.models.blob import blob_masks, painted_regions
         from anypix.tools.layout import regions_of
 
         assert job.base is not None and job.start is not None
         width, height = job.size
         regions = regions_of(job.plan, width, height)
         masks = blob_masks(regions, height, width)
-        layers = get_blob_layers(job.components.unet)
-        if layers is not None and layers.region_masks is not blob_masks:
-            # a model that paints shapes: a triangle's corners reach past its ellipse
-            masks |= layers.region_masks(regions, height, width)
+        painted = painted_regions(job.components.unet)
+        if painted is not None:
+            masks |= painted(regions, height, width)
         union = masks.any(dim=0, keepdim=True).unsqueeze(0).float()
         latent_size = tuple(job.base.noisiest.shape[-2:])
         inside = (F.adaptive_max_pool2d(union, latent_size) > 0).float()  # any pixel touched

@@ -232,7 +232,7 @@ def _move(
         for dy in range(-side + 1, side):
             for dx in range(-side + 1, side):
                 ny, nx = ys + dy, xs + dx
-                if ny.min() < 0 or nx.min() < 0 or ny.max() > 63 or nx.max() > 63:
+                if ny.min() < 0 or nx.min() < 0 or ny.max() >= side or nx.max() >= side:
                     continue
                 moved = np.zeros_like(shape)
                 moved[ny, nx] = True

@@ -9,10 +9,11 @@ output holds. It works as the locator does, with the same encoder, but names eve
 2. each candidate, alone on the image's background colour, goes through the encoder's image
    tower, and so does the empty background; the queries go through its text tower;
 3. a region is an object when its best query fits it at least ``MARGIN`` (cosine) better than
-   it fits the empty background; it is labelled with its best query once the queries naming the
-   shape its outline reads as (:func:`~anypix.models.masks.read_shape`: a hole, the moment
-   invariant) in the colour the encoder read gain ``OUTLINE_BONUS``, as the locator's do. The encoder alone reads a model's
-   slightly rounded rectangle as an ellipse.
+   it fits the empty background. Its label is that query, unless its outline
+   (:func:`~anypix.models.masks.read_shape`: a hole, the moment invariant) reads as another
+   shape: then the queries naming the outline's shape in the encoder's colour gain
+   ``OUTLINE_BONUS``, as the locator's do. The encoder alone reads a model's slightly rounded
+   rectangle as an ellipse.
 
 It measures nothing against a scene's ground truth (the benchmark's judge does that,
 :mod:`anypix.models.miniworld.metrics`): what it knows comes from the encoder alone.
