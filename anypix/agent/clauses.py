@@ -146,9 +146,11 @@ def _move(rest: str, draft: Draft) -> None:
         _place_previous(draft, place or where)
         return
     if (base == WHOLE and not target) or (base is None and VAGUE.fullmatch(clean(target))):
-        target, base = vague_target(draft, "it", f"move {where or place}".strip()), None
+        target, base = vague_target(draft, "it", f"move {place or where}".strip()), None
     draft.base(base)
-    draft.op("move", f"{target} {where or place}", None, place)
+    # a place said ("to the right") is where it goes; what came before it is a particle ("over",
+    # "a bit"), not part of the object
+    draft.op("move", f"{target} {place or where}", None, place)
 
 
 def _restyle(verb: str, rest: str, style: str | None, draft: Draft) -> None:

@@ -67,6 +67,9 @@ def test_put_it_on_the_left_places_the_added_subject() -> None:
             {"yard": IMG},
             ("move", "the swing to the right"),
         ),
+        # a particle before the place is not part of the object
+        ("shove the ring in [x] over to the right", {"x": IMG}, ("move", "the ring to the right")),
+        ("nudge the lamp in [den] a bit to the left", {"den": IMG}, ("move", "the lamp to the left")),
         (
             "replace the floor of [room] with marble",
             {"room": IMG},
