@@ -341,6 +341,38 @@ EDITS_THIRD_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[st
     ("audio", "but-feel-like-sound", "beach waves:a", "[beach] but make it feel like [waves]", "beach", [], [[RS]], "waves", {}),
 ]
 
+EDITS_FOURTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("session", "could-this-one", "last", "could this one be a bit more colourful", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "that-thing-on", "last", "get rid of that thing on the left", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "now-give-him-ref", "last hat", "now give him [hat]", "last", ["hat"], [[A]], None, {"files": {"hat": "hat.png"}}),
+    ("session", "keep-going", "last", "keep going, make the sky even darker", "last", [], [[RC], [RS]], None, {"files": {}}),
+    ("session", "brighten-attached", "last street", "brighten this up", "street", [], [[RS]], None, {"files": {"street": "street.jpg"}}),
+    ("session", "add-this-to", "last sun", "add this to the sky", "last", ["sun"], [[A]], None, {"files": {"sun": "sun.png"}}),
+    ("session", "the-picture-warmer", "last", "make the picture warmer", "last", [], [[RS], [RC]], None, {"files": {}}),
+    ("one-attachment", "lose-the", "selfie", "lose the sunglasses", "selfie", [], [[RM]], None, {}),
+    ("one-attachment", "could-we-have", "lounge", "could we have a dog sleeping on the rug", "lounge", [], [[A]], None, {}),
+    ("one-attachment", "turn-into", "bowl", "turn the apple into a pear", "bowl", [], [[RP]], None, {}),
+    ("one-attachment", "nicer-in", "drive", "the car would be nicer in red", "drive", [], [[RC]], None, {}),
+    ("one-attachment", "nudge-up", "night", "nudge the moon up a little", "night", [], [[MV]], None, {}),
+    ("one-attachment", "couple-alternatives", "poster", "show me a couple of alternatives", "poster", [], [[VA]], None, {}),
+    ("one-attachment", "do-it-in-style", "harbor", "do it in the style of van gogh", "harbor", [], [[RS]], None, {}),
+    ("refs", "drop-ref-onto", "photo parrot", "drop [parrot] onto the branch in [photo]", "photo", ["parrot"], [[A]], None, {}),
+    ("refs", "ref-instead-of", "room sofa", "[sofa] instead of the old couch in [room]", "room", ["sofa"], [[RP]], None, {}),
+    ("refs", "borrow-the-look", "city ukiyo", "borrow the look of [ukiyo] for [city]", "city", [], [[RS]], "ukiyo", {}),
+    ("refs", "named-without-brackets", "beach dog", "put the dog into the beach photo", "beach", ["dog"], [[A]], None, {"files": {"beach": "beach.jpg", "dog": "dog.jpg"}}),
+    ("clarify", "two-photos-brighten", "a b", "brighten it up", None, [], [], None, {"clarify": ["a", "b"]}),
+    ("clarify", "change-that", "pic", "change that", None, [], [], None, {"clarify": []}),
+    ("clarify", "unused-sound", "street rain:a", "make [street] darker", None, [], [], None, {"clarify": ["rain"]}),
+    ("clarify", "draw-new-with-photo", "harbour", "draw me a lighthouse at night", None, [], [], None, {"clarify": ["harbour"]}),
+    ("compound", "and-also", "lane", "swap the bike for a scooter and also make the sky pink", "lane", [], [[RP, RC]], None, {}),
+    ("compound", "then-whole-thing", "shopfront", "remove the sign, then make the whole thing look like a sketch", "shopfront", [], [[RM, RS]], None, {}),
+    ("typo", "remvoe-pls", "road", "remvoe the car pls", "road", [], [[RM]], None, {}),
+    ("typo", "teh", "field", "make teh sky purple", "field", [], [[RC]], None, {}),
+    ("question", "can-you-look-dead", "lawn", "can you make the grass look dead?", "lawn", [], [[RC], [RS]], None, {}),
+    ("question", "is-it-possible", "lake", "is it possible to move the boat to the left?", "lake", [], [[MV]], None, {}),
+    ("audio", "add-sound-to", "yard bark:a", "add [bark] to [yard]", "yard", ["bark"], [[A]], None, {}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -562,6 +594,7 @@ def edit_rows() -> list[dict[str, Any]]:
     numbered = [(f"v{i:03d}", spec) for i, spec in enumerate(EDITS, 1)]
     numbered += [(f"va{i:03d}", spec) for i, spec in enumerate(EDITS_AFTER_FREEZE, 1)]
     numbered += [(f"vb{i:03d}", spec) for i, spec in enumerate(EDITS_THIRD_SITTING, 1)]
+    numbered += [(f"vc{i:03d}", spec) for i, spec in enumerate(EDITS_FOURTH_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
