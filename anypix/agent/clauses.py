@@ -224,6 +224,12 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     describes = (counted or re.match(r"(the|some)\b", lowered)) and (
         not color_split(rest) or re.match(r"an? ", lowered)
     )
+    quality = _QUALITY.fullmatch(rest)
+    if quality and not names_image and not color_split(rest):
+        # "make the sky even darker", "make the grass look dry": a thing already there
+        aspect = re.sub(r"^(?:look|feel|seem|appear)\s+", "", quality.group(2), flags=re.I)
+        draft.op("restyle", f"{quality.group(1)} {aspect}", style)
+        return
     if not names_image and verb in ("make", "paint", "render", "draw") and describes:
         _describe(rest, draft)
         return
@@ -241,6 +247,22 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     draft.base(base)
     aspect = re.sub(r"^(?:look|feel|seem|appear|like|as|in|into)\s+(?:like\s+)?", "", aspect)
     draft.op("restyle", " ".join(p for p in (target, aspect) if p), style)
+
+
+# "the sky" + "even darker" / "a bit more colourful" / "look dry": a quality of something that is
+# already in the picture (a definite object, then a comparative, a degree or a look verb).
+_COMPARATIVES = (
+    "darker|brighter|lighter|warmer|cooler|colder|hotter|softer|sharper|happier|sadder|older|"
+    "newer|cleaner|dirtier|richer|deeper|paler|calmer|moodier|gloomier|spookier|creepier|"
+    "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
+    "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
+)
+_QUALITY = re.compile(
+    r"((?:the|this|that|these|those|his|her|its|their|my|our|your)\s+(?:\w+\s+){0,2}?\w+)\s+("
+    r"(?:(?:even|much|a bit|a little|a lot|slightly|way|far|somewhat|a tad|so|really|very)\s+)*"
+    rf"(?:(?:more|less)\s+\w+|{_COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+)",
+    re.IGNORECASE,
+)
 
 
 def _split_object(rest: str) -> tuple[str, str]:

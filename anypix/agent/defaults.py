@@ -62,7 +62,8 @@ def attached_names(assets: Mapping[str, str], attached: Collection[str] | None) 
     return [name for name in attached if name in assets]
 
 
-def _which(names: list[str]) -> ClarificationNeeded:
+def which_image(names: list[str]) -> ClarificationNeeded:
+    """The question "which image should I edit?" offering ``names``."""
     listed = " or ".join(f"[{n}]" for n in names)
     return ClarificationNeeded(f"Which image should I edit: {listed}?", [f"[{n}]" for n in names])
 
@@ -82,13 +83,13 @@ def default_base(
     if len(fresh) == 1:
         return fresh[0]
     if fresh:
-        raise _which(fresh)
+        raise which_image(fresh)
     if LAST in images:
         return LAST
     if len(images) == 1:
         return images[0]
     if images:
-        raise _which(images)
+        raise which_image(images)
     raise NotCanonicalError("it edits an image, but no image is attached")
 
 

@@ -27,6 +27,10 @@ _PLACE_WORDS = (
     r"(?:\s+up)?"
 )
 _WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
+_BRIGHTEN = r"brighten|darken|lighten|warm|cool|liven|soften|sharpen|deepen|cheer"
+_BRIGHTER = {"bright": "brighter", "dark": "darker", "light": "lighter", "warm": "warmer",
+             "cool": "cooler", "liv": "livelier", "soft": "softer", "sharp": "sharper",
+             "deep": "deeper", "cheer": "cheerier"}  # fmt: skip
 
 
 def _should_be(obj: str, state: str) -> str:
@@ -42,7 +46,7 @@ def _should_be(obj: str, state: str) -> str:
     split = color_split(state)
     if split is not None and not split[0].strip():
         return f"make {obj} {state}"
-    if re.match(r"(?:an?|another|some)\s+", state, _I):
+    if re.match(r"(?:an?|another|some)\s+(?!bit\b|little\b|lot\b|tad\b)", state, _I):
         return f"replace {obj} with {state}"
     return f"make {obj} {state}"
 
@@ -98,6 +102,26 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: _should_be(m.group(1), m.group(2))),
         (re.compile(r"^(.+?)\s+(?:should|must|could|needs to)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
+        # "the car would be nicer in red", "the vase would look better as a lamp"
+        (re.compile(r"^(.+?)\s+would\s+(?:be|look)\s+(?:nicer|better|prettier|cooler|great|good|"
+                    r"lovely|fun|cute|amazing)\s+(?:in|as)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
+        # "brighten this up", "darken the sky", "warm up the colours": a quality, not an op
+        (re.compile(rf"^({_BRIGHTEN})(?:\s+up|\s+down)?\s+(.+?)(?:\s+(?:up|down)(?:\s+a\s+(?:bit|little))?)?$", _I),
+         lambda m: f"make {m.group(2)} {_BRIGHTER[m.group(1).lower().removesuffix('en')]}"),
+        # "do it in the style of van gogh", "do [city] as a watercolour"
+        (re.compile(rf"^do\s+(it|this|that|{REF}|the (?:image|picture|photo))\s+(in|as|like)\s+(.+)$", _I),
+         lambda m: f"restyle {m.group(1)} {m.group(3)} {m.group(4)}"),
+        # "borrow the look of [ukiyo] for [city]": use a style
+        (re.compile(rf"^(?:borrow|take|steal|copy|grab)\s+(the\s+(?:{style_nouns})\s+(?:of|from)\s+"
+                    rf"{REF}\s+(?:for|on|to|onto|in)\s+.+)$", _I),
+         lambda m: f"use {m.group(1)}"),
+        # "[sofa] instead of the old couch in [room]"
+        (re.compile(rf"^({REF}|(?:an?|some)\s+.+?)\s+instead of\s+(.+)$", _I),
+         lambda m: f"replace {m.group(3)} with {m.group(1)}"),
+        # "now give him [hat]": the reference goes on him
+        (re.compile(rf"^give\s+(him|her|them|it|the\s+\w+(?:\s+\w+)?)\s+({REF})$", _I),
+         lambda m: f"put {m.group(2)} on {m.group(1)}"),
         # "give it an 80s look", "give the room a warmer feel": a restyle
         (re.compile(rf"^give\s+(?!me\b)(.+?)\s+(?:an?|some)\s+(.+?)\s+(?:{style_nouns})$", _I),
          lambda m: f"make {m.group(1)} look {m.group(2)}"),
@@ -134,13 +158,22 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     r"photo|drawing|painting|illustration|render)\s+(?:of|with|showing)\s+(.+)$", _I),
          lambda m: f"draw {m.group(1)}"),
         # variations of the current image
-        (re.compile(r"^(?:try|make|give me|show me|do)\s+(?:another|a different|one more|a new)\s+"
-                    r"(?:version|variant|variation|one)(?:\s+(?:of|on)\s+(.+))?$", _I),
+        (re.compile(r"^(?:try|make|give me|show me|do|let me see)\s+(?:another|a different|one more|"
+                    r"a new|a couple(?: of)?|a few|some|two|three|several|more)\s+(?:other\s+|more\s+|"
+                    r"new\s+|different\s+)?(?:versions?|variants?|variations?|alternatives?|options|"
+                    r"takes|one)(?:\s+(?:of|on)\s+(.+))?$", _I),
          lambda m: f"make a variation of {m.group(1) or 'it'}"),
         (re.compile(r"^again,?\s+(?:but\s+)?(?:slightly\s+|a bit\s+|a little\s+)?different(?:ly)?$|"
                     r"^one more like (?:that|this|it)$", _I),
          lambda m: "make a variation of it"),
     ]  # fmt: skip
+    if has_image:  # on a picture a wish adds to it ("could we have a dog sleeping on the rug")
+        rules.append(
+            (
+                re.compile(r"^(?:have|get|see)\s+((?:an?|some|another|two|three|\d+)\s+.+)$", _I),
+                lambda m: f"add {m.group(1)}",
+            )
+        )
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "

@@ -20,7 +20,14 @@ from collections.abc import Collection, Mapping
 from pydantic import ValidationError
 
 from anypix.agent.clauses import read_clause
-from anypix.agent.defaults import Answer, ask_about_unused, default_base, take_answer
+from anypix.agent.defaults import (
+    LAST,
+    Answer,
+    ask_about_unused,
+    attached_names,
+    default_base,
+    take_answer,
+)
 from anypix.agent.everyday import rewrite
 from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
@@ -42,7 +49,7 @@ _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
 _LEAD = re.compile(
     r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
     r"(?:could|can|would|will) you(?: please)?|i(?:'d| would) like(?: you)? to|"
-    r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|"
+    r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|keep going|carry on|"
     r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|alright|oh|oops|well|wait|yeah|yes|sure)"
     r"(?=\s*[,.!]))\b[\s,.!]*",
     re.IGNORECASE,
@@ -100,6 +107,22 @@ def _single(names: list[str], what: str) -> str | None:
     if len(distinct) > 1:
         raise NotCanonicalError(f"several {what}s: {', '.join(distinct)}")
     return distinct[0] if distinct else None
+
+
+_ADD_POINTED = re.compile(r"^(add|put|stick|place|pop|drop|paste)\s+(?:this one|that one|it|this|that)\b",
+                          re.IGNORECASE)  # fmt: skip
+
+
+def _point_at_attachment(
+    text: str, assets: Mapping[str, str], attached: Collection[str] | None
+) -> str:
+    """ "add this to the sky" in a session with one image attached: "this" is the attachment, added
+    to the current picture (an edit that names no image edits the attachment only when nothing
+    else uses it)."""
+    fresh = [n for n in attached_names(assets, attached) if assets[n] == "image" and n != LAST]
+    if assets.get(LAST) != "image" or len(fresh) != 1:
+        return text
+    return _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
 
 
 def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
@@ -191,6 +214,7 @@ def parse_instruction(
     text = re.sub(r",?\s+please$", "", text, flags=re.IGNORECASE)
     if not text:
         raise EmptyInstructionError()
+    text = _point_at_attachment(text, assets, attached)
     draft = Draft(assets, answer=answer.text)
     for clause in split_clauses(text, assets):
         read_clause(rewrite(clause, assets), draft)

@@ -31,7 +31,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
-from anypix.agent.defaults import LAST, attached_names, default_base
+from anypix.agent.defaults import (
+    LAST,
+    Answer,
+    ask_about_unused,
+    attached_names,
+    default_base,
+    which_image,
+)
 from anypix.agent.grammar import check_references, parse_instruction
 from anypix.agent.layout import scene_blobs, singular
 from anypix.agent.llm import LLMBackend, Message
@@ -235,6 +242,8 @@ class Planner(PlannerBase):
             result = self._plan_using_attachments(instruction, assets, references, attached, unused)
         else:
             result = self._llm_plan(instruction, assets, feedback, references)
+            if feedback is None:
+                ask_about_unpointed(result.plan, instruction, assets, attached)
         # 5. Layout for new images
         if result.plan.base is None and not result.plan.blobs:
             blobs = self.layout_blobs(result.plan.gen)
@@ -258,6 +267,10 @@ class Planner(PlannerBase):
             raise question from None
         wanted = {n for n in attached_names(assets, attached) if n != LAST}
         if not all(_reads(result.plan, name) for name in wanted):
+            raise question
+        # "draw me a lighthouse" with a photo attached: editing the photo instead needs a word for it
+        drawn = any("new picture" in c for c in question.choices) and _DRAW.match(instruction)
+        if unpointed(result.plan, instruction, assets, attached, default_base=not drawn):
             raise question
         return result
 
@@ -311,6 +324,52 @@ class Planner(PlannerBase):
         return scene_blobs(description)
 
 
+def unpointed(
+    plan: EditPlan,
+    instruction: str,
+    assets: Mapping[str, str],
+    attached: Collection[str] | None,
+    *,
+    default_base: bool = True,
+) -> list[str]:
+    """The attachments a model's plan uses that the instruction neither names nor points at,
+    beyond what its pointing words can stand for: "make [street] darker" with a sound attached
+    does not say the sound is the style, and "brighten it up" with two photos attached points at
+    one of them, not both. The one image attached is the edit's base by default (no word
+    needed; ``default_base`` False: not even that); "them", "these", "both" point at any
+    number."""
+    fresh = [n for n in attached_names(assets, attached) if n != LAST]
+    words = re.findall(r"[a-z]+", instruction.lower())
+    if set(words) & _PLURAL_POINTING:
+        return []
+    named = set(re.findall(r"\[([^\]]+)\]", instruction)) | {
+        n for n in fresh if {singular(w) for w in re.findall(r"[a-z]+", n.lower())} & {singular(w) for w in words}
+    }  # fmt: skip
+    images = [n for n in fresh if assets[n] == "image"]
+    used = [n for n in fresh if n in plan.asset_names() and n not in named]
+    if default_base and plan.base in used and images == [plan.base]:
+        used.remove(plan.base)
+    pointers = sum(word in _POINTING or word in _POINTING_NOUNS for word in words)
+    return used[pointers:]
+
+
+def ask_about_unpointed(
+    plan: EditPlan, instruction: str, assets: Mapping[str, str], attached: Collection[str] | None
+) -> None:
+    """Raise the question a person would be asked when a model's plan uses attachments the
+    instruction does not point at (:func:`unpointed`): which image to edit, or what the left-over
+    attachment is for."""
+    extra = unpointed(plan, instruction, assets, attached)
+    if not extra:
+        return
+    fresh = [n for n in attached_names(assets, attached) if n != LAST]
+    images = [n for n in fresh if assets[n] == "image"]
+    if plan.base in fresh and len(images) > 1:
+        raise which_image(images)
+    used = {n for n in plan.asset_names() if n not in extra}
+    ask_about_unused(assets, attached, used, Answer(), plan.base)
+
+
 # The ops that read a [sub] or a [style] (beside an op naming it as its ref).
 _READ_SUBS = {"generate", "add", "replace"}
 _READ_STYLE = {"generate", "restyle", "variation"}
@@ -343,6 +402,15 @@ def _names_other(op: Op, name: str) -> bool:
 
 
 _POINTING = {"it", "this", "that", "these", "those", "them", "attached", "sent", "attachment"}
+_DRAW = re.compile(
+    r"\s*(?:please\s+)?(?:(?:can|could|would|will) you\s+)?(?:draw|paint|sketch|create|generate|"
+    r"render|imagine|design|illustrate|make)\s+(?:me\s+|us\s+)?(?:an?|some|one|two|three|\d+)\b",
+    re.IGNORECASE,
+)
+_PLURAL_POINTING = {"these", "those", "them", "both", "all", "attachments", "images", "pictures",
+                    "photos", "sounds"}  # fmt: skip
+_POINTING_NOUNS = {"photo", "picture", "image", "pic", "shot", "song", "sound", "music", "track",
+                   "audio", "recording", "clip"}  # fmt: skip
 _FUNCTION = {
     "a", "an", "the", "some", "to", "on", "in", "into", "onto", "of", "at", "with", "and", "her",
     "his", "their", "its", "my", "your", "left", "right", "top", "bottom", "middle", "centre",

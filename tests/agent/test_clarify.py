@@ -215,3 +215,46 @@ def test_a_question_and_the_reply_chat_builds_from_it_plan_together() -> None:
     vague = PendingQuestion("remove that", ask("remove that", {"pic": IMG}))
     plan = parse_instruction(vague.answer("the old lamp"), {"pic": IMG})
     assert [op.target for op in plan.ops] == ["the old lamp"]
+
+
+def test_an_attachment_the_instruction_does_not_point_at_is_asked_about() -> None:
+    """A model's plan may use an attachment only when the instruction names it or points at it
+    ("it", "this", "the photo"): a sound nobody mentioned is not silently the style, two photos
+    are not both "it", and "draw me a lighthouse" does not edit the harbour photo."""
+
+    def plan_of(
+        base: str | None, op: str, style: str | None = None, gen: str = ""
+    ) -> dict[str, object]:
+        return {"base": base, "subs": [], "style_ref": style, "gen": gen,
+                "ops": [{"op": op, "target": gen, "ref": style}]}  # fmt: skip
+
+    street = {"street": IMG, "rain": AUDIO}
+    with pytest.raises(ClarificationNeeded, match=r"\[rain\]"):
+        Planner(FakeLLM([plan_of("street", "restyle", "rain")]), use_minilm=False).plan(
+            "make [street] darker",
+            street,
+            references=References({"street": "s.jpg", "rain": "r.wav"}),
+        )
+    result = Planner(FakeLLM([plan_of("street", "restyle", "rain")]), use_minilm=False).plan(
+        "make [street] sound like this",
+        street,
+        references=References({"street": "s.jpg", "rain": "r.wav"}),
+    )
+    assert result.plan.style_ref == "rain"
+    two = {"a": IMG, "b": IMG}
+    with pytest.raises(ClarificationNeeded) as info:
+        Planner(FakeLLM([plan_of("a", "restyle", "b", "bright")]), use_minilm=False).plan(
+            "liven it up somehow", two, references=References({"a": "a.jpg", "b": "b.jpg"})
+        )
+    assert info.value.choices == ["[a]", "[b]"]
+    harbour = {"harbour": IMG}
+    with pytest.raises(ClarificationNeeded) as info:
+        Planner(FakeLLM([plan_of("harbour", "variation")]), use_minilm=False).plan(
+            "draw me a lighthouse at night", harbour, references=References({"harbour": "h.jpg"})
+        )
+    assert info.value.choices == ["edit [harbour]", "draw a new picture"]
+    # one photo attached and no word for it: it is the base, as the grammar's default has it
+    result = Planner(
+        FakeLLM([plan_of("harbour", "add", gen="a red balloon")]), use_minilm=False
+    ).plan("pop a red balloon in the corner", harbour, references=References({"harbour": "h.jpg"}))
+    assert result.plan.base == "harbour"

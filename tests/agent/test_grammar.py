@@ -69,13 +69,27 @@ def test_put_it_on_the_left_places_the_added_subject() -> None:
         ),
         # a particle before the place is not part of the object
         ("shove the ring in [x] over to the right", {"x": IMG}, ("move", "the ring to the right")),
-        ("nudge the lamp in [den] a bit to the left", {"den": IMG}, ("move", "the lamp to the left")),
+        (
+            "nudge the lamp in [den] a bit to the left",
+            {"den": IMG},
+            ("move", "the lamp to the left"),
+        ),
         (
             "replace the floor of [room] with marble",
             {"room": IMG},
             ("replace", "the floor with marble"),
         ),
         ("make a variation of [logo]", {"logo": IMG}, ("variation", "")),
+        # a quality of something already there is an edit, not a new picture of it
+        ("make the sky in [x] even darker", {"x": IMG}, ("restyle", "the sky even darker")),
+        ("can you make the grass in [x] look dry?", {"x": IMG}, ("restyle", "the grass dry")),
+        ("brighten [x] up a bit", {"x": IMG}, ("restyle", "brighter")),
+        ("the car in [x] would be nicer in red", {"x": IMG}, ("recolor", "the car red")),
+        (
+            "[sofa] instead of the old couch in [room]",
+            {"room": IMG, "sofa": IMG},
+            ("replace", "the old couch"),
+        ),
     ],
 )
 def test_single_edit_forms(text: str, assets: dict, expected: tuple[str, str]) -> None:
@@ -165,3 +179,35 @@ def test_what_may_refer_to_the_current_picture_goes_to_the_model(text: str) -> N
 def test_a_remark_before_the_request_is_not_read_as_a_description(text: str) -> None:
     plan = parse_instruction(text, {"last": IMG}, attached=[])
     assert (plan.base, [op.op for op in plan.ops]) == ("last", ["remove"])
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("make the sky even darker", "restyle", "the sky even darker"),
+        ("keep going, make the sky a bit brighter", "restyle", "the sky a bit brighter"),
+        ("could this one be a bit more colourful", "restyle", "a bit more colourful"),
+        ("the shirt could be a little more faded", "restyle", "the shirt a little more faded"),
+        ("do it in the style of van gogh", "restyle", "the style of van gogh"),
+        ("show me a couple of alternatives", "variation", ""),
+        ("could we have a dog sleeping on the rug", "add", "a dog sleeping on the rug"),
+    ],
+)
+def test_an_edit_of_the_current_picture_is_not_read_as_a_new_one(
+    text: str, op: str, target: str
+) -> None:
+    """Inside a session "make the sky darker" had drawn a new picture of "the sky darker", and
+    "could this one be a bit more colourful" replaced "this one" with "a bit more colourful"."""
+    plan = parse_instruction(text, {"last": IMG}, [])
+    assert plan.base == "last"
+    assert [(o.op, o.target) for o in plan.ops] == [(op, target)]
+
+
+def test_this_added_in_a_session_is_the_attachment_added_to_the_current_picture() -> None:
+    plan = parse_instruction("add this to the sky", {"last": IMG, "sun": IMG}, ["sun"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["sun"], ["add"])
+    plan = parse_instruction("now give him [hat]", {"last": IMG, "hat": IMG}, ["hat"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["hat"], ["add"])
+    # with no current picture, the one attached image is what is edited
+    plan = parse_instruction("add a moon to it", {"sky": IMG}, ["sky"])
+    assert plan.base == "sky"
