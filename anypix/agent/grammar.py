@@ -125,6 +125,39 @@ def _point_at_attachment(
     return _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
 
 
+_GENERIC_NAMES = {
+    "photo",
+    "image",
+    "picture",
+    "pic",
+    "shot",
+    "the",
+    "this",
+    "that",
+    "it",
+    "one",
+    "last",
+}
+
+
+def _name_attachments(
+    text: str, assets: Mapping[str, str], attached: Collection[str] | None
+) -> str:
+    """ "put the dog into the beach photo" with dog.jpg and beach.jpg attached: attachments named
+    in words, without brackets, become references ("[dog]", "[beach]"). Only with two or more
+    attachments (one is the default already), none bracketed, and names of three letters or more
+    that are not words for a picture."""
+    fresh = [n for n in attached_names(assets, attached) if n != LAST]
+    if len(fresh) < 2 or "[" in text:
+        return text
+    for name in fresh:
+        if len(name) < 3 or name.lower() in _GENERIC_NAMES or not re.fullmatch(r"[A-Za-z]+", name):
+            continue
+        pattern = rf"\b(?:the|my|this|that)\s+{re.escape(name)}s?(?:\s+(?:photo|picture|image|pic|shot))?\b"
+        text = re.sub(pattern, f"[{name}]", text, count=1, flags=re.IGNORECASE)
+    return text
+
+
 def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
     from anypix.agent.layout import place_blob, scene_blobs
 
@@ -215,6 +248,7 @@ def parse_instruction(
     if not text:
         raise EmptyInstructionError()
     text = _point_at_attachment(text, assets, attached)
+    text = _name_attachments(text, assets, attached)
     draft = Draft(assets, answer=answer.text)
     for clause in split_clauses(text, assets):
         read_clause(rewrite(clause, assets), draft)

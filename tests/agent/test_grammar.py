@@ -7,7 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from anypix.agent.grammar import NotCanonicalError, parse_instruction, split_clauses
-from anypix.errors import AnypixError, EmptyInstructionError, UnknownAssetError
+from anypix.errors import (
+    AnypixError,
+    ClarificationNeeded,
+    EmptyInstructionError,
+    UnknownAssetError,
+)
 from anypix.plan import EditPlan
 
 IMG = "image"
@@ -211,3 +216,12 @@ def test_this_added_in_a_session_is_the_attachment_added_to_the_current_picture(
     # with no current picture, the one attached image is what is edited
     plan = parse_instruction("add a moon to it", {"sky": IMG}, ["sky"])
     assert plan.base == "sky"
+
+
+def test_attachments_named_in_words_are_the_references_they_name() -> None:
+    assets = {"beach": IMG, "dog": IMG}
+    plan = parse_instruction("put the dog into the beach photo", assets, ["beach", "dog"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("beach", ["dog"], ["add"])
+    # names that are articles or words for a picture are never read as references
+    with pytest.raises(ClarificationNeeded):
+        parse_instruction("make it snowy", {"a": IMG, "b": IMG}, ["a", "b"])
