@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from anypix.agent.everyday import rewrite
 from anypix.agent.phrases import (
     REF,
     VAGUE,
@@ -26,6 +27,7 @@ from anypix.agent.phrases import (
     words,
 )
 from anypix.agent.scene_words import take_count
+from anypix.errors import ClarificationNeeded
 
 # -- clause readers ---------------------------------------------------------------------------------
 
@@ -224,6 +226,13 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     describes = (counted or re.match(r"(the|some)\b", lowered)) and (
         not color_split(rest) or re.match(r"an? ", lowered)
     )
+    if style is None and VAGUE.fullmatch(clean(rest)):  # "change that": change it how?
+        if not draft.answer:
+            raise ClarificationNeeded(
+                f"What should I {verb}, and how? (for example: make the car red)"
+            )
+        answer, draft.answer = rewrite(draft.answer, draft.assets), ""
+        return read_clause(answer if verb_of(answer) else f"make {answer}", draft)
     quality = _QUALITY.fullmatch(rest)
     if quality and not names_image and not color_split(rest):
         # "make the sky even darker", "make the grass look dry": a thing already there

@@ -258,3 +258,11 @@ def test_an_attachment_the_instruction_does_not_point_at_is_asked_about() -> Non
         FakeLLM([plan_of("harbour", "add", gen="a red balloon")]), use_minilm=False
     ).plan("pop a red balloon in the corner", harbour, references=References({"harbour": "h.jpg"}))
     assert result.plan.base == "harbour"
+
+
+def test_change_that_asks_how_and_the_reply_is_the_change() -> None:
+    with pytest.raises(ClarificationNeeded, match="change"):
+        parse_instruction("change that", {"pic": IMG}, ["pic"])
+    vague = PendingQuestion("change that", ask("change that", {"pic": IMG}))
+    plan = parse_instruction(vague.answer("make the car red"), {"pic": IMG}, ["pic"])
+    assert [(op.op, op.target) for op in plan.ops] == [("recolor", "the car red")]
