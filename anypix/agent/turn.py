@@ -457,7 +457,11 @@ def _tell_scope(
     renderer = context.renderer
     if not isinstance(renderer, PresetRenderer):  # a renderer of one's own knows its own scope
         return
-    notice = scope_notice(renderer.preset, draft.instruction, paths)
+    from anypix.memory.history import LAST
+
+    # the current image was told about when it came in, or is the model's own drawing
+    fresh = {name: path for name, path in paths.items() if name != LAST}
+    notice = scope_notice(renderer.preset, draft.instruction, fresh)
     if notice is not None:
         step = StepRecord("scope", {"preset": renderer.preset}, result=notice)
         draft.steps.append(step)

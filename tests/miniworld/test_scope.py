@@ -34,6 +34,7 @@ def test_words_the_model_never_learnt_are_named_and_instruction_words_are_not() 
                          "like [stripes]") == []  # fmt: skip
     assert unknown_words("remove the small blue rings from [my_photo]") == []  # plural, a name
     assert unknown_words("Add CATS and cats") == ["cats"]  # once each
+    assert unknown_words("two shapes: a cyan ring and an orange box") == []  # the list announced
 
 
 @pytest.mark.parametrize("seed", range(0, 40, 3))
@@ -120,14 +121,18 @@ def test_the_turn_says_it_before_the_plan_and_keeps_it(tmp_path: Path) -> None:
     plan = {"base": "photo", "subs": [], "style_ref": None, "gen": "a cat",
             "ops": [{"op": "add", "target": "a cat", "ref": None}]}  # fmt: skip
     seen: list[str] = []
-    with Studio(settings=settings, planner=Planner(FakeLLM([plan]), use_minilm=False),
+    with Studio(settings=settings, planner=Planner(FakeLLM([plan, {**plan, "base": "last"}]), use_minilm=False),
                 renderer=FlatMiniworld(settings), locator=None, verifier=None) as studio:  # fmt: skip
         session = studio.session()
         turn = session.edit("add a cat to [photo]", {"photo": photo},
                             on_step=lambda step: seen.append(step.tool))  # fmt: skip
         shown = session.show(turn.summary.seq)
+        # the next turn edits the current image: told about once, when it came in
+        again = session.edit("add a cat", {}, on_step=lambda step: seen.append(step.tool))
+        notes = [s.result for s in session.show(again.summary.seq).steps if s.tool == "scope"]
     assert seen[0] == "scope" and shown.steps[0].tool == "scope"
     assert "'cat'" in shown.steps[0].result and "[photo] looks like a photo" in shown.steps[0].result
+    assert len(notes) == 1 and "'cat'" in notes[0] and "[last]" not in notes[0]
 
 
 def test_the_console_shows_the_notice_on_one_line() -> None:
