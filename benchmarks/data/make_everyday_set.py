@@ -373,6 +373,25 @@ EDITS_FOURTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[s
     ("audio", "add-sound-to", "yard bark:a", "add [bark] to [yard]", "yard", ["bark"], [[A]], None, {}),
 ]
 
+EDITS_FIFTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "bare-thing-please", "garden", "a hat on the dog please", "garden", [], [[A]], None, {}),
+    ("one-attachment", "bare-weather", "valley", "snow everywhere", "valley", [], [[RS], [A]], None, {}),
+    ("one-attachment", "more-noun-in", "field", "more clouds in the sky", "field", [], [[A]], None, {}),
+    ("one-attachment", "some-flying-over", "lake", "some birds flying over the lake", "lake", [], [[A]], None, {}),
+    ("one-attachment", "bare-time-of-day", "plaza", "night time", "plaza", [], [[RS]], None, {}),
+    ("one-attachment", "no-people", "beach", "no people", "beach", [], [[RM]], None, {}),
+    ("one-attachment", "the-x-in-a-y", "pup", "the dog in a superhero cape", "pup", [], [[A]], None, {}),
+    ("one-attachment", "exclaim-noun", "party", "balloons!", "party", [], [[A]], None, {}),
+    ("one-attachment", "noun-vibes", "coast", "sunset vibes", "coast", [], [[RS]], None, {}),
+    ("one-attachment", "over-the", "hills", "a rainbow over the hills", "hills", [], [[A]], None, {}),
+    ("one-attachment", "everything-in-bw", "family", "everything in black and white", "family", [], [[RS]], None, {}),
+    ("one-attachment", "same-but-at", "street", "same but at night", "street", [], [[RS]], None, {}),
+    ("one-attachment", "season-colours", "park", "autumn colours", "park", [], [[RS]], None, {}),
+    ("session", "plus-a", "last", "plus a moon", "last", [], [[A]], None, {"files": {}}),
+    ("session", "now-with", "last", "now with a little boat on the water", "last", [], [[A]], None, {"files": {}}),
+    ("session", "minus-the", "last", "minus the lamp post", "last", [], [[RM]], None, {"files": {}}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -595,6 +614,7 @@ def edit_rows() -> list[dict[str, Any]]:
     numbered += [(f"va{i:03d}", spec) for i, spec in enumerate(EDITS_AFTER_FREEZE, 1)]
     numbered += [(f"vb{i:03d}", spec) for i, spec in enumerate(EDITS_THIRD_SITTING, 1)]
     numbered += [(f"vc{i:03d}", spec) for i, spec in enumerate(EDITS_FOURTH_SITTING, 1)]
+    numbered += [(f"vd{i:03d}", spec) for i, spec in enumerate(EDITS_FIFTH_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
