@@ -57,6 +57,46 @@ def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
     return audio[0] if len(audio) == 1 and f"[{audio[0]}]" not in clause else None
 
 
+_SOME = r"(?:an?|some|more|a few|several|another|two|three|four|\d+)"
+_PLACES = r"(?:(?:top|bottom|upper|lower|far)\s+)?(?:left|right|top|bottom|middle|centre|center|corner|side|edge|foreground|background|front|back)\b"
+_NEAR = r"(?:on|over|in|into|onto|at|near|by|under|above|beside|behind|next to|around|across)"
+# Phrases that edit the picture there is without an edit verb; read only when an image is there.
+_ON_A_PICTURE: list[Rule] = [
+    # "could we have a dog sleeping on the rug"
+    (re.compile(rf"^(?:have|get|see)\s+({_SOME}\s+.+)$", _I), lambda m: f"add {m.group(1)}"),
+    # "plus a moon", "now with a little boat on the water", "minus the lamp post", "no people"
+    (re.compile(r"^(?:plus|with)\s+(.+)$", _I), lambda m: f"add {m.group(1)}"),
+    (re.compile(r"^(?:minus|without|no)\s+(?!,)(.+)$", _I), lambda m: f"remove {m.group(1)}"),
+    # "same but at night", "the same thing but in winter", "same scene but with a dog"
+    (re.compile(r"^(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?,?\s+but\s+(.+)$", _I),
+     lambda m: _but(m.group(1))),
+    # "sunset vibes", "autumn colours", "an 80s aesthetic": a look for the whole picture
+    (re.compile(r"^(?:an?\s+)?(.+?)\s+(?:vibes?|mood|feel|look|aesthetic|colou?rs|tones|palette)$", _I),
+     lambda m: f"make it look {m.group(1)}"),
+    # "everything in black and white", "snow everywhere"
+    (re.compile(r"^(?:everything|it all|all of it)\s+(?:in|as)\s+(.+)$", _I),
+     lambda m: f"restyle it in {m.group(1)}"),
+    (re.compile(r"^(\w+)\s+(?:everywhere|all over|over everything)$", _I),
+     lambda m: f"make it look like {m.group(1)} everywhere"),
+    # "the dog in a superhero cape", "the man wearing a crown": something put on what is there
+    (re.compile(r"^(the\s+\w+(?:\s+\w+)?)\s+(?:in|wearing|with)\s+(an?\s+.+)$", _I),
+     lambda m: f"put {m.group(2)} on {m.group(1)}"),
+    # "a hat on the dog please", "some birds flying over the lake": a thing by what is there
+    # (not a place of the canvas: "a red ball on the left" may describe a new picture)
+    (re.compile(rf"^({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{_PLACES}).+)$", _I),
+     lambda m: f"add {m.group(1)}"),
+]  # fmt: skip
+
+
+def _but(change: str) -> str:
+    """The clause for "same, but <change>"."""
+    if re.match(r"with\s+", change, _I):
+        return f"add {change[5:]}"
+    if re.match(r"without\s+", change, _I):
+        return f"remove {change[8:]}"
+    return f"make it {change}"
+
+
 @cache
 def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     add_or_draw = "add" if has_image else "draw"  # "let there be a moon" on an empty canvas
@@ -167,13 +207,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     r"^one more like (?:that|this|it)$", _I),
          lambda m: "make a variation of it"),
     ]  # fmt: skip
-    if has_image:  # on a picture a wish adds to it ("could we have a dog sleeping on the rug")
-        rules.append(
-            (
-                re.compile(r"^(?:have|get|see)\s+((?:an?|some|another|two|three|\d+)\s+.+)$", _I),
-                lambda m: f"add {m.group(1)}",
-            )
-        )
+    if has_image:  # on a picture, a bare phrase edits it ("plus a moon", "sunset vibes")
+        rules.extend(_ON_A_PICTURE)
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "

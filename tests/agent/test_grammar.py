@@ -169,7 +169,6 @@ def test_any_input_gives_a_plan_or_a_user_error_never_a_crash(words: list[str]) 
 @pytest.mark.parametrize(
     "text",
     [
-        "the same picture, but at night",  # refers back to the picture shown: not a new one
         "roll it again",
         "other versions",
         "place the lamp in the top left corner",  # moves the lamp the picture has, or adds one?
@@ -196,6 +195,12 @@ def test_a_remark_before_the_request_is_not_read_as_a_description(text: str) -> 
         ("do it in the style of van gogh", "restyle", "the style of van gogh"),
         ("show me a couple of alternatives", "variation", ""),
         ("could we have a dog sleeping on the rug", "add", "a dog sleeping on the rug"),
+        # the picture shown, not a new one
+        ("the same picture, but at night", "restyle", "at night"),
+        ("plus a moon", "add", "a moon"),
+        ("minus the lamp post", "remove", "the lamp post"),
+        ("sunset vibes", "restyle", "sunset"),
+        ("some birds flying over the lake", "add", "some birds flying over the lake"),
     ],
 )
 def test_an_edit_of_the_current_picture_is_not_read_as_a_new_one(
