@@ -35,7 +35,7 @@ is are be been being was were do does did done has have had will would can could
 might must let lets want wants like as if when where what which who how why not no yes
 one two three four five six first second third last new old same whole entire bit little
 image picture photo scene thing things object objects one's some more way look looks
-shape shapes item items stuff following
+shape shapes item items stuff following plus minus everywhere vibe vibes mood aesthetic
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 FAR = 45.0  # RGB distance beyond which a pixel is no world colour nor palette blend
