@@ -113,6 +113,13 @@ _ADD_POINTED = re.compile(r"^(add|put|stick|place|pop|drop|paste)\s+(?:this one|
                           re.IGNORECASE)  # fmt: skip
 
 
+_LIKE_THIS = re.compile(
+    r"\blike (?:this|that)(?: one| (?:picture|image|photo|painting|drawing))?\b(?! \w)",
+    re.IGNORECASE,
+)
+_THIS_STYLE = re.compile(r"\b(?:this|that) (?:style|look)\b", re.IGNORECASE)
+
+
 def _point_at_attachment(
     text: str, assets: Mapping[str, str], attached: Collection[str] | None
 ) -> str:
@@ -122,7 +129,10 @@ def _point_at_attachment(
     fresh = [n for n in attached_names(assets, attached) if assets[n] == "image" and n != LAST]
     if assets.get(LAST) != "image" or len(fresh) != 1:
         return text
-    return _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
+    text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
+    # "make it look like this", "paint it in this style": the attachment is the style
+    text = _LIKE_THIS.sub(f"like [{fresh[0]}]", text, count=1)
+    return _THIS_STYLE.sub(f"the style of [{fresh[0]}]", text, count=1)
 
 
 _GENERIC_NAMES = {
@@ -144,16 +154,18 @@ def _name_attachments(
     text: str, assets: Mapping[str, str], attached: Collection[str] | None
 ) -> str:
     """ "put the dog into the beach photo" with dog.jpg and beach.jpg attached: attachments named
-    in words, without brackets, become references ("[dog]", "[beach]"). Only with two or more
-    attachments (one is the default already), none bracketed, and names of three letters or more
-    that are not words for a picture."""
+    in words, without brackets, become references ("[dog]", "[beach]"); so does "my dog" with a
+    dog attached in a session. Only with two or more images to choose from (one is the default
+    already), none bracketed, and names of three letters or more that are not words for a
+    picture."""
     fresh = [n for n in attached_names(assets, attached) if n != LAST]
-    if len(fresh) < 2 or "[" in text:
+    candidates = len(fresh) + (assets.get(LAST) == "image")  # the current picture is one too
+    if candidates < 2 or "[" in text:
         return text
     for name in fresh:
         if len(name) < 3 or name.lower() in _GENERIC_NAMES or not re.fullmatch(r"[A-Za-z]+", name):
             continue
-        pattern = rf"\b(?:the|my|this|that)\s+{re.escape(name)}s?(?:\s+(?:photo|picture|image|pic|shot))?\b"
+        pattern = rf"\b(?:the|my|this|that|our|your)\s+{re.escape(name)}s?(?:\s+(?:photo|picture|image|pic|shot))?\b"
         text = re.sub(pattern, f"[{name}]", text, count=1, flags=re.IGNORECASE)
     return text
 

@@ -230,3 +230,17 @@ def test_attachments_named_in_words_are_the_references_they_name() -> None:
     # names that are articles or words for a picture are never read as references
     with pytest.raises(ClarificationNeeded):
         parse_instruction("make it snowy", {"a": IMG, "b": IMG}, ["a", "b"])
+
+
+@pytest.mark.parametrize(
+    "text", ["make it look like this", "paint it like this one", "in this style please", "like this"]
+)
+def test_like_this_in_a_session_takes_the_attachment_as_the_style(text: str) -> None:
+    """The one image attached is what "this" points at; "it" is the current picture."""
+    plan = parse_instruction(text, {"last": IMG, "monet": IMG}, ["monet"])
+    assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == ("last", "monet", ["restyle"])
+
+
+def test_my_dog_in_a_session_is_the_dog_attached() -> None:
+    plan = parse_instruction("add my dog", {"last": IMG, "dog": IMG}, ["dog"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["dog"], ["add"])
