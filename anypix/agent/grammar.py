@@ -162,6 +162,10 @@ def _name_attachments(
     candidates = len(fresh) + (assets.get(LAST) == "image")  # the current picture is one too
     if candidates < 2 or "[" in text:
         return text
+    if len(fresh) >= 2:  # "put the first one into the second": in the order attached
+        for index, ordinal in enumerate(("first", "second", "third", "fourth")[: len(fresh)]):
+            text = re.sub(rf"\bthe {ordinal}(?: (?:one|photo|picture|image|pic|shot))?\b",
+                          f"[{fresh[index]}]", text, count=1, flags=re.IGNORECASE)  # fmt: skip
     for name in fresh:
         if len(name) < 3 or name.lower() in _GENERIC_NAMES or not re.fullmatch(r"[A-Za-z]+", name):
             continue

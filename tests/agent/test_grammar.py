@@ -244,3 +244,8 @@ def test_like_this_in_a_session_takes_the_attachment_as_the_style(text: str) -> 
 def test_my_dog_in_a_session_is_the_dog_attached() -> None:
     plan = parse_instruction("add my dog", {"last": IMG, "dog": IMG}, ["dog"])
     assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["dog"], ["add"])
+
+
+def test_the_first_and_the_second_are_the_attachments_in_order() -> None:
+    plan = parse_instruction("put the first one into the second", {"a": IMG, "b": IMG}, ["a", "b"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("b", ["a"], ["add"])
