@@ -112,6 +112,10 @@ def _replace(verb: str, rest: str, draft: Draft) -> None:
     if verb == "substitute" and " for " in match.group(0):
         old, new = new, old  # "substitute Y for X": Y goes where X was
     old_target, base = object_phrase(old)
+    if not old_target and VAGUE.fullmatch(clean(old)):  # "replace it with a cat": which thing?
+        old_target, base = vague_target(draft, clean(old), f"replace with {clean(new)}"), None
+    elif not old_target:
+        raise NotCanonicalError("replacing the whole image is drawing a new one")
     draft.base(base)
     new_target, new_ref = object_phrase(new)
     if new_ref == WHOLE:

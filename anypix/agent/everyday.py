@@ -162,6 +162,10 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "now give him [hat]": the reference goes on him
         (re.compile(rf"^give\s+(him|her|them|it|the\s+\w+(?:\s+\w+)?)\s+({REF})$", _I),
          lambda m: f"put {m.group(2)} on {m.group(1)}"),
+        # "give it some colour", "add some color to it", "colour it in": colourise
+        (re.compile(r"^(?:give\s+(.+?)\s+(?:some\s+|more\s+)?colou?rs?|add\s+(?:some\s+|more\s+)?colou?rs?\s+to\s+(.+?)"
+                    r"|colou?r\s+(.+?)\s+in)$", _I),
+         lambda m: f"restyle {m.group(1) or m.group(2) or m.group(3)} in full colour"),
         # "give it an 80s look", "give the room a warmer feel": a restyle
         (re.compile(rf"^give\s+(?!me\b)(.+?)\s+(?:an?|some)\s+(.+?)\s+(?:{style_nouns})$", _I),
          lambda m: f"make {m.group(1)} look {m.group(2)}"),

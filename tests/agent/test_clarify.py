@@ -266,3 +266,11 @@ def test_change_that_asks_how_and_the_reply_is_the_change() -> None:
     vague = PendingQuestion("change that", ask("change that", {"pic": IMG}))
     plan = parse_instruction(vague.answer("make the car red"), {"pic": IMG}, ["pic"])
     assert [(op.op, op.target) for op in plan.ops] == [("recolor", "the car red")]
+
+
+def test_replace_it_asks_what_and_the_reply_is_the_thing_replaced() -> None:
+    """"replace it with a cat" had planned a replace of "with a cat"."""
+    question = ask("replace it with a cat", {"pic": IMG}, ["pic"])
+    assert "replace with a cat" in question.question
+    plan = parse_instruction("replace it with a cat (the dog)", {"pic": IMG}, ["pic"])
+    assert [(op.op, op.target) for op in plan.ops] == [("replace", "the dog with a cat")]

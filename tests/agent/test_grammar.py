@@ -233,7 +233,8 @@ def test_attachments_named_in_words_are_the_references_they_name() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["make it look like this", "paint it like this one", "in this style please", "like this"]
+    "text",
+    ["make it look like this", "paint it like this one", "in this style please", "like this"],
 )
 def test_like_this_in_a_session_takes_the_attachment_as_the_style(text: str) -> None:
     """The one image attached is what "this" points at; "it" is the current picture."""
@@ -249,3 +250,9 @@ def test_my_dog_in_a_session_is_the_dog_attached() -> None:
 def test_the_first_and_the_second_are_the_attachments_in_order() -> None:
     plan = parse_instruction("put the first one into the second", {"a": IMG, "b": IMG}, ["a", "b"])
     assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("b", ["a"], ["add"])
+
+
+@pytest.mark.parametrize("text", ["give it some color", "add some colour to it", "color it in"])
+def test_some_colour_colourises_the_picture(text: str) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert [(o.op, o.target) for o in plan.ops] == [("restyle", "full colour")]
