@@ -7,6 +7,7 @@ import re
 
 from anypix.agent.everyday import rewrite
 from anypix.agent.phrases import (
+    COMPARATIVES,
     REF,
     VAGUE,
     WHOLE,
@@ -112,6 +113,10 @@ def _replace(verb: str, rest: str, draft: Draft) -> None:
     if verb == "substitute" and " for " in match.group(0):
         old, new = new, old  # "substitute Y for X": Y goes where X was
     old_target, base = object_phrase(old)
+    if not old_target and re.fullmatch(r"(?:the\s+)?background", clean(old), re.I):
+        draft.base(base)  # "replace the background with mountains": the background redrawn
+        draft.op("restyle", f"{clean(new)} background")
+        return
     if not old_target and VAGUE.fullmatch(clean(old)):  # "replace it with a cat": which thing?
         old_target, base = vague_target(draft, clean(old), f"replace with {clean(new)}"), None
     elif not old_target:
@@ -264,16 +269,10 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
 
 # "the sky" + "even darker" / "a bit more colourful" / "look dry": a quality of something that is
 # already in the picture (a definite object, then a comparative, a degree or a look verb).
-_COMPARATIVES = (
-    "darker|brighter|lighter|warmer|cooler|colder|hotter|softer|sharper|happier|sadder|older|"
-    "newer|cleaner|dirtier|richer|deeper|paler|calmer|moodier|gloomier|spookier|creepier|"
-    "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
-    "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
-)
 _QUALITY = re.compile(
     r"((?:the|this|that|these|those|his|her|its|their|my|our|your)\s+(?:\w+\s+){0,2}?\w+)\s+("
     r"(?:(?:even|much|a bit|a little|a lot|slightly|way|far|somewhat|a tad|so|really|very)\s+)*"
-    rf"(?:(?:more|less)\s+\w+|{_COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+)",
+    rf"(?:(?:more|less)\s+\w+|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+)",
     re.IGNORECASE,
 )
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import cache
 
-from anypix.agent.phrases import REF, color_split, lexicon, verb_of, words
+from anypix.agent.phrases import COMPARATIVES, REF, color_split, lexicon, verb_of, words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _I = re.IGNORECASE
@@ -67,6 +67,14 @@ _ON_A_PICTURE: list[Rule] = [
     # "plus a moon", "now with a little boat on the water", "minus the lamp post", "no people"
     (re.compile(r"^(?:plus|with)\s+(.+)$", _I), lambda m: f"add {m.group(1)}"),
     (re.compile(r"^(?:minus|without|no)\s+(?!,)(.+)$", _I), lambda m: f"remove {m.group(1)}"),
+    # "in the style of monet", "try it in watercolour", "as a pencil sketch"
+    # (a reference's style, "in the style of [x]", is read where it stands, by the clause it ends)
+    (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{_PLACES})([^\[]+)$", _I),
+     lambda m: f"restyle it {m.group(1)} {m.group(2)}"),
+    # "more contrast", "less saturated", "a bit brighter"
+    (re.compile(rf"^((?:(?:a bit|a little|a lot|slightly|much|even|way|far|somewhat)\s+)?"
+                rf"(?:(?:more|less)\s+\w+|{COMPARATIVES}))$", _I),
+     lambda m: f"make it {m.group(1)}"),
     # "same but at night", "the same thing but in winter", "same scene but with a dog"
     (re.compile(r"^(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?,?\s+but\s+(.+)$", _I),
      lambda m: _but(m.group(1))),

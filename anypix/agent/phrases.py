@@ -107,6 +107,14 @@ _WHOLE_PHRASE = re.compile(
     re.IGNORECASE,
 )
 # Words that stand for an object without saying which ("remove that"): the planner asks.
+# Comparatives of a look ("the sky even darker", "a bit brighter"): a quality, not a thing.
+COMPARATIVES = (
+    "darker|brighter|lighter|warmer|cooler|colder|hotter|softer|sharper|happier|sadder|older|"
+    "newer|cleaner|dirtier|richer|deeper|paler|calmer|moodier|gloomier|spookier|creepier|"
+    "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
+    "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
+)
+
 VAGUE = re.compile(
     r"(?:it|that|this|them|those|these|this one|that one|something|the thing|stuff)", re.I
 )

@@ -201,6 +201,12 @@ def test_a_remark_before_the_request_is_not_read_as_a_description(text: str) -> 
         ("minus the lamp post", "remove", "the lamp post"),
         ("sunset vibes", "restyle", "sunset"),
         ("some birds flying over the lake", "add", "some birds flying over the lake"),
+        ("more contrast", "restyle", "more contrast"),
+        ("a bit brighter please", "restyle", "a bit brighter"),
+        ("try it in watercolor", "restyle", "watercolor"),
+        ("in the style of monet", "restyle", "the style of monet"),
+        ("throw in a dog", "add", "a dog"),
+        ("replace the background with mountains", "restyle", "mountains background"),
     ],
 )
 def test_an_edit_of_the_current_picture_is_not_read_as_a_new_one(
