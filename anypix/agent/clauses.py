@@ -242,8 +242,16 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
             )
         answer, draft.answer = rewrite(draft.answer, draft.assets), ""
         return read_clause(answer if verb_of(answer) else f"make {answer}", draft)
+    sized = re.fullmatch(
+        rf"(?:the|this|that|his|her|its|their|my)\s+.+?\s+(?:{alternation(lexicon()['size_words'])})",
+        rest,
+        re.I,
+    )
+    if sized and not names_image:  # "make the dog bigger": an edit, of an op there is not
+        raise NotCanonicalError("resizing is not an op")
+    recolour = bool(color_split(rest)) and not re.search(r"\bless\b", rest, re.I)  # "less red": no
     quality = _QUALITY.fullmatch(rest)
-    if quality and not names_image and not color_split(rest):
+    if quality and not names_image and not recolour:
         # "make the sky even darker", "make the grass look dry": a thing already there
         aspect = re.sub(r"^(?:look|feel|seem|appear)\s+", "", quality.group(2), flags=re.I)
         draft.op("restyle", f"{quality.group(1)} {aspect}", style)
@@ -251,7 +259,7 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     if not names_image and verb in ("make", "paint", "render", "draw") and describes:
         _describe(rest, draft)
         return
-    if color_split(rest):
+    if recolour:
         _recolor(rest, draft)
         return
     if any(w in lowered.split() for w in lexicon()["size_words"]):

@@ -75,6 +75,13 @@ _ON_A_PICTURE: list[Rule] = [
     (re.compile(rf"^((?:(?:a bit|a little|a lot|slightly|much|even|way|far|somewhat)\s+)?"
                 rf"(?:(?:more|less)\s+\w+|{COMPARATIVES}))$", _I),
      lambda m: f"make it {m.group(1)}"),
+    # "the sky is too dark", "it looks too busy", "too much red": less of it
+    (re.compile(r"^(.+?)\s+(?:is|are|looks?|seems?|feels?)\s+(?:way\s+|far\s+|a bit\s+)?too\s+(\w+)$", _I),
+     lambda m: f"make {m.group(1)} less {m.group(2)}"),
+    (re.compile(r"^(?:there(?:'s| is)\s+)?(?:way\s+|far\s+)?too\s+much\s+(\w+)$", _I),
+     lambda m: f"make it less {m.group(1)}"),
+    # "duplicate the bird": one more of it
+    (re.compile(r"^(?:duplicate|clone|copy)\s+(?:the\s+)?(.+)$", _I), lambda m: f"add another {m.group(1)}"),
     # "same but at night", "the same thing but in winter", "same scene but with a dog"
     (re.compile(r"^(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?,?\s+but\s+(.+)$", _I),
      lambda m: _but(m.group(1))),

@@ -262,3 +262,22 @@ def test_the_first_and_the_second_are_the_attachments_in_order() -> None:
 def test_some_colour_colourises_the_picture(text: str) -> None:
     plan = parse_instruction(text, {"pic": IMG}, ["pic"])
     assert [(o.op, o.target) for o in plan.ops] == [("restyle", "full colour")]
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("the sky is too dark", "restyle", "the sky less dark"),
+        ("too much red", "restyle", "less red"),  # not a recolour to red
+        ("make the sky less blue", "restyle", "the sky less blue"),
+        ("duplicate the bird", "add", "another bird"),
+    ],
+)
+def test_a_complaint_asks_for_less_of_it(text: str, op: str, target: str) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert [(o.op, o.target) for o in plan.ops] == [(op, target)]
+
+
+def test_a_resize_says_so_instead_of_asking_about_a_new_picture() -> None:
+    with pytest.raises(NotCanonicalError, match="resizing"):
+        parse_instruction("make the dog bigger", {"pic": IMG}, ["pic"])
