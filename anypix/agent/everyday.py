@@ -98,9 +98,15 @@ _ON_A_PICTURE: list[Rule] = [
      lambda m: f"put {m.group(2)} on {m.group(1)}"),
     # "a hat on the dog please", "some birds flying over the lake": a thing by what is there
     # (not a place of the canvas: "a red ball on the left" may describe a new picture)
-    (re.compile(rf"^({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{_PLACES}).+)$", _I),
+    # (nor a description with a reference's style: "a forest, in the style of [monet]")
+    (re.compile(rf"^(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{_PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
 ]  # fmt: skip
+
+
+def _where_or_what(preposition: str, rest: str) -> str:
+    """ "in the top left corner" stays a place (a move); "in red", "as a lamp" are what it becomes."""
+    return f"{preposition} {rest}" if re.match(r"the\s+", rest, _I) else rest
 
 
 def _but(change: str) -> str:
@@ -159,8 +165,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: _should_be(m.group(1), m.group(2))),
         # "the car would be nicer in red", "the vase would look better as a lamp"
         (re.compile(r"^(.+?)\s+would\s+(?:be|look)\s+(?:nicer|better|prettier|cooler|great|good|"
-                    r"lovely|fun|cute|amazing)\s+(?:in|as)\s+(.+)$", _I),
-         lambda m: _should_be(m.group(1), m.group(2))),
+                    r"lovely|fun|cute|amazing)\s+(in|as)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), _where_or_what(m.group(2), m.group(3)))),
         # "brighten this up", "darken the sky", "warm up the colours": a quality, not an op
         (re.compile(rf"^({_BRIGHTEN})(?:\s+up|\s+down)?\s+(.+?)(?:\s+(?:up|down)(?:\s+a\s+(?:bit|little))?)?$", _I),
          lambda m: f"make {m.group(2)} {_BRIGHTER[m.group(1).lower().removesuffix('en')]}"),

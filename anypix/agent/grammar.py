@@ -117,7 +117,12 @@ _LIKE_THIS = re.compile(
     r"\blike (?:this|that)(?: one| (?:picture|image|photo|painting|drawing))?\b(?! \w)",
     re.IGNORECASE,
 )
-_THIS_STYLE = re.compile(r"\b(?:this|that) (?:style|look)\b", re.IGNORECASE)
+_MORE_LIKE = re.compile(
+    r"\b(?:one|ones|more|another|version|versions)\s+like\s+(?:this|that)\b", re.I
+)
+_THIS_STYLE = re.compile(
+    r"\b(in|with|using|use|give it)\s+(?:this|that) (?:style|look)\b(?! like)", re.IGNORECASE
+)
 
 
 def _point_at_attachment(
@@ -131,8 +136,9 @@ def _point_at_attachment(
         return text
     text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
     # "make it look like this", "paint it in this style": the attachment is the style
-    text = _LIKE_THIS.sub(f"like [{fresh[0]}]", text, count=1)
-    return _THIS_STYLE.sub(f"the style of [{fresh[0]}]", text, count=1)
+    if not _MORE_LIKE.search(text):  # "another one like this": a variation, not a style
+        text = _LIKE_THIS.sub(f"like [{fresh[0]}]", text, count=1)
+    return _THIS_STYLE.sub(lambda m: f"{m.group(1)} the style of [{fresh[0]}]", text, count=1)
 
 
 _GENERIC_NAMES = {

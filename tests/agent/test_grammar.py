@@ -91,6 +91,11 @@ def test_put_it_on_the_left_places_the_added_subject() -> None:
         ("brighten [x] up a bit", {"x": IMG}, ("restyle", "brighter")),
         ("the car in [x] would be nicer in red", {"x": IMG}, ("recolor", "the car red")),
         (
+            "the bush in [x] would look better in the top left corner",
+            {"x": IMG},
+            ("move", "the bush in the top left corner"),
+        ),
+        (
             "[sofa] instead of the old couch in [room]",
             {"room": IMG, "sofa": IMG},
             ("replace", "the old couch"),
