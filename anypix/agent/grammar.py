@@ -141,19 +141,7 @@ def _point_at_attachment(
     return _THIS_STYLE.sub(lambda m: f"{m.group(1)} the style of [{fresh[0]}]", text, count=1)
 
 
-_GENERIC_NAMES = {
-    "photo",
-    "image",
-    "picture",
-    "pic",
-    "shot",
-    "the",
-    "this",
-    "that",
-    "it",
-    "one",
-    "last",
-}
+_GENERIC_NAMES = frozenset(["photo", "image", "picture", "pic", "shot", "the", "this", "that", "it", "one", "last"])  # fmt: skip
 
 
 def _name_attachments(
