@@ -241,10 +241,10 @@ def test_an_attachment_the_instruction_does_not_point_at_is_asked_about() -> Non
         references=References({"street": "s.jpg", "rain": "r.wav"}),
     )
     assert result.plan.style_ref == "rain"
-    two = {"a": IMG, "b": IMG}
+    two = {"a": IMG, "b": IMG}  # the grammar declines "fix it up": the model's plan is what is checked
     with pytest.raises(ClarificationNeeded) as info:
         Planner(FakeLLM([plan_of("a", "restyle", "b", "bright")]), use_minilm=False).plan(
-            "liven it up somehow", two, references=References({"a": "a.jpg", "b": "b.jpg"})
+            "fix it up", two, references=References({"a": "a.jpg", "b": "b.jpg"})
         )
     assert info.value.choices == ["[a]", "[b]"]
     harbour = {"harbour": IMG}
