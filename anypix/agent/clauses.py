@@ -8,6 +8,8 @@ import re
 from anypix.agent.everyday import rewrite
 from anypix.agent.phrases import (
     COMPARATIVES,
+    DEFINITE,
+    DEGREES,
     REF,
     VAGUE,
     WHOLE,
@@ -242,13 +244,10 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
             )
         answer, draft.answer = rewrite(draft.answer, draft.assets), ""
         return read_clause(answer if verb_of(answer) else f"make {answer}", draft)
-    sized = re.fullmatch(
-        rf"(?:the|this|that|his|her|its|their|my)\s+.+?\s+(?:{alternation(lexicon()['size_words'])})",
-        rest,
-        re.I,
-    )
-    if sized and not names_image:  # "make the dog bigger": an edit, of an op there is not
-        raise NotCanonicalError("resizing is not an op")
+    sizes = lexicon()["size_words"]
+    resizes = any(w in lowered.split() for w in sizes)
+    if re.match(rf"(?:{DEFINITE})\s", lowered) and lowered.split()[-1] in sizes and not names_image:
+        raise NotCanonicalError("resizing is not an op")  # "make the dog bigger": not a new picture
     recolour = bool(color_split(rest)) and not re.search(r"\bless\b", rest, re.I)  # "less red": no
     quality = _QUALITY.fullmatch(rest)
     if quality and not names_image and not recolour:
@@ -262,7 +261,7 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     if recolour:
         _recolor(rest, draft)
         return
-    if any(w in lowered.split() for w in lexicon()["size_words"]):
+    if resizes:
         raise NotCanonicalError("resizing is not an op")
     obj, aspect = _split_object(rest)
     target, base = object_phrase(obj)
@@ -278,8 +277,8 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
 # "the sky" + "even darker" / "a bit more colourful" / "look dry": a quality of something that is
 # already in the picture (a definite object, then a comparative, a degree or a look verb).
 _QUALITY = re.compile(
-    r"((?:the|this|that|these|those|his|her|its|their|my|our|your)\s+(?:\w+\s+){0,2}?\w+)\s+("
-    r"(?:(?:even|much|a bit|a little|a lot|slightly|way|far|somewhat|a tad|so|really|very)\s+)*"
+    rf"((?:{DEFINITE})\s+(?:\w+\s+){{0,2}}?\w+)\s+("
+    rf"(?:(?:{DEGREES})\s+)*"
     rf"(?:(?:more|less)\s+\w+|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+)",
     re.IGNORECASE,
 )

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable, Mapping
 from functools import cache
 
-from anypix.agent.phrases import COMPARATIVES, REF, color_split, lexicon, verb_of, words
+from anypix.agent.phrases import COMPARATIVES, DEGREES, REF, color_split, lexicon, verb_of, words
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _I = re.IGNORECASE
@@ -72,7 +72,7 @@ _ON_A_PICTURE: list[Rule] = [
     (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{_PLACES})([^\[]+)$", _I),
      lambda m: f"restyle it {m.group(1)} {m.group(2)}"),
     # "more contrast", "less saturated", "a bit brighter"
-    (re.compile(rf"^((?:(?:a bit|a little|a lot|slightly|much|even|way|far|somewhat)\s+)?"
+    (re.compile(rf"^((?:(?:{DEGREES})\s+)?"
                 rf"(?:(?:more|less)\s+\w+|{COMPARATIVES}))$", _I),
      lambda m: f"make it {m.group(1)}"),
     # "the sky is too dark", "it looks too busy", "too much red": less of it

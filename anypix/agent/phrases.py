@@ -106,7 +106,6 @@ _WHOLE_PHRASE = re.compile(
     r"snapshot|scan)",
     re.IGNORECASE,
 )
-# Words that stand for an object without saying which ("remove that"): the planner asks.
 # Comparatives of a look ("the sky even darker", "a bit brighter"): a quality, not a thing.
 COMPARATIVES = (
     "darker|brighter|lighter|warmer|cooler|colder|hotter|softer|sharper|happier|sadder|older|"
@@ -114,7 +113,12 @@ COMPARATIVES = (
     "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
     "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
 )
+# Words of degree before a comparative ("even darker", "a bit more colourful").
+DEGREES = "even|much|a bit|a little|a lot|slightly|way|far|somewhat|a tad|so|really|very"
+# Definite words before an object the picture already has ("the sky", "his shirt").
+DEFINITE = "the|this|that|these|those|his|her|its|their|my|our|your"
 
+# Words that stand for an object without saying which ("remove that"): the planner asks.
 VAGUE = re.compile(
     r"(?:it|that|this|them|those|these|this one|that one|something|the thing|stuff)", re.I
 )
