@@ -165,7 +165,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: _should_be(m.group(1), m.group(2))),
         # "the car would be nicer in red", "the vase would look better as a lamp"
         (re.compile(r"^(.+?)\s+would\s+(?:be|look)\s+(?:nicer|better|prettier|cooler|great|good|"
-                    r"lovely|fun|cute|amazing)\s+(in|as)\s+(.+)$", _I),
+                    r"lovely|fun|cute|amazing)\s+(in|as|on|at)\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), _where_or_what(m.group(2), m.group(3)))),
         # "brighten this up", "darken the sky", "warm up the colours": a quality, not an op
         (re.compile(rf"^({_BRIGHTEN})(?:\s+up|\s+down)?\s+(.+?)(?:\s+(?:up|down)(?:\s+a\s+(?:bit|little))?)?$", _I),

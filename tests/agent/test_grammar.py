@@ -96,6 +96,11 @@ def test_put_it_on_the_left_places_the_added_subject() -> None:
             ("move", "the bush in the top left corner"),
         ),
         (
+            "the lamp in [x] would look better on the left",
+            {"x": IMG},
+            ("move", "the lamp on the left"),
+        ),
+        (
             "[sofa] instead of the old couch in [room]",
             {"room": IMG, "sofa": IMG},
             ("replace", "the old couch"),
