@@ -392,6 +392,35 @@ EDITS_FIFTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[st
     ("session", "minus-the", "last", "minus the lamp post", "last", [], [[RM]], None, {"files": {}}),
 ]
 
+EDITS_SIXTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "can-i-see-it-with", "meadow", "can I see it with a blue sky", "meadow", [], [[RC], [RS]], None, {}),
+    ("one-attachment", "it-needs", "cabin", "it needs a sun", "cabin", [], [[A]], None, {}),
+    ("one-attachment", "bare-light", "pier", "golden hour", "pier", [], [[RS]], None, {}),
+    ("one-attachment", "out-of-the-shot", "alley", "get the bin out of the shot", "alley", [], [[RM]], None, {}),
+    ("one-attachment", "noun-version", "square", "rainy day version", "square", [], [[RS]], None, {}),
+    ("one-attachment", "less-adjective", "canal", "a bit less saturated", "canal", [], [[RS]], None, {}),
+    ("one-attachment", "medium-please", "orchard", "watercolour please", "orchard", [], [[RS]], None, {}),
+    ("one-attachment", "should-have-colour", "portrait", "the girl should have red hair", "portrait", [], [[RC]], None, {}),
+    ("one-attachment", "shift-a-touch", "study", "shift the lamp a touch to the right", "study", [], [[MV]], None, {}),
+    ("one-attachment", "take-out-the", "crowd", "take out the person in the background", "crowd", [], [[RM]], None, {}),
+    ("one-attachment", "give-me-n-versions", "logo", "give me three versions", "logo", [], [[VA]], None, {}),
+    ("one-attachment", "in-x-style", "bridge", "in van gogh style", "bridge", [], [[RS]], None, {}),
+    ("one-attachment", "noun-comma-place", "rooftop", "a moon, upper right", "rooftop", [], [[A]], None, {}),
+    ("session", "ok-now-lose", "last", "ok now lose the tree", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "more-like-a", "last", "more like a painting", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "nah-make-it", "last", "nah, make it daytime", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "put-one-there-too", "last", "put a boat there too", "last", [], [[A]], None, {"files": {}}),
+    ("session", "hmm-should-be", "last", "hmm, the sky should be orange", "last", [], [[RC]], None, {"files": {}}),
+    ("session", "use-this-as-style", "last monet", "use this as the style", "last", [], [[RS]], "monet", {"files": {"monet": "monet.jpg"}}),
+    ("refs", "ref-sitting-on", "flat cat", "[cat] sitting on the windowsill of [flat]", "flat", ["cat"], [[A]], None, {}),
+    ("clarify", "two-photos-bw", "left right", "make it black and white", None, [], [], None, {"clarify": ["left", "right"]}),
+    ("compound", "and-pop", "room", "brighten the room and pop a plant in the corner", "room", [], [[RS, A]], None, {}),
+    ("typo", "ad-teh", "lawn", "ad a dog on teh grass", "lawn", [], [[A]], None, {}),
+    ("typo", "bluer-plz", "coast", "make the sky bluer plz", "coast", [], [[RC], [RS]], None, {}),
+    ("question", "any-chance", "banner", "any chance you could remove the watermark?", "banner", [], [[RM]], None, {}),
+    ("question", "would-it-be-possible", "villa", "would it be possible to make the house white?", "villa", [], [[RC]], None, {}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -615,6 +644,7 @@ def edit_rows() -> list[dict[str, Any]]:
     numbered += [(f"vb{i:03d}", spec) for i, spec in enumerate(EDITS_THIRD_SITTING, 1)]
     numbered += [(f"vc{i:03d}", spec) for i, spec in enumerate(EDITS_FOURTH_SITTING, 1)]
     numbered += [(f"vd{i:03d}", spec) for i, spec in enumerate(EDITS_FIFTH_SITTING, 1)]
+    numbered += [(f"ve{i:03d}", spec) for i, spec in enumerate(EDITS_SIXTH_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
