@@ -10,6 +10,7 @@ from anypix.agent.phrases import (
     COMPARATIVES,
     DEFINITE,
     DEGREES,
+    LOOKS,
     REF,
     VAGUE,
     WHOLE,
@@ -252,7 +253,9 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
     quality = _QUALITY.fullmatch(rest)
     if quality and not names_image and not recolour:
         # "make the sky even darker", "make the grass look dry": a thing already there
-        aspect = re.sub(r"^(?:look|feel|seem|appear)\s+", "", quality.group(2), flags=re.I)
+        aspect = re.sub(
+            r"^(?:look|feel|seem|appear)\s+(?:like\s+)?", "", quality.group(2), flags=re.I
+        )
         draft.op("restyle", f"{quality.group(1)} {aspect}", style)
         return
     if not names_image and verb in ("make", "paint", "render", "draw") and describes:
@@ -279,7 +282,8 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
 _QUALITY = re.compile(
     rf"((?:{DEFINITE})\s+(?:\w+\s+){{0,2}}?\w+)\s+("
     rf"(?:(?:{DEGREES})\s+)*"
-    rf"(?:(?:more|less)\s+\w+|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+)",
+    rf"(?:(?:more|less)\s+\w+|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+|"
+    rf"(?:look|feel|seem)\s+like\s+(?:an?\s+)?(?:{LOOKS}))",
     re.IGNORECASE,
 )
 

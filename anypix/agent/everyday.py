@@ -14,7 +14,16 @@ import re
 from collections.abc import Callable, Mapping
 from functools import cache
 
-from anypix.agent.phrases import COMPARATIVES, DEGREES, REF, color_split, lexicon, verb_of, words
+from anypix.agent.phrases import (
+    COMPARATIVES,
+    DEGREES,
+    LOOKS,
+    REF,
+    color_split,
+    lexicon,
+    verb_of,
+    words,
+)
 
 Rule = tuple[re.Pattern[str], Callable[[re.Match[str]], str]]
 _I = re.IGNORECASE
@@ -28,6 +37,9 @@ _PLACE_WORDS = (
 )
 _WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
 _BRIGHTEN = r"brighten|darken|lighten|warm|cool|liven|soften|sharpen|deepen|cheer"
+_MORE_COLOUR = {"bluer": "blue", "redder": "red", "greener": "green", "yellower": "yellow",
+                "pinker": "pink", "whiter": "white", "blacker": "black", "greyer": "grey",
+                "grayer": "gray", "browner": "brown", "oranger": "orange"}  # fmt: skip
 _BRIGHTER = {"bright": "brighter", "dark": "darker", "light": "lighter", "warm": "warmer",
              "cool": "cooler", "liv": "livelier", "soft": "softer", "sharp": "sharper",
              "deep": "deeper", "cheer": "cheerier"}  # fmt: skip
@@ -51,12 +63,33 @@ def _should_be(obj: str, state: str) -> str:
     return f"make {obj} {state}"
 
 
+def _needs(image: str, what: str) -> str:
+    """ "it needs a sun" adds one; "it needs more contrast" is a quality, not a thing."""
+    if re.match(r"(?:more|less)\s+\w+$|(?:to be|a bit|a little)\s+", what, _I):
+        return f"make {image} " + re.sub(r"^to be\s+", "", what, flags=_I)
+    return f"add {what} to {image}"
+
+
+def _should_have(obj: str, what: str) -> str:
+    """ "the girl should have red hair" recolours her hair; "the dog should have a hat" puts one
+    on him."""
+    parts = what.split()
+    for cut in range(len(parts) - 1, 0, -1):  # the longest colour phrase leading "red hair"
+        head = color_split(" ".join(parts[:cut]))
+        if head is not None and not head[0].strip():
+            return f"make {obj}'s {' '.join(parts[cut:])} {head[1]}"
+    return f"put {what} on {obj}"
+
+
 def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
     """The one attached sound, when the clause does not name it already."""
     audio = [name for name, kind in assets.items() if kind == "audio"]
     return audio[0] if len(audio) == 1 and f"[{audio[0]}]" not in clause else None
 
 
+# Parts of a scene that are there in every picture of one: "with a blue sky" recolours, not adds.
+_PARTS = {"sky", "sea", "water", "grass", "ground", "floor", "walls", "wall", "ceiling", "background",
+          "hair", "eyes", "lake", "river", "field", "road", "sand", "clouds", "trees", "leaves", "snow"}  # fmt: skip
 _SOME = r"(?:an?|some|more|a few|several|another|two|three|four|\d+)"
 _PLACES = r"(?:(?:top|bottom|upper|lower|far)\s+)?(?:left|right|top|bottom|middle|centre|center|corner|side|edge|foreground|background|front|back)\b"
 _NEAR = r"(?:on|over|in|into|onto|at|near|by|under|above|beside|behind|next to|around|across)"
@@ -65,12 +98,25 @@ _ON_A_PICTURE: list[Rule] = [
     # "could we have a dog sleeping on the rug"
     (re.compile(rf"^(?:have|get|see)\s+({_SOME}\s+.+)$", _I), lambda m: f"add {m.group(1)}"),
     # "plus a moon", "now with a little boat on the water", "minus the lamp post", "no people"
-    (re.compile(r"^(?:plus|with)\s+(.+)$", _I), lambda m: f"add {m.group(1)}"),
+    (re.compile(r"^(?:plus|with)\s+(.+)$", _I), lambda m: _with(m.group(1))),
     (re.compile(r"^(?:minus|without|no)\s+(?!,)(.+)$", _I), lambda m: f"remove {m.group(1)}"),
     # "in the style of monet", "try it in watercolour", "as a pencil sketch"
     # (a reference's style, "in the style of [x]", is read where it stands, by the clause it ends)
     (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{_PLACES})([^\[]+)$", _I),
      lambda m: f"restyle it {m.group(1)} {m.group(2)}"),
+    # "can I see it with a blue sky", "could we see this at night": what follows is the edit
+    (re.compile(r"^(?:can|could|may)\s+(?:i|we)\s+see\s+(?:it|this|that|the (?:image|picture|photo))\s+(.+)$", _I),
+     lambda m: m.group(1)),
+    # "golden hour", "watercolour please", "at night", "rainy day version", "more like a painting"
+    (re.compile(rf"^(?:an?\s+|in\s+)?((?:{LOOKS}))(?:\s+(?:version|edition|style|look|scene|light|lighting|weather))?$", _I),
+     lambda m: f"make it look {m.group(1)}"),
+    (re.compile(r"^(?:an?\s+)?(?!(?:another|different|new|other|alternative)\b)(.+?)\s+(?:version|edition)$", _I),
+     lambda m: f"make it look {m.group(1)}"),
+    (re.compile(r"^(?:make it\s+)?more like\s+(?!(?:this|that|it)\b)(.+)$", _I),
+     lambda m: f"make it look like {m.group(1)}"),
+    # "a moon, upper right", "sun, top left corner": a thing, then where
+    (re.compile(rf"^({_SOME}\s+[^,\[]+?|\w+),\s*(?:(?:in|at|on|to)\s+the\s+)?({_PLACES}(?:\s+(?:corner|side))?)$", _I),
+     lambda m: f"add {m.group(1)} in the {m.group(2)}"),
     # "more contrast", "less saturated", "a bit brighter"
     (re.compile(rf"^((?:(?:{DEGREES})\s+)?"
                 rf"(?:(?:more|less)\s+\w+|{COMPARATIVES}))$", _I),
@@ -104,6 +150,16 @@ _ON_A_PICTURE: list[Rule] = [
 ]  # fmt: skip
 
 
+def _with(thing: str) -> str:
+    """ "with a moon" adds one; "with a blue sky" recolours the sky every picture has."""
+    parts = re.sub(r"^(?:an?|the|some)\s+", "", thing, flags=_I).split()
+    if len(parts) >= 2 and parts[-1].lower() in _PARTS:
+        colour = color_split(" ".join(parts[:-1]))
+        if colour is not None and not colour[0].strip():
+            return f"make the {parts[-1]} {colour[1]}"
+    return f"add {thing}"
+
+
 def _where_or_what(preposition: str, rest: str) -> str:
     """ "in the top left corner" stays a place (a move); "in red", "as a lamp" are what it becomes."""
     return f"{preposition} {rest}" if re.match(r"the\s+", rest, _I) else rest
@@ -125,7 +181,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     rules: list[Rule] = [
         # hedges and question frames around an ordinary clause
         (re.compile(r"^(?:is it possible to|would it be possible to|is there a way to|"
-                    r"can we|could we|why not|why don't you|maybe|perhaps|first)\s+(.+)$", _I),
+                    r"(?:any chance|do you think|is there any way)\s+(?:you|we)\s+(?:could|can)|"
+                    r"would you mind|mind|can we|could we|why not|why don't you|maybe|perhaps|first)\s+(.+)$", _I),
          lambda m: m.group(1)),
         (re.compile(r"^(?:how|what) about\s+(.+)$", _I),
          lambda m: m.group(1) if verb_of(m.group(1)) else f"{add_or_draw} {m.group(1)}"),
@@ -150,11 +207,14 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "let/have the man wear sunglasses"; "let there be a moon"; "[garden] should have a bench"
         (re.compile(r"^(?:let|have|make)\s+(?!there\b)(.+?)\s+(?:wear|hold|carry|have on)\s+(.+)$", _I),
          lambda m: f"put {m.group(2)} on {m.group(1)}"),
-        (re.compile(r"^(?:let there be|there should be|i want there to be)\s+(.+)$", _I),
+        (re.compile(r"^(?:let (?:th+e?re|tehre|ther)\s+be|there should be|i want there to be)\s+(.+)$", _I),
          lambda m: f"{add_or_draw} {m.group(1)}"),
-        (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo))\s+(?:should|must|needs to)"
-                    r"\s+have\s+(.+)$", _I),
-         lambda m: f"add {m.group(3)} to {m.group(1)}"),
+        (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo|scene))\s+(?:(?:should|must|needs to)"
+                    r"\s+have|needs|could (?:use|do with)|is missing|lacks)\s+(.+)$", _I),
+         lambda m: _needs(m.group(1), m.group(3))),
+        # "the girl should have red hair": a colour of something she has; "the dog should have a hat"
+        (re.compile(r"^(the\s+.+?)\s+(?:should|must|needs to|could)\s+have\s+(.+)$", _I),
+         lambda m: _should_have(m.group(1), m.group(2))),
         (re.compile(rf"^(?:i|we)\s*(?:want|'d like|would like)\s+({REF}|(?:an?|some)\s+.+?)\s+"
                     rf"(?:in|on|into)\s+({REF})$", _I),
          lambda m: f"add {m.group(1)} to {m.group(3)}"),
@@ -170,6 +230,9 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "brighten this up", "darken the sky", "warm up the colours": a quality, not an op
         (re.compile(rf"^({_BRIGHTEN})(?:\s+up|\s+down)?\s+(.+?)(?:\s+(?:up|down)(?:\s+a\s+(?:bit|little))?)?$", _I),
          lambda m: f"make {m.group(2)} {_BRIGHTER[m.group(1).lower().removesuffix('en')]}"),
+        # "make the grass greener", "the sky a bit bluer": a recolour to that colour
+        (re.compile(rf"^((?:make|turn|paint|colou?r)\s+.+?)\s+(?:(?:{DEGREES})\s+)?({'|'.join(_MORE_COLOUR)})$", _I),
+         lambda m: f"{m.group(1)} {_MORE_COLOUR[m.group(2).lower()]}"),
         # "do it in the style of van gogh", "do [city] as a watercolour"
         (re.compile(rf"^do\s+(it|this|that|{REF}|the (?:image|picture|photo))\s+(in|as|like)\s+(.+)$", _I),
          lambda m: f"restyle {m.group(1)} {m.group(3)} {m.group(4)}"),
@@ -177,6 +240,13 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(rf"^(?:borrow|take|steal|copy|grab)\s+(the\s+(?:{style_nouns})\s+(?:of|from)\s+"
                     rf"{REF}\s+(?:for|on|to|onto|in)\s+.+)$", _I),
          lambda m: f"use {m.group(1)}"),
+        # "[cat] sitting on the windowsill of [flat]": the reference goes into the image named last
+        (re.compile(rf"^({REF})\s+(?:\w+ing\s+)?((?:on|in|at|by|near|under|over|beside|behind|next to|"
+                    rf"inside|across|against|along)\s+(?!the\s+(?:{style_nouns})\b)[^\[]+?)\s+(?:of|in)\s+({REF})$", _I),
+         lambda m: f"add {m.group(1)} to {m.group(4)} {m.group(3)}"),
+        # "put [tractor] where the backpack is": one in place of the other
+        (re.compile(r"^(?:put|place|stick|pop)\s+(.+?)\s+where\s+(.+?)\s+(?:is|are|was|were|used to be|stands?)$", _I),
+         lambda m: f"replace {m.group(2)} with {m.group(1)}"),
         # "[sofa] instead of the old couch in [room]"
         (re.compile(rf"^({REF}|(?:an?|some)\s+.+?)\s+instead of\s+(.+)$", _I),
          lambda m: f"replace {m.group(3)} with {m.group(1)}"),

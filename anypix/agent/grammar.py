@@ -50,7 +50,8 @@ _LEAD = re.compile(
     r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
     r"(?:could|can|would|will) you(?: please)?|i(?:'d| would) like(?: you)? to|"
     r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|keep going|carry on|"
-    r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|alright|oh|oops|well|wait|yeah|yes|sure)"
+    r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|hm|alright|oh|oops|well|wait|yeah|yes|sure|"
+    r"nah|nope|no|meh|ah|um+|hey|ooh|wow)"
     r"(?=\s*[,.!]))\b[\s,.!]*",
     re.IGNORECASE,
 )
@@ -120,6 +121,11 @@ _LIKE_THIS = re.compile(
 _MORE_LIKE = re.compile(
     r"\b(?:one|ones|more|another|version|versions)\s+like\s+(?:this|that)\b", re.I
 )
+_AS_THE_STYLE = re.compile(
+    r"\b(?:use|take|apply)\s+(?:this|that|it)(?: one)?\s+(?:as|for)\s+(?:the|a|my|our)\s+"
+    r"(?:style|look|style reference|reference style|inspiration)\b",
+    re.IGNORECASE,
+)
 _THIS_STYLE = re.compile(
     r"\b(in|with|using|use|give it)\s+(?:this|that) (?:style|look)\b(?! like)", re.IGNORECASE
 )
@@ -135,6 +141,8 @@ def _point_at_attachment(
     if assets.get(LAST) != "image" or len(fresh) != 1:
         return text
     text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
+    # "use this as the style": the attachment is the style of the current picture
+    text = _AS_THE_STYLE.sub(f"restyle it like [{fresh[0]}]", text, count=1)
     # "make it look like this", "paint it in this style": the attachment is the style
     if not _MORE_LIKE.search(text):  # "another one like this": a variation, not a style
         text = _LIKE_THIS.sub(f"like [{fresh[0]}]", text, count=1)
@@ -168,6 +176,43 @@ def _name_attachments(
     return text
 
 
+# A sentence or a thank-you inside an op's target is a clause the readers took for its words.
+_UNREAD = re.compile(r"\.\s|\b(?:thanks|thank you)\b", re.IGNORECASE)
+
+
+# "the lamp is ugly, get rid of it", "there's a car on the left, remove it", "I don't like the
+# sofa, make it red": a remark names the object, then an edit points back at it.
+_REMARK = re.compile(
+    r"^(?:(?:there(?:'s| is| are)|i (?:don't|do not|really don't) like|i hate|i love|see|"
+    r"look at|notice|check out|you see)\s+)?"
+    r"(?P<obj>(?:the|that|this|those|these|his|her|their|my|our|an?)\s+[\w'-]+(?:\s+[\w'-]+)?)"
+    r"(?P<where>\s+(?:on|in|at)\s+the\s+(?:\w+\s+)?(?:left|right|top|bottom|middle|centre|center|"
+    r"corner|background|foreground|back|front|sky)(?:\s+corner)?)?"
+    r"(?:\s+(?:is|are|looks?|seems?|feels?)\s+[^,.;?!\[]+?)?\s*[,.;?!]+\s*(?P<edit>.+)$",
+    re.IGNORECASE,
+)
+_BACK = re.compile(r"\b(it|them|him|her|that one|this one|that|this)\b", re.IGNORECASE)
+
+
+def _resolve_remark(text: str, assets: Mapping[str, str]) -> str:
+    """The edit of such a remark, with the object in place of "it"; ``text`` unchanged when the
+    part after the remark is not an edit that points back."""
+    match = _REMARK.match(text)
+    if match is None or "[" in match.group("obj"):
+        return text
+    edit = _strip_lead(match.group("edit"))
+    found = verb_of(rewrite(edit, assets))
+    if found is None or found[0] == "generate":
+        return text
+    verb_end = len(edit) - len(found[2]) if verb_of(edit) else 0
+    pointer = _BACK.search(edit, verb_end)
+    if pointer is None:
+        return text
+    obj = re.sub(r"^(?:an?|that|this|those|these)\s+", "the ", match.group("obj"), flags=re.I)
+    obj += match.group("where") or ""
+    return edit[: pointer.start()] + obj + edit[pointer.end() :]
+
+
 def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
     from anypix.agent.layout import place_blob, scene_blobs
 
@@ -192,6 +237,8 @@ def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> Ed
         raise NotCanonicalError(f"[{base}] is both the image edited and a reference")
     ops, blobs, seen = [], [], set()
     for item in edits:
+        if _UNREAD.search(item["target"]):  # "remove fridges. I'd rather have the giraffe left"
+            raise NotCanonicalError(f"part of it was not read: '{item['target']}'")
         ref = style_ref if item["op"] == "restyle" else item["ref"]
         key = (item["op"], item["target"], ref)
         if key in seen:  # "in the style of [x]" said twice is one restyle
@@ -254,9 +301,11 @@ def parse_instruction(
     check_references(text, assets)
     text, answer = take_answer(text, assets)
     text = normalise(text)
-    text = re.sub(r",?\s+please$", "", text, flags=re.IGNORECASE)
+    text = re.sub(r",?\s+(?:thanks|thank you|thx|ty)$", "", text, flags=re.IGNORECASE)
+    text = re.sub(r",?\s*\b(?:please|pls|plz)\b", "", text, flags=re.IGNORECASE).strip(" ,")
     if not text:
         raise EmptyInstructionError()
+    text = _resolve_remark(text, assets)
     text = _point_at_attachment(text, assets, attached)
     text = _name_attachments(text, assets, attached)
     draft = Draft(assets, answer=answer.text)

@@ -113,6 +113,8 @@ COMPARATIVES = (
     "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
     "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
 )
+# Looks of a whole picture said bare ("golden hour", "watercolour", "at night").
+LOOKS = "|".join(re.escape(w) for w in sorted(lexicon()["looks"], key=len, reverse=True))
 # Words of degree before a comparative ("even darker", "a bit more colourful").
 DEGREES = "even|much|a bit|a little|a lot|slightly|way|far|somewhat|a tad|so|really|very"
 # Definite words before an object the picture already has ("the sky", "his shirt").

@@ -291,3 +291,87 @@ def test_a_complaint_asks_for_less_of_it(text: str, op: str, target: str) -> Non
 def test_a_resize_says_so_instead_of_asking_about_a_new_picture() -> None:
     with pytest.raises(NotCanonicalError, match="resizing"):
         parse_instruction("make the dog bigger", {"pic": IMG}, ["pic"])
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("golden hour", "golden hour"),
+        ("watercolour please", "watercolour"),
+        ("at night", "at night"),
+        ("rainy day version", "rainy day"),
+        ("more like a painting", "a painting"),
+        ("make the house look like winter", "the house winter"),
+    ],
+)
+def test_a_look_said_bare_restyles_the_picture_there_is(text: str, target: str) -> None:
+    plan = parse_instruction(text, {"pier": IMG}, ["pier"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pier", [("restyle", target)])
+
+
+def test_a_look_said_bare_on_an_empty_canvas_is_not_an_edit() -> None:
+    plan = parse_instruction("golden hour", {})
+    assert [o.op for o in plan.ops] == ["generate"]
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("it needs a sun", "add", "a sun"),
+        ("it needs more contrast", "restyle", "more contrast"),
+        ("the girl should have red hair", "recolor", "the girl's hair red"),
+        ("the dog should have a hat", "add", "a hat on the dog"),
+        ("with a blue sky", "recolor", "the sky blue"),  # the sky is there: a colour for it
+        ("with a red balloon", "add", "a red balloon"),
+        ("make the grass greener", "recolor", "the grass green"),
+        ("make the sky a bit bluer plz", "recolor", "the sky blue"),
+        ("can I see it with a blue sky", "recolor", "the sky blue"),
+        ("any chance you could remove the watermark?", "remove", "the watermark"),
+        ("nah, make it daytime", "restyle", "daytime"),
+        ("put [tractor] where the backpack is", "replace", "the backpack"),
+    ],
+)
+def test_everyday_wordings_of_each_op(text: str, op: str, target: str) -> None:
+    assets = {"pic": IMG, "tractor": IMG} if "[tractor]" in text else {"pic": IMG}
+    plan = parse_instruction(text, assets, list(assets))
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", [(op, target)])
+
+
+def test_a_thing_then_a_place_after_a_comma_is_added_there() -> None:
+    plan = parse_instruction("a moon, upper right", {"roof": IMG}, ["roof"])
+    assert [(o.op, o.target) for o in plan.ops] == [("add", "a moon")]
+    assert len(plan.blobs) == 1 and plan.blobs[0].cx > 0.5 and plan.blobs[0].cy < 0.5
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("the lamp is ugly, get rid of it", "remove", "the lamp"),
+        ("there's a car on the left, remove it", "remove", "the car on the left"),
+        ("the tree looks dead, make it green", "recolor", "the tree green"),
+        ("the man on the left, erase him", "remove", "the man on the left"),
+    ],
+)
+def test_it_after_a_remark_is_the_object_the_remark_names(text: str, op: str, target: str) -> None:
+    """Not "what should I remove?": the remark said which."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert [(o.op, o.target) for o in plan.ops] == [(op, target)]
+
+
+def test_use_this_as_the_style_in_a_session_restyles_the_current_picture() -> None:
+    plan = parse_instruction("use this as the style", {"last": IMG, "monet": IMG}, ["monet"])
+    assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == ("last", "monet", ["restyle"])
+
+
+def test_a_reference_placed_in_an_image_it_names_is_added_to_it() -> None:
+    assets = {"cat": IMG, "flat": IMG}
+    plan = parse_instruction("[cat] sitting on the windowsill of [flat]", assets, ["cat", "flat"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("flat", ["cat"], ["add"])
+
+
+def test_a_sentence_the_readers_swallowed_into_a_target_is_not_planned() -> None:
+    """Before: the move was silently dropped into the remove's target."""
+    with pytest.raises(NotCanonicalError, match="not read"):
+        parse_instruction(
+            "no more fridges. I'd rather have the giraffe on the left", {"pic": IMG}, ["pic"]
+        )
