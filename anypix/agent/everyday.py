@@ -124,12 +124,15 @@ _ON_A_PICTURE: list[Rule] = [
     # "the sky is too dark", "it looks too busy", "too much red": less of it
     (re.compile(r"^(.+?)\s+(?:is|are|looks?|seems?|feels?)\s+(?:way\s+|far\s+|a bit\s+)?too\s+(\w+)$", _I),
      lambda m: f"make {m.group(1)} less {m.group(2)}"),
+    (re.compile(r"^(?:it'?s|this is|that'?s|it is)\s+(?:way\s+|far\s+|a bit\s+|just\s+)?too\s+(\w+)$", _I),
+     lambda m: f"make it less {m.group(1)}"),
     (re.compile(r"^(?:there(?:'s| is)\s+)?(?:way\s+|far\s+)?too\s+much\s+(\w+)$", _I),
      lambda m: f"make it less {m.group(1)}"),
     # "duplicate the bird": one more of it
     (re.compile(r"^(?:duplicate|clone|copy)\s+(?:the\s+)?(.+)$", _I), lambda m: f"add another {m.group(1)}"),
-    # "same but at night", "the same thing but in winter", "same scene but with a dog"
-    (re.compile(r"^(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?,?\s+but\s+(.+)$", _I),
+    # "same but at night", "the same thing but in winter", "this but cartoon", "I like it, but darker"
+    (re.compile(r"^(?:i (?:like|love) (?:it|this|that)|(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?|"
+                r"this|that|it|this one)(?:\s+again)?,?\s+but\s+(.+)$", _I),
      lambda m: _but(m.group(1))),
     # "sunset vibes", "autumn colours", "an 80s aesthetic": a look for the whole picture
     (re.compile(r"^(?:an?\s+)?(.+?)\s+(?:vibes?|mood|feel|look|aesthetic|colou?rs|tones|palette)$", _I),

@@ -159,9 +159,14 @@ def _name_attachments(
     in words, without brackets, become references ("[dog]", "[beach]"); so does "my dog" with a
     dog attached in a session. Only with two or more images to choose from (one is the default
     already), none bracketed, and names of three letters or more that are not words for a
-    picture."""
+    picture. With two attached and one bracketed, "the other one" is the other."""
     fresh = [n for n in attached_names(assets, attached) if n != LAST]
     candidates = len(fresh) + (assets.get(LAST) == "image")  # the current picture is one too
+    named = [n for n in fresh if f"[{n}]" in text]
+    if len(fresh) == 2 and len(named) == 1:  # "make [a] look like the other one"
+        other = next(n for n in fresh if n not in named)
+        text = re.sub(r"\bthe other(?: (?:one|photo|picture|image|pic|shot))?\b", f"[{other}]",
+                      text, count=1, flags=re.IGNORECASE)  # fmt: skip
     if candidates < 2 or "[" in text:
         return text
     if len(fresh) >= 2:  # "put the first one into the second": in the order attached

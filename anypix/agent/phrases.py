@@ -111,7 +111,8 @@ COMPARATIVES = (
     "darker|brighter|lighter|warmer|cooler|colder|hotter|softer|sharper|happier|sadder|older|"
     "newer|cleaner|dirtier|richer|deeper|paler|calmer|moodier|gloomier|spookier|creepier|"
     "scarier|livelier|busier|emptier|prettier|nicer|snowier|sunnier|rainier|foggier|cloudier|"
-    "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier"
+    "stormier|duller|bolder|fresher|dreamier|grittier|cozier|cosier|clearer|"
+    "smoother|wetter|drier|lusher|mistier|hazier|shinier|greyer|grayer|crisper"
 )
 # Looks of a whole picture said bare ("golden hour", "watercolour", "at night").
 LOOKS = "|".join(re.escape(w) for w in sorted(lexicon()["looks"], key=len, reverse=True))

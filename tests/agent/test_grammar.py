@@ -375,3 +375,23 @@ def test_a_sentence_the_readers_swallowed_into_a_target_is_not_planned() -> None
         parse_instruction(
             "no more fridges. I'd rather have the giraffe on the left", {"pic": IMG}, ["pic"]
         )
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("this but cartoon", "cartoon"),
+        ("I like this, but darker", "darker"),
+        ("its too dark", "less dark"),
+        ("could the water be clearer", "the water clearer"),
+    ],
+)
+def test_a_picture_then_how_it_should_change_restyles_it(text: str, target: str) -> None:
+    plan = parse_instruction(text, {"last": IMG}, [])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("last", [("restyle", target)])
+
+
+def test_the_other_one_is_the_attachment_not_named() -> None:
+    """Two photos attached, one bracketed: not "you attached [b] but did not use it"."""
+    plan = parse_instruction("make [a] look like the other one", {"a": IMG, "b": IMG}, ["a", "b"])
+    assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == ("a", "b", ["restyle"])
