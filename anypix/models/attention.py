@@ -1,4 +1,4 @@
-"""StyleAligned shared attention as a diffusers attention processor plus removable norm hooks.
+"""StyleAligned shared attention as a diffusers attention processor plus shared GroupNorms.
 
 Every image of a batch attends, in its self-attention layers, to its own keys/values *and* to the
 reference image's (batch index 0 of each classifier-free-guidance half), after AdaIN has moved its
@@ -16,9 +16,9 @@ Where this is cheaper than the reference implementation, with the same results:
 * reference rows skip the doubled attention and AdaIN (see above);
 * AdaIN statistics come from two plain reductions (sum of x and of x**2) instead of
   ``torch.var``, whose CPU kernel costs 15-20x more, and AdaIN itself is one ``addcmul``;
-* shared GroupNorm is a forward hook that corrects the layer's own output with pooled
-  statistics (an affine map per sample and channel) instead of normalising a concatenated copy
-  of the input twice as large;
+* shared GroupNorm stands in for each layer's forward: one fused kernel gives the layer's output
+  and its statistics, and an affine map per sample and channel corrects that output to pooled
+  statistics, instead of normalising a concatenated copy of the input twice as large;
 * ``share_layer_norm`` installs nothing: UNet LayerNorms normalise each token over channels, so
   concatenating the reference's tokens (what the reference implementation does) leaves every
   token's output unchanged; it is kept as an option for parity and documented as the identity.
@@ -26,7 +26,7 @@ Where this is cheaper than the reference implementation, with the same results:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -195,24 +195,32 @@ class StyleAlignedAttnProcessor:
         return out.flatten(0, 1).transpose(1, 2).flatten(2).to(hidden.dtype)
 
 
-def _shared_group_norm_hook(layout: BatchLayout) -> Any:
-    """Forward hook: GroupNorm output recomputed with statistics pooled over the image and its
-    half's reference (what normalising ``cat([x, x_ref], spatial)`` gives), as an affine
-    correction of the layer's own output (derivation in the comments)."""
+def _shared_group_norm(layout: BatchLayout) -> Any:
+    """GroupNorm forward with statistics pooled over the image and its half's reference (what
+    normalising ``cat([x, x_ref], spatial)`` gives), as an affine correction of the layer's own
+    output (derivation in the comments). Installed in place of each layer's ``forward``: in
+    float32 one fused kernel gives the layer's output and its statistics together."""
     import torch
+    import torch.nn.functional as F
 
-    def hook(module: nn.GroupNorm, args: tuple[Any, ...], output: torch.Tensor) -> Any:
-        x = args[0]
+    def forward(module: nn.GroupNorm, x: torch.Tensor) -> torch.Tensor:
         batch, channels = x.shape[:2]
-        per_half = layout.split(batch)
-        if per_half < 2:
-            return None
         groups = module.num_groups
-        # The layer's own per-group statistics, from the same fused kernel GroupNorm runs
+        if layout.split(batch) < 2:
+            return F.group_norm(x, groups, module.weight, module.bias, module.eps)
+        per_half = batch // layout.groups
+        spatial = x[0, 0].numel()
+        # The layer's own output and per-group statistics from the kernel GroupNorm runs
         # (torch.var_mean is ~15x slower on the CPU). var = rstd**-2 - eps, in float32.
-        _, mean, rstd = torch.ops.aten.native_group_norm(
-            x.float(), None, None, batch, channels, x[0, 0].numel(), groups, module.eps
-        )
+        if x.dtype == torch.float32:
+            output, mean, rstd = torch.ops.aten.native_group_norm(
+                x, module.weight, module.bias, batch, channels, spatial, groups, module.eps
+            )
+        else:  # half precision (and autocast): the layer as it runs, statistics in float32
+            output = F.group_norm(x, groups, module.weight, module.bias, module.eps)
+            _, mean, rstd = torch.ops.aten.native_group_norm(
+                x.float(), None, None, batch, channels, spatial, groups, module.eps
+            )
         var = rstd.pow(-2) - module.eps
         var, mean = (
             var.view(layout.groups, per_half, groups),
@@ -239,7 +247,26 @@ def _shared_group_norm_hook(layout: BatchLayout) -> Any:
             offset.view(view).to(output.dtype), output, scale.view(view).to(output.dtype)
         )
 
-    return hook
+    return forward
+
+
+@contextmanager
+def shared_group_norm(modules: Iterable[nn.Module], layout: BatchLayout) -> Iterator[None]:
+    """Every GroupNorm in ``modules`` pools its statistics with its half's reference for the
+    duration of the block; their own ``forward`` is back afterwards."""
+    from functools import partial
+
+    from torch import nn
+
+    forward = _shared_group_norm(layout)
+    norms = [m for m in modules if isinstance(m, nn.GroupNorm) and "forward" not in vars(m)]
+    for norm in norms:
+        norm.forward = partial(forward, norm)  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        for norm in norms:
+            del norm.forward
 
 
 def _switch_vector(layers: int, level: float) -> list[bool]:
@@ -264,7 +291,7 @@ def style_aligned(
 
     Only self-attention (``attn1``) processors are replaced; every other processor object (cross
     attention, IP-Adapter, grounding) is left in place, and on exit the original processor objects
-    are put back and the norm hooks removed, so the UNet is exactly as before."""
+    are put back and the GroupNorms' own forward restored, so the UNet is exactly as before."""
     original = dict(unet.attn_processors)
     layout = BatchLayout(groups=2 if do_cfg else 1)
     self_layers = [name for name in original if name.endswith("attn1.processor")]
@@ -275,18 +302,10 @@ def style_aligned(
         name: StyleAlignedAttnProcessor(options, layout) if unshared.get(name) is False else proc
         for name, proc in original.items()
     }
-    handles = []
-    if options.share_group_norm:
-        from torch import nn
-
-        hook = _shared_group_norm_hook(layout)
-        handles = [
-            m.register_forward_hook(hook) for m in unet.modules() if isinstance(m, nn.GroupNorm)
-        ]
+    norms = unet.modules() if options.share_group_norm else ()
     try:
         unet.set_attn_processor(installed)
-        yield layout
+        with shared_group_norm(norms, layout):
+            yield layout
     finally:
         unet.set_attn_processor(dict(original))
-        for handle in handles:
-            handle.remove()
