@@ -421,6 +421,36 @@ EDITS_SIXTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[st
     ("question", "would-it-be-possible", "villa", "would it be possible to make the house white?", "villa", [], [[RC]], None, {}),
 ]
 
+EDITS_SEVENTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "id-prefer-in", "cabrio", "I'd prefer the car in red", "cabrio", [], [[RC]], None, {}),
+    ("one-attachment", "more-plural", "skyline", "more fireworks in the sky", "skyline", [], [[A]], None, {}),
+    ("one-attachment", "lose-the", "selfie", "lose the sunglasses", "selfie", [], [[RM]], None, {}),
+    ("one-attachment", "there-shouldnt-be", "yard", "there shouldn't be a fence", "yard", [], [[RM]], None, {}),
+    ("one-attachment", "can-we-get", "hills", "can we get a rainbow over the hills", "hills", [], [[A]], None, {}),
+    ("one-attachment", "remark-swap-it", "sofa", "the cat looks weird, swap it for a dog", "sofa", [], [[RP]], None, {}),
+    ("one-attachment", "draw-on", "king", "draw a crown on the king", "king", [], [[A]], None, {}),
+    ("one-attachment", "feel-adjective", "cottage", "make it feel wintry", "cottage", [], [[RS]], None, {}),
+    ("one-attachment", "rather-it-was", "harbour", "I'd rather it was sunny", "harbour", [], [[RS]], None, {}),
+    ("one-attachment", "nudge", "shelf", "nudge the vase left a bit", "shelf", [], [[MV]], None, {}),
+    ("one-attachment", "paint-the-x-colour", "garden", "paint the fence white", "garden", [], [[RC]], None, {}),
+    ("one-attachment", "fix-the-colours", "holiday", "fix the colours, they look washed out", "holiday", [], [[RS], [RC]], None, {}),
+    ("one-attachment", "bare-more", "lake", "more birds", "lake", [], [[A]], None, {}),
+    ("one-attachment", "dont-want-any", "plaza", "I don't want any people in it", "plaza", [], [[RM]], None, {}),
+    ("one-attachment", "turn-x-into-y", "porch", "turn the dog into a cat", "porch", [], [[RP]], None, {}),
+    ("session", "and-a", "last", "and a kite in the sky", "last", [], [[A]], None, {"files": {}}),
+    ("session", "try-it-as", "last", "try it as a pencil sketch", "last", [], [[RS]], None, {"files": {}}),
+    ("session", "get-x-out", "last", "get the boat out", "last", [], [[RM]], None, {"files": {}}),
+    ("session", "also-should-be", "last", "also the dog should be brown", "last", [], [[RC]], None, {"files": {}}),
+    ("refs", "bare-ref-in", "forest owl", "[owl] on the branch in [forest]", "forest", ["owl"], [[A]], None, {}),
+    ("refs", "swap-for-ref", "room mona", "swap the painting on the wall for [mona]", "room", ["mona"], [[RP]], None, {}),
+    ("refs", "but-in-the-style", "kitchen vermeer", "[kitchen], but in the style of [vermeer]", "kitchen", [], [[RS]], "vermeer", {}),
+    ("clarify", "two-photos-remove", "front back", "remove the car", None, [], [], None, {"clarify": ["front", "back"]}),
+    ("compound", "remove-and-colour", "lounge", "remove the chair and make the walls blue", "lounge", [], [[RM, RC]], None, {}),
+    ("typo", "remvoe", "avenue", "remvoe the lamp post", "avenue", [], [[RM]], None, {}),
+    ("question", "could-you-add-to", "snowman", "could you add a hat to the snowman?", "snowman", [], [[A]], None, {}),
+    ("audio", "sound-of-ref", "park birds:a", "add the sound of [birds] to [park]", "park", ["birds"], [[A]], None, {}),
+]
+
 # (category, phrasing, instruction, counts, relations, refuse)
 LAYOUTS: list[tuple[str, str, str, dict[str, int], list[list[str]], bool]] = [
     # -- left / right ------------------------------------------------------------------------------
@@ -645,6 +675,7 @@ def edit_rows() -> list[dict[str, Any]]:
     numbered += [(f"vc{i:03d}", spec) for i, spec in enumerate(EDITS_FOURTH_SITTING, 1)]
     numbered += [(f"vd{i:03d}", spec) for i, spec in enumerate(EDITS_FIFTH_SITTING, 1)]
     numbered += [(f"ve{i:03d}", spec) for i, spec in enumerate(EDITS_SIXTH_SITTING, 1)]
+    numbered += [(f"vf{i:03d}", spec) for i, spec in enumerate(EDITS_SEVENTH_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
