@@ -81,6 +81,21 @@ def _should_have(obj: str, what: str) -> str:
     return f"put {what} on {obj}"
 
 
+# Plural nouns that name a quality of the whole picture, not things to add ("more details").
+_QUALITY_PLURALS = {"details", "colours", "colors", "shadows", "highlights", "tones", "textures",
+                    "contrasts", "lights", "hues", "shades", "layers", "vibes", "feels"}  # fmt: skip
+
+
+def _countable(word: str) -> bool:
+    """ "birds", "trees", "clouds": things to add more of (a plural noun that is no quality)."""
+    word = word.lower()
+    return (
+        word.endswith("s")
+        and not word.endswith(("ss", "ous", "ness"))
+        and word not in _QUALITY_PLURALS
+    )
+
+
 def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
     """The one attached sound, when the clause does not name it already."""
     audio = [name for name, kind in assets.items() if kind == "audio"]
@@ -117,7 +132,9 @@ _ON_A_PICTURE: list[Rule] = [
     # "a moon, upper right", "sun, top left corner": a thing, then where
     (re.compile(rf"^({_SOME}\s+[^,\[]+?|\w+),\s*(?:(?:in|at|on|to)\s+the\s+)?({_PLACES}(?:\s+(?:corner|side))?)$", _I),
      lambda m: f"add {m.group(1)} in the {m.group(2)}"),
-    # "more contrast", "less saturated", "a bit brighter"
+    # "more birds" adds some; "more contrast", "less saturated", "a bit brighter" are a quality
+    (re.compile(r"^((?:a\s+few\s+|a\s+lot\s+|lots\s+|many\s+|even\s+)?more\s+(\w+))$", _I),
+     lambda m: f"add {m.group(1)}" if _countable(m.group(2)) else f"make it {m.group(1)}"),
     (re.compile(rf"^((?:(?:{DEGREES})\s+)?"
                 rf"(?:(?:more|less)\s+\w+|{COMPARATIVES}))$", _I),
      lambda m: f"make it {m.group(1)}"),
@@ -148,6 +165,10 @@ _ON_A_PICTURE: list[Rule] = [
     # "a hat on the dog please", "some birds flying over the lake": a thing by what is there
     # (not a place of the canvas: "a red ball on the left" may describe a new picture)
     # (nor a description with a reference's style: "a forest, in the style of [monet]")
+    # "draw a crown on the king": drawn onto what the picture has, not a new picture
+    (re.compile(rf"^(?:draw|paint|sketch|doodle)\s+(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+"
+                rf"(?!{_PLACES}|style\b).+)$", _I),
+     lambda m: f"add {m.group(1)}"),
     (re.compile(rf"^(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{_PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
 ]  # fmt: skip
@@ -221,6 +242,11 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(rf"^(?:i|we)\s*(?:want|'d like|would like)\s+({REF}|(?:an?|some)\s+.+?)\s+"
                     rf"(?:in|on|into)\s+({REF})$", _I),
          lambda m: f"add {m.group(1)} to {m.group(3)}"),
+        # "I'd prefer the car in red", "I'd rather it was sunny": a wish for how it should be
+        (re.compile(r"^(?:i'?d|i would|we'?d|we would)\s+(?:prefer|rather have|like)\s+(the\s+.+?)\s+(in|as)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), _where_or_what(m.group(2), m.group(3)))),
+        (re.compile(r"^(?:i'?d|i would|we'?d|we would)\s+(?:rather|prefer(?:\s+it)?\s+if)\s+(.+?)\s+(?:was|were|is|looked)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
         # "X should be Y", "let X be Y", "can X be Y?"
         (re.compile(r"^(?:let|can|could|should)\s+(.+?)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
@@ -286,6 +312,10 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(rf"^give\s+(.+?)\s+(?:an?|the)\s+(?:{style_nouns})\s+(?:like|similar to)\s+"
                     rf"({REF})$", _I),
          lambda m: f"restyle {m.group(1)} like {m.group(2)}"),
+        # "[kitchen], but in the style of [vermeer]": the one restyled like the other
+        (re.compile(rf"^({REF}),?\s+but\s+(?:(?:done|painted|drawn)\s+)?(?:(?:in the (?:style|manner) of|like|"
+                    rf"styled like|looking like)\s*({REF})|in\s+({REF})'?s?\s+style)$", _I),
+         lambda m: f"make {m.group(1)} look like {m.group(3) or m.group(5)}"),
         # "[street] without the cars", "[photo] but with the sky from [sky]"
         (re.compile(rf"^({REF}),?\s+(?:but\s+)?(?:without|minus)\s+(.+)$", _I),
          lambda m: f"remove {m.group(3)} from {m.group(1)}"),

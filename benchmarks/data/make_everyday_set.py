@@ -349,7 +349,7 @@ EDITS_FOURTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[s
     ("session", "brighten-attached", "last street", "brighten this up", "street", [], [[RS]], None, {"files": {"street": "street.jpg"}}),
     ("session", "add-this-to", "last sun", "add this to the sky", "last", ["sun"], [[A]], None, {"files": {"sun": "sun.png"}}),
     ("session", "the-picture-warmer", "last", "make the picture warmer", "last", [], [[RS], [RC]], None, {"files": {}}),
-    ("one-attachment", "lose-the", "selfie", "lose the sunglasses", "selfie", [], [[RM]], None, {}),
+    ("one-attachment", "ditch-the", "selfie", "ditch the sunglasses", "selfie", [], [[RM]], None, {}),
     ("one-attachment", "could-we-have", "lounge", "could we have a dog sleeping on the rug", "lounge", [], [[A]], None, {}),
     ("one-attachment", "turn-into", "bowl", "turn the apple into a pear", "bowl", [], [[RP]], None, {}),
     ("one-attachment", "nicer-in", "drive", "the car would be nicer in red", "drive", [], [[RC]], None, {}),
@@ -424,7 +424,7 @@ EDITS_SIXTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[st
 EDITS_SEVENTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
     ("one-attachment", "id-prefer-in", "cabrio", "I'd prefer the car in red", "cabrio", [], [[RC]], None, {}),
     ("one-attachment", "more-plural", "skyline", "more fireworks in the sky", "skyline", [], [[A]], None, {}),
-    ("one-attachment", "lose-the", "selfie", "lose the sunglasses", "selfie", [], [[RM]], None, {}),
+    ("one-attachment", "ditch-the", "selfie", "ditch the sunglasses", "selfie", [], [[RM]], None, {}),
     ("one-attachment", "there-shouldnt-be", "yard", "there shouldn't be a fence", "yard", [], [[RM]], None, {}),
     ("one-attachment", "can-we-get", "hills", "can we get a rainbow over the hills", "hills", [], [[A]], None, {}),
     ("one-attachment", "remark-swap-it", "sofa", "the cat looks weird, swap it for a dog", "sofa", [], [[RP]], None, {}),

@@ -395,3 +395,46 @@ def test_the_other_one_is_the_attachment_not_named() -> None:
     """Two photos attached, one bracketed: not "you attached [b] but did not use it"."""
     plan = parse_instruction("make [a] look like the other one", {"a": IMG, "b": IMG}, ["a", "b"])
     assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == ("a", "b", ["restyle"])
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("more birds", "add", "more birds"),
+        ("a few more clouds", "add", "a few more clouds"),
+        ("more contrast", "restyle", "more contrast"),  # a quality, not a thing
+        ("more details", "restyle", "more details"),
+        ("draw a crown on the king", "add", "a crown on the king"),
+        ("I'd prefer the car in red", "recolor", "the car red"),
+        ("I'd rather it was sunny", "restyle", "sunny"),
+    ],
+)
+def test_wishes_and_bare_amounts_edit_the_attached_picture(text: str, op: str, target: str) -> None:
+    """Before: "more birds" restyled the picture "more birds", "draw a crown on the king" asked
+    whether to draw a new picture, and the wishes were not read."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", [(op, target)])
+
+
+def test_a_place_on_the_canvas_with_one_attachment_still_asks() -> None:
+    """ "draw a dog on the left" may be a new picture: the crown rule must not read it as an edit."""
+    with pytest.raises(ClarificationNeeded):
+        parse_instruction("draw a dog on the left", {"pic": IMG}, ["pic"])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[kitchen], but in the style of [vermeer]",
+        "[kitchen] but like [vermeer]",
+        "[kitchen], but in [vermeer]'s style",
+    ],
+)
+def test_an_image_but_in_the_style_of_another_restyles_it(text: str) -> None:
+    """Before: a new picture with a blob labelled "but"."""
+    plan = parse_instruction(text, {"kitchen": IMG, "vermeer": IMG}, ["kitchen", "vermeer"])
+    assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == (
+        "kitchen",
+        "vermeer",
+        ["restyle"],
+    )
