@@ -163,6 +163,26 @@ def test_an_extrapolated_start_buys_each_step_a_pass_for_free(engine: Any) -> No
     assert _round_trip_error(analytic, InversionMethod(refine=30, extrapolate=True)) < 1e-10
 
 
+def test_coasting_steps_take_the_extrapolated_noise_without_a_unet_call(engine: Any) -> None:
+    analytic, model = _gaussian_engine(engine, "epsilon")
+    full = InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1))
+    coasting = dataclasses.replace(full, coast_every=4)
+    # Never the first step, the noisiest, nor a step refine_more names: 4 and 8 of 10 coast.
+    assert [coasting.refinements(k, 10) for k in range(10)] == [1, 2, 1, 1, 0, 1, 1, 1, 0, 2]
+    assert [k for k in range(10) if coasting.coasts(k, 10)] == [4, 8]
+    errors, calls = [], []
+    for method in (DDIM, full, coasting):
+        model.calls = 0
+        errors.append(_round_trip_error(analytic, method))
+        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    assert calls == [10, 12, 10] == [m.unet_calls(10) for m in (DDIM, full, coasting)]
+    plain, solved, coasted = errors
+    assert solved < coasted < plain / 4, errors  # a coasting step is a good guess, not a solution
+    assert coasting.name == "fixed-point-1-extrapolated-more-1,-1-coast-4"
+    with pytest.raises(ValueError, match="needs extrapolate"):
+        InversionMethod(refine=1, coast_every=4)
+
+
 def test_refine_more_adds_one_pass_to_the_steps_it_names() -> None:
     method = InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1, 40))
     assert [method.refinements(k, 6) for k in range(6)] == [1, 2, 1, 1, 1, 2]  # 40: no such step
