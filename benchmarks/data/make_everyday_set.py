@@ -349,7 +349,7 @@ EDITS_FOURTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[s
     ("session", "brighten-attached", "last street", "brighten this up", "street", [], [[RS]], None, {"files": {"street": "street.jpg"}}),
     ("session", "add-this-to", "last sun", "add this to the sky", "last", ["sun"], [[A]], None, {"files": {"sun": "sun.png"}}),
     ("session", "the-picture-warmer", "last", "make the picture warmer", "last", [], [[RS], [RC]], None, {"files": {}}),
-    ("one-attachment", "ditch-the", "selfie", "ditch the sunglasses", "selfie", [], [[RM]], None, {}),
+    ("one-attachment", "lose-the", "selfie", "lose the sunglasses", "selfie", [], [[RM]], None, {}),
     ("one-attachment", "could-we-have", "lounge", "could we have a dog sleeping on the rug", "lounge", [], [[A]], None, {}),
     ("one-attachment", "turn-into", "bowl", "turn the apple into a pear", "bowl", [], [[RP]], None, {}),
     ("one-attachment", "nicer-in", "drive", "the car would be nicer in red", "drive", [], [[RC]], None, {}),
@@ -449,6 +449,25 @@ EDITS_SEVENTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[
     ("typo", "remvoe", "avenue", "remvoe the lamp post", "avenue", [], [[RM]], None, {}),
     ("question", "could-you-add-to", "snowman", "could you add a hat to the snowman?", "snowman", [], [[A]], None, {}),
     ("audio", "sound-of-ref", "park birds:a", "add the sound of [birds] to [park]", "park", ["birds"], [[A]], None, {}),
+]
+
+EDITS_EIGHTH_SITTING: list[tuple[str, str, str, str, Any, list[str], list[list[str]], str | None, dict[str, Any]]] = [
+    ("one-attachment", "things-along-the", "garden", "sunflowers along the fence", "garden", [], [[A]], None, {}),
+    ("one-attachment", "a-thing-next-to-the", "desk", "a coffee mug next to the laptop", "desk", [], [[A]], None, {}),
+    ("one-attachment", "bare-time-of-day", "beach", "sunset", "beach", [], [[RS]], None, {}),
+    ("one-attachment", "look-older", "portrait", "make her look older", "portrait", [], [[RS]], None, {}),
+    ("one-attachment", "in-the-middle-of-the", "field", "a scarecrow in the middle of the field", "field", [], [[A]], None, {}),
+    ("one-attachment", "stuff-everywhere", "kids", "confetti everywhere", "kids", [], [[A], [RS]], None, {}),
+    ("one-attachment", "plural-in-the", "table", "flowers in the vase", "table", [], [[A]], None, {}),
+    ("one-attachment", "stuff-on-the-wall", "alley", "graffiti on the wall", "alley", [], [[A]], None, {}),
+    ("one-attachment", "time-in-here", "bedroom", "night time in here", "bedroom", [], [[RS]], None, {}),
+    ("one-attachment", "grazing-in-the-back", "meadow", "cows grazing in the back", "meadow", [], [[A]], None, {}),
+    ("one-attachment", "bare-accessory", "selfie", "bunny ears", "selfie", [], [[A]], None, {}),
+    ("session", "one-more", "last", "one more dog", "last", [], [[A]], None, {"files": {}}),
+    ("session", "on-his-head", "last hat", "on his head", "last", ["hat"], [[A]], None, {"files": {"hat": "hat.png"}}),
+    ("session", "sound-as-mood", "last waves:a", "let this set the mood", "last", [], [[RS]], "waves", {"files": {"waves": "waves.wav"}}),
+    ("named-in-words", "the-x-one", "photo monet", "make the photo look like the monet", "photo", [], [[RS]], "monet", {"files": {"photo": "photo.jpg", "monet": "monet.jpg"}}),
+    ("clarify", "two-photos-add", "cabin lake", "add a canoe", None, [], [], None, {"clarify": ["cabin", "lake"]}),
 ]
 
 # (category, phrasing, instruction, counts, relations, refuse)
@@ -676,6 +695,7 @@ def edit_rows() -> list[dict[str, Any]]:
     numbered += [(f"vd{i:03d}", spec) for i, spec in enumerate(EDITS_FIFTH_SITTING, 1)]
     numbered += [(f"ve{i:03d}", spec) for i, spec in enumerate(EDITS_SIXTH_SITTING, 1)]
     numbered += [(f"vf{i:03d}", spec) for i, spec in enumerate(EDITS_SEVENTH_SITTING, 1)]
+    numbered += [(f"vg{i:03d}", spec) for i, spec in enumerate(EDITS_EIGHTH_SITTING, 1)]
     for row_id, (category, phrasing, assets, text, base, subs, ops_any, style, extra) in numbered:
         row: dict[str, Any] = {"id": row_id, "category": category, "phrasing": phrasing}
         row.update(assets=_assets(assets), instruction=text, base=base, subs=subs)
