@@ -96,6 +96,30 @@ def _countable(word: str) -> bool:
     )
 
 
+@cache
+def verbs_and_words() -> str:
+    """An alternation of the words that cannot start a bare noun phrase: the lexicon's verbs,
+    pronouns, determiners, question and request words, comparatives."""
+    verbs = {v for group in lexicon()["verbs"].values() for v in group}
+    others = {"it", "this", "that", "these", "those", "there", "here", "i", "we", "you", "let",
+              "please", "the", "my", "your", "his", "her", "its", "their", "our", "make", "what",
+              "how", "can", "could", "would", "should", "is", "are", "was", "were", "do", "does"}  # fmt: skip
+    alternation = "|".join(map(re.escape, sorted(verbs | others, key=len, reverse=True)))
+    return f"{alternation}|{COMPARATIVES}"
+
+
+def _bare_things_by(not_first: str) -> Rule:
+    """ "sunflowers along the fence", "graffiti on the wall", "cows grazing by the barn": things
+    said bare, by something the picture has (not by a place of the canvas: "dogs on the left"
+    may describe a new picture, so it is still asked about)."""
+    pattern = re.compile(
+        rf"^(?!.*\[)(?!(?:{not_first})\b)((?:\w+\s+){{0,2}}\w+(?:\s+\w+ing)?\s+{_NEAR}\s+"
+        rf"(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$",
+        _I,
+    )
+    return pattern, lambda m: f"add {m.group(1)}"
+
+
 def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
     """The one attached sound, when the clause does not name it already."""
     audio = [name for name, kind in assets.items() if kind == "audio"]
@@ -106,18 +130,26 @@ def _audio_name(clause: str, assets: Mapping[str, str]) -> str | None:
 _PARTS = {"sky", "sea", "water", "grass", "ground", "floor", "walls", "wall", "ceiling", "background",
           "hair", "eyes", "lake", "river", "field", "road", "sand", "clouds", "trees", "leaves", "snow"}  # fmt: skip
 _SOME = r"(?:an?|some|more|a few|several|another|two|three|four|\d+)"
-_PLACES = r"(?:(?:top|bottom|upper|lower|far)\s+)?(?:left|right|top|bottom|middle|centre|center|corner|side|edge|foreground|background|front|back)\b"
-_NEAR = r"(?:on|over|in|into|onto|at|near|by|under|above|beside|behind|next to|around|across)"
+PLACES = r"(?:(?:top|bottom|upper|lower|far)\s+)?(?:left|right|top|bottom|middle|centre|center|corner|side|edge|foreground|background|front|back)\b"
+_NEAR = r"(?:on|over|in|into|onto|at|near|by|under|above|beside|behind|next to|around|across|along)"
 # Phrases that edit the picture there is without an edit verb; read only when an image is there.
 _ON_A_PICTURE: list[Rule] = [
     # "could we have a dog sleeping on the rug"
     (re.compile(rf"^(?:have|get|see)\s+({_SOME}\s+.+)$", _I), lambda m: f"add {m.group(1)}"),
+    # "one more dog", "another bench", "an extra chair": one more of a thing (not "another one",
+    # "another version": a variation)
+    (re.compile(r"^((?:(?:one|two|three|a couple|a few)\s+more|another|an extra|a second|a third)\s+"
+                r"(?!(?:of\s+)?(?:one|ones|those|these|them|like|version|variation|variant|take|option|"
+                r"try|go|time|look|style|colou?r)s?\b).+)$", _I),
+     lambda m: f"add {m.group(1)}"),
+    (re.compile(r"^(?:another|one more)(?:\s+one)?(?:\s+like (?:this|that|it))?$", _I),
+     lambda m: "make a variation of it"),
     # "plus a moon", "now with a little boat on the water", "minus the lamp post", "no people"
     (re.compile(r"^(?:plus|with)\s+(.+)$", _I), lambda m: _with(m.group(1))),
     (re.compile(r"^(?:minus|without|no)\s+(?!,)(.+)$", _I), lambda m: f"remove {m.group(1)}"),
     # "in the style of monet", "try it in watercolour", "as a pencil sketch"
     # (a reference's style, "in the style of [x]", is read where it stands, by the clause it ends)
-    (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{_PLACES})([^\[]+)$", _I),
+    (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{PLACES})([^\[]+)$", _I),
      lambda m: f"restyle it {m.group(1)} {m.group(2)}"),
     # "can I see it with a blue sky", "could we see this at night": what follows is the edit
     (re.compile(r"^(?:can|could|may)\s+(?:i|we)\s+see\s+(?:it|this|that|the (?:image|picture|photo))\s+(.+)$", _I),
@@ -130,7 +162,7 @@ _ON_A_PICTURE: list[Rule] = [
     (re.compile(r"^(?:make it\s+)?more like\s+(?!(?:this|that|it)\b)(.+)$", _I),
      lambda m: f"make it look like {m.group(1)}"),
     # "a moon, upper right", "sun, top left corner": a thing, then where
-    (re.compile(rf"^({_SOME}\s+[^,\[]+?|\w+),\s*(?:(?:in|at|on|to)\s+the\s+)?({_PLACES}(?:\s+(?:corner|side))?)$", _I),
+    (re.compile(rf"^({_SOME}\s+[^,\[]+?|\w+),\s*(?:(?:in|at|on|to)\s+the\s+)?({PLACES}(?:\s+(?:corner|side))?)$", _I),
      lambda m: f"add {m.group(1)} in the {m.group(2)}"),
     # "more birds" adds some; "more contrast", "less saturated", "a bit brighter" are a quality
     (re.compile(r"^((?:a\s+few\s+|a\s+lot\s+|lots\s+|many\s+|even\s+)?more\s+(\w+))$", _I),
@@ -167,9 +199,9 @@ _ON_A_PICTURE: list[Rule] = [
     # (nor a description with a reference's style: "a forest, in the style of [monet]")
     # "draw a crown on the king": drawn onto what the picture has, not a new picture
     (re.compile(rf"^(?:draw|paint|sketch|doodle)\s+(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+"
-                rf"(?!{_PLACES}|style\b).+)$", _I),
+                rf"(?!{PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
-    (re.compile(rf"^(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{_PLACES}|style\b).+)$", _I),
+    (re.compile(rf"^(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
 ]  # fmt: skip
 
@@ -337,6 +369,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     ]  # fmt: skip
     if has_image:  # on a picture, a bare phrase edits it ("plus a moon", "sunset vibes")
         rules.extend(_ON_A_PICTURE)
+        rules.append(_bare_things_by(verbs_and_words()))
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "

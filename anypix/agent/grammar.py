@@ -28,7 +28,7 @@ from anypix.agent.defaults import (
     default_base,
     take_answer,
 )
-from anypix.agent.everyday import rewrite
+from anypix.agent.everyday import PLACES, rewrite
 from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import Blob, EditPlan, Op
@@ -131,6 +131,10 @@ _THIS_STYLE = re.compile(
 )
 
 
+_PLACED = re.compile(rf"^(?:on|onto|over|around|under|beside|next to|into)\s+(?:his|her|their|its|the)\s+"
+                     rf"(?!{PLACES}|style\b)[^\[]+$", re.IGNORECASE)  # fmt: skip
+
+
 def _point_at_attachment(
     text: str, assets: Mapping[str, str], attached: Collection[str] | None
 ) -> str:
@@ -140,6 +144,8 @@ def _point_at_attachment(
     fresh = [n for n in attached_names(assets, attached) if assets[n] == "image" and n != LAST]
     if assets.get(LAST) != "image" or len(fresh) != 1:
         return text
+    # "on his head", "onto the table": where the attachment goes in the current picture
+    text = _PLACED.sub(lambda m: f"put [{fresh[0]}] {m.group(0)}", text, count=1)
     text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
     # "use this as the style": the attachment is the style of the current picture
     text = _AS_THE_STYLE.sub(f"restyle it like [{fresh[0]}]", text, count=1)

@@ -438,3 +438,41 @@ def test_an_image_but_in_the_style_of_another_restyles_it(text: str) -> None:
         "vermeer",
         ["restyle"],
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("one more dog", "add", "one more dog"),
+        ("another bench", "add", "another bench"),
+        ("another one", "variation", ""),  # one more picture like it, not a thing called "one"
+        ("sunflowers along the fence", "add", "sunflowers along the fence"),
+        ("graffiti on the wall", "add", "graffiti on the wall"),
+        ("cows grazing by the barn", "add", "cows grazing by the barn"),
+    ],
+)
+def test_bare_things_by_what_the_picture_has_are_added_to_it(
+    text: str, op: str, target: str
+) -> None:
+    """Before: "one more dog" drew a new picture of one; the others asked edit-or-new."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [o.op for o in plan.ops]) == ("pic", [op])
+    assert target in (plan.ops[0].target or "")
+
+
+@pytest.mark.parametrize("text", ["dogs on the left", "remove the cat on the sofa"])
+def test_a_place_of_the_canvas_or_a_verb_is_not_a_bare_thing(text: str) -> None:
+    """Guards: "dogs on the left" may be a new picture (asked); a verb-led clause keeps its verb."""
+    if text.startswith("remove"):
+        plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+        assert [o.op for o in plan.ops] == ["remove"]
+    else:
+        with pytest.raises(ClarificationNeeded):
+            parse_instruction(text, {"pic": IMG}, ["pic"])
+
+
+def test_a_place_said_bare_in_a_session_puts_the_attachment_there() -> None:
+    """ "on his head" with a hat attached: the hat goes on the current picture (it asked
+    whether to edit the hat or draw a new picture)."""
+    plan = parse_instruction("on his head", {"last": IMG, "hat": IMG}, ["hat"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["hat"], ["add"])
