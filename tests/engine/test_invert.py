@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,18 @@ def _round_trip_error(analytic: Any, method: InversionMethod, steps: int = 10) -
     return (rebuilt - clean).abs().max().item()
 
 
+def _errors_and_calls(
+    analytic: Any, model: Any, methods: Sequence[InversionMethod]
+) -> tuple[list[float], list[int]]:
+    """Each method's round-trip error over 10 steps, and the UNet calls its inversion made."""
+    errors, calls = [], []
+    for method in methods:
+        model.calls = 0
+        errors.append(_round_trip_error(analytic, method))
+        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    return errors, calls
+
+
 # The exact round trip's error floor: with v-prediction DDIMScheduler.step turns v into eps and
 # x0 with sqrt(a) and sqrt(1 - a) taken from float32 alphas, so a + (1 - a) = 1 to float32 only.
 @pytest.mark.parametrize(("prediction", "floor"), [("epsilon", 1e-10), ("v_prediction", 1e-6)])
@@ -123,11 +136,7 @@ def test_fixed_point_refinement_closes_the_round_trip_plain_ddim_leaves_open(
 def test_refining_only_the_noisiest_steps_costs_less_and_helps_less(engine: Any) -> None:
     analytic, model = _gaussian_engine(engine, "epsilon")
     plain, last, every = DDIM, InversionMethod(refine=2, refine_last=3), InversionMethod(refine=2)
-    errors, calls = [], []
-    for method in (plain, last, every):
-        model.calls = 0
-        errors.append(_round_trip_error(analytic, method))
-        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    errors, calls = _errors_and_calls(analytic, model, (plain, last, every))
     assert calls == [10, 16, 30] == [m.unet_calls(10) for m in (plain, last, every)]
     assert errors[0] > errors[1] > errors[2], errors
 
@@ -150,11 +159,7 @@ def test_an_extrapolated_start_buys_each_step_a_pass_for_free(engine: Any) -> No
     analytic, model = _gaussian_engine(engine, "epsilon")
     methods = [DDIM, InversionMethod(refine=1), InversionMethod(refine=1, extrapolate=True),
                InversionMethod(refine=1, extrapolate=True, refine_more=(1, -1))]  # fmt: skip
-    errors, calls = [], []
-    for method in methods:
-        model.calls = 0
-        errors.append(_round_trip_error(analytic, method))
-        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    errors, calls = _errors_and_calls(analytic, model, methods)
     assert calls == [10, 20, 10, 12] == [m.unet_calls(10) for m in methods]
     plain, refined, extrapolated, more = errors
     assert extrapolated < refined and extrapolated < plain / 4, errors
@@ -170,11 +175,7 @@ def test_coasting_steps_take_the_extrapolated_noise_without_a_unet_call(engine: 
     # Never the first step, the noisiest, nor a step refine_more names: 4 and 8 of 10 coast.
     assert [coasting.refinements(k, 10) for k in range(10)] == [1, 2, 1, 1, 0, 1, 1, 1, 0, 2]
     assert [k for k in range(10) if coasting.coasts(k, 10)] == [4, 8]
-    errors, calls = [], []
-    for method in (DDIM, full, coasting):
-        model.calls = 0
-        errors.append(_round_trip_error(analytic, method))
-        calls.append(model.calls - 10)  # less the 10 sampling steps of the round trip
+    errors, calls = _errors_and_calls(analytic, model, (DDIM, full, coasting))
     assert calls == [10, 12, 10] == [m.unet_calls(10) for m in (DDIM, full, coasting)]
     plain, solved, coasted = errors
     assert solved < coasted < plain / 4, errors  # a coasting step is a good guess, not a solution
