@@ -144,15 +144,23 @@ def _point_at_attachment(
     fresh = [n for n in attached_names(assets, attached) if assets[n] == "image" and n != LAST]
     if assets.get(LAST) != "image" or len(fresh) != 1:
         return text
+    name = fresh[0]
+    if name.lower() not in _GENERIC_NAMES and re.fullmatch(r"[a-z]+", name, re.IGNORECASE):
+        noun = re.escape(name)
+        # "put this hat on him": "this hat" is the attachment, named once
+        text = re.sub(rf"\b(?:this|that)\s+{noun}s?\b", f"[{name}]", text, count=1, flags=re.I)
+        # "add a hat", "a hat on his head" with hat.png attached: the attachment is what is added
+        text = re.sub(rf"^((?:add|put|stick|place|pop|drop|paste)\s+)?(?:an?|one)\s+{noun}\b",
+                      lambda m: f"{m.group(1) or 'put '}[{name}]", text, count=1, flags=re.I)  # fmt: skip
     # "on his head", "onto the table": where the attachment goes in the current picture
-    text = _PLACED.sub(lambda m: f"put [{fresh[0]}] {m.group(0)}", text, count=1)
-    text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{fresh[0]}]", text, count=1)
+    text = _PLACED.sub(lambda m: f"put [{name}] {m.group(0)}", text, count=1)
+    text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{name}]", text, count=1)
     # "use this as the style": the attachment is the style of the current picture
-    text = _AS_THE_STYLE.sub(f"restyle it like [{fresh[0]}]", text, count=1)
+    text = _AS_THE_STYLE.sub(f"restyle it like [{name}]", text, count=1)
     # "make it look like this", "paint it in this style": the attachment is the style
     if not _MORE_LIKE.search(text):  # "another one like this": a variation, not a style
-        text = _LIKE_THIS.sub(f"like [{fresh[0]}]", text, count=1)
-    return _THIS_STYLE.sub(lambda m: f"{m.group(1)} the style of [{fresh[0]}]", text, count=1)
+        text = _LIKE_THIS.sub(f"like [{name}]", text, count=1)
+    return _THIS_STYLE.sub(lambda m: f"{m.group(1)} the style of [{name}]", text, count=1)
 
 
 _GENERIC_NAMES = frozenset(["photo", "image", "picture", "pic", "shot", "the", "this", "that", "it", "one", "last"])  # fmt: skip

@@ -476,3 +476,20 @@ def test_a_place_said_bare_in_a_session_puts_the_attachment_there() -> None:
     whether to edit the hat or draw a new picture)."""
     plan = parse_instruction("on his head", {"last": IMG, "hat": IMG}, ["hat"])
     assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["hat"], ["add"])
+
+
+@pytest.mark.parametrize(
+    "text", ["add a hat", "a hat on his head", "put a hat on his head", "put this hat on him"]
+)
+def test_the_thing_attached_named_in_a_session_is_added_to_the_current_picture(text: str) -> None:
+    """hat.png attached in a session: "a hat" is that hat. Before: the hat image was edited
+    (a hat added to it), and "this hat" came out as "hat hat"."""
+    plan = parse_instruction(text, {"last": IMG, "hat": IMG}, ["hat"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["hat"], ["add"])
+    assert "hat hat" not in (plan.ops[0].target or "")
+
+
+def test_another_thing_in_a_session_still_edits_the_attachment() -> None:
+    """Guard: "add a dog" with hat.png attached edits the attachment, as the defaults say."""
+    plan = parse_instruction("add a dog", {"last": IMG, "hat": IMG}, ["hat"])
+    assert (plan.base, plan.subs) == ("hat", [])
