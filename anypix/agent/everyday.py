@@ -265,11 +265,11 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: f"put {m.group(2)} on {m.group(1)}"),
         (re.compile(r"^(?:let (?:th+e?re|tehre|ther)\s+be|there should be|i want there to be)\s+(.+)$", _I),
          lambda m: f"{add_or_draw} {m.group(1)}"),
-        (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo|scene))\s+(?:(?:should|must|needs to)"
+        (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo|scene))\s+(?:(?:should|must|needs? to)"
                     r"\s+have|needs|could (?:use|do with)|is missing|lacks)\s+(.+)$", _I),
          lambda m: _needs(m.group(1), m.group(3))),
         # "the girl should have red hair": a colour of something she has; "the dog should have a hat"
-        (re.compile(r"^(the\s+.+?)\s+(?:should|must|needs to|could)\s+have\s+(.+)$", _I),
+        (re.compile(r"^(the\s+.+?)\s+(?:should|must|needs? to|could)\s+have\s+(.+)$", _I),
          lambda m: _should_have(m.group(1), m.group(2))),
         (re.compile(rf"^(?:i|we)\s*(?:want|'d like|would like)\s+({REF}|(?:an?|some)\s+.+?)\s+"
                     rf"(?:in|on|into)\s+({REF})$", _I),
@@ -282,7 +282,11 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "X should be Y", "let X be Y", "can X be Y?"
         (re.compile(r"^(?:let|can|could|should)\s+(.+?)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
-        (re.compile(r"^(.+?)\s+(?:should|must|could|needs to)\s+be\s+(.+)$", _I),
+        # "i want the car gone": a wish for how something ends up
+        (re.compile(r"^(?:i|we)\s*(?:want|'d like|would like|need)\s+(the\s+.+?|it|this|that)\s+"
+                    r"(gone|removed|erased|out of (?:here|there|the (?:picture|photo|shot|way)))$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^(.+?)\s+(?:should|must|could|needs? to|ought to|has to|have to)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
         # "the car would be nicer in red", "the vase would look better as a lamp"
         (re.compile(r"^(.+?)\s+would\s+(?:be|look)\s+(?:nicer|better|prettier|cooler|great|good|"

@@ -493,3 +493,17 @@ def test_another_thing_in_a_session_still_edits_the_attachment() -> None:
     """Guard: "add a dog" with hat.png attached edits the attachment, as the defaults say."""
     plan = parse_instruction("add a dog", {"last": IMG, "hat": IMG}, ["hat"])
     assert (plan.base, plan.subs) == ("hat", [])
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("the walls need to be green", "recolor", "the walls green"),  # asked edit-or-new
+        ("the shirt ought to be yellow", "recolor", "the shirt yellow"),  # asked edit-or-new
+        ("i want the car gone", "remove", "the car"),
+        ("we'd like the sign removed", "remove", "the sign"),
+    ],
+)
+def test_plural_and_modal_wishes_are_read(text: str, op: str, target: str) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", [(op, target)])
