@@ -96,22 +96,19 @@ def _countable(word: str) -> bool:
     )
 
 
-@cache
-def verbs_and_words() -> str:
-    """An alternation of the words that cannot start a bare noun phrase: the lexicon's verbs,
-    pronouns, determiners, question and request words, comparatives."""
-    verbs = {v for group in lexicon()["verbs"].values() for v in group}
-    others = {"it", "this", "that", "these", "those", "there", "here", "i", "we", "you", "let",
-              "please", "the", "my", "your", "his", "her", "its", "their", "our", "make", "what",
-              "how", "can", "could", "would", "should", "is", "are", "was", "were", "do", "does"}  # fmt: skip
-    alternation = "|".join(map(re.escape, sorted(verbs | others, key=len, reverse=True)))
-    return f"{alternation}|{COMPARATIVES}"
+# Words that cannot start a bare noun phrase, besides the lexicon's verbs and the comparatives.
+_NOT_A_NOUN = {"it", "this", "that", "these", "those", "there", "here", "i", "we", "you", "let",
+               "please", "the", "my", "your", "his", "her", "its", "their", "our", "make", "what",
+               "how", "can", "could", "would", "should", "is", "are", "was", "were", "do", "does"}  # fmt: skip
 
 
-def _bare_things_by(not_first: str) -> Rule:
+def _bare_things_by() -> Rule:
     """ "sunflowers along the fence", "graffiti on the wall", "cows grazing by the barn": things
     said bare, by something the picture has (not by a place of the canvas: "dogs on the left"
     may describe a new picture, so it is still asked about)."""
+    verbs = {v for group in lexicon()["verbs"].values() for v in group}
+    starts = "|".join(map(re.escape, sorted(verbs | _NOT_A_NOUN, key=len, reverse=True)))
+    not_first = f"{starts}|{COMPARATIVES}"
     pattern = re.compile(
         rf"^(?!.*\[)(?!(?:{not_first})\b)((?:\w+\s+){{0,2}}\w+(?:\s+\w+ing)?\s+{_NEAR}\s+"
         rf"(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$",
@@ -197,11 +194,9 @@ _ON_A_PICTURE: list[Rule] = [
     # "a hat on the dog please", "some birds flying over the lake": a thing by what is there
     # (not a place of the canvas: "a red ball on the left" may describe a new picture)
     # (nor a description with a reference's style: "a forest, in the style of [monet]")
-    # "draw a crown on the king": drawn onto what the picture has, not a new picture
-    (re.compile(rf"^(?:draw|paint|sketch|doodle)\s+(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+"
-                rf"(?!{PLACES}|style\b).+)$", _I),
-     lambda m: f"add {m.group(1)}"),
-    (re.compile(rf"^(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$", _I),
+    # ("draw a crown on the king": drawn onto what the picture has, not a new picture)
+    (re.compile(rf"^(?:(?:draw|paint|sketch|doodle)\s+)?(?!.*\[)({_SOME}\s+.+?\s+{_NEAR}\s+"
+                rf"(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
 ]  # fmt: skip
 
@@ -373,7 +368,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     ]  # fmt: skip
     if has_image:  # on a picture, a bare phrase edits it ("plus a moon", "sunset vibes")
         rules.extend(_ON_A_PICTURE)
-        rules.append(_bare_things_by(verbs_and_words()))
+        rules.append(_bare_things_by())
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "

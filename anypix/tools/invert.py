@@ -138,12 +138,14 @@ class InversionMethod:
         coast = f"-coast-{self.coast_every}" if self.coast_every else ""
         return f"fixed-point-{self.refine}{last}{relaxed}{extrapolated}{more}{coast}"
 
+    def _more(self, k: int, steps: int) -> int:
+        """The extra passes ``refine_more`` names for step ``k``."""
+        return sum(1 for i in self.refine_more if i == k or i == k - steps)
+
     def coasts(self, k: int, steps: int) -> bool:
         """Step ``k`` takes the extrapolated noise without a pass (``coast_every``)."""
-        named = any(i == k or i == k - steps for i in self.refine_more)
-        return (
-            bool(self.coast_every) and 0 < k < steps - 2 and k % self.coast_every == 0 and not named
-        )
+        every = self.coast_every
+        return bool(every) and 0 < k < steps - 2 and k % every == 0 and not self._more(k, steps)
 
     def refinements(self, k: int, steps: int) -> int:
         """Fixed-point passes of inversion step ``k`` (0: the least noisy) of ``steps``."""
@@ -151,7 +153,7 @@ class InversionMethod:
             return 0
         noisiest = steps if self.refine_last is None else self.refine_last
         passes = self.refine if k >= steps - noisiest else 0
-        return passes + sum(1 for i in self.refine_more if i == k or i == k - steps)
+        return passes + self._more(k, steps)
 
     def unet_calls(self, steps: int) -> int:
         """UNet evaluations of one inversion of ``steps`` steps (one batch row each)."""
