@@ -112,6 +112,20 @@ class NotCanonicalError(UserError):
         )
 
 
+class NothingToEditError(NotCanonicalError):
+    """An edit ("make the ring green") with no picture to apply it to: nothing is attached and
+    the session has none yet. No planner can do better, so none is asked."""
+
+    def __init__(self) -> None:
+        UserError.__init__(
+            self,
+            "there is no picture to edit yet",
+            "attach one (--asset photo=photo.png, or /attach in chat) or continue a session "
+            "that has one (--session NAME); to draw a new picture, describe it, e.g. 'a green "
+            "ring on the left'",
+        )
+
+
 class LayoutError(UserError):
     """A scene description no blob layout can satisfy (a star above a moon above the star, an
     object left of itself, more objects than blobs); the message says which part."""

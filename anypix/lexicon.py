@@ -16,6 +16,7 @@ from typing import Any
 from anypix.plan import OPS, EditPlan, Op
 
 LOCATED_OPS = tuple(name for name, spec in OPS.items() if spec.located)  # one object of the [base]
+PLACED_OPS = ("add",)  # with no place said, a locator finds it room in the [base]
 
 
 @cache
@@ -59,10 +60,13 @@ def object_phrase(op: Op) -> str:
 
 
 def needs_location(plan: EditPlan) -> bool:
-    """A local edit of a [base] that names an object but no place: a locator must find it. A
-    lone move's one blob is the place it goes to, not where the object is."""
+    """A local edit of a [base] that names an object but no place: a locator must find it (or,
+    for an add, room for it). A lone move's one blob is the place it goes to, not where the
+    object is."""
     if plan.base is None or plan.boxes:
         return False
     if [op.op for op in plan.ops] == ["move"] and len(plan.blobs) == 1:
         return True
-    return not plan.blobs and any(op.op in LOCATED_OPS and object_phrase(op) for op in plan.ops)
+    return not plan.blobs and any(
+        op.op in PLACED_OPS or (op.op in LOCATED_OPS and object_phrase(op)) for op in plan.ops
+    )

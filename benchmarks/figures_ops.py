@@ -42,7 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 
-OPS = ("generate", "add", "remove", "replace", "recolor", "move", "restyle", "variation")
+from anypix.models.miniworld.op_cases import OPS_MEASURED as OPS
+
 FIRST_SEED = 100_000  # held out: training draws scenes from other seeds
 Figures = dict[str, Any]
 

@@ -17,7 +17,12 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
-from anypix.errors import ClarificationNeeded, NotCanonicalError, UnusedAttachmentQuestion
+from anypix.errors import (
+    ClarificationNeeded,  # fmt: skip
+    NotCanonicalError,
+    NothingToEditError,
+    UnusedAttachmentQuestion,
+)
 
 LAST = "last"  # the session's current image, as the memory offers it to the planner
 _NAME = r"\[([A-Za-z0-9_][A-Za-z0-9_.\-]{0,63})\]"
@@ -90,7 +95,9 @@ def default_base(
         return images[0]
     if images:
         raise which_image(images)
-    raise NotCanonicalError("it edits an image, but no image is attached")
+    if not any(kind == "image" for kind in assets.values()):
+        raise NothingToEditError()
+    raise NotCanonicalError("it edits an image, but every image attached is used otherwise")
 
 
 def ask_about_unused(

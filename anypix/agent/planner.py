@@ -55,6 +55,7 @@ from anypix.errors import (
     BackendError,
     EmptyInstructionError,
     NotCanonicalError,
+    NothingToEditError,
     PlanParseError,
     PlanValidationError,
     UnknownAssetError,
@@ -228,6 +229,8 @@ class Planner(PlannerBase):
             try:
                 plan = parse_instruction(instruction, assets, attached)
                 return PlanResult(plan, "fast", seconds=time.perf_counter() - start)
+            except NothingToEditError:  # an edit with no picture: no model can plan one
+                raise
             except NotCanonicalError:
                 if self.backend is None:
                     raise

@@ -18,6 +18,11 @@ region of the [base] that best matches the op's object phrase:
    and the ellipse with the same second moments, grown by ``GROW``, becomes the blob.
 
 The blob says what the region holds afterwards ("a green ring"; for a removal, the background).
+
+An add that says no place ("add a ring") gets a blob too, in the picture's emptiest spot
+(:func:`free_spot`): the centre farthest from every object and from the border, with a radius that
+fits there (between ``ROOM``'s bounds). Without one, the add would redraw the whole picture.
+
 A plan that already has blobs or boxes, or no [base], comes back unchanged. An object that is not
 there raises :class:`~anypix.errors.NotFoundError`, which tells the person to say where it is.
 
@@ -39,16 +44,27 @@ from typing import Any
 import numpy as np
 
 from anypix.errors import NotFoundError
-from anypix.lexicon import LOCATED_OPS, color_split, lexicon, needs_location, object_phrase
-from anypix.models.masks import candidate_regions, fill_holes, shape_agreement
+from anypix.lexicon import (
+    LOCATED_OPS,  # fmt: skip
+    PLACED_OPS,
+    color_split,
+    lexicon,
+    needs_location,
+    object_phrase,
+)
+from anypix.models.masks import candidate_regions, fill_holes, objects_mask, shape_agreement
 from anypix.plan import Blob, EditPlan, Op
 
-__all__ = ["Found", "Locator", "fill_holes", "needs_location", "object_phrase", "outcome"]
+__all__ = ["Found", "Locator", "fill_holes", "free_spot", "needs_location", "object_phrase",
+           "outcome"]
 
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 SHAPE_BONUS = 0.3  # cosine added to a candidate whose outline reads as the shape named
+# An unplaced add's blob radius, as a share of the shorter side: at least (a crowded picture still
+# gets an object that can be drawn), at most (a placed add's size, "on the left": 0.22 x 0.18).
+ROOM = (0.12, 0.2)
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
 _PLACE = re.compile(
     r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
@@ -143,8 +159,17 @@ class Locator:
         return plan.model_copy(update={"blobs": [source, target]})
 
     def find_all(self, plan: EditPlan, image: np.ndarray) -> list[Found]:
-        ops = [op for op in plan.ops if op.op in LOCATED_OPS and object_phrase(op)]
-        return [self.find(op, image) for op in ops]
+        """A Found for every op that needs a place, in the plan's order: the object a located op
+        names, or a free spot for an add (each add's spot kept clear of the ones before it)."""
+        found: list[Found] = []
+        for op in plan.ops:
+            if op.op in PLACED_OPS:
+                taken = [f.blob for f in found if f.op.op in PLACED_OPS and f.blob is not None]
+                description = op.target or op.ref or "an object"
+                found.append(Found(op, description, free_spot(image, description, taken), 0.0))
+            elif op.op in LOCATED_OPS and object_phrase(op):
+                found.append(self.find(op, image))
+        return found
 
     def find(self, op: Op, image: np.ndarray) -> Found:
         """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object."""
@@ -217,6 +242,31 @@ def _background_colour(image: np.ndarray, regions: list[np.ndarray]) -> np.ndarr
 
 def _alone(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.ndarray:
     return np.where(mask[..., None], image, background).astype(np.uint8)
+
+
+def free_spot(image: np.ndarray, description: str, taken: list[Blob] | None = None) -> Blob:
+    """A round blob saying ``description`` in the emptiest spot of ``image`` ((H, W, 3) uint8):
+    the centre farthest from every object (:func:`~anypix.models.masks.objects_mask`), every
+    ``taken`` blob and the border, nearest the middle among near-equals; its radius is most of
+    that clearance, within ``ROOM``."""
+    height, width = image.shape[:2]
+    occupied = fill_holes(objects_mask(resize(image, SIDE)))  # not in a ring's hole
+    for blob in taken or []:
+        occupied |= blob.mask(SIDE, SIDE)
+    side = min(height, width)
+    scale = np.array([width / SIDE / side, height / SIDE / side])  # a grid cell, in shorter sides
+    centres = (np.argwhere(np.ones((SIDE // 2, SIDE // 2)))[:, ::-1] * 2 + 1.0) * scale  # (x, y)
+    span = np.array([width, height]) / side
+    clearance = np.minimum(centres, span - centres).min(1)  # to the border
+    objects = (np.argwhere(occupied)[:, ::-1] + 0.5) * scale
+    if len(objects):
+        gaps = np.sqrt(((centres[:, None, :] - objects[None]) ** 2).sum(-1)).min(1)
+        clearance = np.minimum(clearance, gaps)
+    middle = np.linalg.norm(centres - span / 2, axis=1)
+    best = int(np.argmin(np.where(clearance >= 0.95 * clearance.max(), middle, np.inf)))
+    radius = float(np.clip(0.85 * clearance[best], *ROOM))
+    (x, y) = centres[best] / span
+    return Blob(description=description, cx=float(x), cy=float(y), a=radius, b=radius, angle=0.0)
 
 
 def resize(image: np.ndarray, side: int) -> np.ndarray:

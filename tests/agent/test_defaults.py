@@ -9,6 +9,7 @@ from anypix.agent.grammar import parse_instruction
 from anypix.agent.llm import FakeLLM
 from anypix.agent.planner import Planner
 from anypix.agent.references import References
+from anypix.errors import NotCanonicalError, NothingToEditError
 from anypix.plan import EditPlan
 
 IMG, AUDIO = "image", "audio"
@@ -97,3 +98,16 @@ def test_an_llm_plan_without_a_base_gets_the_same_default() -> None:
         "I wish it were nighttime", {"last": IMG, "beach": IMG}, references=References(files={})
     )
     assert result.source == "llm" and result.plan.base == "last"
+
+
+@pytest.mark.parametrize("text", ["make the ring green", "remove the dog", "make it snowy"])
+def test_an_edit_with_no_picture_at_all_says_so_without_asking_the_llm(text: str) -> None:
+    fake = FakeLLM([])  # any request would fail: it has no answers
+    planner = Planner(fake, use_minilm=False)
+    with pytest.raises(NothingToEditError, match="no picture to edit yet") as raised:
+        planner.plan(text, {"hum": AUDIO}, references=References(files={}))
+    assert "attach one" in str(raised.value.hint) and not fake.requests
+    # a picture attached but used otherwise is not "no picture": the LLM may read it
+    with pytest.raises(NotCanonicalError) as other:
+        parse_instruction("add [dog]", {"dog": IMG})
+    assert not isinstance(other.value, NothingToEditError)

@@ -16,6 +16,7 @@ from anypix.tools.locate import (
     ellipse_of,
     fill_holes,
     found_iou,
+    free_spot,
     needs_location,
     object_phrase,
     outcome,
@@ -97,6 +98,7 @@ def test_phrases_and_outcomes_of_each_op() -> None:
     )
     assert not needs_location(placed)
     assert not needs_location(EditPlan.from_tokens("[gen] a red ring\n[op] generate"))
+    assert needs_location(EditPlan.from_tokens("[base] scene\n[op] add a ring"))  # room for it
 
 
 def test_the_named_object_is_found_on_held_out_scenes(locator: Locator) -> None:
@@ -128,6 +130,43 @@ def test_a_plan_gets_its_blob_and_a_missing_object_is_an_error(locator: Locator)
     assert not any(o.colour == "orange" for o in scene.objects)
     with pytest.raises(NotFoundError, match="found no 'the orange triangle' in \\[scene\\]"):
         locator(missing, {"scene": _png(image)})
+
+
+def test_an_add_that_names_no_place_gets_room_clear_of_every_object() -> None:
+    radii = []
+    for seed in range(100_100, 100_140):
+        scene = random_scene(seed, min_objects=1, max_objects=4)
+        image, index = render(scene, 64)
+        room = free_spot(image, "a ring")
+        inside = room.mask(64, 64)
+        assert room.description == "a ring" and room.a == room.b
+        assert (inside & (index >= 0)).sum() <= 0.02 * inside.sum(), seed
+        assert room.a <= min(room.cx, 1 - room.cx, room.cy, 1 - room.cy) + 1 / 64, seed
+        radii.append(room.a)
+    assert min(radii) >= 0.12 and max(radii) <= 0.201 and np.mean(radii) > 0.15  # stored as fp16
+
+    wide = np.full((64, 128, 3), 230, np.uint8)  # an object on the left of a wide picture
+    wide[Blob(description="x", cx=0.2, cy=0.5, a=0.4, b=0.4).mask(128, 64)] = (200, 30, 30)
+    room = free_spot(wide, "a ring")
+    assert room.cx > 0.6 and room.mask(128, 64)[wide[..., 1] == 30].sum() == 0
+
+
+def test_each_unplaced_add_gets_its_own_room_beside_the_objects_other_ops_find(
+    locator: Locator,
+) -> None:
+    scene = random_scene(11, min_objects=2, max_objects=3)  # the demo's: a purple ring, ...
+    image, index = render(scene, 64)
+    plan = EditPlan.from_tokens(
+        "[base] scene\n[op] add a red triangle\n[op] recolor the ring green\n[op] add a blue ring"
+    )
+    first, ring, second = locator(plan, {"scene": _png(image)}).blobs
+    assert (first.description, ring.description, second.description) == (
+        "a red triangle", "a green ring", "a blue ring")  # fmt: skip
+    ring_index = next(i for i, o in enumerate(scene.objects) if o.shape == "ring")
+    assert _iou(ring.mask(64, 64), fill_holes(index == ring_index)) > 0.6
+    assert not (first.mask(64, 64) & second.mask(64, 64)).any()
+    for room in (first, second):
+        assert (room.mask(64, 64) & (index >= 0)).sum() <= 0.02 * room.mask(64, 64).sum()
 
 
 def _png(image: np.ndarray) -> object:

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from anypix.models.miniworld.data import Scene, render
+from anypix.models.miniworld.data import MiniObject, Scene, render
 from anypix.models.miniworld.op_cases import PLACES, _place_away, _scene, _unique_shape, op_case
+from anypix.plan import Blob
 from anypix.tools.fill import shift
+from anypix.tools.locate import free_spot
 from anypix.tools.ops import inside_canvas
 
 
@@ -49,3 +51,25 @@ def test_a_moved_object_is_kept_whole_inside_the_canvas() -> None:
     assert inside_canvas(mask, (50, 0)) == (34, 0)  # its bottom row lands on row 63
     assert inside_canvas(mask, (-20, 30)) == (-5, 24)
     assert inside_canvas(mask, (10, -5)) == (10, -5)  # already inside: unchanged
+
+
+def _with_added(scene: Scene, colour: str, shape: str, blob: Blob) -> np.ndarray:
+    new = MiniObject(colour=colour, shape=shape, size="medium", blob=blob)
+    return render(Scene(scene.seed, scene.style, (*scene.objects, new)))[0]
+
+
+def test_an_add_with_no_place_is_right_in_free_room_and_wrong_over_an_old_object() -> None:
+    for seed in range(50_000, 50_012):  # dev seeds
+        case = op_case("add_anywhere", seed)
+        scene, base = _scene(seed), case.assets["scene"]
+        colour, shape = str(case.notes["colour"]), str(case.notes["shape"])
+
+        def drawn_in(blob: Blob) -> np.ndarray:
+            return _with_added(scene, colour, shape, blob)  # noqa: B023 (called in this loop)
+
+        assert case.instruction == f"add a {colour} {shape} to [scene]"
+        room = free_spot(base, f"a {colour} {shape}")
+        assert case.judge(drawn_in(room))[0], (seed, case.judge(drawn_in(room))[1])
+        assert not case.judge(base)[0], seed  # nothing drawn
+        over = scene.objects[0].blob  # drawn on top of an old object, hiding it
+        assert not case.judge(drawn_in(over))[0], (seed, case.judge(drawn_in(over))[1])

@@ -9,6 +9,9 @@ scene's ground truth -- never by the agent's own verifier:
   shape named (:func:`~metrics.shape_in_region`);
 * add: the new colour fills at least ``MIN_FILL`` of the place it was put, in the shape named;
   nothing else changed;
+* add_anywhere (an add that names no place: the locator finds it room): the new colour shows
+  somewhere as an object of ``MIN_PIXELS`` or more, in the shape named, over none of the old
+  objects; every old object keeps its colour; nothing else changed;
 * remove: no object colour is left where the object showed the background behind it;
 * recolor: the new colour covers the object's pixels with IoU >= ``MIN_SHAPE_IOU`` (its shape,
   holes included), the old colour is gone;
@@ -50,7 +53,18 @@ from anypix.models.miniworld.metrics import (
 )
 from anypix.plan import Blob
 
-OPS_MEASURED = ("generate", "add", "remove", "replace", "recolor", "move", "restyle", "variation")
+OPS_MEASURED = (
+    "generate",
+    "add",
+    "add_anywhere",
+    "remove",
+    "replace",
+    "recolor",
+    "move",
+    "restyle",
+    "variation",
+)
+MIN_PIXELS = 60  # an added object put where there is room: the smallest blob's disc is ~185 px
 MIN_FILL = 0.25  # share of a place an object put there covers (the smallest is ~30% of a blob)
 MIN_SHAPE_IOU = 0.7
 MAX_LEFT = 0.1  # share of an object's old pixels its old colour may still cover
@@ -161,6 +175,29 @@ def _add(
 
     text = f"add a {colour} {new_shape} to [scene] at the {place}"
     return OpCase(op, seed, text, {"scene": base}, judge)
+
+
+def _add_anywhere(
+    op: str, seed: int, scene: Scene, base: np.ndarray, obj: MiniObject, shape: np.ndarray,
+    colour: str, rng: np.random.Generator,
+) -> OpCase:  # fmt: skip
+    new_shape = str(rng.choice(SHAPES))
+    _, index = render(scene)
+    everywhere = np.ones(index.shape, dtype=bool)
+
+    def judge(out: np.ndarray) -> tuple[bool, str]:
+        new = colour_mask(out, colour)
+        drawn = shape_in_region(out, colour, everywhere)
+        over = float(new[index >= 0].mean())  # the old objects' pixels it covers
+        kept, why = _objects_kept(out, scene, index)
+        unchanged = _unchanged(out, base, dilate(new, 3))
+        ok = (new.sum() >= MIN_PIXELS and drawn == new_shape and over <= MAX_LEFT and kept
+              and unchanged >= UNCHANGED)  # fmt: skip
+        return ok, (f"{colour} {int(new.sum())} px ({drawn}), over the old objects {over:.2f}; "
+                    f"{why}; {unchanged:.3f} unchanged")  # fmt: skip
+
+    text = f"add a {colour} {new_shape} to [scene]"
+    return OpCase(op, seed, text, {"scene": base}, judge, {"colour": colour, "shape": new_shape})
 
 
 def _remove(
@@ -289,5 +326,5 @@ def _variation(
     return OpCase(op, seed, "give me a variation of [scene]", {"scene": base}, judge)
 
 
-_CASES = {"generate": _generate, "add": _add, "remove": _remove, "replace": _replace,
-          "recolor": _recolor, "move": _move, "restyle": _restyle, "variation": _variation}  # fmt: skip
+_CASES = {"generate": _generate, "add": _add, "add_anywhere": _add_anywhere, "remove": _remove,
+          "replace": _replace, "recolor": _recolor, "move": _move, "restyle": _restyle, "variation": _variation}  # fmt: skip
