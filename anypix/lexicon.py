@@ -47,6 +47,19 @@ def color_split(text: str) -> tuple[str, str] | None:
     return " ".join(words[:start]), " ".join(words[start:])
 
 
+_ACROSS = re.compile(r"\b(?:left|right|centre|center|middle)\b", re.IGNORECASE)
+_UP_DOWN = re.compile(
+    r"\b(?:top|bottom|upper|lower|centre|center|middle|foreground|background|sky)\b", re.IGNORECASE
+)
+
+
+def place_axes(place: str) -> tuple[bool, bool]:
+    """Which way a place phrase says where: (across, up or down). "to the left" says across
+    only, so a move there keeps the object's height; "to the top right" and "the middle" say
+    both; "next to the ring" says neither in these words (its blob says where)."""
+    return bool(_ACROSS.search(place)), bool(_UP_DOWN.search(place))
+
+
 def object_phrase(op: Op) -> str:
     """What the op points at: "the ring" of "the ring green" (recolour) or "the ring with a
     star" (replace); "" when it names the whole image."""

@@ -18,7 +18,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from anypix.errors import (
-    ClarificationNeeded,  # fmt: skip
+    ClarificationNeeded,
     NotCanonicalError,
     NothingToEditError,
     UnusedAttachmentQuestion,

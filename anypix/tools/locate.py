@@ -45,12 +45,13 @@ import numpy as np
 
 from anypix.errors import NotFoundError
 from anypix.lexicon import (
-    LOCATED_OPS,  # fmt: skip
+    LOCATED_OPS,
     PLACED_OPS,
     color_split,
     lexicon,
     needs_location,
     object_phrase,
+    place_axes,
 )
 from anypix.models.masks import candidate_regions, fill_holes, objects_mask, shape_agreement
 from anypix.plan import Blob, EditPlan, Op
@@ -141,7 +142,9 @@ class Locator:
 
     def locate_move(self, plan: EditPlan, image: np.ndarray) -> EditPlan:
         """A move's two blobs: where its object is ("background" once it has gone) and the same
-        ellipse centred on the place the plan's blob names, kept inside the canvas."""
+        ellipse centred on the place the plan's blob names, kept inside the canvas. A place that
+        says one way only ("to the left", "to the top") keeps the object where it was the other
+        way: it goes left at its own height."""
         (op,), (place,) = plan.ops, plan.blobs
         phrase = moved_object(op.target)
         found = self.find(Op(op="move", target=phrase), image)
@@ -150,12 +153,16 @@ class Locator:
         height, width = image.shape[:2]
         box = found.blob.bbox(width, height)
         half_w, half_h = (box.x1 - box.x0) / 2, (box.y1 - box.y0) / 2
+        across, up_down = place_axes(op.target[len(phrase) :])
+        if not (across or up_down):  # "next to the ring": the blob alone says where
+            across = up_down = True
+        cx = place.cx if across else found.blob.cx
+        cy = place.cy if up_down else found.blob.cy
         words = _ARTICLES.sub("", phrase)
         source = found.blob.model_copy(update={"description": EMPTY, "label": "was"})
         target = found.blob.model_copy(update={
             "description": f"a {words}", "label": "goes",
-            "cx": min(max(place.cx, half_w), 1 - half_w),
-            "cy": min(max(place.cy, half_h), 1 - half_h)})  # fmt: skip
+            "cx": min(max(cx, half_w), 1 - half_w), "cy": min(max(cy, half_h), 1 - half_h)})  # fmt: skip
         return plan.model_copy(update={"blobs": [source, target]})
 
     def find_all(self, plan: EditPlan, image: np.ndarray) -> list[Found]:

@@ -169,6 +169,23 @@ def test_each_unplaced_add_gets_its_own_room_beside_the_objects_other_ops_find(
         assert (room.mask(64, 64) & (index >= 0)).sum() <= 0.02 * room.mask(64, 64).sum()
 
 
+def test_a_move_one_way_keeps_the_object_where_it_was_the_other_way(locator: Locator) -> None:
+    scene = random_scene(11, min_objects=2, max_objects=3)
+    image, _ = render(scene, 64)
+    ring = next(o for o in scene.objects if o.shape == "ring")
+    place = {"left": (0.25, 0.55), "top": (0.5, 0.25), "top right": (0.75, 0.25)}
+    goes = {}
+    for where, (cx, cy) in place.items():
+        plan = EditPlan(base="scene", ops=[Op(op="move", target=f"the ring to the {where}")],
+                        blobs=[Blob(description="ring", cx=cx, cy=cy, a=0.22, b=0.18)])  # fmt: skip
+        was, goes[where] = locator(plan, {"scene": _png(image)}).blobs
+        assert was.description == "background" and goes[where].description == "a ring"
+    assert goes["left"].cy == pytest.approx(was.cy) and goes["left"].cx < was.cx  # its height
+    assert goes["top"].cx == pytest.approx(was.cx) and goes["top"].cy < ring.blob.cy
+    half = was.bbox(64, 64)  # both ways said: the place's own centre, kept inside the canvas
+    assert goes["top right"].cx == pytest.approx(min(0.75, 1 - (half.x1 - half.x0) / 2), abs=0.01)
+
+
 def _png(image: np.ndarray) -> object:
     from PIL import Image
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 
 from anypix.models.miniworld.data import MiniObject, Scene, render
-from anypix.models.miniworld.op_cases import PLACES, _place_away, _scene, _unique_shape, op_case
+from anypix.models.miniworld.op_cases import (
+    _place_away,
+    _scene,
+    _unique_shape,
+    destination,
+    op_case,
+)
 from anypix.plan import Blob
 from anypix.tools.fill import shift
 from anypix.tools.locate import free_spot
@@ -24,7 +30,7 @@ def _ideal_move(seed: int) -> tuple[np.ndarray, np.ndarray, int]:
     emptied, _ = render(rest)
     mask = index == target
     ys, xs = np.nonzero(mask)
-    cx, cy = PLACES[_place_away(obj.blob)]
+    cx, cy = destination(obj.blob, _place_away(obj.blob))
     offset = (round(cy * 64 - ys.mean()), round(cx * 64 - xs.mean()))
     dy, dx = inside_canvas(mask, offset)
     moved = shift(mask, dy, dx)

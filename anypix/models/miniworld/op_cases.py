@@ -16,8 +16,9 @@ scene's ground truth -- never by the agent's own verifier:
 * recolor: the new colour covers the object's pixels with IoU >= ``MIN_SHAPE_IOU`` (its shape,
   holes included), the old colour is gone;
 * replace: the old colour is gone from the old object's pixels, the new one fills its blob;
-* move: the colour lies at the new place with IoU >= ``MIN_SHAPE_IOU`` against the object's
-  own shape moved there, and is gone from the old place;
+* move: the colour lies at the new place (:func:`destination`: "to the left" keeps the
+  object's height) with IoU >= ``MIN_SHAPE_IOU`` against the object's own shape moved there, and
+  is gone from the old place;
 * restyle: the background's texture is the reference's, every object keeps its colour in place;
 * variation: every object keeps its colour in place and the image differs from the [base].
 
@@ -156,6 +157,13 @@ def _place_away(obj_blob: Blob) -> str:
     return far[0]
 
 
+def destination(obj_blob: Blob, place: str) -> tuple[float, float]:
+    """Where an object moved "to the <place>" goes: "left" and "right" say across only (it
+    keeps its height), "top" and "bottom" up or down only."""
+    px, py = PLACES[place]
+    return (px, obj_blob.cy) if place in ("left", "right") else (obj_blob.cx, py)
+
+
 def _add(
     op: str, seed: int, scene: Scene, base: np.ndarray, obj: MiniObject, shape: np.ndarray,
     colour: str, rng: np.random.Generator,
@@ -256,7 +264,7 @@ def _move(
     colour: str, rng: np.random.Generator,
 ) -> OpCase:  # fmt: skip
     place = _place_away(obj.blob)
-    cx, cy = PLACES[place]
+    cx, cy = destination(obj.blob, place)
 
     def judge(out: np.ndarray) -> tuple[bool, str]:
         found = colour_mask(out, obj.colour)
