@@ -52,7 +52,9 @@ if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-HOLE_GROW = 1  # px an emptied object's mask grows by: its anti-aliased rim goes too
+# px an emptied object's mask grows by: its soft rim goes too (a model draws edges 2 px wide; at
+# 1 px a ring's removal left a pink halo for the fill to smear over the hole)
+HOLE_GROW = 2
 EMPTY_ALPHA = 0.5  # how much of the filled [base] an emptied region's start keeps
 # Mean absolute difference (0-255) from the fill above which a redrawn empty region is taken to
 # hold something new, and the fill is kept instead.
@@ -235,9 +237,10 @@ def recolour(base: np.ndarray, shape: np.ndarray, colour: np.ndarray) -> np.ndar
 
 
 def _empty(edit: BaseEdit, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
-    """Take the object ``shape`` out of ``edit.image``: its grown mask is filled with the
-    background around it and redrawn from that fill."""
-    hole = dilate(shape, HOLE_GROW) & ~edit.fresh
+    """Take the object ``shape`` out of ``edit.image``: its grown mask (not reaching into
+    another object) is filled with the background around it and redrawn from that fill."""
+    others = objects_mask(edit.image) & ~shape
+    hole = dilate(shape, HOLE_GROW) & ~edit.fresh & ~others
     edit.image = continue_background(edit.image, hole)
     edit.region |= hole
     edit.empty.append(hole)
