@@ -67,3 +67,15 @@ def test_a_step_of_sdxl_at_1024_is_13_5_tflop(gpu: ModuleType) -> None:
 def test_the_peak_is_read_from_the_device_name(gpu: ModuleType, name: str, peak: Any) -> None:
     assert gpu.peak_for(name) == peak
 
+
+
+def test_the_fill_benchmark_scores_only_holes_no_one_offset_fills(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fill = _load("fill")
+    figures = fill.main(["--n", "12", "--seed", "540000", "--json"])  # dev seeds
+    assert json.loads(capsys.readouterr().out) == figures
+    textures = [t for t in figures if t != "all"]
+    assert figures["all"]["holes"] == sum(figures[t]["holes"] for t in textures) > 0
+    for row in figures.values():
+        assert 0 <= row["period_fill_error"] <= 255 and 0 <= row["harmonic_fill_error"] <= 255

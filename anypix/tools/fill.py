@@ -10,8 +10,17 @@ falls back to) a plausible background rather than from the object:
    shows (an offset that would copy another object is penalised). On the textures a scene's
    background has -- flat, gradients, stripes, checks, dots, smooth noise -- some shift along the
    texture's period or its level lines continues it exactly.
-2. **harmonic fill** when no offset fits (a hole too large to copy from anywhere): each hole
-   pixel becomes the mean of its neighbours, solved by Jacobi iterations from the band's median.
+2. **period fill** when no one offset fits (a hole as tall as the picture, or wider than any
+   stretch of background beside it): the offsets under which the background repeats itself --
+   its periods, found as offsets whose copy of the background differs from it little more than
+   the best one's (``PERIOD_SLACK``; a masked autocorrelation, not the band) -- and each hole
+   pixel is copied through the best of them whose source is background. A dotted or striped
+   background continues dot for dot, as the statistics of patch offsets suggest (He and Sun,
+   2012: the few dominant offsets of an image complete it), with a per-pixel choice in place of
+   their graph cut;
+3. **harmonic fill** for what is left (a background with no period, or pixels every period
+   leads into the hole or another object): each hole pixel becomes the mean of its neighbours,
+   solved by Jacobi iterations from the band's median.
 
 All sums over offsets are cross-correlations, computed with FFTs, so a 64x64 image takes a few
 milliseconds. Pure numpy; images are (H, W, 3) uint8, masks (H, W) bool.
@@ -29,6 +38,18 @@ FOREIGN_COLOURS = 96  # band pixels kept as the palette a copy may use
 DISTANCE_WEIGHT = 1e-3  # prefers the nearest of equally good offsets
 JACOBI_ITERATIONS = 300
 SEAM = 48  # 0-255: a copy's mismatch with the rim up to this is a seam, smoothed away
+# A period: an offset of at least MIN_PERIOD px whose copy of the background differs from it by no
+# more than PERIOD_SLACK times the best such offset's mean squared difference, or PERIOD_CAP,
+# whichever is more (shorter offsets match any smooth texture, and say nothing of its period).
+# The cap (over the three channels, 0-1 each: about 25/255 a channel) admits a sharp texture's
+# near periods, a pixel off its true, fractional one: a texture drawn exactly may repeat exactly
+# one way only (down), where a hole as tall as the picture cannot copy from.
+MIN_PERIOD = 3
+PERIOD_SLACK = 2.0
+PERIOD_CAP = 0.04
+MAX_PERIODS = 64  # the best periods tried, per pixel in order
+MULTIPLES = 3  # ... then twice and three times each
+RIM = 2  # px round the hole and the other objects that a period fill neither reads nor copies
 
 
 def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
@@ -66,7 +87,8 @@ def continue_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     avoid = objects_mask(image) & ~hole  # the other objects: never matched nor copied
     offset = best_offset(image, hole, avoid)
     if offset is None:
-        return harmonic_fill(image, hole, avoid)
+        filled, left = period_fill(image, hole, avoid)
+        return harmonic_fill(filled, left, avoid) if left.any() else filled
     pixels = image.astype(np.float64)
     height, width = hole.shape
     ys, xs = np.nonzero(hole)
@@ -96,6 +118,18 @@ def _correlate(f: np.ndarray, g: np.ndarray, shape: tuple[int, int]) -> np.ndarr
     return np.fft.irfft2(spectrum, shape)
 
 
+def _squared_differences(
+    pixels: np.ndarray, first: np.ndarray, second: np.ndarray, shape: tuple[int, int]
+) -> np.ndarray:
+    """``s[d] = sum_p first[p] second[p + d] |pixels[p] - pixels[p + d]|^2`` for every offset d
+    (indexed as :func:`_correlate`): the squares expanded into three correlations."""
+    energy = (pixels**2).sum(-1)
+    ssd = _correlate(first * energy, second, shape) + _correlate(first, second * energy, shape)
+    for channel in range(3):
+        ssd -= 2 * _correlate(first * pixels[..., channel], second * pixels[..., channel], shape)
+    return ssd
+
+
 def best_offset(
     image: np.ndarray, hole: np.ndarray, avoid: np.ndarray | None = None
 ) -> tuple[int, int] | None:
@@ -115,10 +149,7 @@ def best_offset(
     inside = _correlate(hole_f, np.ones_like(valid), shape)
     # Mean squared difference over the band pixels whose shifted partner is valid.
     overlap = _correlate(band_f, valid, shape)
-    energy = (pixels**2).sum(-1)
-    ssd = _correlate(band_f * energy, valid, shape) + _correlate(band_f, valid * energy, shape)
-    for channel in range(3):
-        ssd -= 2 * _correlate(band_f * pixels[..., channel], valid * pixels[..., channel], shape)
+    ssd = _squared_differences(pixels, band_f, valid, shape)
     # Copying colours the band does not show (another object) costs per pixel copied.
     palette = pixels[band][:: max(1, int(band.sum()) // FOREIGN_COLOURS)]
     foreign = np.sqrt(((pixels[:, :, None] - palette[None, None]) ** 2).sum(-1)).min(-1)
@@ -133,6 +164,55 @@ def best_offset(
         return None
     best = np.unravel_index(np.argmin(np.where(fits, score, np.inf)), score.shape)
     return int(dy[best[0], 0]), int(dx[0, best[1]])
+
+
+def periods(image: np.ndarray, background: np.ndarray) -> list[tuple[int, int]]:
+    """The offsets (dy, dx) under which the ``background`` pixels of ``image`` repeat themselves
+    (see ``PERIOD_SLACK``), best first, then twice and three times each (``MULTIPLES``); []
+    when there is too little background to tell."""
+    pixels = image.astype(np.float64) / 255.0
+    height, width = background.shape
+    shape = (2 * height, 2 * width)
+    valid = background.astype(np.float64)
+    overlap = _correlate(valid, valid, shape)
+    ssd = _squared_differences(pixels, valid, valid, shape)
+    dy = np.fft.fftfreq(shape[0], 1 / shape[0]).astype(int)[:, None]
+    dx = np.fft.fftfreq(shape[1], 1 / shape[1]).astype(int)[None, :]
+    apart = dy**2 + dx**2 >= MIN_PERIOD**2
+    enough = apart & (overlap >= 0.25 * valid.sum())  # the copy overlaps a quarter of it at least
+    if not enough.any():
+        return []
+    score = np.where(enough, ssd / np.maximum(overlap, 1e-9), np.inf)
+    cut = max(PERIOD_SLACK * float(score.min()), PERIOD_CAP)
+    rows, cols = np.nonzero(score <= cut)
+    # best first; of equal ones the shortest (a copy from nearby shares its light)
+    order = np.lexsort((dy[rows, 0] ** 2 + dx[0, cols] ** 2, score[rows, cols]))[:MAX_PERIODS]
+    found = [(int(dy[rows[k], 0]), int(dx[0, cols[k]])) for k in order]
+    # then twice and three times each: a hole wider than a period copies from further off
+    return found + [(times * y, times * x) for times in range(2, MULTIPLES + 1) for y, x in found]
+
+
+def period_fill(
+    image: np.ndarray, hole: np.ndarray, avoid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(``image`` with the hole pixels it could fill copied through the background's periods,
+    the hole pixels left): each pixel takes the first period (:func:`periods`, multiples last)
+    whose source is background."""
+    out = image.copy()
+    left = hole.copy()
+    source = ~dilate(hole | avoid, RIM)  # not the objects' rims either: their colours bleed
+    height, width = hole.shape
+    for dy, dx in periods(image, source):
+        ys, xs = np.nonzero(left)
+        if not len(ys):
+            break
+        ty, tx = ys + dy, xs + dx
+        inside = (ty >= 0) & (ty < height) & (tx >= 0) & (tx < width)
+        ok = np.zeros_like(inside)
+        ok[inside] = source[ty[inside], tx[inside]]
+        out[ys[ok], xs[ok]] = image[ty[ok], tx[ok]]
+        left[ys[ok], xs[ok]] = False
+    return out, left
 
 
 def harmonic_fill(

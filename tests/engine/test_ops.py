@@ -16,7 +16,7 @@ from anypix.models.miniworld.data import MiniObject, Scene, Style, colour_mask, 
 from anypix.models.miniworld.metrics import object_pixels
 from anypix.plan import Blob, EditPlan, Knobs, Op
 from anypix.tools.choose import techniques_for
-from anypix.tools.fill import continue_background, dilate, shift
+from anypix.tools.fill import best_offset, continue_background, dilate, harmonic_fill, shift
 from anypix.tools.locate import ellipse_of, fill_holes
 from anypix.tools.ops import (
     HOLE_GROW,
@@ -71,6 +71,36 @@ def test_a_removed_object_leaves_the_background_that_continues_round_it(texture:
     assert not object_pixels(filled)[hole].any()  # no object colour copied in, not even yellow
     error = np.abs(filled[hole].astype(int) - truth[hole]).mean()
     assert error < 12, f"{texture}: {error:.1f} from the true background"
+
+
+@pytest.mark.parametrize("texture", ["stripes", "checker", "dots"])
+def test_a_hole_as_tall_as_the_picture_continues_the_texture_through_its_periods(
+    texture: str,
+) -> None:
+    """No one offset copies a hole that spans the picture's height beside another object: the
+    background's periods fill it pixel by pixel, where the harmonic fill smooths it to grey."""
+    tall = MiniObject("yellow", "rectangle", "large",
+                      Blob(description="x", cx=0.62, cy=0.5, a=0.56, b=0.16, angle=90))  # fmt: skip
+    ring = MiniObject(
+        "purple", "ring", "large", Blob(description="r", cx=0.2, cy=0.5, a=0.2, b=0.2)
+    )
+    errors, smooth = [], []
+    for period in (0.15, 0.22):
+        style = Style("earth", texture, angle=60, period=period)
+        image, index = render(Scene(1, style, (ring, tall)))
+        truth = render(Scene(1, style, (ring,)))[0]
+        hole = dilate(index == 1, 1)
+        others = objects_mask(image) & ~hole
+        assert best_offset(image, hole, others) is None  # the case this fill is for
+        filled = continue_background(image, hole)
+        assert np.array_equal(filled[~hole], image[~hole])
+        assert not object_pixels(filled)[hole].any()  # neither the ring nor the rectangle's rim
+        errors.append(np.abs(filled[hole].astype(int) - truth[hole]).mean())
+        smooth.append(
+            np.abs(harmonic_fill(image, hole, others)[hole].astype(int) - truth[hole]).mean()
+        )
+    assert all(e < 0.5 * s for e, s in zip(errors, smooth, strict=True)), (errors, smooth)
+    assert np.mean(errors) < 12, errors
 
 
 def test_objects_are_told_from_texture_by_their_colour_not_repeating() -> None:
