@@ -68,7 +68,6 @@ def test_the_peak_is_read_from_the_device_name(gpu: ModuleType, name: str, peak:
     assert gpu.peak_for(name) == peak
 
 
-
 def test_the_fill_benchmark_scores_only_holes_no_one_offset_fills(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
