@@ -134,12 +134,20 @@ def _replace(verb: str, rest: str, draft: Draft) -> None:
         draft.op("replace", old_target or new_ref, new_ref)
 
 
+# Colours that are a look when the whole picture takes them: "make it black and white" is a
+# photograph's treatment, not every object painted black and white ("the dress" still recolours).
+_LOOK_COLOURS = re.compile(r"black (?:and|&) white|sepia", re.IGNORECASE)
+
+
 def _recolor(rest: str, draft: Draft) -> None:
     split = color_split(rest)
     if split is None:
         raise NotCanonicalError(f"no colour in {rest!r}")
     target, base = object_phrase(re.sub(r"\s+(?:in|to)$", "", split[0]))
     draft.base(base)
+    if not target and _LOOK_COLOURS.fullmatch(split[1]):
+        draft.op("restyle", split[1])
+        return
     draft.op("recolor", f"{target or 'everything'} {split[1]}")
 
 

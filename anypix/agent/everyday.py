@@ -369,6 +369,12 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     if has_image:  # on a picture, a bare phrase edits it ("plus a moon", "sunset vibes")
         rules.extend(_ON_A_PICTURE)
         rules.append(_bare_things_by())
+        # "i'd love a rainbow over the hills": the wish is the phrase, read as the rules above do
+        rules.append((
+            re.compile(r"^(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)\s+"
+                       r"((?:an?|some|more|two|three|a few|a couple of)\s+.+)$", _I),
+            lambda m: m.group(1),
+        ))  # fmt: skip
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "

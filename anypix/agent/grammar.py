@@ -173,7 +173,8 @@ def _name_attachments(
     in words, without brackets, become references ("[dog]", "[beach]"); so does "my dog" with a
     dog attached in a session. Only with two or more images to choose from (one is the default
     already), none bracketed, and names of three letters or more that are not words for a
-    picture. With two attached and one bracketed, "the other one" is the other."""
+    picture ("the beach photo", "the sunset one" name them too). With two attached and one
+    bracketed, "the other one" is the other."""
     fresh = [n for n in attached_names(assets, attached) if n != LAST]
     candidates = len(fresh) + (assets.get(LAST) == "image")  # the current picture is one too
     named = [n for n in fresh if f"[{n}]" in text]
@@ -190,7 +191,9 @@ def _name_attachments(
     for name in fresh:
         if len(name) < 3 or name.lower() in _GENERIC_NAMES or not re.fullmatch(r"[A-Za-z]+", name):
             continue
-        pattern = rf"\b(?:the|my|this|that|our|your)\s+{re.escape(name)}s?(?:\s+(?:photo|picture|image|pic|shot))?\b"
+        # "the sunset photo", "the sunset one" (not "the dog one more time")
+        pattern = (rf"\b(?:the|my|this|that|our|your)\s+{re.escape(name)}s?"
+                   rf"(?:\s+(?:photo|picture|image|pic|shot|one(?!\s+(?:more|of|by|at)\b)))?\b")  # fmt: skip
         text = re.sub(pattern, f"[{name}]", text, count=1, flags=re.IGNORECASE)
     return text
 

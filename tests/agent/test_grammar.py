@@ -508,3 +508,34 @@ def test_another_thing_in_a_session_still_edits_the_attachment() -> None:
 def test_plural_and_modal_wishes_are_read(text: str, op: str, target: str) -> None:
     plan = parse_instruction(text, {"pic": IMG}, ["pic"])
     assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", [(op, target)])
+
+
+@pytest.mark.parametrize(
+    ("text", "op", "target"),
+    [
+        ("and now make it black and white", "restyle", "black and white"),  # was: recolour all
+        ("make it sepia", "restyle", "sepia"),
+        ("make the dress black and white", "recolor", "the dress black and white"),  # an object
+        ("make it blue", "recolor", "everything blue"),  # a colour that is not a look
+        ("i'd love a rainbow over the hills", "add", "a rainbow over the hills"),  # was: refused
+        ("we need a bench by the path", "add", "a bench by the path"),
+        ("i want the car gone", "remove", "the car"),  # a wish about what is there, as before
+    ],
+)
+def test_looks_in_colour_words_and_wishes_for_things_on_a_picture(
+    text: str, op: str, target: str
+) -> None:
+    plan = parse_instruction(text, {"last": IMG}, [])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("last", [(op, target)])
+
+
+def test_an_attachment_named_as_the_x_one_is_that_attachment() -> None:
+    plan = parse_instruction("give the beach the colours of the sunset one",
+                             {"beach": IMG, "sunset": IMG}, ["beach", "sunset"])  # fmt: skip
+    assert (plan.base, plan.style_ref, [o.op for o in plan.ops]) == ("beach", "sunset", ["restyle"])
+    # "one more" after a name is not "the <name> one"
+    again = parse_instruction(
+        "add the dog one more time", {"dog": IMG, "park": IMG}, ["dog", "park"]
+    )
+    assert (again.base, again.subs) == ("park", ["dog"])
+    assert again.ops[0].target.endswith("one more time")  # "one" left where it was
