@@ -63,6 +63,12 @@ EMPTY_TOLERANCE = 24.0
 EMPTY_FAR_SHARE = 0.02
 ONE_REGION = frozenset({"add", "recolor", "remove", "replace"})
 STANDS_OUT = 40  # 0-255: a redrawn pixel this far from the background is the object's colour
+# A recoloured object's rim (recolour_rim): RIM px round its mask, where a pixel that is at least
+# MIN_SHARE object and lies within MIX_OFF (of the object-background distance) of the line
+# between their colours is a mix of the two.
+RIM = 2
+MIN_SHARE = 0.15
+MIX_OFF = 0.35
 SEGMENT_SIDE = 64  # objects are segmented on a copy this size (the locator's)
 MIN_INSIDE = 0.6  # a segmented region lies at least this much inside its blob
 # How much of the style reference's inversion a restyled background starts from (SDEdit
@@ -236,6 +242,39 @@ def recolour(base: np.ndarray, shape: np.ndarray, colour: np.ndarray) -> np.ndar
     return np.clip(shaded.round(), 0, 255).astype(np.uint8)
 
 
+def recolour_rim(
+    image: np.ndarray, shape: np.ndarray, colour: np.ndarray, within: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the pixels, their new values) round the object ``shape`` of ``image`` that are part
+    object, part background -- a soft edge, a speck its segmentation missed -- with the object's
+    part in ``colour``. Each pixel of the rim (``RIM`` px, inside ``within``, not another
+    object's) is read as a mix of the object's median colour and the background's round it: its
+    share of the object is its projection on the line between the two, kept where it lies near
+    that line (``MIX_OFF`` of the distance between them) and is at least ``MIN_SHARE``; that
+    share moves to the new colour, the background's stays. Without it a recoloured object kept
+    a fringe of its old colour."""
+    others = objects_mask(image) & ~shape
+    rim = dilate(shape, RIM) & ~shape & within & ~others
+    around = dilate(shape, RIM + 2) & ~dilate(shape, RIM) & ~others
+    if not rim.any() or not around.any():
+        return np.zeros_like(rim), np.zeros((0, 3), np.uint8)
+    old = np.median(image[shape].astype(np.float64), axis=0)
+    background = np.median(image[around].astype(np.float64), axis=0)
+    axis = old - background
+    length = float(np.linalg.norm(axis))
+    if length < STANDS_OUT:  # the object hardly stands out: nothing to unmix
+        return np.zeros_like(rim), np.zeros((0, 3), np.uint8)
+    pixels = image[rim].astype(np.float64)
+    share = (pixels - background) @ axis / length**2
+    off = np.linalg.norm(pixels - background - share[:, None] * axis, axis=1)
+    mixed = (share >= MIN_SHARE) & (off <= MIX_OFF * length)
+    share = np.clip(share, 0.0, 1.0)
+    moved = pixels + share[:, None] * (np.asarray(colour, np.float64) - old)
+    where = np.zeros_like(rim)
+    where[rim] = mixed
+    return where, np.clip(moved[mixed].round(), 0, 255).astype(np.uint8)
+
+
 def _empty(edit: BaseEdit, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Take the object ``shape`` out of ``edit.image``: its grown mask (not reaching into
     another object) is filled with the background around it and redrawn from that fill."""
@@ -374,6 +413,8 @@ class KeepEdited(KeepOutside):
                 colour = drawn_colour(drawn, edit.image, shape, inside)
                 drawn[inside] = edit.image[inside]
                 drawn[shape] = recolour(edit.image, shape, colour)
+                rim, pixels = recolour_rim(edit.image, shape, colour, inside)
+                drawn[rim] = pixels
             for hole in edit.empty:
                 if not hole.any():  # all of it is a new object's place
                     continue

@@ -25,6 +25,8 @@ from anypix.tools.ops import (
     edit_base,
     object_mask,
     paired_regions,
+    recolour,
+    recolour_rim,
 )
 from anypix.tools.render import render as render_plan
 from anypix.tools.techniques import Grounding, InvertBase
@@ -171,6 +173,35 @@ def test_recolor_segments_the_object_and_keeps_its_hole() -> None:
     assert edit is not None and len(edit.recolored) == 1
     shape, inside = edit.recolored[0]
     assert np.array_equal(shape, index == 0) and inside[shape].all()
+
+
+@pytest.mark.parametrize("texture", ["flat", "stripes", "dots", "noise"])
+def test_a_recoloured_soft_edge_takes_the_new_colour_and_keeps_the_background(
+    texture: str,
+) -> None:
+    """Drawn at 256 px and box-shrunk to 64, a red ring's edge mixes red and background; its
+    recolour to green must mix green and background the same way (the ring drawn green, shrunk
+    alike), not keep a red fringe."""
+
+    def soft(*objects: MiniObject) -> np.ndarray:
+        big = render(Scene(1, style, objects), 256)[0]
+        return np.asarray(Image.fromarray(big).resize((64, 64), Image.Resampling.BOX))
+
+    style = Style("earth", texture, angle=60, period=0.22)
+    red = _object("red", "ring", 0.35, 0.45, a=0.25)
+    base, truth = soft(red, SQUARE), soft(MiniObject("green", "ring", "large", red.blob), SQUARE)
+    blob = ellipse_of(render(Scene(1, style, (red, SQUARE)))[1] == 0, "a green ring")
+    shape, inside = object_mask(base, blob), blob.mask(64, 64)
+    green = np.median(truth[shape].astype(float), axis=0)
+    out = base.copy()
+    out[shape] = recolour(base, shape, green)
+    before = out.copy()
+    rim, pixels = recolour_rim(base, shape, green, inside)
+    out[rim] = pixels
+    edge = dilate(shape, 2) & ~shape & inside
+    kept, fixed = (np.abs(o[edge].astype(int) - truth[edge]).mean() for o in (before, out))
+    assert rim.sum() > 30 and fixed < 6 and fixed < 0.5 * kept, (rim.sum(), kept, fixed)
+    assert np.array_equal(out[~rim & ~shape], base[~rim & ~shape])  # nothing else moves
 
 
 def test_move_pastes_the_object_itself_and_empties_its_old_place() -> None:
