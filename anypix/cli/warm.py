@@ -195,9 +195,13 @@ def _columns() -> int | None:
 
 
 def _relay(answers: Any) -> int | None:
-    """Write the worker's output here as it comes; its exit code (None: it refused)."""
+    """Write the worker's output here as it comes; its exit code (None: it refused, or closed
+    the connection before a word: a worker that was quitting as the command connected, its
+    data dir deleted or its idle time up, and the command runs here instead)."""
+    answered = False
     for line in answers:
         message = json.loads(line)
+        answered = True
         if "out" in message:
             sys.stdout.write(message["out"])
             sys.stdout.flush()
@@ -208,6 +212,8 @@ def _relay(answers: Any) -> int | None:
             return int(message["exit"])
         elif "refused" in message:
             return None
+    if not answered:
+        return None
     sys.stderr.write("error: the warm worker stopped during the edit (run it again; "
                      "ANYPIX_WARM_IDLE_S=0 runs every edit on its own)\n")  # fmt: skip
     return 1

@@ -3,6 +3,7 @@ would (files relative to the caller's folder, output, exit codes); stale code is
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -113,3 +114,37 @@ def test_no_worker_in_a_folder_others_can_open(
     assert not list(shared.iterdir())  # no worker started, no log written
     shared.chmod(0o700)
     assert warm.private(shared)
+
+
+def test_a_worker_that_closes_without_a_word_leaves_the_command_to_run_here(
+    tmp_path: Path,
+) -> None:
+    """A worker quitting (its data dir deleted, its idle time up) just as a command connects
+    closes the connection unanswered: the command runs on its own instead of failing. One that
+    stops after answering part of an edit is an error, as before."""
+    import threading
+
+    route = warm.Route(("edit", "x"), tmp_path, 120.0, ())
+    route.socket.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for said in (b"", json.dumps({"out": "rendering\n"}).encode() + b"\n"):
+        with contextlib.suppress(FileNotFoundError):
+            route.socket.unlink()
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(str(route.socket))
+        server.listen(1)
+
+        def answer(server: socket.socket = server, said: bytes = said) -> None:
+            conn, _ = server.accept()
+            with conn:
+                conn.makefile("rb").readline()  # the request
+                conn.sendall(said)
+
+        thread = threading.Thread(target=answer)
+        thread.start()
+        try:
+            code = route.forward()
+        finally:
+            thread.join()
+            server.close()
+            route.socket.unlink()
+        assert code == (None if not said else 1), said
