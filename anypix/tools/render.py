@@ -76,6 +76,26 @@ class Ticker:
             self.progress(self.done, self.total)
 
 
+def in_model_words(plan: EditPlan, components: Components, seed: int) -> EditPlan:
+    """``plan`` with its blob sentences in words the preset's model draws (its
+    ``blob_words``: the miniworld's colour for "a ring"); the render's record keeps them. A
+    preset the registry does not know (components built in code) draws them as written."""
+    from anypix.errors import ModelUnavailableError
+    from anypix.models.registry import capabilities
+
+    if not plan.blobs or plan.subs:  # a [sub]'s blob takes its look from the [sub]
+        return plan
+    try:
+        words = capabilities(components.preset).blob_words
+    except ModelUnavailableError:  # components built in code: a preset the registry lacks
+        return plan
+    if words is None:
+        return plan
+    said = words([blob.description for blob in plan.blobs], seed)
+    blobs = [b.model_copy(update={"description": s}) for b, s in zip(plan.blobs, said, strict=True)]
+    return plan.model_copy(update={"blobs": blobs})
+
+
 def resolve_sampling(
     plan: EditPlan, components: Components, base_size: tuple[int, int] | None = None
 ) -> Sampling:
@@ -171,6 +191,7 @@ def render(
     images, inputs = _load_images(plan, assets)
     base_size = images[plan.base].size if plan.base is not None else None
     sampling = resolve_sampling(plan, components, base_size)
+    plan = in_model_words(plan, components, sampling.seed)
     # 4. The techniques the plan asks for.
     techniques = techniques_for(plan)
     inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))

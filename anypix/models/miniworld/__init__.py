@@ -73,6 +73,13 @@ def locator_words(phrase: str) -> str:
     return "a " + " ".join(words)
 
 
+def blob_words(sentences: list[str], seed: int) -> list[str]:
+    """A colour for each blob that names none (:func:`~anypix.models.miniworld.words.coloured`)."""
+    from anypix.models.miniworld.words import coloured
+
+    return coloured(sentences, seed)
+
+
 def load_shape_critic() -> Any:
     """The shape classifier shape guidance reads (``weights/shape_classifier.*``), loaded once."""
     from anypix.models.miniworld.shape_classifier import shipped_critic
@@ -220,6 +227,7 @@ FAMILY = ModelFamily(
                 subject_method="tokens",
                 locator_encoder="miniworld",
                 locator_words=locator_words,
+                blob_words=blob_words,
                 verifier=load_verifier,
                 draws="rings, ellipses, rectangles and triangles in eight colours and three "
                 "sizes, on flat, gradient, striped, dotted, checked or noisy backgrounds",
