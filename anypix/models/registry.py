@@ -71,10 +71,10 @@ class Capabilities:
     # The locator's words for a phrase ("the big ball" -> "a large ellipse"): the grounding
     # encoder's own vocabulary; None keeps the phrase.
     locator_words: Callable[[str], str] | None = None
-    # The blob sentences of a plan in words the model draws, given the render's seed: (sentences,
-    # seed) -> sentences, e.g. a colour for "a ring" when the model never drew an object without
-    # one; None draws them as written.
-    blob_words: Callable[[list[str], int], list[str]] | None = None
+    # The blob sentences of a plan in words the model draws, given the render's seed and the
+    # [base] (a PIL image, or None): (sentences, seed, base) -> sentences, e.g. a colour for "a
+    # ring" when the model never drew an object without one; None draws them as written.
+    blob_words: Callable[[list[str], int, Any], list[str]] | None = None
     # Loads the perception that checks each op's postcondition on an output (the agent's verify
     # step); None: the preset's edits are kept as drawn, unchecked.
     verifier: PerceptionFactory | None = None

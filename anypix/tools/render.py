@@ -76,10 +76,13 @@ class Ticker:
             self.progress(self.done, self.total)
 
 
-def in_model_words(plan: EditPlan, components: Components, seed: int) -> EditPlan:
-    """``plan`` with its blob sentences in words the preset's model draws (its
-    ``blob_words``: the miniworld's colour for "a ring"); the render's record keeps them. A
-    preset the registry does not know (components built in code) draws them as written."""
+def in_model_words(
+    plan: EditPlan, components: Components, seed: int, base: Image.Image | None = None
+) -> EditPlan:
+    """``plan`` with its blob sentences in words the preset's model draws (its ``blob_words``,
+    given the seed and the [base]: the miniworld's colour for "a ring"); the render's record
+    keeps them. A preset the registry does not know (components built in code) draws them as
+    written."""
     from anypix.errors import ModelUnavailableError
     from anypix.models.registry import capabilities
 
@@ -91,7 +94,7 @@ def in_model_words(plan: EditPlan, components: Components, seed: int) -> EditPla
         return plan
     if words is None:
         return plan
-    said = words([blob.description for blob in plan.blobs], seed)
+    said = words([blob.description for blob in plan.blobs], seed, base)
     blobs = [b.model_copy(update={"description": s}) for b, s in zip(plan.blobs, said, strict=True)]
     return plan.model_copy(update={"blobs": blobs})
 
@@ -191,7 +194,7 @@ def render(
     images, inputs = _load_images(plan, assets)
     base_size = images[plan.base].size if plan.base is not None else None
     sampling = resolve_sampling(plan, components, base_size)
-    plan = in_model_words(plan, components, sampling.seed)
+    plan = in_model_words(plan, components, sampling.seed, images.get(plan.base or ""))
     # 4. The techniques the plan asks for.
     techniques = techniques_for(plan)
     inversions = sampling.steps * (int(plan.base is not None) + int(plan.style_ref is not None))

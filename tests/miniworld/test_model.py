@@ -192,6 +192,20 @@ def test_a_blob_that_names_no_colour_gets_one_the_other_blobs_do_not_name():
     assert said[1] == f"a small {new[1]} box"  # the colour goes before the shape word
     assert coloured(["a ring"], 0) != coloured(["a ring"], 1)  # the seed picks where to start
     assert coloured(["a ring"], 7) == coloured(["a ring"], 7)
+    # not a colour the [base] shows while another is left: an added ring stands apart
+    assert coloured(["a ring"], 0, {"red", "orange"}) == ["a yellow ring"]
+    assert coloured(["a ring"], 0, set(COLOURS)) == ["a red ring"]
+
+
+def test_an_added_ring_takes_a_colour_the_pictures_objects_do_not_have():
+    from anypix.models.miniworld import blob_words
+
+    scene = random_scene(11, min_objects=2, max_objects=3)
+    base = Image.fromarray(render(scene)[0])
+    shown = {o.colour for o in scene.objects}
+    for seed in range(8):
+        (said,) = blob_words(["a ring"], seed, base)
+        assert said.split()[1] in set(COLOURS) - shown, (seed, said, shown)
 
 
 @pytest.mark.usefixtures("one_thread")

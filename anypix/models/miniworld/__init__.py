@@ -73,11 +73,21 @@ def locator_words(phrase: str) -> str:
     return "a " + " ".join(words)
 
 
-def blob_words(sentences: list[str], seed: int) -> list[str]:
-    """A colour for each blob that names none (:func:`~anypix.models.miniworld.words.coloured`)."""
-    from anypix.models.miniworld.words import coloured
+def blob_words(sentences: list[str], seed: int, base: Any) -> list[str]:
+    """A colour for each blob that names none (:func:`~anypix.models.miniworld.words.coloured`),
+    not one the objects of the [base] (a PIL image, or None) have while another is left."""
+    from anypix.models.miniworld.words import coloured, colourless
 
-    return coloured(sentences, seed)
+    shown: set[str] = set()
+    if base is not None and any(map(colourless, sentences)):
+        import numpy as np
+
+        from anypix.models.masks import candidate_regions
+        from anypix.models.miniworld.metrics import dominant_colour
+
+        pixels = np.asarray(base.convert("RGB").resize((64, 64)))
+        shown = {c for r in candidate_regions(pixels) if (c := dominant_colour(pixels, r))}
+    return coloured(sentences, seed, shown)
 
 
 def load_shape_critic() -> Any:
