@@ -80,9 +80,9 @@ def in_model_words(
     plan: EditPlan, components: Components, seed: int, base: Image.Image | None = None
 ) -> EditPlan:
     """``plan`` with its blob sentences in words the preset's model draws (its ``blob_words``,
-    given the seed and the [base]: the miniworld's colour for "a ring"); the render's record
-    keeps them. A preset the registry does not know (components built in code) draws them as
-    written."""
+    given the seed and the [base]: a colour for "a ring", for a model that never drew an object
+    without one); the render's record keeps them. A preset the registry does not know
+    (components built in code) draws them as written."""
     from anypix.errors import ModelUnavailableError
     from anypix.models.registry import capabilities
 
