@@ -96,6 +96,7 @@ def _countable(word: str) -> bool:
     )
 
 
+_WISH = r"(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)"  # "i'd love", "we need"
 # Words that cannot start a bare noun phrase, besides the lexicon's verbs and the comparatives.
 _NOT_A_NOUN = {"it", "this", "that", "these", "those", "there", "here", "i", "we", "you", "let",
                "please", "the", "my", "your", "his", "her", "its", "their", "our", "make", "what",
@@ -371,13 +372,12 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         rules.append(_bare_things_by())
         # "i'd love a rainbow over the hills": the wish is the phrase, read as the rules above do
         rules.append((
-            re.compile(r"^(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)\s+"
-                       r"((?:an?|some|more|two|three|a few|a couple of)\s+.+)$", _I),
+            re.compile(rf"^{_WISH}\s+((?:an?|some|more|two|three|a few|a couple of)\s+.+)$", _I),
             lambda m: m.group(1),
         ))  # fmt: skip
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
-            re.compile(r"^(?:(?:i|we)\s*(?:'d like|would like|'d love|would love|want|need)|give me|get me|(?:can|could|may) i "
+            re.compile(rf"^(?:{_WISH}|give me|get me|(?:can|could|may) i "
                        r"(?:get|have|see)|there(?: is|'s| are))\s+(?!to\b)(.+)$", _I),
             lambda m: f"draw {m.group(1)}",
         ))  # fmt: skip

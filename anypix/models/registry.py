@@ -322,6 +322,13 @@ def capabilities(preset: str) -> Capabilities:
     return get_preset(preset).capabilities
 
 
+def known_capabilities(preset: str) -> Capabilities | None:
+    """What ``preset``'s model can do; None for a preset the registry does not know (components
+    built in code)."""
+    known = presets()
+    return known[preset].capabilities if preset in known else None
+
+
 def family_encoders() -> dict[str, EncoderFactory]:
     """Encoder presets the families bring (``load_encoder(name)`` finds them here)."""
     return {name: make for f in families().values() for name, make in f.encoders.items()}

@@ -78,13 +78,17 @@ def shift(array: np.ndarray, dy: int, dx: int) -> np.ndarray:
     return moved
 
 
-def continue_background(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """``image`` with the pixels of ``hole`` filled by the background around them."""
+def continue_background(
+    image: np.ndarray, hole: np.ndarray, objects: np.ndarray | None = None
+) -> np.ndarray:
+    """``image`` with the pixels of ``hole`` filled by the background around them; ``objects``
+    is the image's :func:`~anypix.models.masks.objects_mask` when the caller has it already."""
     if not hole.any():
         return image.copy()
     if hole.all():
         raise ValueError("the hole covers the whole image: there is no background to continue")
-    avoid = objects_mask(image) & ~hole  # the other objects: never matched nor copied
+    objects = objects_mask(image) if objects is None else objects
+    avoid = objects & ~hole  # the other objects: never matched nor copied
     offset = best_offset(image, hole, avoid)
     if offset is None:
         filled, left = period_fill(image, hole, avoid)

@@ -262,7 +262,8 @@ def free_spot(image: np.ndarray, description: str, taken: list[Blob] | None = No
         occupied |= blob.mask(SIDE, SIDE)
     side = min(height, width)
     scale = np.array([width / SIDE / side, height / SIDE / side])  # a grid cell, in shorter sides
-    centres = (np.argwhere(np.ones((SIDE // 2, SIDE // 2)))[:, ::-1] * 2 + 1.0) * scale  # (x, y)
+    ys, xs = np.mgrid[1:SIDE:2, 1:SIDE:2]  # every other pixel corner of the copy
+    centres = np.stack([xs.ravel(), ys.ravel()], axis=1) * scale  # (x, y)
     span = np.array([width, height]) / side
     clearance = np.minimum(centres, span - centres).min(1)  # to the border
     objects = (np.argwhere(occupied)[:, ::-1] + 0.5) * scale

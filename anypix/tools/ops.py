@@ -278,9 +278,9 @@ def recolour_rim(
 def _empty(edit: BaseEdit, base: np.ndarray, shape: np.ndarray) -> np.ndarray:
     """Take the object ``shape`` out of ``edit.image``: its grown mask (not reaching into
     another object) is filled with the background around it and redrawn from that fill."""
-    others = objects_mask(edit.image) & ~shape
-    hole = dilate(shape, HOLE_GROW) & ~edit.fresh & ~others
-    edit.image = continue_background(edit.image, hole)
+    objects = objects_mask(edit.image)
+    hole = dilate(shape, HOLE_GROW) & ~edit.fresh & ~(objects & ~shape)
+    edit.image = continue_background(edit.image, hole, objects)
     edit.region |= hole
     edit.empty.append(hole)
     return hole

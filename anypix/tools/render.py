@@ -83,16 +83,11 @@ def in_model_words(
     given the seed and the [base]: a colour for "a ring", for a model that never drew an object
     without one); the render's record keeps them. A preset the registry does not know
     (components built in code) draws them as written."""
-    from anypix.errors import ModelUnavailableError
-    from anypix.models.registry import capabilities
+    from anypix.models.registry import known_capabilities
 
-    if not plan.blobs or plan.subs:  # a [sub]'s blob takes its look from the [sub]
-        return plan
-    try:
-        words = capabilities(components.preset).blob_words
-    except ModelUnavailableError:  # components built in code: a preset the registry lacks
-        return plan
-    if words is None:
+    known = known_capabilities(components.preset)
+    words = None if known is None else known.blob_words
+    if words is None or not plan.blobs or plan.subs:  # a [sub]'s blob takes its look from it
         return plan
     said = words([blob.description for blob in plan.blobs], seed, base)
     blobs = [b.model_copy(update={"description": s}) for b, s in zip(plan.blobs, said, strict=True)]

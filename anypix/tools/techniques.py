@@ -370,13 +370,10 @@ def _modality(item: Any) -> str:
 def _model_mix(preset: str) -> Any:
     """The preset's measured default mix (None: none, or a preset the registry does not know,
     such as components built in code)."""
-    from anypix.errors import ModelUnavailableError
-    from anypix.models.registry import capabilities
+    from anypix.models.registry import known_capabilities
 
-    try:
-        return capabilities(preset).prior_mix
-    except ModelUnavailableError:
-        return None
+    known = known_capabilities(preset)
+    return None if known is None else known.prior_mix
 
 
 def _replace_target_tokens(conditioning: Conditioning, tokens: torch.Tensor, rows: int) -> Conditioning:
