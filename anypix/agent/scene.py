@@ -379,8 +379,9 @@ class _Reader:
 
 
 def noun_phrase(text: str) -> tuple[int | None, str, str] | None:
-    """(count, head noun, description) of a noun phrase; count None for "the box" or "box";
-    None for the setting ("the sky") or no noun at all."""
+    """(count, head noun, description) of a noun phrase, the description of one of them ("two
+    red circles": "red circle"); count None for "the box" or "box"; None for the setting ("the
+    sky") or no noun at all."""
     text = _LEAD.sub("", text.strip(" ,."))
     article = re.match(r"an?\s", text) is not None
     count, text = take_count(text)
@@ -393,4 +394,4 @@ def noun_phrase(text: str) -> tuple[int | None, str, str] | None:
     colour = words[-1] in lexicon()["colors"] and not article
     if noun in SETTINGS or noun in REGIONS or colour:
         return None  # "a bird in the sky"
-    return count, noun, " ".join(words)
+    return count, noun, " ".join([*words[:-1], noun])  # one blob each: "red circle", not "circles"

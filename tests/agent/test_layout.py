@@ -148,3 +148,10 @@ def test_the_fast_path_refuses_instead_of_handing_a_contradiction_to_the_llm() -
     assert fake.requests == []
     drawn = Planner(None).plan("there should be a box under a ring", {}).plan
     assert by_noun(drawn.blobs, "box")[0].cy > by_noun(drawn.blobs, "ring")[0].cy
+
+
+def test_each_blob_of_a_counted_object_describes_one_of_them() -> None:
+    """A blob holds one object: "two red circles" gives two blobs saying "red circle" (a model
+    reads the shape from its words; "circles" named none, and the miniworld drew blobs)."""
+    blobs = scene_blobs("two red circles at the top and a triangle below them")
+    assert [b.description for b in blobs] == ["red circle", "red circle", "triangle"]
