@@ -15,6 +15,7 @@ from anypix.models.masks import (
     moment_invariant,
     objects_mask,
     read_shape,
+    region_medians,
 )
 from anypix.models.miniworld.data import (
     SHAPES,
@@ -111,6 +112,29 @@ def test_a_steep_gradient_is_background_and_its_disc_an_object() -> None:
     regions = candidate_regions(image)
     assert len(regions) == 1
     assert (regions[0] == disc).mean() > 0.98
+
+
+def test_region_medians_are_each_regions_median() -> None:
+    rng = np.random.default_rng(3)
+    image = render(random_scene(7))[0]
+    image = np.clip(image.astype(int) + rng.integers(-30, 31, image.shape), 0, 255).astype(np.uint8)
+    labels = label_regions(image)
+    count = int(labels.max()) + 1
+    assert count > 50  # noise cuts the scene into many regions, of odd and even sizes
+    expected = np.stack([np.median(image[labels == k], axis=0) for k in range(count)])
+    assert np.array_equal(region_medians(image, labels, count), expected)
+
+
+def test_a_noisy_photo_sized_picture_is_searched_in_bounded_memory() -> None:
+    # Tens of thousands of one-pixel regions: a table of every pair of them took 92 GiB.
+    rng = np.random.default_rng(0)
+    image = (rng.random((256, 256, 3)) * 255).astype(np.uint8)
+    assert int(label_regions(image).max()) > 50_000
+    assert not objects_mask(image).any()
+    image[100:160, 60:140] = (220, 30, 30)  # one flat red object on the noise
+    (region,) = candidate_regions(image)
+    # the block, and a few noise pixels next to it that happen to be near red
+    assert region[100:160, 60:140].all() and region.sum() <= 60 * 80 * 1.01
 
 
 def test_ideal_shapes_have_their_moment_invariant() -> None:
