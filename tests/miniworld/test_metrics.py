@@ -35,6 +35,7 @@ from anypix.models.miniworld.metrics import (
     psnr,
     score_layout,
     shape_in_region,
+    shown_objects,
     soften,
     style_consistency,
 )
@@ -103,6 +104,26 @@ def test_largest_segment_measures_connected_regions() -> None:
     mask[4, 1:4] = True  # a row under the square, reaching the lone pixel: 9 + 3 + 1
     assert largest_segment(mask) == 13
     assert largest_segment(np.zeros((3, 3), dtype=bool)) == 0
+
+
+def test_an_object_the_scene_paints_over_is_not_scored() -> None:
+    small = MiniObject(colour="pink", shape="ellipse", size="small",
+                       blob=Blob(description="a small pink ellipse", cx=0.5, cy=0.5, a=0.12, b=0.12, angle=0.0))  # fmt: skip
+    large = MiniObject(colour="blue", shape="rectangle", size="large",
+                       blob=Blob(description="a large blue rectangle", cx=0.5, cy=0.5, a=0.35, b=0.3, angle=0.0))  # fmt: skip
+    style = random_scene(HELD_OUT[0]).style
+    hidden = Scene(0, style, (small, large))  # the rectangle is painted over the ellipse
+    assert shown_objects(hidden) == (False, True)
+    score = score_layout(render(hidden)[0], hidden.objects, shown_objects(hidden))
+    # The ground truth itself gets the hidden ellipse's colour and the count "wrong" ...
+    assert score.colours_right == (False, True) and not score.count_right
+    # ... so only the rectangle is scored, and the scene's count is not.
+    assert score.scored(score.colours_right) == [True] and not score.count_scored
+    on_top = Scene(0, style, (large, small))  # the ellipse painted over the rectangle's middle
+    assert shown_objects(on_top) == (True, True)
+    score = score_layout(render(on_top)[0], on_top.objects, shown_objects(on_top))
+    assert score.scored(score.colours_right) == [True, True] and score.count_scored
+    assert score.count_right
 
 
 def test_a_wrong_image_scores_low() -> None:
