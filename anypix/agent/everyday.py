@@ -63,11 +63,20 @@ def _should_be(obj: str, state: str) -> str:
     return f"make {obj} {state}"
 
 
+# What a picture "needs a little" of that is no thing to draw: "it needs a little colour".
+_QUALITIES = (
+    r"colou?r|light|contrast|warmth|life|texture|detail|depth|brightness|saturation|drama|pop|punch"
+)
+
+
 def _needs(image: str, what: str) -> str:
-    """ "it needs a sun" adds one; "it needs more contrast" is a quality, not a thing."""
-    if re.match(r"(?:more|less)\s+\w+$|(?:to be|a bit|a little)\s+", what, _I):
+    """ "it needs a sun" and "this needs a little fountain" add one; "it needs more contrast",
+    "a little colour" and "a bit brighter" are a quality, not a thing."""
+    if re.match(rf"(?:more|less)\s+\w+$|to be\s+|(?:a bit|a little)\s+(?:more|less|of|\w+er|{_QUALITIES})\b",
+                what, _I):  # fmt: skip
         return f"make {image} " + re.sub(r"^to be\s+", "", what, flags=_I)
-    return f"add {what} to {image}"
+    # "it", "this" and "the picture" are the image being edited, which needs no naming
+    return f"add {what} to {image}" if image.startswith("[") else f"add {what}"
 
 
 def _should_have(obj: str, what: str) -> str:
@@ -177,9 +186,10 @@ _ON_A_PICTURE: list[Rule] = [
      lambda m: f"make it less {m.group(1)}"),
     # "duplicate the bird": one more of it
     (re.compile(r"^(?:duplicate|clone|copy)\s+(?:the\s+)?(.+)$", _I), lambda m: f"add another {m.group(1)}"),
-    # "same but at night", "the same thing but in winter", "this but cartoon", "I like it, but darker"
+    # "same but at night", "the same thing but in winter", "this but cartoon", "I like it, but darker",
+    # "again, only this time in fog"
     (re.compile(r"^(?:i (?:like|love) (?:it|this|that)|(?:the\s+)?same(?:\s+(?:thing|scene|picture|image|one|again))?|"
-                r"this|that|it|this one)(?:\s+again)?,?\s+but\s+(.+)$", _I),
+                r"this|that|it|this one|again|one more time)(?:\s+again)?,?\s+(?:but|only)(?:\s+(?:this time|now))?,?\s+(.+)$", _I),
      lambda m: _but(m.group(1))),
     # "sunset vibes", "autumn colours", "an 80s aesthetic": a look for the whole picture
     (re.compile(r"^(?:an?\s+)?(.+?)\s+(?:vibes?|mood|feel|look|aesthetic|colou?rs|tones|palette)$", _I),
@@ -259,7 +269,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "let/have the man wear sunglasses"; "let there be a moon"; "[garden] should have a bench"
         (re.compile(r"^(?:let|have|make)\s+(?!there\b)(.+?)\s+(?:wear|hold|carry|have on)\s+(.+)$", _I),
          lambda m: f"put {m.group(2)} on {m.group(1)}"),
-        (re.compile(r"^(?:let (?:th+e?re|tehre|ther)\s+be|there should be|i want there to be)\s+(.+)$", _I),
+        (re.compile(r"^(?:(?:let|have) (?:th+e?re|tehre|ther)\s+be|there should be|i want there to be)\s+(.+)$", _I),
          lambda m: f"{add_or_draw} {m.group(1)}"),
         (re.compile(rf"^({REF}|it|this|the (?:image|picture|photo|scene))\s+(?:(?:should|must|needs? to)"
                     r"\s+have|needs|could (?:use|do with)|is missing|lacks)\s+(.+)$", _I),
@@ -279,7 +289,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(r"^(?:let|can|could|should)\s+(.+?)\s+be\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
         # "i want the car gone": a wish for how something ends up
-        (re.compile(r"^(?:i|we)\s*(?:want|'d like|would like|need)\s+(the\s+.+?|it|this|that)\s+"
+        (re.compile(r"^(?:i|we)\s*(?:want|'d like|would like|need)\s+((?:the|that|this|those|these)\s+.+?|it|this|that)\s+"
                     r"(gone|removed|erased|out of (?:here|there|the (?:picture|photo|shot|way)))$", _I),
          lambda m: f"remove {m.group(1)}"),
         (re.compile(r"^(.+?)\s+(?:should|must|could|needs? to|ought to|has to|have to)\s+be\s+(.+)$", _I),
@@ -378,7 +388,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     if not has_image:  # on an empty canvas a wish describes the new picture ("I'd like two stars")
         rules.append((
             re.compile(rf"^(?:{_WISH}|give me|get me|(?:can|could|may) i "
-                       r"(?:get|have|see)|there(?: is|'s| are))\s+(?!to\b)(.+)$", _I),
+                       r"(?:get|have|see)|there(?: is|'s| are)|i wish i (?:had|could see|could have))"
+                       r"\s+(?!to\b)(.+)$", _I),
             lambda m: f"draw {m.group(1)}",
         ))  # fmt: skip
     if audio is not None:  # "the song", "the sound" when exactly one sound is attached

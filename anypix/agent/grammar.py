@@ -48,7 +48,7 @@ _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
 
 _LEAD = re.compile(
     r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
-    r"(?:could|can|would|will) you(?: please)?|i(?:'d| would) like(?: you)? to|"
+    r"(?:could|can|would|will) you(?: please| possibly)?|i(?:'d| would) like(?: you)? to|"
     r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|keep going|carry on|"
     r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|hm|alright|oh|oops|well|wait|yeah|yes|sure|"
     r"nah|nope|no|meh|ah|um+|hey|ooh|wow)"
@@ -57,7 +57,7 @@ _LEAD = re.compile(
 )
 _SEPARATOR = re.compile(
     r"(\s*;\s*|\.\s+|\s*,\s*(?:and then|then|and|also)?\s*|\s+and then\s+|\s+then\s+|"
-    r"\s+and\s+|\s+after that,?\s+|\s+also\s+)",
+    r"\s+and\s+|\s+plus\s+|\s+after that,?\s+|\s+also\s+)",
     re.IGNORECASE,
 )
 

@@ -80,7 +80,9 @@ class References:
     def rewrite(self, text: str, assets: Mapping[str, str]) -> str:
         """``text`` with every ``[reference]`` that resolves replaced by ``[asset name]``; one
         nothing resolves is left for the caller to report (the planner raises UnknownAssetError),
-        an ambiguous one raises here."""
+        an ambiguous one raises here. An attachment's file name written bare ("brighten up
+        DSC_1180.JPG") is a reference too, when it has an extension (a bare word is not)."""
+        text = self._bare_file_names(text, assets)
         if all(inside in assets for inside in _BRACKET.findall(text)):
             return text  # the fast path: nothing to resolve
 
@@ -91,6 +93,21 @@ class References:
                 return match.group(0)
 
         return _BRACKET.sub(name, text)
+
+
+    def _bare_file_names(self, text: str, assets: Mapping[str, str]) -> str:
+        for name, file in self.files.items():
+            base = PurePath(str(file)).name
+            if name not in assets or not PurePath(base).suffix:
+                continue
+            bare = re.compile(rf"(?<![\[\w.]){re.escape(base)}(?![\w\]])", re.IGNORECASE)
+            outside = _BRACKET.split(text)  # even pieces: outside brackets; odd: inside
+            for index in range(0, len(outside), 2):
+                outside[index] = bare.sub(f"[{name}]", outside[index])
+            text = "".join(
+                piece if index % 2 == 0 else f"[{piece}]" for index, piece in enumerate(outside)
+            )
+        return text
 
 
 def _kind_of(ref: str) -> AssetModality | None:

@@ -539,3 +539,35 @@ def test_an_attachment_named_as_the_x_one_is_that_attachment() -> None:
     )
     assert (again.base, again.subs) == ("park", ["dog"])
     assert again.ops[0].target.endswith("one more time")  # "one" left where it was
+
+
+@pytest.mark.parametrize(
+    ("text", "ops"),
+    [
+        ("could you possibly take out the hose", [("remove", "the hose")]),
+        ("I want that bin gone", [("remove", "that bin")]),  # was: only "the ..." was gone
+        ("this needs a little fountain in the middle", [("add", "a little fountain")]),  # restyled
+        ("it needs a little colour", [("restyle", "a little colour")]),  # a quality still
+        ("it needs a bit brighter", [("restyle", "a bit brighter")]),
+        ("have there be a scarecrow on the right", [("add", "a scarecrow")]),
+        (
+            "recolor the rug blue plus move the plant left",
+            [("recolor", "the rug blue"), ("move", "the plant left")],
+        ),
+        ("again, only this time in fog", [("restyle", "fog")]),  # was: a variation
+    ],
+)
+def test_tenth_sitting_wordings_edit_the_attached_picture(
+    text: str, ops: list[tuple[str, str]]
+) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", ops)
+
+
+def test_a_wish_for_a_picture_on_an_empty_canvas_draws_it() -> None:
+    plan = parse_instruction("i wish i had a picture of a red fox in snow", {}, [])
+    assert (plan.base, plan.gen, [o.op for o in plan.ops]) == (
+        None,
+        "a red fox in snow",
+        ["generate"],
+    )

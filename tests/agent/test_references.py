@@ -43,6 +43,16 @@ def test_a_file_name_reference_is_the_asset_attached_from_that_file() -> None:
     assert (result.plan.base, result.plan.subs) == ("photo", ["dog"])  # base name, any case
 
 
+def test_an_attachments_file_name_written_bare_is_that_attachment() -> None:
+    attached = References(files={"dog": FILES["dog"]})  # the one attachment of this turn
+    result = Planner(None).plan("brighten up img_0042.JPG", ASSETS, references=attached)
+    assert (result.plan.base, result.plan.ops[0].op) == ("dog", "restyle")
+    refs = References(files=FILES)
+    assert refs.rewrite("add [dog] to beach.png.", ASSETS) == "add [dog] to [photo]."
+    # a file name inside a longer word, or inside a bracket, is left alone
+    assert refs.rewrite("see xbeach.png and [beach.png]", ASSETS) == "see xbeach.png and [photo]"
+
+
 def test_an_unknown_file_name_is_still_an_unknown_asset() -> None:
     with pytest.raises(UnknownAssetError, match=r"\[IMG_9999.jpg\] is not in this session"):
         Planner(None).plan("add [IMG_9999.jpg] to [photo]", ASSETS, references=References(FILES))
