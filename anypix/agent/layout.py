@@ -34,6 +34,12 @@ __all__ = [
 
 MAX_BLOBS = 32  # more objects than this are a texture or a crowd, not a blob layout
 _HUB = 0.4  # an object with others around it keeps this much of its size, to leave them room
+# A blob's radius along an axis is this share of its cell's side: 0.46 alone, and where several
+# of one object sit side by side along it, less, so that a shape drawn past its ellipse (a
+# rectangle's corners, a triangle's base: up to 1.25 radii) does not close the gap between
+# them. At 0.46 "three yellow triangles" were drawn as one yellow crown.
+_FILL, _FILL_IN_A_ROW = 0.46, 0.36
+_ELONGATION = 2.0  # nor longer than this many times as wide: an object, not a stripe
 
 
 # -- solving ----------------------------------------------------------------------------------------
@@ -232,8 +238,11 @@ def _spread(
         cx, cy = x0 + cw * (col + 0.5), y0 + ch * (row_index + 0.5)
         if flanking and obj.count == 2:
             cw, cx = 1 / 3, (1 / 6, 5 / 6)[index]
-        a, b = 0.46 * max(cw, ch), 0.46 * min(cw, ch)
-        blobs.append(_blob(obj, cx, cy, min(a, 0.45), min(b, 0.45), cw >= ch))
+        rx = (_FILL_IN_A_ROW if cols > 1 else _FILL) * cw
+        ry = (_FILL_IN_A_ROW if rows > 1 else _FILL) * ch
+        b = min(rx, ry, 0.45)
+        a = min(max(rx, ry), 0.45, _ELONGATION * b)
+        blobs.append(_blob(obj, cx, cy, a, b, rx >= ry))
     return blobs
 
 

@@ -30,6 +30,7 @@ from anypix.agent.scene_words import (
     GROUPS,
     LINKING_ADVERBS,
     LINKING_VERBS,
+    PATTERNS,
     REGION_WORDS,
     REGIONS,
     RELATIONS,
@@ -136,6 +137,14 @@ _RELATIVE = re.compile(r"^(?:which|that|who)(?:\s+(?:is|are))?\s+")
 _INVERTED = re.compile(r"^(?:it|them)\s+(\S.*)$")
 
 
+# What the objects stand on, said as a look: "on a striped background", "against a dark
+# backdrop", "on a background of dots" (but "in the background" is a place: a region).
+_BACKDROP = re.compile(
+    r"\s*,?\s*\b(?:on|against|over)\s+(?:an?\s+|some\s+)?(?:(?!the\b)[a-z-]+\s+){0,3}"
+    r"(?:background|backdrop|wallpaper)(?:\s+of\s+[a-z -]+?)?(?=\s*(?:[,;]|$))"
+)
+
+
 def _normalise(description: str) -> str:
     text = " ".join(description.lower().replace("\u2019", "'").split()).strip(" .!?")
     text = fix_slips(text)
@@ -146,6 +155,7 @@ def _normalise(description: str) -> str:
     text = re.sub(r"(?<=\w)\s+(?:that|which|who)\s+(?:is|are)\s+(?=(?:" + _RELATION_WORDS
                   + r")\b)", " ", text)  # fmt: skip
     text = _LINKING.sub("", text)
+    text = _BACKDROP.sub("", text)
     text = re.sub(r"\b(?:to|on|at) (?:its|their) (left|right)\b", r"to the \1 of it", text)
     text = re.sub(r"\b(?:to|on|at) the (\w+)'s (left|right)\b", r"to the \2 of the \1", text)
     # "two stars at the sides": one on each side of what came before
@@ -392,6 +402,8 @@ def noun_phrase(text: str) -> tuple[int | None, str, str] | None:
     noun = singular(words[-1])
     # "two squares, one red and one blue": a colour alone names no object ("an orange" does)
     colour = words[-1] in lexicon()["colors"] and not article
-    if noun in SETTINGS or noun in REGIONS or colour:
+    # "on stripes", "on warm dots": a pattern the objects stand on ("three dots" are objects)
+    pattern = words[-1] in PATTERNS and count is None and not article
+    if noun in SETTINGS or noun in REGIONS or colour or pattern:
         return None  # "a bird in the sky"
     return count, noun, " ".join([*words[:-1], noun])  # one blob each: "red circle", not "circles"

@@ -85,7 +85,12 @@ SETTINGS = {
     # how it is drawn: "a lighthouse in a storm, oil painting"
     "painting", "sketch", "drawing", "photo", "photograph", "illustration", "watercolour",
     "watercolor", "artwork", "cartoon", "render", "rendering",
+    # what a background is made of
+    "backdrop", "wallpaper", "gradient", "pattern", "texture", "checkerboard", "plaid", "tartan",
 }  # fmt: skip
+# Patterns said in the plural are a background ("a ring on warm stripes"), unless counted or
+# with an article ("three dots", "a few dots"): see scene.noun_phrase.
+PATTERNS = {"stripes", "dots", "spots", "checks", "checkers", "squiggles", "speckles", "tiles"}
 # "a picture of / with ...": the picture is the frame, what follows is the scene.
 FRAMES = (
     r"picture|image|photo|drawing|painting|illustration|scene|canvas|render|composition|portrait"

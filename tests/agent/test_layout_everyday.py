@@ -3,6 +3,7 @@ noun twice, counts in phrases, slips, arrangements, and refusals that say why.""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import pytest
@@ -262,3 +263,38 @@ def test_more_ways_to_ask_and_to_link(text: str) -> None:
     plan = Planner(None).plan(text, {}).plan
     hearts, box = by_noun(plan.blobs, "heart"), one(plan.blobs, "box")
     assert len(hearts) == 2 and all(h.cy < box.cy for h in hearts)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "three yellow triangles on a striped background",  # was: a "striped" object below them
+        "three yellow triangles against a checked backdrop",
+        "three yellow triangles on a background of dots",
+        "three yellow triangles on warm stripes",  # the miniworld's own captions end so
+        "three yellow triangles on dots",
+    ],
+)
+def test_what_objects_stand_on_is_a_look_not_an_object(text: str) -> None:
+    graph = scene_graph(text)
+    assert [(o.noun, o.count) for o in graph.objects] == [("triangle", 3)]
+    assert graph.relations == [] and graph.objects[0].region == (None, None)
+
+
+def test_the_background_as_a_place_and_counted_patterns_are_still_read() -> None:
+    assert scene_graph("a bird in the background").objects[0].region == (None, 0.3)
+    dots = scene_graph("three dots above a ring")
+    assert [(o.noun, o.count) for o in dots.objects] == [("dot", 3), ("ring", 1)]
+
+
+def test_several_of_one_object_in_a_row_keep_apart() -> None:
+    """Across a row each blob's radius is 0.36 of its cell (0.46 before): a triangle's base,
+    1.25 radii wide, no longer reaches its neighbour's; nor is a blob a 3:1 sliver."""
+    blobs = scene_blobs("three yellow triangles")
+    across = sorted(blobs, key=lambda b: b.cx)
+    for left, right in itertools.pairwise(across):
+        reach = 1.25 * (left.b + right.b)  # vertical blobs: their minor radius is across
+        assert right.cx - left.cx > reach * 1.05
+    assert all(b.a <= 2 * b.b for b in blobs)
+    pair = scene_blobs("a red ring on the left and a blue rectangle on the right")
+    assert [round(b.a, 3) for b in pair] == [0.368, 0.368]  # one object a cell: as large as before
