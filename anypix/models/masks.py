@@ -80,6 +80,10 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
 MIN_AREA = 12  # px: a smaller region is a speck or an edge, not an object
 MAX_AREA = 0.4  # share of the image the regions of one colour cover at most (more: background)
 MAX_PIECES = 2  # regions of one colour an object may show as (another object cuts it in two)
+# ... or several objects of one colour ("three yellow triangles"), none touching the border: a
+# texture's repeats run off the picture's edge.
+MAX_REPEATS = 8
+REPEATED_AREA = 3 * MIN_AREA  # px each of them has at least (a dotted background's dots: less)
 # An object stands out from what surrounds it: across at least ``EDGE_SHARE`` of its outline the
 # colour changes by ``TOLERANCE`` or more from ``EDGE_BACK`` pixels inside to ``EDGE_OUT`` outside.
 # A piece of a smooth gradient, cut off only because it drifted from its region's mean colour,
@@ -129,7 +133,9 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
       drawn large in the middle does not), and it does not span the image from one side to the
       other (a stripe);
     * not texture: its colour shows as at most ``MAX_PIECES`` regions (stripes, checks and dots
-      repeat theirs many times; an object that another one cuts in two shows as two);
+      repeat theirs many times; an object that another one cuts in two shows as two), or at most
+      ``MAX_REPEATS`` of ``REPEATED_AREA`` px or more of which none reaches the image's border
+      (several objects of one colour; a texture's repeats run off the edge, or are specks);
     * bounded by an edge: :func:`edge_share` at least ``EDGE_SHARE`` (a smooth gradient's pieces
       are not objects).
     """
@@ -139,6 +145,8 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     # Only regions of MIN_AREA px or more can be objects, or count as pieces of one's colour: a
     # noisy photo has tens of thousands of specks, and a table over all of them would not fit.
     big = np.flatnonzero(areas >= MIN_AREA)
+    if not len(big):
+        return []
     colours = region_medians(image, labels, count)[big] / 255.0
     same = np.ones((len(big), len(big)), dtype=bool)
     for channel in range(3):
@@ -146,7 +154,10 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     height, width = labels.shape
     border = np.zeros(count, dtype=bool)
     border[np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))] = True
-    few = same.sum(1) <= MAX_PIECES
+    pieces, bordering = same.sum(1), (same & border[big]).any(1)
+    smallest = np.where(same, areas[big][None], areas.max()).min(1)
+    repeated = (pieces <= MAX_REPEATS) & ~bordering & (smallest >= REPEATED_AREA)
+    few = (pieces <= MAX_PIECES) | repeated
     small = (same @ areas[big] <= MAX_AREA * height * width) | ~(same & border[big]).any(1)
     masks = []
     for label in big[few & small]:

@@ -46,6 +46,18 @@ def test_objects_are_found_and_no_texture_or_hole_is(texture: str) -> None:
     assert len(candidate_regions(image)) == 2
 
 
+@pytest.mark.parametrize("texture", ["stripes", "checker", "dots", "gradient", "noise", "flat"])
+def test_several_objects_of_one_colour_are_each_an_object(texture: str) -> None:
+    """ "three yellow triangles": before, a colour in more than two pieces was texture, so the
+    verifier found none of them."""
+    shape = "triangle" if texture != "dots" else "ellipse"
+    row = tuple(_object("yellow", shape, cx, 0.5, 0.11, angle=90) for cx in (0.22, 0.5, 0.78))
+    image, index = render(Scene(1, Style("cool", texture, angle=30, period=0.25), row))
+    regions = candidate_regions(image)
+    assert len(regions) == 3
+    assert objects_mask(image)[index >= 0].all() and not objects_mask(image)[index == -1].any()
+
+
 def test_an_object_cut_in_two_by_another_is_still_an_object() -> None:
     ellipse = _object("red", "ellipse", 0.55, 0.55, 0.3)
     bar = MiniObject("orange", "rectangle", "large",
