@@ -38,12 +38,19 @@ class ImagePromptEncoder:
     standing for a whole prompt ("variation"), for its style alone ("style": the words say what
     to draw) or for its content alone ("content": the words say the style); ``null(context)`` is
     the unconditional context of the same shape; ``words(pixels, role)`` what the encoder read,
-    in words, where it reads images out in words (else None)."""
+    in words, where it reads images out in words (else None).
+
+    An encoder that reads words can also say, per image, ``texts(pixels, prompt, role)``: the
+    caption its context encodes, and ``objects(pixels)``: the phrases of the objects it read,
+    left to right. With both, a model that draws objects where blobs put them draws each one
+    where the image has it (:func:`anypix.tools.image_prompt.image_layout`)."""
 
     context: Callable[[torch.Tensor, str, Role], torch.Tensor]
     null: Callable[[torch.Tensor], torch.Tensor]
     name: str  # what it is, for provenance
     words: Callable[[torch.Tensor, Role], list[str]] | None = None
+    texts: Callable[[torch.Tensor, str, Role], list[str]] | None = None
+    objects: Callable[[torch.Tensor], list[list[str]]] | None = None
 
 LEVELS = ("res3", "res4", "res5")
 CHECKPOINT_PREFIX = "ctx.image."

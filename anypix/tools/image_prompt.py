@@ -136,6 +136,38 @@ def image_prompt_conditioning(
     return Conditioning(hidden=hidden, do_cfg=do_cfg)
 
 
+def image_layout(
+    components: Components, encoder: ImagePromptEncoder, image: Any, prompt: str = "",
+    role: Role = "variation",
+) -> tuple[str, list[Any]] | None:  # fmt: skip
+    """(caption, blobs) for a model that draws objects where its blobs are: the objects the
+    encoder read from ``image`` (left to right), each in a blob round the region of the image
+    it stands for (:func:`anypix.models.masks.candidate_regions`, left to right). None when the
+    image stands for its style alone, the encoder does not read objects out, or fewer regions
+    are found than objects read (then the context alone is used, as for any model); of more
+    regions, the largest are taken."""
+    import numpy as np
+
+    from anypix.models.masks import candidate_regions
+    from anypix.tools.locate import ellipse_of
+
+    readers = (encoder.texts, encoder.objects)
+    if role == "style" or None in readers:
+        return None
+    assert encoder.texts is not None and encoder.objects is not None
+    pixels = image_to_tensor(image)
+    phrases = encoder.objects(pixels)[0]
+    width, height = components.default_size
+    picture = np.asarray(image.convert("RGB").resize((width, height)))
+    regions = sorted(candidate_regions(picture), key=lambda mask: -int(mask.sum()))
+    if not phrases or len(regions) < len(phrases):
+        return None
+    # as many regions as objects read, the largest (specks of a noisy picture are regions too)
+    regions = sorted(regions[: len(phrases)], key=lambda mask: np.nonzero(mask)[1].mean())
+    blobs = [ellipse_of(mask, phrase) for mask, phrase in zip(regions, phrases, strict=True)]
+    return encoder.texts(pixels, prompt, role)[0], blobs
+
+
 @torch.inference_mode()
 def render_image_prompt(
     components: Components, encoder: ImagePromptEncoder, image: Any, prompt: str = "",
@@ -147,6 +179,15 @@ def render_image_prompt(
 
     steps = steps or components.default_steps
     guidance = components.default_guidance if guidance is None else guidance
+    layout = image_layout(components, encoder, image, prompt, role)
+    if layout is not None:  # the objects drawn where the image has them, through the blobs
+        from anypix.plan import EditPlan, Knobs, Op
+        from anypix.tools.render import render
+
+        text, blobs = layout
+        knobs = Knobs(steps=steps, guidance=guidance, seed=seed, size=components.default_size)
+        plan = EditPlan(gen=text, blobs=blobs, ops=[Op(op="generate")], knobs=knobs)
+        return render(plan, {}, components).images[0]
     conditioning = image_prompt_conditioning(components, encoder, image, prompt, role,
                                              do_cfg=guidance > 1.0)  # fmt: skip
     width, height = components.default_size

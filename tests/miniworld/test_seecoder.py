@@ -156,3 +156,46 @@ def test_anypix_train_has_a_seecoder_command() -> None:
 
     result = CliRunner().invoke(app, ["train", "miniworld-seecoder", "--help"])
     assert result.exit_code == 0 and "--minutes" in result.output and "--run" in result.output
+
+
+def _reader(objects: list[str], style: str = "on cool dots") -> Any:
+    """An encoder that reads every image out as ``objects`` on ``style`` (what a SeeCoder says)."""
+    from anypix.models.seecoder import ImagePromptEncoder
+
+    said = " and ".join(objects)
+
+    def texts(pixels: torch.Tensor, prompt: str, role: Any) -> list[str]:
+        return [sentence(prompt, part(f"{said} {style}", role), role)] * pixels.shape[0]
+
+    return ImagePromptEncoder(lambda p, t, r: torch.zeros(p.shape[0], 1, 8),
+                              lambda c: torch.zeros_like(c), "reader", None, texts,
+                              lambda pixels: [list(objects)] * pixels.shape[0])  # fmt: skip
+
+
+def test_an_image_prompt_draws_each_object_read_where_the_image_has_it(miniworld: Any) -> None:
+    """The blob-grounded default model draws objects where blobs are; from the words alone it
+    drew 13% of an image's colours (benchmarks/figures_seecoder.py, dev)."""
+    from anypix.models.miniworld.data import MiniObject, Scene, Style
+    from anypix.plan import Blob
+    from anypix.tools.image_prompt import image_layout
+
+    def obj(colour: str, shape: str, cx: float, cy: float) -> MiniObject:
+        return MiniObject(colour, shape, "medium", Blob(description=f"a {colour} {shape}",
+                                                          cx=cx, cy=cy, a=0.14, b=0.11, angle=0))  # fmt: skip
+
+    scene = Scene(
+        1, Style("cool", "dots"), (obj("red", "ring", 0.7, 0.3), obj("blue", "triangle", 0.25, 0.7))
+    )
+    image = Image.fromarray(render(scene, 64)[0])
+    # read left to right: the triangle (cx 0.25) first
+    text, blobs = image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image)
+    assert text == "a blue triangle and a red ring on cool dots"
+    assert [b.description for b in blobs] == ["a blue triangle", "a red ring"]
+    assert [(round(b.cx, 1), round(b.cy, 1)) for b in blobs] == [(0.2, 0.7), (0.7, 0.3)]
+    # the words the person gives the image as content come with it
+    assert image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image,
+                        "on warm stripes", "content")[0].endswith("on warm stripes")  # fmt: skip
+    # three objects read, two found: no places to give them; style alone: no objects to place
+    assert image_layout(miniworld, _reader(["a", "b", "c"]), image) is None
+    assert image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image, "a ring",
+                        "style") is None  # fmt: skip

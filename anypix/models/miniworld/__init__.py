@@ -204,14 +204,20 @@ def load_seecoder(components: Components) -> Any:
     def words(pixels: torch.Tensor, role: Role) -> list[str]:
         return seecoder.describe(pixels.float().cpu(), role)
 
+    def texts(pixels: torch.Tensor, prompt: str, role: Role) -> list[str]:
+        return [sentence(prompt, said, role) for said in words(pixels, role)]
+
     def context(pixels: torch.Tensor, prompt: str, role: Role) -> torch.Tensor:
-        texts = [sentence(prompt, said, role) for said in words(pixels, role)]
-        return encode_prompts(components, texts, do_cfg=False).hidden
+        return encode_prompts(components, texts(pixels, prompt, role), do_cfg=False).hidden
 
     def null(context: torch.Tensor) -> torch.Tensor:
         return encode_prompts(components, [""] * context.shape[0], do_cfg=False).hidden
 
-    return ImagePromptEncoder(context, null, f"miniworld-seecoder ({folder.name})", words)
+    def objects(pixels: torch.Tensor) -> list[list[str]]:  # "a red ring, a blue box and a ..."
+        return [[p for p in re.split(r", | and ", said) if p] for said in words(pixels, "content")]
+
+    return ImagePromptEncoder(context, null, f"miniworld-seecoder ({folder.name})", words,
+                              texts, objects)  # fmt: skip
 
 
 def train_seecoder(run: Path, weights: Path, options: Any) -> Path:
