@@ -302,7 +302,8 @@ def _edit_gen(ops: list[Op]) -> str:
 
 
 def normalise(text: str) -> str:
-    text = " ".join(text.replace("\u2019", "'").split())
+    # "black & white", "remove the cup & saucer": an ampersand between words is "and"
+    text = " ".join(text.replace("\u2019", "'").replace(" & ", " and ").split())
     return _strip_lead(text.rstrip(" .!?")).rstrip(" ,")
 
 

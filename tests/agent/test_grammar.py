@@ -515,6 +515,7 @@ def test_plural_and_modal_wishes_are_read(text: str, op: str, target: str) -> No
     [
         ("and now make it black and white", "restyle", "black and white"),  # was: recolour all
         ("make it sepia", "restyle", "sepia"),
+        ("make it black & white", "restyle", "black and white"),  # was: recoloured everything
         ("make the dress black and white", "recolor", "the dress black and white"),  # an object
         ("make it blue", "recolor", "everything blue"),  # a colour that is not a look
         ("i'd love a rainbow over the hills", "add", "a rainbow over the hills"),  # was: refused
