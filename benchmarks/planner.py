@@ -12,7 +12,8 @@
 
 The sets and their split are described in ``benchmarks/data/README.md``. Edit rows score valid
 answers (a plan, or the question a row expects), references (base, subs and style_ref all right)
-and ops (the multiset of op kinds is one of ``ops_any``); a row that expects a question is right
+and ops (the multiset of op kinds is one of ``ops_any``; the same op repeated in a row, as an
+add of "two pigeons" is split into, counts once); a row that expects a question is right
 on both when the planner asks and names the expected assets. Layout rows score counts (every
 counted noun has exactly that many blobs), relations (judged on blob centres) and refusals
 (descriptions that must be refused with an error). A plan that fails counts as wrong.
@@ -197,7 +198,9 @@ def run_edit(planner: Any, row: dict[str, Any]) -> dict[str, Any]:
     if expected_question is not None:
         return {"valid": False, "ref": False, "op": False, "asked": False, "s": seconds,
                 "llm": llm, "why": f"planned instead of asking: {plan.tokens()!r}"[:160]}  # fmt: skip
-    kinds = sorted(op.op for op in plan.ops)
+    # "add two pigeons" is one add per pigeon (the same op twice): it counts as the add it was said as
+    said = [op for i, op in enumerate(plan.ops) if i == 0 or op != plan.ops[i - 1]]
+    kinds = sorted(op.op for op in said)
     got = (plan.base, sorted(plan.subs), plan.style_ref)
     ref_ok = got == (row["base"], sorted(row["subs"]), row["style_ref"])
     op_ok = any(kinds == sorted(ops) for ops in row["ops_any"])

@@ -31,7 +31,7 @@ from anypix.agent.defaults import (
 from anypix.agent.everyday import PLACES, rewrite
 from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
-from anypix.plan import Blob, EditPlan, Op
+from anypix.plan import EditPlan, Op
 
 __all__ = [
     "NotCanonicalError",
@@ -236,7 +236,7 @@ def _resolve_remark(text: str, assets: Mapping[str, str]) -> str:
 
 
 def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
-    from anypix.agent.layout import place_blob, scene_blobs
+    from anypix.agent.layout import place_blobs, scene_blobs
 
     style_ref = _single(draft.style_refs, "style reference")
     base = _single(draft.bases, "base image")
@@ -257,7 +257,7 @@ def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> Ed
         base = default_base(draft.assets, {*subs, style_ref}, attached, answer.base)
     if base in subs:
         raise NotCanonicalError(f"[{base}] is both the image edited and a reference")
-    ops, blobs, seen = [], [], set()
+    ops, said, blobs, seen = [], [], [], set()  # said: the ops as said, before counts split
     for item in edits:
         if _UNREAD.search(item["target"]):  # "remove fridges. I'd rather have the giraffe left"
             raise NotCanonicalError(f"part of it was not read: '{item['target']}'")
@@ -266,16 +266,38 @@ def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> Ed
         if key in seen:  # "in the style of [x]" said twice is one restyle
             continue
         seen.add(key)
-        ops.append(Op(op=item["op"], target=item["target"][:300], ref=ref))
+        said.append(Op(op=item["op"], target=item["target"][:300], ref=ref))
+        # "add two green triangles": an add of each, each in a blob of its own
+        counted = _counted(item["target"]) if item["op"] == "add" and not ref else None
+        count, target = counted or (1, item["target"])
+        ops.extend([Op(op=item["op"], target=target[:300], ref=ref)] * count)
         if item["place"]:
-            blob: Blob | None = place_blob(item["target"] or item["op"], item["place"])
-            if blob is not None:
-                blobs.append(blob)
+            blobs.extend(place_blobs(target or item["op"], item["place"], count))
     plan = EditPlan(
-        base=base, subs=subs, gen=_edit_gen(ops), ops=ops, blobs=blobs, style_ref=style_ref
+        base=base, subs=subs, gen=_edit_gen(said), ops=ops, blobs=blobs, style_ref=style_ref
     )
     ask_about_unused(draft.assets, attached, plan.asset_names(), answer, base)
     return plan
+
+
+# Counts said outright ("two", "3", "a pair of"), not "some" or "a few": at most this many are
+# added one by one.
+_EXACT_COUNT = re.compile(r"^(?:two|three|four|five|six|[2-6]|a pair of|a couple of)\s", re.I)
+MAX_COUNTED_ADDS = 6
+
+
+def _counted(target: str) -> tuple[int, str] | None:
+    """(count, one of them) for an add of several said with an exact count ("two green
+    triangles" -> 2, "a green triangle"); None otherwise."""
+    from anypix.agent.scene import noun_phrase
+
+    if not _EXACT_COUNT.match(target.strip()):
+        return None
+    read = noun_phrase(target)
+    if read is None or read[0] is None or not 2 <= read[0] <= MAX_COUNTED_ADDS:
+        return None
+    one = re.sub(r"^(?:more|other|extra|new|further)\s+", "", read[2])
+    return read[0], ("an " if one[:1] in "aeiou" else "a ") + one
 
 
 def _edit_gen(ops: list[Op]) -> str:

@@ -26,6 +26,7 @@ __all__ = [
     "MAX_BLOBS",
     "REGION_WORDS",
     "place_blob",
+    "place_blobs",
     "scene_blobs",
     "scene_graph",
     "singular",
@@ -314,6 +315,32 @@ def scene_blobs(description: str) -> list[Blob]:
     """Blobs for a generation prompt, or [] when it names no countable objects; raises
     :class:`LayoutError` when no layout can satisfy the description."""
     return solve(scene_graph(description))
+
+
+def place_blobs(description: str, place: str, count: int) -> list[Blob]:
+    """``count`` blobs for objects put together at a canvas region ("two stars on the right"):
+    side by side across it, or one above another on a side, each smaller as they are more."""
+    blob = place_blob(description, place)
+    if blob is None:
+        return []
+    if count <= 1:
+        return [blob]
+    lowered = place.lower()
+    upright = re.search(r"\b(?:left|right)\b", lowered) and not re.search(
+        r"\b(?:top|bottom|upper|lower)\b", lowered
+    )  # a side: one above another
+    corner = blob.cx != 0.5 and re.search(r"\b(?:top|bottom|upper|lower)\b", lowered)
+    step = min((0.45 if corner else 0.8) / count, 0.3)  # a corner is a quarter, a side a half
+    radius = min(blob.b, 0.4 * step)
+    blobs = []
+    for index in range(count):
+        offset = (index - (count - 1) / 2) * step
+        cx = blob.cx if upright else min(max(blob.cx + offset, radius), 1 - radius)
+        cy = min(max(blob.cy + offset, radius), 1 - radius) if upright else blob.cy
+        label = f"{blob.label[:30]}{index + 1}"
+        blobs.append(blob.model_copy(update={"cx": cx, "cy": cy, "a": radius, "b": radius,
+                                              "label": label}))  # fmt: skip
+    return blobs
 
 
 def place_blob(description: str, place: str) -> Blob | None:

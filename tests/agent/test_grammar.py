@@ -572,3 +572,20 @@ def test_a_wish_for_a_picture_on_an_empty_canvas_draws_it() -> None:
         "a red fox in snow",
         ["generate"],
     )
+
+
+def test_an_add_of_several_said_with_a_count_adds_each_in_a_blob_of_its_own() -> None:
+    """Before: one blob described "two green triangles", which the default model drew as one
+    green blob."""
+    plan = parse_instruction("add two green triangles on the right", {"pic": IMG}, ["pic"])
+    assert [(o.op, o.target) for o in plan.ops] == [("add", "a green triangle")] * 2
+    assert plan.gen == "with two green triangles"
+    first, second = plan.blobs
+    assert min(first.cx, second.cx) > 0.5 and first.cx == second.cx  # one above the other
+    assert abs(first.cy - second.cy) > first.b + second.b  # apart
+    top = parse_instruction("add a pair of red rings at the top", {"pic": IMG}, ["pic"])
+    assert [b.cy for b in top.blobs] == [0.25, 0.25] and top.blobs[0].cx < top.blobs[1].cx
+    unplaced = parse_instruction("add three stars", {"pic": IMG}, ["pic"])
+    assert len(unplaced.ops) == 3 and not unplaced.blobs  # the locator finds each one room
+    # a vague amount stays one add
+    assert len(parse_instruction("add some birds", {"pic": IMG}, ["pic"]).ops) == 1
