@@ -39,6 +39,7 @@ __all__ = [
     "normalise",
     "parse_instruction",
     "split_clauses",
+    "split_counted_adds",
 ]
 
 _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
@@ -298,6 +299,31 @@ def _counted(target: str) -> tuple[int, str] | None:
         return None
     one = re.sub(r"^(?:more|other|extra|new|further)\s+", "", read[2])
     return read[0], ("an " if one[:1] in "aeiou" else "a ") + one
+
+
+def split_counted_adds(plan: EditPlan) -> EditPlan:
+    """``plan`` with each add of several said with an exact count ("add two green triangles")
+    made an add of each, as the grammar plans it; an add that owns a blob (as many blobs as
+    ops) has it spread into one blob each. A plan whose blobs do not pair with its ops keeps
+    them; its counted adds are split only when it has none."""
+    from anypix.agent.layout import spread_blob
+
+    paired = len(plan.blobs) == len(plan.ops)
+    if plan.blobs and not paired:
+        return plan
+    ops: list[Op] = []
+    blobs = []
+    for index, op in enumerate(plan.ops):
+        counted = _counted(op.target or "") if op.op == "add" and not op.ref else None
+        count, one = counted or (1, op.target)
+        ops.extend([op.model_copy(update={"target": one})] * count)
+        if paired:
+            blob = plan.blobs[index]
+            blob = blob.model_copy(update={"description": one}) if counted else blob
+            blobs.extend(spread_blob(blob, count))
+    if len(ops) == len(plan.ops):
+        return plan
+    return plan.model_copy(update={"ops": ops, "blobs": blobs})
 
 
 def _edit_gen(ops: list[Op]) -> str:

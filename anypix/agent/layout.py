@@ -31,6 +31,7 @@ __all__ = [
     "scene_graph",
     "singular",
     "solve",
+    "spread_blob",
 ]
 
 MAX_BLOBS = 32  # more objects than this are a texture or a crowd, not a blob layout
@@ -318,28 +319,29 @@ def scene_blobs(description: str) -> list[Blob]:
 
 
 def place_blobs(description: str, place: str, count: int) -> list[Blob]:
-    """``count`` blobs for objects put together at a canvas region ("two stars on the right"):
-    side by side across it, or one above another on a side, each smaller as they are more."""
+    """``count`` blobs for objects put together at a canvas region ("two stars on the right")."""
     blob = place_blob(description, place)
-    if blob is None:
-        return []
+    return [] if blob is None else spread_blob(blob, count)
+
+
+def spread_blob(blob: Blob, count: int) -> list[Blob]:
+    """``count`` round blobs where ``blob`` is, for several objects put there: one above another
+    on a side, side by side elsewhere (in a corner's quarter, or across half the canvas), each
+    smaller as they are more."""
     if count <= 1:
         return [blob]
-    lowered = place.lower()
-    upright = re.search(r"\b(?:left|right)\b", lowered) and not re.search(
-        r"\b(?:top|bottom|upper|lower)\b", lowered
-    )  # a side: one above another
-    corner = blob.cx != 0.5 and re.search(r"\b(?:top|bottom|upper|lower)\b", lowered)
+    side = abs(blob.cx - 0.5) > 0.15 and abs(blob.cy - 0.5) <= 0.15  # left or right
+    corner = abs(blob.cx - 0.5) > 0.15 and abs(blob.cy - 0.5) > 0.15
     step = min((0.45 if corner else 0.8) / count, 0.3)  # a corner is a quarter, a side a half
     radius = min(blob.b, 0.4 * step)
     blobs = []
     for index in range(count):
         offset = (index - (count - 1) / 2) * step
-        cx = blob.cx if upright else min(max(blob.cx + offset, radius), 1 - radius)
-        cy = min(max(blob.cy + offset, radius), 1 - radius) if upright else blob.cy
+        cx = blob.cx if side else min(max(blob.cx + offset, radius), 1 - radius)
+        cy = min(max(blob.cy + offset, radius), 1 - radius) if side else blob.cy
         label = f"{blob.label[:30]}{index + 1}"
         blobs.append(blob.model_copy(update={"cx": cx, "cy": cy, "a": radius, "b": radius,
-                                              "label": label}))  # fmt: skip
+                                              "label": label, "angle": 0.0}))  # fmt: skip
     return blobs
 
 

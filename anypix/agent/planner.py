@@ -39,7 +39,7 @@ from anypix.agent.defaults import (
     default_base,
     which_image,
 )
-from anypix.agent.grammar import check_references, parse_instruction
+from anypix.agent.grammar import check_references, parse_instruction, split_counted_adds
 from anypix.agent.layout import scene_blobs, singular
 from anypix.agent.llm import LLMBackend, Message
 from anypix.agent.prompting import (
@@ -247,6 +247,7 @@ class Planner(PlannerBase):
             result = self._llm_plan(instruction, assets, feedback, references)
             if feedback is None:
                 ask_about_unpointed(result.plan, instruction, assets, attached)
+        result.plan = split_counted_adds(result.plan)  # "add two stars": an add of each, as above
         # 5. Layout for new images
         if result.plan.base is None and not result.plan.blobs:
             blobs = self.layout_blobs(result.plan.gen)

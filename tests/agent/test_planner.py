@@ -122,3 +122,24 @@ def test_a_langchain_chat_model_plugs_in_through_the_same_interface() -> None:
     backend = LangChainLLM(FakeListChatModel(responses=[json.dumps(GOOD)]))
     result = Planner(backend, use_minilm=False).plan(REQUEST, ASSETS)
     assert result.source == "llm" and result.plan.ops[0].op == "replace"
+
+
+def test_a_counted_add_from_the_llm_is_an_add_of_each_as_the_grammar_plans_it() -> None:
+    from anypix.agent.grammar import split_counted_adds
+    from anypix.plan import Blob, EditPlan, Op
+
+    answer = {"base": "room", "subs": [], "style_ref": None, "gen": "a room with two lamps",
+              "ops": [{"op": "add", "target": "two brass lamps", "ref": None}]}  # fmt: skip
+    plan, _ = planner(answer, fast_path=False)  # every instruction through the LLM
+    result = plan.plan("the room could do with a couple of lamps, maybe brass", ASSETS)
+    assert result.source == "llm"
+    assert [(o.op, o.target) for o in result.plan.ops] == [("add", "a brass lamp")] * 2
+    assert not result.plan.blobs  # unplaced: the locator finds each one room
+    # one blob for the two: spread into one each, one above another on the right
+    right = Blob(description="two brass lamps", cx=0.75, cy=0.55, a=0.22, b=0.18)
+    placed = split_counted_adds(EditPlan(base="room", ops=[Op(op="add", target="two brass lamps")],
+                                         blobs=[right]))  # fmt: skip
+    assert [(b.description, b.cx) for b in placed.blobs] == [("a brass lamp", 0.75)] * 2
+    assert placed.blobs[0].cy < placed.blobs[1].cy
+    vague = EditPlan(base="room", ops=[Op(op="add", target="some lamps")])
+    assert split_counted_adds(vague) is vague
