@@ -269,8 +269,7 @@ def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> Ed
         seen.add(key)
         said.append(Op(op=item["op"], target=item["target"][:300], ref=ref))
         # "add two green triangles": an add of each, each in a blob of its own
-        counted = _counted(item["target"]) if item["op"] == "add" and not ref else None
-        count, target = counted or (1, item["target"])
+        count, target = _each(item["op"], item["target"], ref)
         ops.extend([Op(op=item["op"], target=target[:300], ref=ref)] * count)
         if item["place"]:
             blobs.extend(place_blobs(target or item["op"], item["place"], count))
@@ -301,6 +300,13 @@ def _counted(target: str) -> tuple[int, str] | None:
     return read[0], ("an " if one[:1] in "aeiou" else "a ") + one
 
 
+def _each(op: str, target: str, ref: str | None) -> tuple[int, str]:
+    """(how many times, the target of each): an add of several said with an exact count is that
+    many adds of one (:func:`_counted`); any other op is itself, once."""
+    counted = _counted(target) if op == "add" and not ref else None
+    return counted or (1, target)
+
+
 def split_counted_adds(plan: EditPlan) -> EditPlan:
     """``plan`` with each add of several said with an exact count ("add two green triangles")
     made an add of each, as the grammar plans it; an add that owns a blob (as many blobs as
@@ -314,12 +320,11 @@ def split_counted_adds(plan: EditPlan) -> EditPlan:
     ops: list[Op] = []
     blobs = []
     for index, op in enumerate(plan.ops):
-        counted = _counted(op.target or "") if op.op == "add" and not op.ref else None
-        count, one = counted or (1, op.target)
+        count, one = _each(op.op, op.target or "", op.ref)
         ops.extend([op.model_copy(update={"target": one})] * count)
         if paired:
             blob = plan.blobs[index]
-            blob = blob.model_copy(update={"description": one}) if counted else blob
+            blob = blob.model_copy(update={"description": one}) if count > 1 else blob
             blobs.extend(spread_blob(blob, count))
     if len(ops) == len(plan.ops):
         return plan

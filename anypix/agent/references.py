@@ -94,7 +94,6 @@ class References:
 
         return _BRACKET.sub(name, text)
 
-
     def _bare_file_names(self, text: str, assets: Mapping[str, str]) -> str:
         for name, file in self.files.items():
             base = PurePath(str(file)).name

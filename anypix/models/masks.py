@@ -158,7 +158,7 @@ def candidate_regions(image: np.ndarray) -> list[np.ndarray]:
     smallest = np.where(same, areas[big][None], areas.max()).min(1)
     repeated = (pieces <= MAX_REPEATS) & ~bordering & (smallest >= REPEATED_AREA)
     few = (pieces <= MAX_PIECES) | repeated
-    small = (same @ areas[big] <= MAX_AREA * height * width) | ~(same & border[big]).any(1)
+    small = (same @ areas[big] <= MAX_AREA * height * width) | ~bordering
     masks = []
     for label in big[few & small]:
         mask = labels == label

@@ -172,7 +172,9 @@ def _reader(objects: list[str], style: str = "on cool dots") -> Any:
                               lambda pixels: [list(objects)] * pixels.shape[0])  # fmt: skip
 
 
-def test_an_image_prompt_draws_each_object_read_where_the_image_has_it(miniworld: Any) -> None:
+def test_an_image_prompt_draws_each_object_read_where_the_image_has_it(
+    miniworld: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The blob-grounded default model draws objects where blobs are; from the words alone it
     drew 13% of an image's colours (benchmarks/figures_seecoder.py, dev)."""
     from anypix.models.miniworld.data import MiniObject, Scene, Style
@@ -195,6 +197,19 @@ def test_an_image_prompt_draws_each_object_read_where_the_image_has_it(miniworld
     # the words the person gives the image as content come with it
     assert image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image,
                         "on warm stripes", "content")[0].endswith("on warm stripes")  # fmt: skip
+    # the render of an image prompt is the blob-grounded render of that layout
+    from anypix.tools import render as render_module
+    from anypix.tools.image_prompt import render_image_prompt
+
+    drawn: list[Any] = []
+    real = render_module.render
+    monkeypatch.setattr(
+        render_module, "render", lambda plan, *a, **k: drawn.append(plan) or real(plan, *a, **k)
+    )
+    render_image_prompt(
+        miniworld, _reader(["a blue triangle", "a red ring"]), image, seed=3, steps=2
+    )
+    assert [b.description for b in drawn[0].blobs] == ["a blue triangle", "a red ring"]
     # three objects read, two found: no places to give them; style alone: no objects to place
     assert image_layout(miniworld, _reader(["a", "b", "c"]), image) is None
     assert image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image, "a ring",
