@@ -13,7 +13,9 @@ category, the k-th distinct phrasing (in the order below, counting from 0) is he
 ``k % 5 in (1, 3)`` and is dev otherwise -- about 60/40. The held-out files are frozen: this
 script writes them only when they are missing and otherwise checks that they are unchanged.
 Rows written after the freeze (``EDITS_AFTER_FREEZE``, ``LAYOUTS_AFTER_FREEZE``) are all dev and come after the split
-rows, so adding them changes neither the split nor the held-out file.
+rows, so adding them changes neither the split nor the held-out file. From the ninth sitting on,
+rows are written straight into the dev files (ids ``vh001``...); this script keeps every dev row
+whose id it does not write itself, after its own.
 
 Edit row fields (``planner-dev.jsonl``'s, plus):
   ``files``    this turn's attachments and their file names; absent means every asset except
@@ -718,6 +720,15 @@ def layout_rows() -> list[dict[str, Any]]:
     return rows
 
 
+def _kept(path: Path, rows: list[dict[str, Any]]) -> str:
+    """The lines of ``path`` whose row ids this script does not write (later sittings' rows)."""
+    if not path.exists():
+        return ""
+    ours = {row["id"] for row in rows}
+    lines = path.read_text().splitlines(keepends=True)
+    return "".join(line for line in lines if json.loads(line)["id"] not in ours)
+
+
 def _lines(rows: list[dict[str, Any]], indices: list[int]) -> str:
     return "".join(json.dumps(rows[i]) + "\n" for i in indices)
 
@@ -730,7 +741,7 @@ def main() -> int:
     ):
         dev, held = _split(source)
         dev += range(len(source), len(rows))  # rows written after the freeze are all dev
-        dev_path.write_text(_lines(rows, dev))
+        dev_path.write_text(_lines(rows, dev) + _kept(dev_path, rows))
         frozen = _lines(rows, held)
         if not held_path.exists():
             held_path.write_text(frozen)
