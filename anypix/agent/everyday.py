@@ -16,6 +16,7 @@ from functools import cache
 
 from anypix.agent.phrases import (
     COMPARATIVES,
+    DEFINITE,
     DEGREES,
     LOOKS,
     REF,
@@ -36,6 +37,8 @@ _PLACE_WORDS = (
     r"(?:\s+up)?"
 )
 _WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
+_OUT_VERBS = r"scrub|rub|wipe|blot|paint|clone|edit|photoshop|crop|blur|cut"
+_NICE = r"(?:really\s+|so\s+|way\s+)?(?:cool|nice|nicer|fun|great|lovely|awesome|neat|better|cute|sweet|good|prettier|cooler)"
 _BRIGHTEN = r"brighten|darken|lighten|warm|cool|liven|soften|sharpen|deepen|cheer"
 _MORE_COLOUR = {"bluer": "blue", "redder": "red", "greener": "green", "yellower": "yellow",
                 "pinker": "pink", "whiter": "white", "blacker": "black", "greyer": "grey",
@@ -158,11 +161,24 @@ _ON_A_PICTURE: list[Rule] = [
     # (a reference's style, "in the style of [x]", is read where it stands, by the clause it ends)
     (re.compile(rf"^(?:try\s+)?(?:it\s+|this\s+)?(in|as)\s+(?!the\s+{PLACES})([^\[]+)$", _I),
      lambda m: f"restyle it {m.group(1)} {m.group(2)}"),
+    # "let's see it at dusk", "see it in winter": what follows is the edit
+    (re.compile(r"^(?:(?:let'?s|let us|let me|lemme)\s+)?(?:see|try|have)\s+(?:it|this|that|the (?:image|picture|photo))\s+"
+                r"((?:at|in|as|with|without|during|on a)\s+.+)$", _I),
+     lambda m: m.group(1)),
+    # "put the boat more to the left", "set the lamp a bit further right": a move
+    (re.compile(rf"^(?:put|place|set|have)\s+((?:{DEFINITE})\s+.+?)\s+((?:(?:{DEGREES})\s+)?(?:more|further|farther)\s+"
+                r"(?:to(?:wards)? the\s+)?(?:left|right|up|down|top|bottom)(?:\s+(?:side|edge))?)$", _I),
+     lambda m: f"move {m.group(1)} {m.group(2)}"),
+    # "spin up a few more like this", "a couple more like that"
+    (re.compile(r"^(?:(?:spin|whip|knock|churn|crank|run)\s+(?:up|out|off)\s+|give me\s+|make\s+|show me\s+)?"
+                r"(?:a few|a couple(?: of)?|some|two|three|four|several|a bunch)\s+more(?:\s+(?:ones?|versions?))?\s+"
+                r"like\s+(?:this|that|it)$", _I),
+     lambda m: "make a variation of it"),
     # "can I see it with a blue sky", "could we see this at night": what follows is the edit
     (re.compile(r"^(?:can|could|may)\s+(?:i|we)\s+see\s+(?:it|this|that|the (?:image|picture|photo))\s+(.+)$", _I),
      lambda m: m.group(1)),
     # "golden hour", "watercolour please", "at night", "rainy day version", "more like a painting"
-    (re.compile(rf"^(?:an?\s+|in\s+)?((?:{LOOKS}))(?:\s+(?:version|edition|style|look|scene|light|lighting|weather))?$", _I),
+    (re.compile(rf"^(?:an?\s+|in\s+)?((?:at\s+)?(?:{LOOKS}))(?:\s+(?:version|edition|style|look|scene|light|lighting|weather))?$", _I),
      lambda m: f"make it look {m.group(1)}"),
     (re.compile(r"^(?:an?\s+)?(?!(?:another|different|new|other|alternative)\b)(.+?)\s+(?:version|edition)$", _I),
      lambda m: f"make it look {m.group(1)}"),
@@ -252,6 +268,15 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(r"^(.+?)\s+(?:should|must|needs? to|has to|have to|ought to)\s+"
                     r"(?:be gone|go|disappear|vanish|be removed|be erased)$", _I),
          lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^(.+?)(?:'s|\s+is|\s+has)?\s+(?:gotta|got to)\s+(?:go|be gone)$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        # "scrub out the logo", "paint the wires out", "zap the power lines"
+        (re.compile(rf"^(?:{_OUT_VERBS})\s+(?:out|away)\s+(.+)$|^(?:{_OUT_VERBS})\s+(.+?)\s+(?:out|away)$|"
+                    r"^(?:zap|nuke|axe|scrap|banish)\s+(.+)$", _I),
+         lambda m: f"remove {m.group(1) or m.group(2) or m.group(3)}"),
+        # "drop the clouds" (nowhere to drop them into: they go)
+        (re.compile(rf"^drop\s+((?:{DEFINITE})\s+(?:(?!\b(?:in|into|onto|on|at|to|near|by|next)\b)[^\[])+)$", _I),
+         lambda m: f"remove {m.group(1)}"),
         (re.compile(r"^(?:there should(?:n't| not) be|there should be no|no more|"
                     r"i (?:don't|do not) want)\s+(?:any\s+)?(.+)$", _I),
          lambda m: f"remove {m.group(1)}"),
@@ -261,6 +286,22 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: f"remove {m.group(1)} from {m.group(2)}"),
         (re.compile(r"^take\s+(.+?)\s+(?:away|off|out)$", _I), lambda m: f"remove {m.group(1)}"),
         (re.compile(r"^take away\s+(.+)$", _I), lambda m: f"remove {m.group(1)}"),
+        # "car -> yellow", "the dog → a wolf": what it becomes
+        (re.compile(r"^(.+?)\s*(?:->|→|=>)\s*(.+)$", _I), lambda m: _should_be(m.group(1), m.group(2))),
+        # "remove: the bin", "add - a moon"
+        (re.compile(r"^(\w+)\s*[:\-]\s+(.+)$", _I),
+         lambda m: f"{m.group(1)} {m.group(2)}" if verb_of(m.group(1)) else m.group(0)),
+        # "it'd be cool with some fireflies", "it would look nicer if the car was red"
+        (re.compile(rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+(?:with|to have|to add|to see)\s+(.+)$", _I),
+         lambda m: f"add {m.group(1)}"),
+        (re.compile(rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+if\s+(.+?)\s+(?:was|were|is|looked)\s+(.+)$", _I),
+         lambda m: _should_be(m.group(1), m.group(2))),
+        # "turn day into night", "change summer to winter": a look for the whole picture
+        (re.compile(rf"^(?:turn|change|convert|switch)\s+(?:the\s+)?(?:{LOOKS}|day)\s+(?:in)?to\s+(?:the\s+)?({LOOKS})$", _I),
+         lambda m: f"make it look {m.group(1)}"),
+        # "desaturate it", "saturate the colours a bit"
+        (re.compile(r"^(de)?saturate\s+(.+?)(?:\s+a\s+(?:bit|little|touch))?$", _I),
+         lambda m: f"make {m.group(2)} {'less' if m.group(1) else 'more'} saturated"),
         # "what if the car was blue", "what would [house] look like in winter"
         (re.compile(r"^what if\s+(.+?)\s+(?:was|were|is|are|looked)\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
@@ -316,7 +357,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     rf"inside|across|against|along)\s+(?!the\s+(?:{style_nouns})\b)[^\[]+?)\s+(?:of|in)\s+({REF})$", _I),
          lambda m: f"add {m.group(1)} to {m.group(4)} {m.group(3)}"),
         # "put [tractor] where the backpack is": one in place of the other
-        (re.compile(r"^(?:put|place|stick|pop)\s+(.+?)\s+where\s+(.+?)\s+(?:is|are|was|were|used to be|stands?)$", _I),
+        (re.compile(r"^(?:put|place|stick|pop|(?:swap|drop|slot|sub|put|pop|stick)\s+in)\s+(.+?)\s+where\s+(.+?)\s+"
+                    r"(?:is|are|was|were|used to be|stands?)$", _I),
          lambda m: f"replace {m.group(2)} with {m.group(1)}"),
         # "[sofa] instead of the old couch in [room]"
         (re.compile(rf"^({REF}|(?:an?|some)\s+.+?)\s+instead of\s+(.+)$", _I),
@@ -363,6 +405,10 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: f"remove {m.group(3)} from {m.group(1)}"),
         (re.compile(rf"^({REF}),?\s+but\s+with\s+(.+)$", _I),
          lambda m: f"add {m.group(3)} to {m.group(1)}"),
+        # "[room] with [cat] on the rug": the reference goes into the image named first
+        (re.compile(rf"^({REF})\s+with\s+({REF})(\s+(?:\w+ing\s+)?(?:on|in|at|by|near|under|over|beside|"
+                    r"behind|next to|inside|across|against|along)\s+[^\[]+)?$", _I),
+         lambda m: f"add {m.group(3)} to {m.group(1)}{m.group(5) or ''}"),
         # asking for a new picture
         (re.compile(r"^(?:i|we)\s*(?:need|want|'d like|would like)\s+(?:an?\s+)?(?:picture|image|"
                     r"photo|drawing|painting|illustration|render)\s+(?:of|with|showing)\s+(.+)$", _I),

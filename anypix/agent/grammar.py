@@ -51,7 +51,9 @@ _LEAD = re.compile(
     r"^(?:please|kindly|also|then|and|now|next|first|finally|lastly|after that|just|ok(?:ay)?|so|"
     r"(?:could|can|would|will) you(?: please| possibly)?|i(?:'d| would) like(?: you)? to|"
     r"i want(?: you)? to|let's|lets|go ahead and|try to|actually|keep going|carry on|"
-    r"(?:nice|great|cool|perfect|good|awesome|thanks|hmm+|hm|alright|oh|oops|well|wait|yeah|yes|sure|"
+    r"(?:(?:it|that|this)?\s*(?:'s|is|looks)\s+(?:really\s+|so\s+|very\s+)?)?"
+    r"(?:nice|great|cool|perfect|good|awesome|thanks|thank you|lovely|beautiful|amazing|brilliant|"
+    r"much better|better|love it|love this|hmm+|hm|alright|oh|oops|well|wait|yeah|yes|sure|"
     r"nah|nope|no|meh|ah|um+|hey|ooh|wow)"
     r"(?=\s*[,.!]))\b[\s,.!]*",
     re.IGNORECASE,

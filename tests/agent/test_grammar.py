@@ -589,3 +589,41 @@ def test_an_add_of_several_said_with_a_count_adds_each_in_a_blob_of_its_own() ->
     assert len(unplaced.ops) == 3 and not unplaced.blobs  # the locator finds each one room
     # a vague amount stays one add
     assert len(parse_instruction("add some birds", {"pic": IMG}, ["pic"]).ops) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "ops"),
+    [
+        ("paint the wires out", [("remove", "the wires")]),
+        ("zap the power lines", [("remove", "the power lines")]),
+        ("the bin's gotta go", [("remove", "the bin")]),
+        ("drop the clouds", [("remove", "the clouds")]),  # was: an add with nowhere to go
+        ("drop the ball into the box", [("add", "the ball into the box")]),  # still an add
+        ("that's much better, now add a moon", [("add", "a moon")]),  # a remark, then the edit
+        ("car -> yellow", [("recolor", "car yellow")]),
+        ("the dog → a wolf", [("replace", "the dog with a wolf")]),
+        ("remove: the bin", [("remove", "the bin")]),
+        ("it'd be cool with some fireflies", [("add", "some fireflies")]),
+        ("it would look nicer if the car was red", [("recolor", "the car red")]),
+        ("turn day into night", [("restyle", "night")]),  # was: a replace of "day"
+        ("desaturate it", [("restyle", "less saturated")]),
+        ("swap in a cat where the dog is", [("replace", "the dog with a cat")]),
+        ("let's see it at dusk", [("restyle", "at dusk")]),
+        ("put the boat more to the left", [("move", "the boat more to the left")]),
+        ("spin up a few more like this", [("variation", "")]),
+    ],
+)
+def test_eleventh_sitting_wordings_edit_the_attached_picture(
+    text: str, ops: list[tuple[str, str]]
+) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", ops)
+
+
+def test_an_image_with_a_reference_somewhere_in_it_adds_the_reference() -> None:
+    plan = parse_instruction("[room] with [cat] on the rug", {"room": IMG, "cat": IMG}, [])
+    assert (plan.base, plan.subs, [(o.op, o.target) for o in plan.ops]) == (
+        "room",
+        ["cat"],
+        [("add", "cat on the rug")],
+    )
