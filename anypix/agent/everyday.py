@@ -348,6 +348,18 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "do it in the style of van gogh", "do [city] as a watercolour"
         (re.compile(rf"^do\s+(it|this|that|{REF}|the (?:image|picture|photo))\s+(in|as|like)\s+(.+)$", _I),
          lambda m: f"restyle {m.group(1)} {m.group(3)} {m.group(4)}"),
+        # "use [bees] as the mood for [garden]": the one restyled like the other
+        (re.compile(rf"^use\s+({REF})\s+as\s+(?:the|a)\s+(?:{style_nouns}|mood|inspiration|reference)\s+"
+                    rf"(?:for|of|on|in)\s+(.+)$", _I),
+         lambda m: f"restyle {m.group(3)} like {m.group(1)}"),
+        # "fix the colours in [photo]", "correct the white balance": a treatment of the whole
+        (re.compile(r"^(?:fix|correct|balance|adjust|improve|enhance|touch up|clean up)\s+(?:the\s+)?"
+                    r"(colou?rs?|lighting|light|exposure|white balance|tones?|contrast)"
+                    r"(?:\s+(?:in|of|on)\s+(.+))?$", _I),
+         lambda m: f"restyle {m.group(2) or 'it'} with natural {m.group(1)}"),
+        # "give it another spin", "have another go"
+        (re.compile(r"^(?:give it|have|take|try)\s+(?:another|one more)\s+(?:spin|go|shot|try|roll|pass)$", _I),
+         lambda m: "make a variation of it"),
         # "borrow the look of [ukiyo] for [city]": use a style
         (re.compile(rf"^(?:borrow|take|steal|copy|grab)\s+(the\s+(?:{style_nouns})\s+(?:of|from)\s+"
                     rf"{REF}\s+(?:for|on|to|onto|in)\s+.+)$", _I),

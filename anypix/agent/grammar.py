@@ -113,8 +113,28 @@ def _single(names: list[str], what: str) -> str | None:
     return distinct[0] if distinct else None
 
 
-_ADD_POINTED = re.compile(r"^(add|put|stick|place|pop|drop|paste)\s+(?:this one|that one|it|this|that)\b",
-                          re.IGNORECASE)  # fmt: skip
+_ADD_POINTED = re.compile(r"^(add|put|stick|place|pop|drop|paste)\s+(?:this one|that one|it|this|that)\b|"
+                          r"^(add|stick|pop|drop|paste)\s+(?:him|her)\b", re.IGNORECASE)  # fmt: skip
+_INTO = r"(?:on|onto|in|into|at|by|near|next to|beside|under|over|above|behind|in front of)"
+_THIS_GUY = re.compile(r"\b(?:this|that)\s+(?:(?:little|cute|small|tiny|big|funny|fine)\s+)?"
+                       r"(?:guy|fella|fellow|chap|dude|critter|beauty|thing)\b", re.IGNORECASE)  # fmt: skip
+_SWAP_FOR_THIS = re.compile(r"\b((?:swap|switch|exchange|replace|trade)\b.+?\s+(?:for|with))\s+(?:this|that)(?:\s+one)?\b",
+                            re.IGNORECASE)  # fmt: skip
+# With one sound attached: "make it feel like this sounds", "add whatever makes this sound"
+_LIKE_THIS_SOUNDS = re.compile(r"\b(?:like|the way)\s+(?:this|that|it)(?:\s+(?:one|sound|recording|clip|track|song))?\s+sounds\b",
+                               re.IGNORECASE)  # fmt: skip
+_MAKES_THIS_SOUND = re.compile(r"\b(?:whatever|what|the thing that|whoever|something that)\s+(?:makes|is making|made|making)\s+"
+                               r"(?:this|that|the)\s+(?:sound|noise)\b", re.IGNORECASE)  # fmt: skip
+_ADD_THIS = re.compile(
+    r"^(add|put|stick|pop|drop|throw in)\s+(?:this|that|it)(?:\s+(?:one|sound|in|too))?$", re.I
+)
+
+
+def _point_at_sound(text: str, name: str) -> str:
+    """ "this" where only a sound can be meant: the one sound attached."""
+    text = _LIKE_THIS_SOUNDS.sub(f"like [{name}]", text, count=1)
+    text = _MAKES_THIS_SOUND.sub(f"[{name}]", text, count=1)
+    return _ADD_THIS.sub(lambda m: f"{m.group(1)} [{name}]", text, count=1)
 
 
 _LIKE_THIS = re.compile(
@@ -144,10 +164,22 @@ def _point_at_attachment(
     """ "add this to the sky" in a session with one image attached: "this" is the attachment, added
     to the current picture (an edit that names no image edits the attachment only when nothing
     else uses it)."""
+    sounds = [n for n in attached_names(assets, attached) if assets[n] == "audio"]
+    if len(sounds) == 1:
+        text = _point_at_sound(text, sounds[0])
     fresh = [n for n in attached_names(assets, attached) if assets[n] == "image" and n != LAST]
     if assets.get(LAST) != "image" or len(fresh) != 1:
         return text
     name = fresh[0]
+    # "and this little guy on the fence", "swap the couch for this one": the attachment
+    text = _THIS_GUY.sub(f"[{name}]", text, count=1)
+    text = re.sub(
+        rf"^(?:and\s+|also\s+|plus\s+)?(\[{re.escape(name)}\]\s+{_INTO}\s)",
+        r"put \1",
+        text,
+        flags=re.I,
+    )
+    text = _SWAP_FOR_THIS.sub(lambda m: f"{m.group(1)} [{name}]", text, count=1)
     if name.lower() not in _GENERIC_NAMES and re.fullmatch(r"[a-z]+", name, re.IGNORECASE):
         noun = re.escape(name)
         # "put this hat on him": "this hat" is the attachment, named once
@@ -157,7 +189,7 @@ def _point_at_attachment(
                       lambda m: f"{m.group(1) or 'put '}[{name}]", text, count=1, flags=re.I)  # fmt: skip
     # "on his head", "onto the table": where the attachment goes in the current picture
     text = _PLACED.sub(lambda m: f"put [{name}] {m.group(0)}", text, count=1)
-    text = _ADD_POINTED.sub(lambda m: f"{m.group(1)} [{name}]", text, count=1)
+    text = _ADD_POINTED.sub(lambda m: f"{m.group(1) or m.group(2)} [{name}]", text, count=1)
     # "use this as the style": the attachment is the style of the current picture
     text = _AS_THE_STYLE.sub(f"restyle it like [{name}]", text, count=1)
     # "make it look like this", "paint it in this style": the attachment is the style
@@ -196,7 +228,8 @@ def _name_attachments(
             continue
         # "the sunset photo", "the sunset one" (not "the dog one more time")
         pattern = (rf"\b(?:the|my|this|that|our|your)\s+{re.escape(name)}s?"
-                   rf"(?:\s+(?:photo|picture|image|pic|shot|one(?!\s+(?:more|of|by|at)\b)))?\b")  # fmt: skip
+                   rf"(?:\s+(?:photo|picture|image|pic|shot|recording|sound|clip|track|song|audio|"
+                   rf"one(?!\s+(?:more|of|by|at)\b)))?\b")  # fmt: skip
         text = re.sub(pattern, f"[{name}]", text, count=1, flags=re.IGNORECASE)
     return text
 

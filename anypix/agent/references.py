@@ -53,7 +53,7 @@ class References:
         found = [
             name
             for name, file in self.files.items()
-            if wanted and name in assets and PurePath(str(file)).name.casefold() == wanted
+            if wanted and name in assets and wanted in _file_names(str(file))
         ]
         if len(found) > 1:
             raise UserError(
@@ -81,7 +81,8 @@ class References:
         """``text`` with every ``[reference]`` that resolves replaced by ``[asset name]``; one
         nothing resolves is left for the caller to report (the planner raises UnknownAssetError),
         an ambiguous one raises here. An attachment's file name written bare ("brighten up
-        DSC_1180.JPG") is a reference too, when it has an extension (a bare word is not)."""
+        DSC_1180.JPG", "put IMG_2231 into IMG_2230") is a reference too, when it has an extension
+        or its stem has a digit (a bare word is not: "dog" of dog.png stays a word)."""
         text = self._bare_file_names(text, assets)
         if all(inside in assets for inside in _BRACKET.findall(text)):
             return text  # the fast path: nothing to resolve
@@ -96,10 +97,13 @@ class References:
 
     def _bare_file_names(self, text: str, assets: Mapping[str, str]) -> str:
         for name, file in self.files.items():
-            base = PurePath(str(file)).name
-            if name not in assets or not PurePath(base).suffix:
+            written = [
+                n for n in _file_names(str(file)) if PurePath(n).suffix or re.search(r"\d", n)
+            ]
+            if name not in assets or not written:
                 continue
-            bare = re.compile(rf"(?<![\[\w.]){re.escape(base)}(?![\w\]])", re.IGNORECASE)
+            either = "|".join(re.escape(n) for n in sorted(written, key=len, reverse=True))
+            bare = re.compile(rf"(?<![\[\w.])(?:{either})(?![\w\]])", re.IGNORECASE)
             outside = _BRACKET.split(text)  # even pieces: outside brackets; odd: inside
             for index in range(0, len(outside), 2):
                 outside[index] = bare.sub(f"[{name}]", outside[index])
@@ -107,6 +111,12 @@ class References:
                 piece if index % 2 == 0 else f"[{piece}]" for index, piece in enumerate(outside)
             )
         return text
+
+
+def _file_names(file: str) -> set[str]:
+    """How a person may write an attachment's file name: whole, or without its extension."""
+    base = PurePath(file).name.casefold()
+    return {base, PurePath(base).stem} if PurePath(base).suffix else {base}
 
 
 def _kind_of(ref: str) -> AssetModality | None:

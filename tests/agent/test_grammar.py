@@ -627,3 +627,39 @@ def test_an_image_with_a_reference_somewhere_in_it_adds_the_reference() -> None:
         ["cat"],
         [("add", "cat on the rug")],
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "op"),
+    [
+        ("swap the couch for this one", "replace"),
+        ("add him next to the bench", "add"),
+        ("and this little guy on the fence", "add"),
+    ],
+)
+def test_the_attachment_pointed_at_in_a_session_goes_into_the_current_picture(
+    text: str, op: str
+) -> None:
+    """One image attached in a session and pointed at ("this one", "him", "this little guy"): it
+    is the [sub] of an edit of the current picture. Before: the attachment was edited, or the
+    planner asked whether to edit it or draw a new picture."""
+    plan = parse_instruction(text, {"last": IMG, "toy": IMG}, ["toy"])
+    assert (plan.base, plan.subs, [o.op for o in plan.ops]) == ("last", ["toy"], [op])
+
+
+@pytest.mark.parametrize(
+    ("text", "assets", "expected"),
+    [
+        ("make it feel like this sounds", {"last": IMG, "rain": "audio"}, ("last", [], "rain", "restyle")),
+        ("add whatever makes this sound to the forest", {"forest": IMG, "owl": "audio"},
+         ("forest", ["owl"], None, "add")),
+        ("add this", {"porch": IMG, "bell": "audio"}, ("porch", ["bell"], None, "add")),
+        ("use the bees recording as the mood for the garden", {"garden": IMG, "bees": "audio"},
+         ("garden", [], "bees", "restyle")),
+    ],
+)  # fmt: skip
+def test_the_one_sound_attached_is_what_this_points_at(
+    text: str, assets: dict[str, str], expected: tuple[str, list[str], str | None, str]
+) -> None:
+    plan = parse_instruction(text, assets, [n for n in assets if n != "last"])
+    assert (plan.base, plan.subs, plan.style_ref, plan.ops[0].op) == expected

@@ -53,6 +53,17 @@ def test_an_attachments_file_name_written_bare_is_that_attachment() -> None:
     assert refs.rewrite("see xbeach.png and [beach.png]", ASSETS) == "see xbeach.png and [photo]"
 
 
+def test_a_file_name_written_without_its_extension_is_that_attachment() -> None:
+    """ "put IMG_2231 into IMG_2230": a stem with a digit is a file name (it asked which image
+    to edit); a stem that is a plain word ("beach" of beach.png) stays a word."""
+    refs = References(files={"park": "IMG_2230.jpg", "dog": "IMG_2231.png"})
+    assets = {"park": "image", "dog": "image"}
+    result = Planner(None).plan("put IMG_2231 into IMG_2230", assets, references=refs)
+    assert (result.plan.base, result.plan.subs) == ("park", ["dog"])
+    assert refs.rewrite("put [img_2231] on the left", assets) == "put [dog] on the left"
+    assert References(files=FILES).rewrite("a beach at night", ASSETS) == "a beach at night"
+
+
 def test_an_unknown_file_name_is_still_an_unknown_asset() -> None:
     with pytest.raises(UnknownAssetError, match=r"\[IMG_9999.jpg\] is not in this session"):
         Planner(None).plan("add [IMG_9999.jpg] to [photo]", ASSETS, references=References(FILES))
