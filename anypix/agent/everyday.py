@@ -228,6 +228,12 @@ _ON_A_PICTURE: list[Rule] = [
 ]  # fmt: skip
 
 
+def _treated(quality: str) -> str:
+    """What "fix the colours" gives the picture: natural colour (said in the singular, as "autumn
+    colours" would read as a look named "autumn")."""
+    return "colour" if re.match(r"colou?rs?$|tones?$", quality, _I) else quality
+
+
 def _with(thing: str) -> str:
     """ "with a moon" adds one; "with a blue sky" recolours the sky every picture has."""
     parts = re.sub(r"^(?:an?|the|some)\s+", "", thing, flags=_I).split()
@@ -256,6 +262,8 @@ def _but(change: str) -> str:
 def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     add_or_draw = "add" if has_image else "draw"  # "let there be a moon" on an empty canvas
     style_nouns = "|".join(map(re.escape, words("style_nouns")))
+    verbs = "|".join(sorted({v for group in lexicon()["verbs"].values() for v in group if " " not in v},
+                            key=len, reverse=True))  # fmt: skip
     rules: list[Rule] = [
         # hedges and question frames around an ordinary clause
         (re.compile(r"^(?:is it possible to|would it be possible to|is there a way to|"
@@ -275,7 +283,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     r"^(?:zap|nuke|axe|scrap|banish)\s+(.+)$", _I),
          lambda m: f"remove {m.group(1) or m.group(2) or m.group(3)}"),
         # "drop the clouds" (nowhere to drop them into: they go)
-        (re.compile(rf"^drop\s+((?:{DEFINITE})\s+(?:(?!\b(?:in|into|onto|on|at|to|near|by|next)\b)[^\[])+)$", _I),
+        (re.compile(rf"^drop\s+((?:{DEFINITE})\s+(?:(?!\b(?:{_NEAR}|to|onto|inside|off|here|there)\b)[^\[])+)$", _I),
          lambda m: f"remove {m.group(1)}"),
         (re.compile(r"^(?:there should(?:n't| not) be|there should be no|no more|"
                     r"i (?:don't|do not) want)\s+(?:any\s+)?(.+)$", _I),
@@ -289,8 +297,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "car -> yellow", "the dog → a wolf": what it becomes
         (re.compile(r"^(.+?)\s*(?:->|→|=>)\s*(.+)$", _I), lambda m: _should_be(m.group(1), m.group(2))),
         # "remove: the bin", "add - a moon"
-        (re.compile(r"^(\w+)\s*[:\-]\s+(.+)$", _I),
-         lambda m: f"{m.group(1)} {m.group(2)}" if verb_of(m.group(1)) else m.group(0)),
+        (re.compile(rf"^({verbs})\s*[:\-]\s+(.+)$", _I), lambda m: f"{m.group(1)} {m.group(2)}"),
         # "it'd be cool with some fireflies", "it would look nicer if the car was red"
         (re.compile(rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+(?:with|to have|to add|to see)\s+(.+)$", _I),
          lambda m: f"add {m.group(1)}"),
@@ -356,7 +363,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(r"^(?:fix|correct|balance|adjust|improve|enhance|touch up|clean up)\s+(?:the\s+)?"
                     r"(colou?rs?|lighting|light|exposure|white balance|tones?|contrast)"
                     r"(?:\s+(?:in|of|on)\s+(.+))?$", _I),
-         lambda m: f"restyle {m.group(2) or 'it'} with natural {m.group(1)}"),
+         lambda m: f"restyle {m.group(2) or 'it'} in natural {_treated(m.group(1))}"),
         # "give it another spin", "have another go"
         (re.compile(r"^(?:give it|have|take|try)\s+(?:another|one more)\s+(?:spin|go|shot|try|roll|pass)$", _I),
          lambda m: "make a variation of it"),

@@ -116,9 +116,12 @@ def _single(names: list[str], what: str) -> str | None:
 _ADD_POINTED = re.compile(r"^(add|put|stick|place|pop|drop|paste)\s+(?:this one|that one|it|this|that)\b|"
                           r"^(add|stick|pop|drop|paste)\s+(?:him|her)\b", re.IGNORECASE)  # fmt: skip
 _INTO = r"(?:on|onto|in|into|at|by|near|next to|beside|under|over|above|behind|in front of)"
-_THIS_GUY = re.compile(r"\b(?:this|that)\s+(?:(?:little|cute|small|tiny|big|funny|fine)\s+)?"
-                       r"(?:guy|fella|fellow|chap|dude|critter|beauty|thing)\b", re.IGNORECASE)  # fmt: skip
-_SWAP_FOR_THIS = re.compile(r"\b((?:swap|switch|exchange|replace|trade)\b.+?\s+(?:for|with))\s+(?:this|that)(?:\s+one)?\b",
+# "and this little guy on the fence", "add that fella": the attachment, as the thing added (not
+# "make this dude wear sunglasses": someone the picture has)
+_THIS_GUY = re.compile(r"^((?:and|also|plus)\s+|(?:add|put|stick|pop|drop|place)\s+)?(?:this|that)\s+"
+                       r"(?:(?:little|cute|small|tiny|big|funny|fine)\s+)?(?:guy|fella|fellow|chap|dude|critter)\b"
+                       rf"(?=\s*$|\s+{_INTO}\s)", re.IGNORECASE)  # fmt: skip
+_SWAP_FOR_THIS = re.compile(r"\b((?:swap|switch|exchange|replace|trade)\b.+?\s+(?:for|with))\s+(?:this|that)(?:\s+one)?\s*[.!]*$",
                             re.IGNORECASE)  # fmt: skip
 # With one sound attached: "make it feel like this sounds", "add whatever makes this sound"
 _LIKE_THIS_SOUNDS = re.compile(r"\b(?:like|the way)\s+(?:this|that|it)(?:\s+(?:one|sound|recording|clip|track|song))?\s+sounds\b",
@@ -172,9 +175,9 @@ def _point_at_attachment(
         return text
     name = fresh[0]
     # "and this little guy on the fence", "swap the couch for this one": the attachment
-    text = _THIS_GUY.sub(f"[{name}]", text, count=1)
+    text = _THIS_GUY.sub(lambda m: f"{m.group(1) or ''}[{name}]", text, count=1)
     text = re.sub(
-        rf"^(?:and\s+|also\s+|plus\s+)?(\[{re.escape(name)}\]\s+{_INTO}\s)",
+        rf"^(?:and\s+|also\s+|plus\s+)?(\[{re.escape(name)}\]\s+{_INTO}\s+(?:the|his|her|their|its|my|our)\s)",
         r"put \1",
         text,
         flags=re.I,

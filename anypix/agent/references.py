@@ -97,13 +97,11 @@ class References:
 
     def _bare_file_names(self, text: str, assets: Mapping[str, str]) -> str:
         for name, file in self.files.items():
-            written = [
-                n for n in _file_names(str(file)) if PurePath(n).suffix or re.search(r"\d", n)
-            ]
+            written = [n for n in _file_names(str(file)) if PurePath(n).suffix or _file_like(n)]
             if name not in assets or not written:
                 continue
             either = "|".join(re.escape(n) for n in sorted(written, key=len, reverse=True))
-            bare = re.compile(rf"(?<![\[\w.])(?:{either})(?![\w\]])", re.IGNORECASE)
+            bare = re.compile(rf"(?<![\[\w.])(?:{either})(?![\w\]]|\.\w)", re.IGNORECASE)
             outside = _BRACKET.split(text)  # even pieces: outside brackets; odd: inside
             for index in range(0, len(outside), 2):
                 outside[index] = bare.sub(f"[{name}]", outside[index])
@@ -117,6 +115,13 @@ def _file_names(file: str) -> set[str]:
     """How a person may write an attachment's file name: whole, or without its extension."""
     base = PurePath(file).name.casefold()
     return {base, PurePath(base).stem} if PurePath(base).suffix else {base}
+
+
+def _file_like(stem: str) -> bool:
+    """A stem that reads as a file's name, not a word or a number: "IMG_2231", "scan-03"."""
+    return (
+        len(stem) >= 4 and bool(re.search(r"\d", stem)) and bool(re.search(r"[a-z_\-]", stem, re.I))
+    )
 
 
 def _kind_of(ref: str) -> AssetModality | None:

@@ -663,3 +663,19 @@ def test_the_one_sound_attached_is_what_this_points_at(
 ) -> None:
     plan = parse_instruction(text, assets, [n for n in assets if n != "last"])
     assert (plan.base, plan.subs, plan.style_ref, plan.ops[0].op) == expected
+
+
+def test_someone_the_picture_has_is_not_the_attachment() -> None:
+    """Guard: "make this dude wear sunglasses" points at a person in the picture, not at the
+    image attached ("this little guy on the fence" does)."""
+    plan = parse_instruction("make this dude wear sunglasses", {"last": IMG, "toy": IMG}, ["toy"])
+    assert plan.ops[0].target == "sunglasses on this dude"
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [("fix the colours", "natural colour"), ("correct the lighting", "natural lighting")],
+)
+def test_a_correction_of_the_colours_is_a_treatment_of_the_picture(text: str, target: str) -> None:
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert [(o.op, o.target) for o in plan.ops] == [("restyle", target)]

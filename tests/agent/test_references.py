@@ -62,6 +62,9 @@ def test_a_file_name_written_without_its_extension_is_that_attachment() -> None:
     assert (result.plan.base, result.plan.subs) == ("park", ["dog"])
     assert refs.rewrite("put [img_2231] on the left", assets) == "put [dog] on the left"
     assert References(files=FILES).rewrite("a beach at night", ASSETS) == "a beach at night"
+    # a stem followed by another extension is another file's name
+    twins = References(files={"park": "IMG_1.jpg", "dog": "IMG_1.png"})
+    assert twins.rewrite("put IMG_1.png on IMG_1", assets) == "put [dog] on [park]"
 
 
 def test_an_unknown_file_name_is_still_an_unknown_asset() -> None:
