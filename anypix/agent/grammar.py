@@ -127,7 +127,7 @@ _SWAP_FOR_THIS = re.compile(r"\b((?:swap|switch|exchange|replace|trade)\b.+?\s+(
 _LIKE_THIS_SOUNDS = re.compile(r"\b(?:like|the way)\s+(?:this|that|it)(?:\s+(?:one|sound|recording|clip|track|song))?\s+sounds\b",
                                re.IGNORECASE)  # fmt: skip
 _MAKES_THIS_SOUND = re.compile(r"\b(?:whatever|what|the thing that|whoever|something that)\s+(?:makes|is making|made|making)\s+"
-                               r"(?:this|that|the)\s+(?:sound|noise)\b", re.IGNORECASE)  # fmt: skip
+                               r"(?:this|that|the)\s+(?:sound|noise)\b(?!\s+(?:of|in|on|from|at)\b)", re.IGNORECASE)  # fmt: skip
 _ADD_THIS = re.compile(
     r"^(add|put|stick|pop|drop|throw in)\s+(?:this|that|it)(?:\s+(?:one|sound|in|too))?$", re.I
 )
