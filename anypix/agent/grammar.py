@@ -29,7 +29,7 @@ from anypix.agent.defaults import (
     take_answer,
 )
 from anypix.agent.everyday import PLACES, rewrite
-from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, verb_of
+from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, clean, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import EditPlan, Op
 
@@ -274,6 +274,25 @@ def _resolve_remark(text: str, assets: Mapping[str, str]) -> str:
     return edit[: pointer.start()] + obj + edit[pointer.end() :]
 
 
+def _answer_names_object(draft: Draft, reply: str) -> bool:
+    """When ``reply`` says more exactly which object an op meant ("the red ring on the left" to
+    "which ring should I remove?"), put it in place of the op's object ("the ring") and say so."""
+    if verb_of(reply) is not None:
+        return False
+    nouns = [w for w in re.findall(r"[a-z]+", reply.lower()) if w not in _NOT_NOUNS]
+    for op in draft.ops:
+        for noun in nouns:
+            head = re.search(rf"\b{re.escape(noun)}s?\b", op["target"], re.IGNORECASE)
+            if head and op["op"] != "generate":
+                op["target"] = clean(reply) + op["target"][head.end() :]
+                return True
+    return False
+
+
+_NOT_NOUNS = {"the", "a", "an", "one", "on", "at", "in", "of", "left", "right", "top", "bottom",
+              "middle", "centre", "center", "side", "corner", "upper", "lower"}  # fmt: skip
+
+
 def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> EditPlan:
     from anypix.agent.layout import place_blobs, scene_blobs
 
@@ -425,6 +444,8 @@ def parse_instruction(
     draft = Draft(assets, answer=answer.text)
     for clause in split_clauses(text, assets):
         read_clause(rewrite(clause, assets), draft)
+    if answer.text and draft.answer and _answer_names_object(draft, answer.text):
+        draft.answer = ""  # "which ring?" answered "the red ring on the left": that ring
     if answer.text and draft.answer:  # the reply was not the object a vague word stood for
         joiner = " and " if verb_of(rewrite(answer.text, assets)) else " "
         return parse_instruction(text + joiner + answer.text, assets, attached)

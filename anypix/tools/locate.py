@@ -16,6 +16,11 @@ region of the [base] that best matches the op's object phrase:
    nothing: an object half hidden behind another often reads as another shape;
 4. the best candidate wins if it beats the empty background by ``MARGIN``; its holes are filled
    and the ellipse with the same second moments, grown by ``GROW``, becomes the blob.
+5. when the phrase names a shape and no colour ("remove the ring") and another candidate within
+   ``AMBIGUOUS`` of the best is that shape too (its outline reads so, and so does the encoder),
+   a place in the phrase picks among them ("the ring on the left", "the top ring"); without one,
+   if they differ in colour, the locator asks which (:class:`~anypix.errors.ClarificationNeeded`,
+   each choice named by its colour and place: "the red ring on the left"). It does not guess.
 
 The blob says what the region holds afterwards ("a green ring"; for a removal, the background).
 
@@ -43,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from anypix.errors import NotFoundError
+from anypix.errors import ClarificationNeeded, NotFoundError
 from anypix.lexicon import (
     LOCATED_OPS,
     PLACED_OPS,
@@ -53,23 +58,40 @@ from anypix.lexicon import (
     object_phrase,
     place_axes,
 )
-from anypix.models.masks import candidate_regions, fill_holes, objects_mask, shape_agreement
+from anypix.models.masks import (
+    SHAPE_NAMES,
+    candidate_regions,
+    fill_holes,
+    objects_mask,
+    read_shape,
+    shape_agreement,
+)
 from anypix.plan import Blob, EditPlan, Op
 
-__all__ = ["Found", "Locator", "fill_holes", "free_spot", "needs_location", "object_phrase",
-           "outcome"]
+__all__ = [
+    "Found",
+    "Locator",
+    "fill_holes",
+    "free_spot",
+    "needs_location",
+    "object_phrase",
+    "outcome",
+]
 
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
 MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 SHAPE_BONUS = 0.3  # cosine added to a candidate whose outline reads as the shape named
+AMBIGUOUS = 0.3  # a candidate of the shape named this close to the best one's gain is one too
 # An unplaced add's blob radius, as a share of the shorter side: at least (a crowded picture still
 # gets an object that can be drawn), at most (a placed add's size, "on the left": 0.22 x 0.18).
 ROOM = (0.12, 0.2)
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
 _PLACE = re.compile(
     r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
-    r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b", re.IGNORECASE)
+    r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b",
+    re.IGNORECASE,
+)
 EMPTY = "background"  # what a removed object's blob says: the region shows the background
 
 
@@ -179,34 +201,103 @@ class Locator:
         return found
 
     def find(self, op: Op, image: np.ndarray) -> Found:
-        """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object."""
+        """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object; raises
+        :class:`ClarificationNeeded` when several match it as well and no place says which."""
         phrase = object_phrase(op)
+        words, where = split_place(phrase)
         small = resize(image, SIDE)
         regions = candidate_regions(small)
         if not regions:
             return Found(op, phrase, None, 0.0)
+        images = self._embed_regions(small, regions)
+        gains = self._gains(images, regions, words)
+        best = int(np.argmax(gains))
+        if gains[best] < MARGIN:
+            return Found(op, phrase, None, float(gains[best]))
+        alike, colours = self._alike(words, regions, images, gains)
+        if where and len(alike) > 1:  # "the ring on the left": the leftmost of the rings
+            best = _placed(alike, [_centre(regions[i]) for i in alike], where)
+        elif len({colours.get(i) for i in alike}) > 1:
+            raise self._which(op, words, [regions[i] for i in alike], [colours[i] for i in alike])
+        blob = ellipse_of(fill_holes(regions[best]), outcome(op, phrase), image.shape[:2])
+        return Found(op, phrase, blob, float(gains[best]))
+
+    def _embed_regions(self, small: np.ndarray, regions: list[np.ndarray]) -> Any:
+        """The image tower's embedding of each region alone on the background colour, then of
+        the empty background (the last row)."""
+        import torch
+
         background = _background_colour(small, regions)
         views = [_alone(small, mask, background) for mask in regions]
         views.append(np.broadcast_to(background, small.shape))  # the empty background
-        import torch
-
         pixels = torch.from_numpy(np.stack(views)).permute(0, 3, 1, 2).float() / 127.5 - 1.0
         with torch.no_grad():
-            images = self.encoder.embed_pixels(pixels)
+            return self.encoder.embed_pixels(pixels)
+
+    def _gains(self, images: Any, regions: list[np.ndarray], phrase: str) -> np.ndarray:
+        """How much better each region fits ``phrase`` than the empty background does."""
+        import torch
+
+        with torch.no_grad():
             text = self.encoder.embed_texts([self._canonical(phrase)])
         scores = (images @ text.T).squeeze(1).cpu().numpy()
-        gains = scores[:-1] - scores[-1] + shape_agreement(regions, self._canonical(phrase), SHAPE_BONUS)
+        return (
+            scores[:-1]
+            - scores[-1]
+            + shape_agreement(regions, self._canonical(phrase), SHAPE_BONUS)
+        )
+
+    def _alike(
+        self, words: str, regions: list[np.ndarray], images: Any, gains: np.ndarray
+    ) -> tuple[list[int], dict[int, str]]:
+        """The candidates the phrase fits as well as the best one, when it names a shape and no
+        colour: within ``AMBIGUOUS`` of the best gain and that shape both by outline
+        (:func:`~anypix.models.masks.read_shape`) and by the encoder; with each one's colour
+        (the encoder's best colour word for it). Just the best otherwise."""
+        import torch
+
         best = int(np.argmax(gains))
-        gain = float(gains[best])
-        if gain < MARGIN:
-            return Found(op, phrase, None, gain)
-        blob = ellipse_of(fill_holes(regions[best]), outcome(op, phrase), image.shape[:2])
-        return Found(op, phrase, blob, gain)
+        canonical = self._canonical(words).lower()
+        shapes = [w for w in re.findall(r"[a-z]+", canonical) if w in SHAPE_NAMES]
+        if not shapes or set(re.findall(r"[a-z]+", canonical)) & _COLOURS:
+            return [best], {}
+        shape, noun = shapes[-1], _ARTICLES.sub("", words)
+        near = [i for i in np.argsort(-gains) if gains[i] >= max(MARGIN, gains[best] - AMBIGUOUS)]
+        near = [int(i) for i in near if read_shape(regions[i]) == shape]
+        if len(near) < 2:
+            return [best], {}
+        colours, kinds = sorted(_COLOURS), sorted(SHAPE_NAMES)
+        with torch.no_grad():
+            hues = self.encoder.embed_texts([self._canonical(f"a {c} {noun}") for c in colours])
+            named = {
+                i: colours[k]
+                for i, k in zip(near, (images[near] @ hues.T).argmax(dim=1).tolist(), strict=True)
+            }
+            forms = self.encoder.embed_texts(
+                [self._canonical(f"a {named[i]} {k}") for i in near for k in kinds]
+            )
+        fits = (images[near] @ forms.T).reshape(len(near), len(near), len(kinds))
+        alike = [i for n, i in enumerate(near) if kinds[int(fits[n, n].argmax())] == shape]
+        return alike, named
 
     def _canonical(self, phrase: str) -> str:
         if self.words is not None:
             return self.words(phrase)
         return "a " + _ARTICLES.sub("", phrase).lower()
+
+    def _which(
+        self, op: Op, words: str, regions: list[np.ndarray], colours: list[str]
+    ) -> ClarificationNeeded:
+        """The question "which one?", each candidate named by its colour and its place."""
+        noun = " ".join(w for w in _ARTICLES.sub("", words).split() if w.lower() not in _COLOURS)
+        choices = [f"the {colour} {noun} {place_words(_centre(region))}"
+                   for colour, region in zip(colours, regions, strict=True)]  # fmt: skip
+        if len(set(choices)) < len(choices):  # two alike in words: say where exactly
+            choices = [f"{c} (at {x:.2f}, {y:.2f})" for c, (x, y) in
+                       zip(choices, map(_centre, regions), strict=True)]  # fmt: skip
+        verb = {"recolor": "recolour"}.get(op.op, op.op)
+        listed = ", ".join(choices[:-1]) + " or " + choices[-1]
+        return ClarificationNeeded(f"Which {noun} should I {verb}: {listed}?", choices)
 
 
 # -- regions ---------------------------------------------------------------------------------------
@@ -237,6 +328,57 @@ def found_iou(found: Found, truth: np.ndarray) -> float:
         return 0.0
     mask = found.blob.mask(truth.shape[1], truth.shape[0])
     return float((mask & truth).sum() / max(1, (mask | truth).sum()))
+
+
+# -- places ----------------------------------------------------------------------------------------
+_COLOURS = frozenset(lexicon()["colors"])
+_SIDES = {"left": (-1, 0), "right": (1, 0), "top": (0, -1), "upper": (0, -1), "bottom": (0, 1),
+          "lower": (0, 1)}  # fmt: skip
+_PLACE_IN_PHRASE = re.compile(
+    r"\s+(?:on|at|in|to|near)\s+the\s+((?:(?:top|bottom|upper|lower|far)\s+)?(?:left|right|top|bottom|middle|"
+    r"centre|center))(?:[\s-]+(?:side|corner|edge|hand[\s-]+side))?\b|"
+    r"\b((?:(?:top|bottom|upper|lower)[\s-]+)?(?:left|right|top|bottom|upper|lower|middle|centre|center)"
+    r"(?:most)?)\s+(?=\w)", re.IGNORECASE)  # fmt: skip
+
+
+def split_place(phrase: str) -> tuple[str, str]:
+    """ "the ring on the left" -> ("the ring", "left"); "the top left star" -> ("the star", "top
+    left"); a phrase that says no place -> (phrase, "")."""
+    match = _PLACE_IN_PHRASE.search(phrase)
+    if match is None:
+        return phrase, ""
+    where = (match.group(1) or match.group(2)).lower().replace("-", " ").replace("most", "")
+    rest = phrase[: match.start()] + " " + phrase[match.end() :]
+    return re.sub(r"\s+", " ", rest).strip(), where.strip()
+
+
+def _centre(mask: np.ndarray) -> tuple[float, float]:
+    ys, xs = np.nonzero(mask)
+    return (float(xs.mean()) + 0.5) / mask.shape[1], (float(ys.mean()) + 0.5) / mask.shape[0]
+
+
+def _placed(indices: list[int], centres: list[tuple[float, float]], where: str) -> int:
+    """Of ``indices``, the one whose centre lies furthest towards ``where`` ("left", "top
+    right"; "middle": nearest the centre)."""
+    dx = sum(_SIDES[w][0] for w in where.split() if w in _SIDES)
+    dy = sum(_SIDES[w][1] for w in where.split() if w in _SIDES)
+    if not (dx or dy):
+        reach = [-math.hypot(x - 0.5, y - 0.5) for x, y in centres]
+    else:
+        reach = [dx * x + dy * y for x, y in centres]
+    return indices[int(np.argmax(reach))]
+
+
+def place_words(centre: tuple[float, float]) -> str:
+    """Where a centre is, in a person's words: "on the left", "at the top right", "in the middle"."""
+    x, y = centre
+    across = "left" if x < 0.4 else "right" if x > 0.6 else ""
+    up_down = "top" if y < 0.4 else "bottom" if y > 0.6 else ""
+    if not (across or up_down):
+        return "in the middle"
+    if across and not up_down:
+        return f"on the {across}"
+    return f"at the {' '.join(w for w in (up_down, across) if w)}"
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -679,3 +679,19 @@ def test_someone_the_picture_has_is_not_the_attachment() -> None:
 def test_a_correction_of_the_colours_is_a_treatment_of_the_picture(text: str, target: str) -> None:
     plan = parse_instruction(text, {"pic": IMG}, ["pic"])
     assert [(o.op, o.target) for o in plan.ops] == [("restyle", target)]
+
+
+@pytest.mark.parametrize(
+    ("text", "target"),
+    [
+        ("remove the ring (the red ring on the left)", "the red ring on the left"),
+        ("make the ring green (the blue ring on the right)", "the blue ring on the right green"),
+        ("replace the ring with a star (the red ring)", "the red ring with a star"),
+    ],
+)
+def test_the_answer_to_which_object_takes_the_place_of_the_object_named(
+    text: str, target: str
+) -> None:
+    """The reply to the locator's "which ring?" says which; it was appended to the target."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert [o.target for o in plan.ops] == [target]

@@ -249,3 +249,39 @@ def test_a_question_asked_when_planning_again_is_asked_too(tmp_path: Path, scene
     # the first plan ran into a tool's error, so that turn is kept (failed); the answer renders
     assert [(t.status, t.instruction) for t in turns] == [("failed", "tidy it up"),
                                                           ("ok", "tidy it up ([scene])")]  # fmt: skip
+
+
+def test_which_of_two_alike_objects_is_asked_and_the_choice_is_the_one_edited(
+    tmp_path: Path,
+) -> None:
+    """ "remove the ring" with a red ring and a blue one: the locator asks which (it took one
+    silently before); the person's choice names the ring, and the plan's blob is on it."""
+    from anypix.models.miniworld.data import MiniObject, Scene, Style, render
+    from anypix.plan import Blob
+    from anypix.tools.preset import default_locator
+
+    rings = tuple(
+        MiniObject(colour, "ring", "medium", Blob(description="r", cx=cx, cy=0.45, a=0.16, b=0.16))
+        for colour, cx in (("red", 0.25), ("blue", 0.75))
+    )
+    path = tmp_path / "rings.png"
+    Image.fromarray(render(Scene(5, Style("warm", "flat"), rings), 64)[0]).save(path)
+    console = Console(file=io.StringIO(), width=200)
+    renderer = StepRenderer()
+    studio = Studio(tmp_path / "data", planner=grammar_planner(), renderer=renderer,
+                    locator=default_locator("miniworld"), verifier=None)  # fmt: skip
+    with studio:
+        lines = Lines([f"/attach scene={path}", "remove the ring from [scene]", "1"])
+        run_chat(studio.session(), lines, console)
+        turns = studio.session().history()
+    text = console.file.getvalue()  # type: ignore[attr-defined]
+    assert (
+        "Which ring should I remove: the red ring on the left or the blue ring on the right?"
+        in text
+    )
+    assert [(t.status, t.instruction) for t in turns][-1] == (
+        "ok",
+        "remove the ring from [scene] (the red ring on the left)",
+    )
+    (blob,) = renderer.plans[-1].blobs
+    assert blob.cx < 0.4 and blob.description == "background"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from anypix.errors import NotFoundError
+from anypix.errors import ClarificationNeeded, NotFoundError
 from anypix.models.miniworld.data import random_scene, render
 from anypix.models.miniworld.naming import NAMINGS, named_object
 from anypix.plan import Blob, EditPlan, Op
@@ -74,7 +74,9 @@ def test_rings_the_encoder_alone_misses_are_found_by_their_outline(locator: Loca
         image, index = render(scene)
         ring = index == shapes.index("ring")
         hit = locator.find(Op(op="remove", target="the ring"), image)
-        found.append(hit.blob is not None and (hit.blob.mask(64, 64) & ring).sum() > 0.7 * ring.sum())
+        found.append(
+            hit.blob is not None and (hit.blob.mask(64, 64) & ring).sum() > 0.7 * ring.sum()
+        )
     assert len(found) >= 15 and np.mean(found) >= 0.95, (len(found), np.mean(found))
 
 
@@ -190,3 +192,44 @@ def _png(image: np.ndarray) -> object:
     from PIL import Image
 
     return Image.fromarray(image)
+
+
+def _two_rings() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A red ring on the left, a blue ring on the right and a yellow triangle at the bottom;
+    with the masks of the two rings (holes filled)."""
+    from anypix.models.miniworld.data import MiniObject, Scene, Style
+
+    def ring(colour: str, cx: float) -> MiniObject:
+        return MiniObject(
+            colour, "ring", "medium", Blob(description="r", cx=cx, cy=0.45, a=0.16, b=0.16)
+        )
+
+    triangle = MiniObject(
+        "yellow", "triangle", "small", Blob(description="t", cx=0.5, cy=0.8, a=0.12, b=0.12)
+    )
+    scene = Scene(5, Style("warm", "flat"), (ring("red", 0.25), ring("blue", 0.75), triangle))
+    image, index = render(scene, 64)
+    return image, fill_holes(index == 0), fill_holes(index == 1)
+
+
+def test_a_shape_two_objects_share_is_asked_about_unless_a_place_says_which(
+    locator: Locator,
+) -> None:
+    """ "remove the ring" with a red ring and a blue one: a question naming each by colour and
+    place (before: one of them, silently); "the ring on the right" and "the red ring" find it."""
+    image, red, blue = _two_rings()
+    with pytest.raises(ClarificationNeeded) as asked:
+        locator.find(Op(op="remove", target="the ring"), image)
+    assert asked.value.choices == ["the red ring on the left", "the blue ring on the right"] or (
+        asked.value.choices == ["the blue ring on the right", "the red ring on the left"]
+    )
+    assert "Which ring should I remove" in asked.value.question
+    for phrase, truth in [
+        ("the ring on the right", blue),
+        ("the left ring", red),
+        ("the red ring", red),
+    ]:
+        found = locator.find(Op(op="remove", target=phrase), image)
+        assert found_iou(found, truth) > 0.5, phrase
+    only = locator.find(Op(op="remove", target="the triangle"), image)  # one triangle: no question
+    assert only.blob is not None
