@@ -39,6 +39,8 @@ _PLACE_WORDS = (
 _WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
 _OUT_VERBS = r"scrub|rub|wipe|blot|paint|clone|edit|photoshop|crop|blur|cut"
 _NICE = r"(?:really\s+|so\s+|way\s+)?(?:cool|nice|nicer|fun|great|lovely|awesome|neat|better|cute|sweet|good|prettier|cooler)"
+# "it'd be cool ...", "this would look nicer ...": a wish for the picture, said as a remark
+_WOULD_BE = rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+"
 _BRIGHTEN = r"brighten|darken|lighten|warm|cool|liven|soften|sharpen|deepen|cheer"
 _MORE_COLOUR = {"bluer": "blue", "redder": "red", "greener": "green", "yellower": "yellow",
                 "pinker": "pink", "whiter": "white", "blacker": "black", "greyer": "grey",
@@ -299,9 +301,9 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "remove: the bin", "add - a moon"
         (re.compile(rf"^({verbs})\s*[:\-]\s+(.+)$", _I), lambda m: f"{m.group(1)} {m.group(2)}"),
         # "it'd be cool with some fireflies", "it would look nicer if the car was red"
-        (re.compile(rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+(?:with|to have|to add|to see)\s+(.+)$", _I),
+        (re.compile(rf"{_WOULD_BE}(?:with|to have|to add|to see)\s+(.+)$", _I),
          lambda m: f"add {m.group(1)}"),
-        (re.compile(rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+if\s+(.+?)\s+(?:was|were|is|looked)\s+(.+)$", _I),
+        (re.compile(rf"{_WOULD_BE}if\s+(.+?)\s+(?:was|were|is|looked)\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
         # "turn day into night", "change summer to winter": a look for the whole picture
         (re.compile(rf"^(?:turn|change|convert|switch)\s+(?:the\s+)?(?:{LOOKS}|day)\s+(?:in)?to\s+(?:the\s+)?({LOOKS})$", _I),
