@@ -180,8 +180,10 @@ def sample_inputs(folder: Path) -> dict[str, Path]:
 def train(run: Path, weights: Path, options: Recipe) -> Path:
     """Train the miniworld models from scratch: binding encoder + prior, then the diffusion UNet.
 
-    Every stage resumes from its checkpoint under --run (Ctrl-C saves one). On CPU the recipe
-    that made the shipped weights took about 1.5 hours on one CPU thread."""
+    Every stage resumes from its checkpoint under --run (Ctrl-C saves one). On CPU the whole
+    recipe is a long job: in the from-scratch reproduction of 2026-12-03 (two threads of a
+    shared 2-core machine) the first UNet stage alone took about 4 hours and the v2 stage 1.1.
+    Where a GPU is lent, --device cuda runs the same recipe there."""
     from anypix.models.miniworld.recipe import train_miniworld
 
     return train_miniworld(run, weights, options)
