@@ -68,15 +68,8 @@ from anypix.models.masks import (
 )
 from anypix.plan import Blob, EditPlan, Op
 
-__all__ = [
-    "Found",
-    "Locator",
-    "fill_holes",
-    "free_spot",
-    "needs_location",
-    "object_phrase",
-    "outcome",
-]
+__all__ = ["Found", "Locator", "fill_holes", "free_spot", "needs_location", "object_phrase",
+           "outcome", "place_words", "split_place"]
 
 SIDE = 64  # the grounding copy's size (the binding encoder's input)
 MARGIN = 0.1  # cosine the winner must gain over the empty background
@@ -89,9 +82,7 @@ ROOM = (0.12, 0.2)
 _ARTICLES = re.compile(r"^(?:the|a|an|this|that)\s+", re.IGNORECASE)
 _PLACE = re.compile(
     r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
-    r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b",
-    re.IGNORECASE,
-)
+    r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b", re.IGNORECASE)
 EMPTY = "background"  # what a removed object's blob says: the region shows the background
 
 
@@ -241,11 +232,8 @@ class Locator:
         with torch.no_grad():
             text = self.encoder.embed_texts([self._canonical(phrase)])
         scores = (images @ text.T).squeeze(1).cpu().numpy()
-        return (
-            scores[:-1]
-            - scores[-1]
-            + shape_agreement(regions, self._canonical(phrase), SHAPE_BONUS)
-        )
+        bonus = shape_agreement(regions, self._canonical(phrase), SHAPE_BONUS)
+        return scores[:-1] - scores[-1] + bonus
 
     def _alike(
         self, words: str, regions: list[np.ndarray], images: Any, gains: np.ndarray

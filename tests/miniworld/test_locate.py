@@ -74,9 +74,7 @@ def test_rings_the_encoder_alone_misses_are_found_by_their_outline(locator: Loca
         image, index = render(scene)
         ring = index == shapes.index("ring")
         hit = locator.find(Op(op="remove", target="the ring"), image)
-        found.append(
-            hit.blob is not None and (hit.blob.mask(64, 64) & ring).sum() > 0.7 * ring.sum()
-        )
+        found.append(hit.blob is not None and (hit.blob.mask(64, 64) & ring).sum() > 0.7 * ring.sum())
     assert len(found) >= 15 and np.mean(found) >= 0.95, (len(found), np.mean(found))
 
 
