@@ -274,3 +274,15 @@ def test_a_speck_in_the_blob_is_not_the_object_asked_for() -> None:
     speck = canvas(("green", 0.75, 0.5, 0.1), ("red", 0.25, 0.5, 0.04))
     [line] = verify(edit("add", "a red square", [LEFT]), speck, base)
     assert "a red square fills only" in line and "of its blob" in line
+
+
+def test_a_remnant_under_a_tenth_of_a_removed_object_is_not_the_object() -> None:
+    """A removal that leaves a pale fringe where a ring's edge was (24 px of a 340 px ring, seen
+    with "remove the ring on the left") failed three times; the ops judge allows a tenth."""
+    base = canvas(("red", 0.25, 0.5, 0.15), ("blue", 0.75, 0.5, 0.1))
+    plan = edit("remove", "the red square")
+    fringe = canvas(("red", 0.25, 0.5, 0.03), ("blue", 0.75, 0.5, 0.1))  # 4 px of its 100
+    assert verify(plan, fringe, base) == ["remove the red square: verified"]
+    half = canvas(("red", 0.25, 0.5, 0.06), ("blue", 0.75, 0.5, 0.1))  # 16 px: still there
+    [line] = verify(plan, half, base)
+    assert line.startswith("remove the red square: failed")
