@@ -117,12 +117,18 @@ _NOT_A_NOUN = {"it", "this", "that", "these", "those", "there", "here", "i", "we
                "how", "can", "could", "would", "should", "is", "are", "was", "were", "do", "does"}  # fmt: skip
 
 
+@cache
+def _verbs(one_word: bool = False) -> frozenset[str]:
+    """Every verb of the lexicon ("take out" too, unless ``one_word``)."""
+    found = {v for group in lexicon()["verbs"].values() for v in group}
+    return frozenset(v for v in found if not (one_word and " " in v))
+
+
 def _bare_things_by() -> Rule:
     """ "sunflowers along the fence", "graffiti on the wall", "cows grazing by the barn": things
     said bare, by something the picture has (not by a place of the canvas: "dogs on the left"
     may describe a new picture, so it is still asked about)."""
-    verbs = {v for group in lexicon()["verbs"].values() for v in group}
-    starts = "|".join(map(re.escape, sorted(verbs | _NOT_A_NOUN, key=len, reverse=True)))
+    starts = "|".join(map(re.escape, sorted(_verbs() | _NOT_A_NOUN, key=len, reverse=True)))
     not_first = f"{starts}|{COMPARATIVES}"
     pattern = re.compile(
         rf"^(?!.*\[)(?!(?:{not_first})\b)((?:\w+\s+){{0,2}}\w+(?:\s+\w+ing)?\s+{_NEAR}\s+"
@@ -264,8 +270,7 @@ def _but(change: str) -> str:
 def _rules(has_image: bool, audio: str | None) -> list[Rule]:
     add_or_draw = "add" if has_image else "draw"  # "let there be a moon" on an empty canvas
     style_nouns = "|".join(map(re.escape, words("style_nouns")))
-    verbs = "|".join(sorted({v for group in lexicon()["verbs"].values() for v in group if " " not in v},
-                            key=len, reverse=True))  # fmt: skip
+    verbs = "|".join(sorted(_verbs(one_word=True), key=len, reverse=True))
     rules: list[Rule] = [
         # hedges and question frames around an ordinary clause
         (re.compile(r"^(?:is it possible to|would it be possible to|is there a way to|"
@@ -300,19 +305,18 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(r"^(.+?)\s*(?:->|→|=>)\s*(.+)$", _I), lambda m: _should_be(m.group(1), m.group(2))),
         # "remove: the bin", "add - a moon"
         (re.compile(rf"^({verbs})\s*[:\-]\s+(.+)$", _I), lambda m: f"{m.group(1)} {m.group(2)}"),
-        # "it'd be cool with some fireflies", "it would look nicer if the car was red"
+        # "it'd be cool with some fireflies"
         (re.compile(rf"{_WOULD_BE}(?:with|to have|to add|to see)\s+(.+)$", _I),
          lambda m: f"add {m.group(1)}"),
-        (re.compile(rf"{_WOULD_BE}if\s+(.+?)\s+(?:was|were|is|looked)\s+(.+)$", _I),
-         lambda m: _should_be(m.group(1), m.group(2))),
         # "turn day into night", "change summer to winter": a look for the whole picture
         (re.compile(rf"^(?:turn|change|convert|switch)\s+(?:the\s+)?(?:{LOOKS}|day)\s+(?:in)?to\s+(?:the\s+)?({LOOKS})$", _I),
          lambda m: f"make it look {m.group(1)}"),
         # "desaturate it", "saturate the colours a bit"
         (re.compile(r"^(de)?saturate\s+(.+?)(?:\s+a\s+(?:bit|little|touch))?$", _I),
          lambda m: f"make {m.group(2)} {'less' if m.group(1) else 'more'} saturated"),
-        # "what if the car was blue", "what would [house] look like in winter"
-        (re.compile(r"^what if\s+(.+?)\s+(?:was|were|is|are|looked)\s+(.+)$", _I),
+        # "what if the car was blue", "it would look nicer if the car was red", "what would [house]
+        # look like in winter"
+        (re.compile(rf"(?:^what |{_WOULD_BE})if\s+(.+?)\s+(?:was|were|is|are|looked)\s+(.+)$", _I),
          lambda m: _should_be(m.group(1), m.group(2))),
         (re.compile(r"^what would\s+(.+?)\s+look like\s+(.+)$", _I),
          lambda m: f"make {m.group(1)} look like {m.group(2)}"),
@@ -475,8 +479,7 @@ def fix_typos(clause: str) -> str:
     first, _, rest = clause.partition(" ")
     if not first.isalpha() or verb_of(first) is not None:
         return clause
-    verbs = {v for group in lexicon()["verbs"].values() for v in group if " " not in v}
-    found = [v for v in verbs if _one_slip(first.lower(), v)]
+    found = [v for v in _verbs(one_word=True) if _one_slip(first.lower(), v)]
     return f"{found[0]} {rest}".strip() if len(found) == 1 else clause
 
 

@@ -277,7 +277,7 @@ class Locator:
         self, op: Op, words: str, regions: list[np.ndarray], colours: list[str]
     ) -> ClarificationNeeded:
         """The question "which one?", each candidate named by its colour and its place."""
-        noun = " ".join(w for w in _ARTICLES.sub("", words).split() if w.lower() not in _COLOURS)
+        noun = _ARTICLES.sub("", words)  # it names no colour (else it would not be asked)
         choices = [f"the {colour} {noun} {place_words(_centre(region))}"
                    for colour, region in zip(colours, regions, strict=True)]  # fmt: skip
         if len(set(choices)) < len(choices):  # two alike in words: say where exactly
