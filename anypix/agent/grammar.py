@@ -38,6 +38,7 @@ __all__ = [
     "check_references",
     "normalise",
     "parse_instruction",
+    "said_plainly",
     "split_clauses",
     "split_counted_adds",
 ]
@@ -63,6 +64,13 @@ _SEPARATOR = re.compile(
     r"\s+and\s+|\s+plus\s+|\s+after that,?\s+|\s+also\s+)",
     re.IGNORECASE,
 )
+
+
+def said_plainly(text: str, assets: Mapping[str, str]) -> str:
+    """``text`` in the grammar's canonical words, clause by clause ("zap the ring" -> "remove the
+    ring", "it'd be cool with a moon" -> "add a moon"): what it asks for, without the idiom."""
+    clauses = split_clauses(_strip_lead(text), assets)
+    return "; ".join(rewrite(_strip_lead(clause), assets) for clause in clauses)
 
 
 def _strip_lead(text: str) -> str:

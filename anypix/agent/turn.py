@@ -260,7 +260,7 @@ def run_turn(
     inputs = _inputs(context, draft.session_id or None, prepared, paths,
                      {name: Path(path).name for name, path in pairs})  # fmt: skip
     draft.parent_id = inputs.parent_id
-    _tell_scope(context, draft, inputs.paths, on_step)
+    _tell_scope(context, draft, inputs, on_step)
     started = time.perf_counter()
     outcome: BaseException | None = None
     from anypix.tools.inversion_cache import cache_for, using
@@ -447,10 +447,13 @@ def save_outputs(turn: TurnDetail, session_name: str, session_id: str, folder: P
 
 
 def _tell_scope(
-    context: TurnContext, draft: TurnDraft, paths: Mapping[str, Path], on_step: OnStep | None
+    context: TurnContext, draft: TurnDraft, inputs: _Inputs, on_step: OnStep | None
 ) -> None:
     """Before anything runs: a ``scope`` step saying, in one line, what of the request the
-    preset's model cannot draw (:func:`anypix.tools.scope.scope_notice`), if anything."""
+    preset's model cannot draw (:func:`anypix.tools.scope.scope_notice`), if anything. The
+    words judged are what the instruction asks for in the grammar's words ("zap the ring" is
+    "remove the ring": the model need not know "zap")."""
+    from anypix.agent.grammar import said_plainly
     from anypix.tools.preset import PresetRenderer
     from anypix.tools.scope import scope_notice
 
@@ -460,8 +463,9 @@ def _tell_scope(
     from anypix.memory.history import LAST
 
     # the current image was told about when it came in, or is the model's own drawing
-    fresh = {name: path for name, path in paths.items() if name != LAST}
-    notice = scope_notice(renderer.preset, draft.instruction, fresh)
+    fresh = {name: path for name, path in inputs.paths.items() if name != LAST}
+    asked = said_plainly(draft.instruction, inputs.modalities)
+    notice = scope_notice(renderer.preset, asked, fresh)
     if notice is not None:
         step = StepRecord("scope", {"preset": renderer.preset}, result=notice)
         draft.steps.append(step)

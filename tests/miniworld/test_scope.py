@@ -145,3 +145,29 @@ def test_the_console_shows_the_notice_on_one_line() -> None:
     print_notice(console, StepRecord("scope", result="miniworld draws only rings; use sd15"))
     print_notice(console, StepRecord("render", result="1 image(s)"))
     assert console.export_text() == "note: miniworld draws only rings; use sd15\n"
+
+
+def test_the_words_judged_are_what_the_instruction_asks_for_not_its_idiom(tmp_path: Path) -> None:
+    """ "zap the cat in [scene]": the model is told it never learnt 'cat', not 'zap' (a word of
+    the instruction's, which the planner reads as "remove"); "scrub out the ring" needs no note."""
+    from anypix.agent.planner import Planner
+    from anypix.config import Settings
+    from anypix.studio import Studio
+    from anypix.tools.preset import PresetRenderer
+
+    class FlatMiniworld(PresetRenderer):
+        def __call__(self, plan: Any, assets: Mapping[str, Path], **_: Any) -> Any:
+            return _flat_render(plan, assets)
+
+    settings = Settings(model="miniworld", data_dir=tmp_path / "data")
+    scene = tmp_path / "scene.png"
+    world(11).save(scene)
+    with Studio(settings=settings, planner=Planner(None), renderer=FlatMiniworld(settings),
+                locator=None, verifier=None) as studio:  # fmt: skip
+        session = studio.session()
+        zapped = session.edit("zap the cat in [scene]", {"scene": scene})
+        notes = [s.result for s in session.show(zapped.summary.seq).steps if s.tool == "scope"]
+        scrubbed = session.edit("scrub out the ring from [scene]", {"scene": scene})
+        quiet = [s for s in session.show(scrubbed.summary.seq).steps if s.tool == "scope"]
+    assert len(notes) == 1 and "'cat'" in notes[0] and "zap" not in notes[0]
+    assert quiet == []

@@ -36,6 +36,7 @@ might must let lets want wants like as if when where what which who how why not 
 one two three four five six first second third last new old same whole entire bit little
 image picture photo scene thing things object objects one's some more way look looks
 shape shapes item items stuff following plus minus everywhere vibe vibes mood aesthetic
+variation variations version versions saturated saturation
 """
 FUNCTION_WORDS = frozenset(_FUNCTION_TEXT.split())
 FAR = 45.0  # RGB distance beyond which a pixel is no world colour nor palette blend
