@@ -76,6 +76,8 @@ MARGIN = 0.1  # cosine the winner must gain over the empty background
 GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 SHAPE_BONUS = 0.3  # cosine added to a candidate whose outline reads as the shape named
 AMBIGUOUS = 0.3  # a candidate of the shape named this close to the best one's gain is one too
+PIECE = 0.1  # a region this much smaller than the best candidate is a piece, not an object
+PIECE_COLOUR = 60.0  # RGB distance under which a touching region of that shape is a piece too
 # An unplaced add's blob radius, as a share of the shorter side: at least (a crowded picture still
 # gets an object that can be drawn), at most (a placed add's size, "on the left": 0.22 x 0.18).
 ROOM = (0.12, 0.2)
@@ -205,7 +207,7 @@ class Locator:
         best = int(np.argmax(gains))
         if gains[best] < MARGIN:
             return Found(op, phrase, None, float(gains[best]))
-        alike, colours = self._alike(words, regions, images, gains)
+        alike, colours = self._alike(words, small, regions, images, gains)
         if where and len(alike) > 1:  # "the ring on the left": the leftmost of the rings
             best = _placed(alike, [_centre(regions[i]) for i in alike], where)
         elif len({colours.get(i) for i in alike}) > 1:
@@ -236,11 +238,13 @@ class Locator:
         return scores[:-1] - scores[-1] + bonus
 
     def _alike(
-        self, words: str, regions: list[np.ndarray], images: Any, gains: np.ndarray
-    ) -> tuple[list[int], dict[int, str]]:
+        self, words: str, small: np.ndarray, regions: list[np.ndarray], images: Any,
+        gains: np.ndarray,
+    ) -> tuple[list[int], dict[int, str]]:  # fmt: skip
         """The candidates the phrase fits as well as the best one, when it names a shape and no
-        colour: within ``AMBIGUOUS`` of the best gain and that shape both by outline
-        (:func:`~anypix.models.masks.read_shape`) and by the encoder; with each one's colour
+        colour: within ``AMBIGUOUS`` of the best gain, not a piece of another (:func:`_apart`),
+        and that shape both by outline (:func:`~anypix.models.masks.read_shape`) and by the
+        encoder; with each one's colour
         (the encoder's best colour word for it). Just the best otherwise."""
         import torch
 
@@ -252,6 +256,7 @@ class Locator:
         shape, noun = shapes[-1], _ARTICLES.sub("", words)
         near = [i for i in np.argsort(-gains) if gains[i] >= max(MARGIN, gains[best] - AMBIGUOUS)]
         near = [int(i) for i in near if read_shape(regions[i]) == shape]
+        near = _apart(near, regions, small)
         if len(near) < 2:
             return [best], {}
         colours, kinds = sorted(_COLOURS), sorted(SHAPE_NAMES)
@@ -338,6 +343,27 @@ def split_place(phrase: str) -> tuple[str, str]:
     where = (match.group(1) or match.group(2)).lower().replace("-", " ").replace("most", "")
     rest = phrase[: match.start()] + " " + phrase[match.end() :]
     return re.sub(r"\s+", " ", rest).strip(), where.strip()
+
+
+def _apart(indices: list[int], regions: list[np.ndarray], image: np.ndarray) -> list[int]:
+    """Of ``indices`` (best first), those that can be objects of their own: a region under
+    ``PIECE`` of the first one's area, or touching one kept before it in a colour near its own
+    (``PIECE_COLOUR``), is a piece of an object (a model's object drawn in two greens is two
+    regions); two objects of a scene differ in colour."""
+    kept: list[int] = []
+    colour = {i: image[regions[i]].mean(axis=0) for i in indices}
+    for i in indices:
+        grown = regions[i].copy()
+        grown[1:] |= regions[i][:-1]
+        grown[:-1] |= regions[i][1:]
+        grown[:, 1:] |= regions[i][:, :-1]
+        grown[:, :-1] |= regions[i][:, 1:]
+        big = not kept or regions[i].sum() >= PIECE * regions[kept[0]].sum()
+        piece_of = [k for k in kept if (grown & regions[k]).any()
+                    and np.linalg.norm(colour[i] - colour[k]) < PIECE_COLOUR]  # fmt: skip
+        if big and not piece_of:
+            kept.append(i)
+    return kept
 
 
 def _centre(mask: np.ndarray) -> tuple[float, float]:

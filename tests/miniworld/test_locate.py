@@ -231,3 +231,17 @@ def test_a_shape_two_objects_share_is_asked_about_unless_a_place_says_which(
         assert found_iou(found, truth) > 0.5, phrase
     only = locator.find(Op(op="remove", target="the triangle"), image)  # one triangle: no question
     assert only.blob is not None
+
+
+def test_pieces_of_one_drawn_object_are_not_asked_about(locator: Locator) -> None:
+    """The default model's "a green triangle on the left, a purple ring in the middle and a
+    yellow rectangle on the right" (seed 3): its triangle came out as two touching greens and
+    some flecks, and "zap the triangle" asked which of four triangles. One object: no question."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(__file__).parent / "data" / "drawn-triangle-in-pieces.png"
+    image = np.asarray(Image.open(path).convert("RGB"))
+    found = locator.find(Op(op="remove", target="the triangle"), image)
+    assert found.blob is not None and found.blob.cx < 0.4
