@@ -345,22 +345,29 @@ def split_place(phrase: str) -> tuple[str, str]:
     return re.sub(r"\s+", " ", rest).strip(), where.strip()
 
 
+def _touching(mask: np.ndarray, other: np.ndarray) -> bool:
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    return bool((grown & other).any())
+
+
+def _near_colour(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
+    return bool(np.linalg.norm(image[mask].mean(axis=0) - image[other].mean(axis=0)) < PIECE_COLOUR)
+
+
 def _apart(indices: list[int], regions: list[np.ndarray], image: np.ndarray) -> list[int]:
     """Of ``indices`` (best first), those that can be objects of their own: a region under
     ``PIECE`` of the first one's area, or touching one kept before it in a colour near its own
     (``PIECE_COLOUR``), is a piece of an object (a model's object drawn in two greens is two
     regions); two objects of a scene differ in colour."""
     kept: list[int] = []
-    colour = {i: image[regions[i]].mean(axis=0) for i in indices}
     for i in indices:
-        grown = regions[i].copy()
-        grown[1:] |= regions[i][:-1]
-        grown[:-1] |= regions[i][1:]
-        grown[:, 1:] |= regions[i][:, :-1]
-        grown[:, :-1] |= regions[i][:, 1:]
         big = not kept or regions[i].sum() >= PIECE * regions[kept[0]].sum()
-        piece_of = [k for k in kept if (grown & regions[k]).any()
-                    and np.linalg.norm(colour[i] - colour[k]) < PIECE_COLOUR]  # fmt: skip
+        piece_of = [k for k in kept if _touching(regions[i], regions[k])
+                    and _near_colour(image, regions[i], regions[k])]  # fmt: skip
         if big and not piece_of:
             kept.append(i)
     return kept
