@@ -92,6 +92,7 @@ REPEATED_AREA = 3 * MIN_AREA  # px each of them has at least (a dotted backgroun
 # stretch of its outline is the object's edge, not its own, and is not counted.
 EDGE_SHARE = 0.5
 EDGE_CLEAR = 0.9
+PIECE_COLOUR = 60.0  # RGB distance under which two touching regions are pieces of one object
 EDGE_BACK, EDGE_OUT = 1, 3
 _DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
@@ -231,6 +232,30 @@ def objects_mask(image: np.ndarray) -> np.ndarray:
     if not regions:
         return np.zeros(image.shape[:2], dtype=bool)
     return np.any(np.stack(regions), axis=0)
+
+
+def piece_of(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
+    """Whether region ``mask`` is a piece of the object ``other`` belongs to: they touch (4-way)
+    and their mean colours lie within ``PIECE_COLOUR`` of each other. A model draws an object in
+    two shades at times (two regions of one object); two objects of a scene differ in colour."""
+    grown = mask.copy()
+    grown[1:] |= mask[:-1]
+    grown[:-1] |= mask[1:]
+    grown[:, 1:] |= mask[:, :-1]
+    grown[:, :-1] |= mask[:, 1:]
+    if not (grown & other).any():
+        return False
+    apart = np.linalg.norm(image[mask].mean(axis=0) - image[other].mean(axis=0))
+    return bool(apart < PIECE_COLOUR)
+
+
+def with_pieces(image: np.ndarray, mask: np.ndarray, regions: Sequence[np.ndarray]) -> np.ndarray:
+    """``mask`` with every one of ``regions`` that is a :func:`piece_of` it."""
+    found = mask.copy()
+    for region in regions:
+        if piece_of(image, region, mask):
+            found |= region
+    return found
 
 
 # -- shapes ------------------------------------------------------------------------------------------

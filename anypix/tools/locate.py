@@ -63,6 +63,7 @@ from anypix.models.masks import (
     candidate_regions,
     fill_holes,
     objects_mask,
+    piece_of,
     read_shape,
     shape_agreement,
 )
@@ -77,7 +78,6 @@ GROW = 1.15  # the blob is this much larger than the region's moment ellipse
 SHAPE_BONUS = 0.3  # cosine added to a candidate whose outline reads as the shape named
 AMBIGUOUS = 0.3  # a candidate of the shape named this close to the best one's gain is one too
 PIECE = 0.1  # a region this much smaller than the best candidate is a piece, not an object
-PIECE_COLOUR = 60.0  # RGB distance under which a touching region of that shape is a piece too
 # An unplaced add's blob radius, as a share of the shorter side: at least (a crowded picture still
 # gets an object that can be drawn), at most (a placed add's size, "on the left": 0.22 x 0.18).
 ROOM = (0.12, 0.2)
@@ -345,30 +345,15 @@ def split_place(phrase: str) -> tuple[str, str]:
     return re.sub(r"\s+", " ", rest).strip(), where.strip()
 
 
-def _touching(mask: np.ndarray, other: np.ndarray) -> bool:
-    grown = mask.copy()
-    grown[1:] |= mask[:-1]
-    grown[:-1] |= mask[1:]
-    grown[:, 1:] |= mask[:, :-1]
-    grown[:, :-1] |= mask[:, 1:]
-    return bool((grown & other).any())
-
-
-def _near_colour(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
-    return bool(np.linalg.norm(image[mask].mean(axis=0) - image[other].mean(axis=0)) < PIECE_COLOUR)
-
-
 def _apart(indices: list[int], regions: list[np.ndarray], image: np.ndarray) -> list[int]:
     """Of ``indices`` (best first), those that can be objects of their own: a region under
-    ``PIECE`` of the first one's area, or touching one kept before it in a colour near its own
-    (``PIECE_COLOUR``), is a piece of an object (a model's object drawn in two greens is two
+    ``PIECE`` of the first one's area, or a :func:`~anypix.models.masks.piece_of` one kept
+    before it, is a piece of an object (a model's object drawn in two greens is two
     regions); two objects of a scene differ in colour."""
     kept: list[int] = []
     for i in indices:
         big = not kept or regions[i].sum() >= PIECE * regions[kept[0]].sum()
-        piece_of = [k for k in kept if _touching(regions[i], regions[k])
-                    and _near_colour(image, regions[i], regions[k])]  # fmt: skip
-        if big and not piece_of:
+        if big and not any(piece_of(image, regions[i], regions[k]) for k in kept):
             kept.append(i)
     return kept
 

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import candidate_regions, objects_mask
+from anypix.models.masks import candidate_regions, objects_mask, with_pieces
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.fill import continue_background, dilate, shift
 from anypix.tools.techniques import KeepOutside, RenderJob, Technique
@@ -71,6 +71,7 @@ MIN_SHARE = 0.15
 MIX_OFF = 0.35
 SEGMENT_SIDE = 64  # objects are segmented on a copy this size (the locator's)
 MIN_INSIDE = 0.6  # a segmented region lies at least this much inside its blob
+PIECE_INSIDE = 0.3  # ... and a piece of it (another shade of the object) this much
 # How much of the style reference's inversion a restyled background starts from (SDEdit
 # strength 1 - alpha): its texture, redrawn by the model around the kept objects.
 RESTYLE_ALPHA = 0.9
@@ -114,20 +115,25 @@ def paired_regions(plan: EditPlan) -> list[tuple[Op, tuple[Blob, ...]]] | None:
 
 def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
     """The object inside ``blob``: the connected region of one colour with the most pixels in
-    the blob (at least ``MIN_INSIDE`` of it inside), holes left open; the blob's ellipse when no
-    region fits (an image the segmentation cannot read)."""
+    the blob (at least ``MIN_INSIDE`` of it inside), with the regions that are pieces of it
+    (:func:`~anypix.models.masks.piece_of`, at least ``PIECE_INSIDE`` inside: an object drawn
+    in two shades), holes left open; the blob's ellipse when no region fits (an image the
+    segmentation cannot read)."""
     from anypix.tools.locate import resize
 
     height, width = image.shape[:2]
     small = resize(image, SEGMENT_SIDE)
     inside = blob.mask(SEGMENT_SIDE, SEGMENT_SIDE)
+    regions = candidate_regions(small)
     best, best_count = None, 0
-    for region in candidate_regions(small):
+    for region in regions:
         count = int((region & inside).sum())
         if count > best_count and count >= MIN_INSIDE * region.sum():
             best, best_count = region, count
     if best is None:
         return blob.mask(width, height)
+    mostly_inside = [r for r in regions if (r & inside).sum() >= PIECE_INSIDE * r.sum()]
+    best = with_pieces(small, best, mostly_inside)
     if (height, width) == best.shape:
         return best
     rows = np.arange(height) * SEGMENT_SIDE // height

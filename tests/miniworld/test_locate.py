@@ -245,3 +245,29 @@ def test_pieces_of_one_drawn_object_are_not_asked_about(locator: Locator) -> Non
     image = np.asarray(Image.open(path).convert("RGB"))
     found = locator.find(Op(op="remove", target="the triangle"), image)
     assert found.blob is not None and found.blob.cx < 0.4
+
+
+def test_an_object_drawn_in_two_shades_is_emptied_and_checked_whole(locator: Locator) -> None:
+    """The same picture's triangle: a bright green and a darker green touching it. Removing it
+    filled the bright part only and left the dark one (the op's mask took one colour's region);
+    the verifier's place for the edit must take both too, or the fill reads as a change
+    outside the edit."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from anypix.models.masks import candidate_regions
+    from anypix.models.miniworld.perceive import load_perception
+    from anypix.tools.ops import object_mask
+
+    path = Path(__file__).parent / "data" / "drawn-triangle-in-pieces.png"
+    image = np.asarray(Image.open(path).convert("RGB"))
+    found = locator.find(Op(op="remove", target="the triangle"), image)
+    assert found.blob is not None
+    greens = [r for r in candidate_regions(image)
+              if r.sum() >= 100 and image[r].mean(0)[1] > 1.3 * image[r].mean(0)[[0, 2]].max()]  # fmt: skip
+    assert len(greens) == 2  # the two shades, as the picture was drawn
+    mask = object_mask(image, found.blob)
+    assert all(mask[g].all() for g in greens)
+    seen = load_perception().detect(image, ["a green triangle"])
+    assert seen and all(max(seen, key=lambda d: d.score).mask[g].all() for g in greens)

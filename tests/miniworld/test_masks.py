@@ -16,6 +16,7 @@ from anypix.models.masks import (
     objects_mask,
     read_shape,
     region_medians,
+    with_pieces,
 )
 from anypix.models.miniworld.data import (
     SHAPES,
@@ -184,3 +185,15 @@ def test_a_ring_cut_open_by_another_object_still_reads_as_a_ring() -> None:
             if obj.shape == "ring" and 12 <= visible.sum() < 0.9 * whole.sum():
                 hits.append(read_shape(visible) == "ring")
     assert len(hits) >= 5 and np.mean(hits) >= 0.9, (len(hits), np.mean(hits))
+
+
+def test_a_touching_region_of_a_near_colour_is_a_piece_of_the_object() -> None:
+    """A model draws an object in two shades at times: the darker half joins it, a touching
+    object of another colour and a far-off region of the same colour do not."""
+    image = np.zeros((16, 16, 3), dtype=np.uint8)
+    light, dark, other, apart = (np.zeros((16, 16), dtype=bool) for _ in range(4))
+    light[2:8, 2:6], dark[2:8, 6:9], other[8:12, 2:6], apart[13:15, 12:15] = True, True, True, True
+    image[light], image[dark] = (40, 170, 60), (45, 135, 90)  # 46 apart in RGB
+    image[other], image[apart] = (150, 60, 200), (40, 170, 60)
+    found = with_pieces(image, light, [light, dark, other, apart])
+    assert np.array_equal(found, light | dark)

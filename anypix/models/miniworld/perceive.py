@@ -28,7 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import candidate_regions, fill_holes, read_shape, shape_agreement
+from anypix.models.masks import (
+    candidate_regions,
+    fill_holes,
+    read_shape,
+    shape_agreement,
+    with_pieces,
+)
 from anypix.models.miniworld.data import COLOURS, SHAPES, SIZES
 from anypix.models.perception import Detection, Perception
 
@@ -152,7 +158,8 @@ class MiniworldPerception(Perception):
             bonus = outlines[index] * same * (outlines[index, read] == 0)
             best = int(np.argmax(scores[index] + bonus))
             fitted = gains[index] + bonus
-            whole = _upscale(fill_holes(mask), image.shape[:2])
+            # its pieces too (an object drawn in two shades): what an edit of it changes
+            whole = _upscale(fill_holes(with_pieces(small, mask, regions)), image.shape[:2])
             fits = {query: float(fit) for query, fit in zip(queries, fitted, strict=True)}
             found.append(Detection(queries[best], whole, float(fitted[best]), fits))
         return found
