@@ -290,7 +290,7 @@ def _make(verb: str, rest: str, style: str | None, draft: Draft) -> None:
 _QUALITY = re.compile(
     rf"((?:{DEFINITE})\s+(?:\w+\s+){{0,2}}?\w+)\s+("
     rf"(?:(?:{DEGREES})\s+)*"
-    rf"(?:(?:more|less)\s+\w+|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+|"
+    rf"(?:(?:more|less)\s+\w+(?:\s+(?:out|up|over))?|{COMPARATIVES})|(?:look|feel|seem|appear)\s+(?!like\b).+|"
     rf"(?:look|feel|seem)\s+like\s+(?:an?\s+)?(?:{LOOKS}))",
     re.IGNORECASE,
 )

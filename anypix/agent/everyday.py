@@ -179,8 +179,8 @@ _ON_A_PICTURE: list[Rule] = [
      lambda m: f"move {m.group(1)} {m.group(2)}"),
     # "spin up a few more like this", "a couple more like that"
     (re.compile(r"^(?:(?:spin|whip|knock|churn|crank|run)\s+(?:up|out|off)\s+|give me\s+|make\s+|show me\s+)?"
-                r"(?:a few|a couple(?: of)?|some|two|three|four|several|a bunch)\s+more(?:\s+(?:ones?|versions?))?\s+"
-                r"like\s+(?:this|that|it)$", _I),
+                r"(?:a few|a couple(?: of)?|some|two|three|four|several|a bunch|[2-9])\s+more(?:\s+(?:ones?|versions?))?\s+"
+                r"(?:like|of)\s+(?:this|that|it|these|those|them)$", _I),
      lambda m: "make a variation of it"),
     # "can I see it with a blue sky", "could we see this at night": what follows is the edit
     (re.compile(r"^(?:can|could|may)\s+(?:i|we)\s+see\s+(?:it|this|that|the (?:image|picture|photo))\s+(.+)$", _I),
@@ -295,7 +295,8 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         (re.compile(r"^(?:there should(?:n't| not) be|there should be no|no more|"
                     r"i (?:don't|do not) want)\s+(?:any\s+)?(.+)$", _I),
          lambda m: f"remove {m.group(1)}"),
-        (re.compile(r"^get\s+(.+?)\s+out(?:\s+of\s+(.+))?$", _I),
+        (re.compile(r"^get\s+(.+?)\s+out(?:\s+of\s+(?:there|here|the (?:picture|photo|shot|way|frame|image))|"
+                    r"\s+of\s+(.+))?$", _I),
          lambda m: f"remove {m.group(1)}" + (f" from {m.group(2)}" if m.group(2) else "")),
         (re.compile(r"^take\s+(?:away\s+)?(.+?)\s+(?:off(?: of)?|away from)\s+(.+)$", _I),
          lambda m: f"remove {m.group(1)} from {m.group(2)}"),
@@ -361,6 +362,10 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
         # "do it in the style of van gogh", "do [city] as a watercolour"
         (re.compile(rf"^do\s+(it|this|that|{REF}|the (?:image|picture|photo))\s+(in|as|like)\s+(.+)$", _I),
          lambda m: f"restyle {m.group(1)} {m.group(3)} {m.group(4)}"),
+        # "use [mountains] as the background for [hiker]": the one put into the other
+        (re.compile(rf"^use\s+({REF})\s+as\s+(?:the|a)\s+(?:background|backdrop|setting|scenery|backgound)\s+"
+                    rf"(?:for|of|behind)\s+({REF})$", _I),
+         lambda m: f"add {m.group(3)} to {m.group(1)}"),
         # "use [bees] as the mood for [garden]": the one restyled like the other
         (re.compile(rf"^use\s+({REF})\s+as\s+(?:the|a)\s+(?:{style_nouns}|mood|inspiration|reference)\s+"
                     rf"(?:for|of|on|in)\s+(.+)$", _I),

@@ -29,7 +29,7 @@ from anypix.agent.defaults import (
     take_answer,
 )
 from anypix.agent.everyday import PLACES, rewrite
-from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, clean, verb_of
+from anypix.agent.phrases import WHOLE, Draft, NotCanonicalError, clean, color_split, verb_of
 from anypix.errors import EmptyInstructionError, UnknownAssetError
 from anypix.plan import EditPlan, Op
 
@@ -73,10 +73,32 @@ def said_plainly(text: str, assets: Mapping[str, str]) -> str:
     return "; ".join(rewrite(_strip_lead(clause), assets) for clause in clauses)
 
 
+# Hedges, a back-story and what is to stay as it was, before the request: "if possible, ...",
+# "not sure if this works but ...", "so I took this at the lake and ...", "keep the people but
+# ...", "don't touch anything else, just ...". What they keep is what any edit keeps.
+_ASIDE = re.compile(
+    r"^(?:if (?:possible|you can|you could|it'?s possible|that'?s possible)|"
+    r"(?:not sure|i'?m not sure|i don'?t know|dunno|no idea) (?:if|whether) (?:this|that|it) "
+    r"(?:works|is possible|can be done|makes sense)(?:\s*,?\s*but)?|"
+    r"(?:so\s+)?(?:i|we) (?:took|shot|snapped|made|drew|painted|got) (?:this|it|that)\b[^,\[]*?(?=,|\s+and\s|\s+but\s)(?:,?\s*(?:and|but))?|"
+    r"keep\s+[^,\[]+?\s+but|"
+    r"(?:don'?t|do not) (?:touch|change|alter|mess with) (?:anything|everything)(?: else)?)"
+    r"(?=[\s,.!:;-])[\s,.!:;-]*(?:just\s+)?",
+    re.IGNORECASE,
+)
+# A clause that only says what stays: "leave the sky alone", "keep everything else as it is".
+_KEPT = re.compile(
+    r"^(?:leave\s+.+?\s+(?:alone|as (?:it is|is|they are)|untouched|be)|"
+    r"keep\s+(?:everything|all|the rest|.+?)(?:\s+else)?(?:\s+(?:as (?:it is|is|they are)|the same|untouched|intact))?|"
+    r"(?:don'?t|do not) (?:touch|change|alter|mess with) (?:anything|everything|the rest)(?: else)?)$",
+    re.IGNORECASE,
+)
+
+
 def _strip_lead(text: str) -> str:
     previous = None
     while previous != text:
-        previous, text = text, _LEAD.sub("", text).strip()
+        previous, text = text, _ASIDE.sub("", _LEAD.sub("", text).strip()).strip()
     return text
 
 
@@ -89,11 +111,32 @@ def split_clauses(text: str, assets: Mapping[str, str] | None = None) -> list[st
     for sep, chunk in zip(parts[1::2], parts[2::2], strict=True):
         stripped = _strip_lead(chunk)
         leads = stripped and verb_of(rewrite(stripped, assets or {})) is not None
+        gapped = None if leads else _gapped(clauses[-1], sep, stripped)
         if leads and not _is_list_continuation(clauses[-1]):
             clauses.append(stripped)
+        elif gapped:
+            clauses.append(gapped)
         else:
             clauses[-1] += sep + chunk
-    return [_strip_lead(c) for c in clauses if _strip_lead(c)]
+    clauses = [_strip_lead(c) for c in clauses if _strip_lead(c)]
+    edits = [c for c in clauses if not _KEPT.match(c)]  # "leave the sky alone and ..."
+    return edits or clauses
+
+
+_COLOUR_VERB = re.compile(r"^(?:.*\s)?(make|turn|paint|colou?r|dye)\s+\S", re.IGNORECASE)
+
+
+def _gapped(previous: str, sep: str, chunk: str) -> str | None:
+    """ "make the car red and the door blue": the second object's colour said without its verb,
+    a clause of its own ("make the door blue"); None for anything else."""
+    verb = _COLOUR_VERB.match(previous)
+    if verb is None or not re.fullmatch(r"\s*(?:,|and|,\s*and)\s*", sep, re.IGNORECASE):
+        return None
+    owned = re.match(r"(?:the|his|her|its|their|my|our)\s", chunk, re.IGNORECASE)
+    if color_split(previous) is None or owned is None:
+        return None
+    split = color_split(chunk)
+    return f"{verb.group(1)} {chunk}" if split is not None and split[0].strip() else None
 
 
 def _is_list_continuation(previous: str) -> bool:
@@ -134,7 +177,8 @@ _SWAP_FOR_THIS = re.compile(r"\b((?:swap|switch|exchange|replace|trade)\b.+?\s+(
 # With one sound attached: "make it feel like this sounds", "add whatever makes this sound"
 _LIKE_THIS_SOUNDS = re.compile(r"\b(?:like|the way)\s+(?:this|that|it)(?:\s+(?:one|sound|recording|clip|track|song))?\s+sounds\b",
                                re.IGNORECASE)  # fmt: skip
-_MAKES_THIS_SOUND = re.compile(r"\b(?:whatever|what|the thing that|whoever|something that)\s+(?:makes|is making|made|making)\s+"
+_MAKES_THIS_SOUND = re.compile(r"\b(?:whatever|what|whoever|(?:the thing|something|the animal|the creature)(?:\s+that)?)\s+"
+                               r"(?:makes|is making|made|making)\s+"
                                r"(?:this|that|the)\s+(?:sound|noise)\b(?!\s+(?:of|in|on|from|at)\b)", re.IGNORECASE)  # fmt: skip
 _ADD_THIS = re.compile(
     r"^(add|put|stick|pop|drop|throw in)\s+(?:this|that|it)(?:\s+(?:one|sound|in|too))?$", re.I
@@ -209,6 +253,9 @@ def _point_at_attachment(
     return _THIS_STYLE.sub(lambda m: f"{m.group(1)} the style of [{name}]", text, count=1)
 
 
+_BOTH = re.compile(r"\b(?:both(?: of (?:them|these|those))?|them both|all (?:of them|three|four)|"
+                   r"(?:these|those|the) (?:two|three|four)(?: (?:things|ones|pictures|images|photos|pics))?)\b",
+                   re.IGNORECASE)  # fmt: skip
 _GENERIC_NAMES = frozenset(["photo", "image", "picture", "pic", "shot", "the", "this", "that", "it", "one", "last"])  # fmt: skip
 
 
@@ -230,9 +277,12 @@ def _name_attachments(
                       text, count=1, flags=re.IGNORECASE)  # fmt: skip
     if candidates < 2 or "[" in text:
         return text
-    if len(fresh) >= 2:  # "put the first one into the second": in the order attached
+    if len(fresh) >= 2:  # "put the first one into the second", "image 2": in the order attached
         for index, ordinal in enumerate(("first", "second", "third", "fourth")[: len(fresh)]):
-            text = re.sub(rf"\bthe {ordinal}(?: (?:one|photo|picture|image|pic|shot))?\b",
+            said = rf"(?:{ordinal}|{index + 1}(?:st|nd|rd|th))"
+            text = re.sub(rf"\bthe {said}(?: (?:one|photo|picture|image|pic|shot|attachment))?\b",
+                          f"[{fresh[index]}]", text, count=1, flags=re.IGNORECASE)  # fmt: skip
+            text = re.sub(rf"\b(?:the\s+)?(?:image|picture|pic|photo|img|attachment|file)\s*(?:no\.?\s*|#\s*)?{index + 1}\b",
                           f"[{fresh[index]}]", text, count=1, flags=re.IGNORECASE)  # fmt: skip
     for name in fresh:
         if len(name) < 3 or name.lower() in _GENERIC_NAMES or not re.fullmatch(r"[A-Za-z]+", name):
@@ -242,6 +292,10 @@ def _name_attachments(
                    rf"(?:\s+(?:photo|picture|image|pic|shot|recording|sound|clip|track|song|audio|"
                    rf"one(?!\s+(?:more|of|by|at)\b)))?\b")  # fmt: skip
         text = re.sub(pattern, f"[{name}]", text, count=1, flags=re.IGNORECASE)
+    # "put both of them in the garden": the attachments no words name yet
+    unnamed = [n for n in fresh if f"[{n}]" not in text and assets[n] == "image"]
+    if len(unnamed) >= 2 and "[" in text:
+        text = _BOTH.sub(" and ".join(f"[{n}]" for n in unnamed), text, count=1)
     return text
 
 
@@ -256,9 +310,18 @@ _REMARK = re.compile(
     r"look at|notice|check out|you see)\s+)?"
     r"(?P<obj>(?:the|that|this|those|these|his|her|their|my|our|an?)\s+[\w'-]+(?:\s+[\w'-]+)?)"
     r"(?P<where>\s+(?:on|in|at)\s+the\s+(?:\w+\s+)?(?:left|right|top|bottom|middle|centre|center|"
-    r"corner|background|foreground|back|front|sky)(?:\s+corner)?)?"
-    r"(?:\s+(?:is|are|looks?|seems?|feels?)\s+[^,.;?!\[]+?)?\s*[,.;?!]+\s*(?P<edit>.+)$",
+    r"corner|background|foreground|back|front|sky)(?:\s+corner)?|"
+    r"\s+(?:on|in|at|by|near|under|over|behind|next to)\s+the\s+[\w'-]+)?"
+    r"(?:\s+(?:that|which|who)\s+[^,.;?!\[]+?)?"  # "... that ruins it"
+    r"(?:\s+(?:is|are|looks?|seems?|feels?)\s+(?P<quality>[^,.;?!\[]+?))?\s*[,.;?!]+\s*(?P<edit>.+)$",
     re.IGNORECASE,
+)
+# "fix it", "can you sort that out": an edit that says only that the remark's quality is wrong
+_FIX_IT = re.compile(
+    r"^(?:fix|correct|sort out|repair|improve|sort)\s+(?:it|that|this)(?:\s+(?:up|out))?$", re.I
+)
+_TOO = re.compile(
+    r"^(?:(?:a bit|a little|way|far|so|really|very|kind of|kinda|pretty|too)\s+)+", re.I
 )
 _BACK = re.compile(r"\b(it|them|him|her|that one|this one|that|this)\b", re.IGNORECASE)
 
@@ -270,6 +333,10 @@ def _resolve_remark(text: str, assets: Mapping[str, str]) -> str:
     if match is None or "[" in match.group("obj"):
         return text
     edit = _strip_lead(match.group("edit"))
+    obj = re.sub(r"^(?:an?|that|this|those|these)\s+", "the ", match.group("obj"), flags=re.I)
+    obj += match.group("where") or ""
+    if match.group("quality") and _FIX_IT.match(edit):  # "the sky looks washed out, fix it"
+        return f"make {obj} less {_TOO.sub('', match.group('quality'))}"
     found = verb_of(rewrite(edit, assets))
     if found is None or found[0] == "generate":
         return text
@@ -277,8 +344,6 @@ def _resolve_remark(text: str, assets: Mapping[str, str]) -> str:
     pointer = _BACK.search(edit, verb_end)
     if pointer is None:
         return text
-    obj = re.sub(r"^(?:an?|that|this|those|these)\s+", "the ", match.group("obj"), flags=re.I)
-    obj += match.group("where") or ""
     return edit[: pointer.start()] + obj + edit[pointer.end() :]
 
 

@@ -81,8 +81,9 @@ class References:
         """``text`` with every ``[reference]`` that resolves replaced by ``[asset name]``; one
         nothing resolves is left for the caller to report (the planner raises UnknownAssetError),
         an ambiguous one raises here. An attachment's file name written bare ("brighten up
-        DSC_1180.JPG", "put IMG_2231 into IMG_2230") is a reference too, when it has an extension
-        or its stem has a digit (a bare word is not: "dog" of dog.png stays a word)."""
+        DSC_1180.JPG", "put IMG_2231 into IMG_2230", "~/Pictures/IMG_4410.jpg") is a reference
+        too, when it has an extension or its stem has a digit (a bare word is not: "dog" of dog.png
+        stays a word)."""
         text = self._bare_file_names(text, assets)
         if all(inside in assets for inside in _BRACKET.findall(text)):
             return text  # the fast path: nothing to resolve
@@ -101,7 +102,9 @@ class References:
             if name not in assets or not written:
                 continue
             either = "|".join(re.escape(n) for n in sorted(written, key=len, reverse=True))
-            bare = re.compile(rf"(?<![\[\w.])(?:{either})(?![\w\]]|\.\w)", re.IGNORECASE)
+            # with the folders before it, if any: "~/Pictures/IMG_4410.jpg", "photos/lake.png"
+            bare = re.compile(rf"(?<![\[\w./~-])(?:(?:~|\.{{1,2}})?/?(?:[\w.\-]+/)+)?(?:{either})(?![\w\]]|\.\w)",
+                              re.IGNORECASE)  # fmt: skip
             outside = _BRACKET.split(text)  # even pieces: outside brackets; odd: inside
             for index in range(0, len(outside), 2):
                 outside[index] = bare.sub(f"[{name}]", outside[index])

@@ -695,3 +695,59 @@ def test_the_answer_to_which_object_takes_the_place_of_the_object_named(
     """The reply to the locator's "which ring?" says which; it was appended to the target."""
     plan = parse_instruction(text, {"pic": IMG}, ["pic"])
     assert [o.target for o in plan.ops] == [target]
+
+
+@pytest.mark.parametrize(
+    ("text", "ops"),
+    [
+        ("don't touch anything else, just take the car out", [("remove", "the car")]),
+        ("keep the people but lose the pigeons", [("remove", "the pigeons")]),
+        ("leave the sky alone and make the grass greener", [("recolor", "the grass green")]),
+        ("if possible, make the water bluer", [("recolor", "the water blue")]),
+        ("not sure if this works but can you add a boat", [("add", "a boat")]),
+        ("make 2 more of these", [("variation", "")]),
+        ("the sky looks washed out, fix it", [("restyle", "the sky less washed out")]),
+        ("could you make the car red and the door blue",
+         [("recolor", "the car red"), ("recolor", "the door blue")]),
+        ("so I took this at the lake last summer and there's a trash bag on the shore that ruins "
+         "it, can you get it out of there", [("remove", "the trash bag on the shore")]),
+    ],
+)  # fmt: skip
+def test_thirteenth_sitting_wordings_edit_the_attached_picture(
+    text: str, ops: list[tuple[str, str]]
+) -> None:
+    """Hedges, a back-story, what is to stay ("leave the sky alone"), a remark's quality fixed,
+    a colour said for a second object without its verb. Before, the fast path refused or asked
+    about each of them, and read the last as one recolour."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", ops)
+
+
+def test_what_only_says_what_stays_is_no_edit_of_its_own() -> None:
+    """Guards: "make the car red and the door" is not split (no colour for the door); "leave it
+    alone" said alone is not dropped as if there were an edit beside it."""
+    assert split_clauses("make the car red and the door") == ["make the car red and the door"]
+    assert split_clauses("leave it alone") == ["leave it alone"]
+    assert split_clauses("keep everything, just make it autumn") == ["make it autumn"]
+
+
+@pytest.mark.parametrize(
+    ("text", "assets", "expected"),
+    [
+        ("use image 2 as the style for image 1", {"city": IMG, "van": IMG},
+         ("city", [], "van", ["restyle"])),
+        ("use the first picture as the background for the second one", {"hills": IMG, "hiker": IMG},
+         ("hills", ["hiker"], None, ["add"])),
+        ("put both of them in the garden", {"garden": IMG, "cat": IMG, "dog": IMG},
+         ("garden", ["cat", "dog"], None, ["add", "add"])),
+        ("add the thing making this noise", {"farm": IMG, "moo": "audio"},
+         ("farm", ["moo"], None, ["add"])),
+    ],
+)  # fmt: skip
+def test_attachments_by_their_place_in_the_list_and_together(
+    text: str, assets: dict[str, str], expected: tuple[str, list[str], str | None, list[str]]
+) -> None:
+    """ "image 2", "the first picture", "both of them", "the thing making this noise": the
+    attachments in the order attached (before: which image? / an attachment left unused)."""
+    plan = parse_instruction(text, assets, list(assets))
+    assert (plan.base, plan.subs, plan.style_ref, [o.op for o in plan.ops]) == expected

@@ -120,3 +120,15 @@ def test_an_ambiguous_name_from_the_llm_is_fed_back_and_repaired() -> None:
     repair = fake.requests[1][0][-1]["content"]
     assert "could mean" in repair  # the model was told which candidates there are
     assert result.plan.base == "dog"  # a file name the model used resolves too
+
+
+def test_a_file_name_with_its_folders_is_that_attachment() -> None:
+    """ "remove the watermark from ~/Pictures/IMG_4410.jpg": the path's folders go with it (the
+    planner said every image attached was used otherwise)."""
+    refs = References(files={"photo": "IMG_4410.jpg", "lake": "lake.png"})
+    assets = {"photo": "image", "lake": "image"}
+    assert refs.rewrite("remove the watermark from ~/Pictures/IMG_4410.jpg", assets) == (
+        "remove the watermark from [photo]"
+    )
+    assert refs.rewrite("add a canoe to photos/lake.png", assets) == "add a canoe to [lake]"
+    assert refs.rewrite("add a canoe to ./lake.png", assets) == "add a canoe to [lake]"
