@@ -214,3 +214,33 @@ def test_an_image_prompt_draws_each_object_read_where_the_image_has_it(
     assert image_layout(miniworld, _reader(["a", "b", "c"]), image) is None
     assert image_layout(miniworld, _reader(["a blue triangle", "a red ring"]), image, "a ring",
                         "style") is None  # fmt: skip
+
+
+@pytest.mark.skipif(not SHIPPED, reason="no SeeCoder shipped beside the miniworld weights")
+def test_an_image_prompt_reads_its_image_once(
+    miniworld: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The layout asks for the image's objects, then its caption: one SeeCoder reading serves
+    both (it ran the SeeCoder twice per image); another image is read anew."""
+    import anypix.models.miniworld.seecoder as module
+    from anypix.models.miniworld import load_seecoder
+    from anypix.tools.image_prompt import image_layout
+
+    reads: list[int] = []
+    real = module.load_seecoder
+
+    def counted(folder: Path) -> Any:
+        seecoder = real(folder)
+        describe = seecoder.describe
+        monkeypatch.setattr(seecoder, "describe",
+                            lambda images, role="variation": reads.append(1) or describe(images, role))  # fmt: skip
+        return seecoder
+
+    monkeypatch.setattr(module, "load_seecoder", counted)
+    encoder = load_seecoder(miniworld)
+    one = Image.open(_scene(100_003, tmp_path / "one.png"))
+    image_layout(miniworld, encoder, one)
+    assert len(reads) == 1
+    two = Image.open(_scene(100_004, tmp_path / "two.png"))
+    image_layout(miniworld, encoder, two)
+    assert len(reads) == 2

@@ -10,6 +10,7 @@ Every callable imports its module on first use, so registering imports no torch.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -195,16 +196,24 @@ def load_seecoder(components: Components) -> Any:
     from anypix.models.diffusion import encode_prompts
     from anypix.models.miniworld.loader import WEIGHTS
     from anypix.models.miniworld.seecoder import load_seecoder as load
-    from anypix.models.miniworld.seecoder import sentence
+    from anypix.models.miniworld.seecoder import part, sentence
     from anypix.models.seecoder import ImagePromptEncoder, Role
 
     folder = Path(components.options.get("weights") or WEIGHTS)
     if not (folder / "seecoder.safetensors").exists():
         folder = WEIGHTS  # it reads words, not UNet features: the shipped one serves any weights
     seecoder = load(folder)
+    last: dict[bytes, list[str]] = {}  # the last images' captions, by their pixels
 
     def words(pixels: torch.Tensor, role: Role) -> list[str]:
-        return seecoder.describe(pixels.float().cpu(), role)
+        # one reading per image, whatever parts of it are asked for (an image prompt's layout
+        # asks for its objects and then its caption)
+        pixels = pixels.float().cpu()
+        key = hashlib.sha1(pixels.numpy().tobytes()).digest() + str(tuple(pixels.shape)).encode()
+        if key not in last:
+            last.clear()
+            last[key] = seecoder.describe(pixels, "variation")
+        return [part(caption, role) for caption in last[key]]
 
     def texts(pixels: torch.Tensor, prompt: str, role: Role) -> list[str]:
         return [sentence(prompt, said, role) for said in words(pixels, role)]
