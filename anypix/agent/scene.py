@@ -35,6 +35,7 @@ from anypix.agent.scene_words import (
     REGIONS,
     RELATIONS,
     SETTINGS,
+    TEXTURES,
     VERTICAL_ADVERBS,
     alternation,
     fix_slips,
@@ -138,10 +139,12 @@ _INVERTED = re.compile(r"^(?:it|them)\s+(\S.*)$")
 
 
 # What the objects stand on, said as a look: "on a striped background", "against a dark
-# backdrop", "on a background of dots" (but "in the background" is a place: a region).
+# backdrop", "on a background of dots", "on cool stripes", "on night checker", "on flat warm"
+# (but "in the background" is a place: a region). It ends the description or a part of it.
+_BACKGROUNDS = "|".join(sorted(PATTERNS | TEXTURES | {"background", "backdrop", "wallpaper"}))
 _BACKDROP = re.compile(
-    r"\s*,?\s*\b(?:on|against|over)\s+(?:an?\s+|some\s+)?(?:(?!the\b)[a-z-]+\s+){0,3}"
-    r"(?:background|backdrop|wallpaper)(?:\s+of\s+[a-z -]+?)?(?=\s*(?:[,;]|$))"
+    r"\s*,?\s*\b(?:(?:on|against|over)\s+(?:an?\s+|some\s+)?(?:(?!the\b)[a-z-]+\s+){0,3}"
+    rf"(?:{_BACKGROUNDS})(?:\s+of\s+[a-z -]+?)?|on\s+flat\s+[a-z]+)(?=\s*(?:[,;]|$))"
 )
 
 
@@ -154,8 +157,8 @@ def _normalise(description: str) -> str:
     # above" is about the object named just before (read by _Reader)
     text = re.sub(r"(?<=\w)\s+(?:that|which|who)\s+(?:is|are)\s+(?=(?:" + _RELATION_WORDS
                   + r")\b)", " ", text)  # fmt: skip
+    text = _BACKDROP.sub("", text)  # first: "on the right on cool stripes" is not "right on"
     text = _LINKING.sub("", text)
-    text = _BACKDROP.sub("", text)
     text = re.sub(r"\b(?:to|on|at) (?:its|their) (left|right)\b", r"to the \1 of it", text)
     text = re.sub(r"\b(?:to|on|at) the (\w+)'s (left|right)\b", r"to the \2 of the \1", text)
     # "two stars at the sides": one on each side of what came before

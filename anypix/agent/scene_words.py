@@ -91,6 +91,8 @@ SETTINGS = {
 # Patterns said in the plural are a background ("a ring on warm stripes"), unless counted or
 # with an article ("three dots", "a few dots"): see scene.noun_phrase.
 PATTERNS = {"stripes", "dots", "spots", "checks", "checkers", "squiggles", "speckles", "tiles"}
+# What else a background is made of, said after "on" at the end ("a ring on night checker").
+TEXTURES = {"checker", "checkerboard", "gradient", "noise", "plaid", "tartan", "pattern", "texture"}
 # "a picture of / with ...": the picture is the frame, what follows is the scene.
 FRAMES = (
     r"picture|image|photo|drawing|painting|illustration|scene|canvas|render|composition|portrait"

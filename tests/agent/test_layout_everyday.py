@@ -281,6 +281,25 @@ def test_what_objects_stand_on_is_a_look_not_an_object(text: str) -> None:
     assert graph.relations == [] and graph.objects[0].region == (None, None)
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a green ring on the left and a yellow triangle on the right on cool stripes",
+        "a green ring on the left and a yellow triangle on the right on night checker",
+        "a green ring on the left and a yellow triangle on the right on flat warm",
+        "a green ring on the left and a yellow triangle on the right, on earth gradient",
+    ],
+)
+def test_a_background_after_a_place_leaves_the_place_as_said(text: str) -> None:
+    """The miniworld's captions end with their background. After "on the right" it was read as
+    "right on" (an adverb) and the triangle went to the top, beside an object called "the";
+    "on night checker" was an object below the ring."""
+    graph = scene_graph(text)
+    assert [(o.noun, o.region) for o in graph.objects] == [("ring", (0.25, None)),
+                                                           ("triangle", (0.75, None))]  # fmt: skip
+    assert graph.relations == []
+
+
 def test_the_background_as_a_place_and_counted_patterns_are_still_read() -> None:
     assert scene_graph("a bird in the background").objects[0].region == (None, 0.3)
     dots = scene_graph("three dots above a ring")
