@@ -10,6 +10,7 @@ import pytest
 
 from anypix.models.masks import (
     MAX_PIECES,
+    MIN_SHAPE_AREA,
     candidate_regions,
     label_regions,
     moment_invariant,
@@ -182,7 +183,7 @@ def test_a_ring_cut_open_by_another_object_still_reads_as_a_ring() -> None:
         for k, obj in enumerate(scene.objects):
             visible = index == k
             whole = shape_mask(obj, 64)
-            if obj.shape == "ring" and 12 <= visible.sum() < 0.9 * whole.sum():
+            if obj.shape == "ring" and MIN_SHAPE_AREA <= visible.sum() < 0.9 * whole.sum():
                 hits.append(read_shape(visible) == "ring")
     assert len(hits) >= 5 and np.mean(hits) >= 0.9, (len(hits), np.mean(hits))
 
@@ -197,3 +198,13 @@ def test_a_touching_region_of_a_near_colour_is_a_piece_of_the_object() -> None:
     image[other], image[apart] = (150, 60, 200), (40, 170, 60)
     found = with_pieces(image, light, [light, dark, other, apart])
     assert np.array_equal(found, light | dark)
+
+
+def test_a_region_too_small_for_an_outline_reads_as_no_shape() -> None:
+    """A 15-px sliver of a ring's inner rim read as a triangle, and the locator asked which
+    triangle was meant, the sliver or the real one beside it."""
+    sliver = np.zeros((64, 64), dtype=bool)
+    sliver[30:35, 19:22] = True  # 15 px
+    assert read_shape(sliver) is None
+    whole = shape_mask(_object("red", "triangle", 0.5, 0.5, 0.12, 0), 64)
+    assert whole.sum() >= MIN_SHAPE_AREA and read_shape(whole) == "triangle"
