@@ -101,6 +101,16 @@ class EmptyInstructionError(UserError):
         )
 
 
+class HistoryStepError(UserError):
+    """An instruction that only steps through the history ("undo", "go back")."""
+
+    def __init__(self, step: str) -> None:
+        super().__init__(
+            f"'{step}' steps through the session's history; it is not an edit",
+            f"type /{step} in chat or the TUI, or run anypix {step} -s SESSION",
+        )
+
+
 class NotCanonicalError(UserError):
     """The instruction is not one of the forms the fast path reads; the planner asks the LLM."""
 

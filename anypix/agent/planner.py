@@ -51,9 +51,11 @@ from anypix.agent.prompting import (
     short_plan_messages,
 )
 from anypix.agent.protocol import PlannerBase, PlanResult
+from anypix.commands import history_step
 from anypix.errors import (
     BackendError,
     EmptyInstructionError,
+    HistoryStepError,
     NotCanonicalError,
     NothingToEditError,
     PlanParseError,
@@ -219,6 +221,9 @@ class Planner(PlannerBase):
         start = time.perf_counter()
         if not instruction.strip():
             raise EmptyInstructionError()
+        step = history_step(instruction)
+        if step is not None:  # "undo" typed as an instruction: never an edit
+            raise HistoryStepError(step)
         if references is not None:
             instruction = references.rewrite(instruction, assets)
         check_references(instruction, assets)  # unknown [refs] are the user's to fix, not the LLM's

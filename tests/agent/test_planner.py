@@ -143,3 +143,17 @@ def test_a_counted_add_from_the_llm_is_an_add_of_each_as_the_grammar_plans_it() 
     assert placed.blobs[0].cy < placed.blobs[1].cy
     vague = EditPlan(base="room", ops=[Op(op="add", target="some lamps")])
     assert split_counted_adds(vague) is vague
+
+
+@pytest.mark.parametrize("typed", ["undo", "undo that", "go back", "redo"])
+def test_a_step_through_the_history_is_not_planned(typed: str) -> None:
+    """`anypix edit -s s "undo"` planned "remove the same scene" through the fallback model and
+    rendered it. A step through the history is refused with the command to use, before any
+    model sees it."""
+    from anypix.errors import HistoryStepError
+
+    llm = FakeLLM(["[base] last\n[gen] the same scene\n[op] remove the same scene"])
+    with pytest.raises(HistoryStepError, match="not an edit") as caught:
+        Planner(llm).plan(typed, {"last": "image"})
+    assert caught.value.hint is not None and "/" in caught.value.hint
+    assert llm.requests == []

@@ -93,7 +93,7 @@ def test_undo_redo_branch_and_show_move_the_stored_cursor(tmp_path: Path, scene:
         f"/attach scene={scene}",
         "add a yellow ring to [scene]",
         "make the ring in [last] green",
-        "/undo",
+        "undo",  # without its slash, as people type it: the command, not an edit
         "/redo",
         "/branch 1",
         "make a variation of [last]",

@@ -28,6 +28,13 @@ from anypix.errors import AnypixError, ClarificationNeeded, UnknownAssetError
         ("/show 3", Command("show", "3")),
         ("/q", Command("quit", "")),
         ("/exit", Command("quit", "")),
+        # a step through the history typed without its slash is that command, not an edit
+        ("undo", Command("undo", "")),
+        ("oops, undo that", Command("undo", "")),
+        ("go back", Command("undo", "")),
+        ("Redo", Command("redo", "")),
+        ("undo the ring", None),  # an edit of something called "the ring"
+        ("go back to the beach", None),
     ],
 )
 def test_a_line_is_an_instruction_or_one_command(typed: str, parsed: Command | None) -> None:
