@@ -1,7 +1,8 @@
 """What chat and the TUI share about a conversation: the slash commands and a pending question.
 
-A line that starts with ``/`` is a command (:func:`parse_command`); anything else is an
-instruction. Both front ends offer the same commands, listed once in :data:`COMMANDS`.
+A line that starts with ``/`` is a command (:func:`parse_command`), and so is a bare step through
+the history ("undo", "go back", "redo"); anything else is an instruction. Both front ends offer
+the same commands, listed once in :data:`COMMANDS`.
 
 When the planner cannot tell what an instruction means it raises
 :class:`~anypix.errors.ClarificationNeeded`; the front end shows the question and keeps a
