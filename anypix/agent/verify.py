@@ -16,7 +16,7 @@ replace   the old object is gone, the new one is in its place      outside its p
 recolor   the object has the new colour and its old outline        outside its place
 move      the object is at the new place, nothing at the old one   outside the two places
 restyle   every object of the [base] is still there, in place (or  (objects and layout)
-          its pixels are the [base]'s);
+          its pixels are the [base]'s), and no new one;
           the background reads as its [style] picture's does
 variation every object of the [base] is still there, and the       (content and layout)
           image is not the [base] itself
@@ -56,6 +56,10 @@ GROW = 0.04  # places are grown by this fraction of the canvas side (soft edges,
 SAME_PIXEL = 8  # 0-255: a pixel this close to the [base]'s is unchanged
 MIN_SAME_SHARE = 0.6  # share of an object's mask (a ring's hole filled in) left unchanged
 MAX_SAME_PSNR = 45.0  # a variation this close to its [base] is the [base] again
+# Share of the canvas an object seen in a restyle's output, and nowhere in its [base], covers at
+# least to count as new (the world's smallest objects cover about 2%). A variation is not held to
+# it: its objects drift, and the ops judge takes a variation with a new object.
+NEW_OBJECT = 0.015
 _MOVE_TO = re.compile(r"\s+(?:to|towards|into|onto)\s+(?:the\s+)?", re.IGNORECASE)
 
 
@@ -268,6 +272,12 @@ class Verifier:
                     and any(d.names(r, SLACK) for r in readings)]  # fmt: skip
             if not kept and not _pixels_kept(look, before.mask):
                 return f"{before.label} {describe_place(before.mask)} in the [base] is gone"
+        if op == "restyle":  # nothing new: what a restyle draws around the objects is background
+            places = [_grow(d.mask, look.shape) for d in look.objects("base")]
+            for after in look.objects("output"):
+                new = not any(after.overlap(place) >= MIN_OVERLAP for place in places)
+                if new and after.mask.mean() >= NEW_OBJECT:
+                    return f"{after.label} {describe_place(after.mask)} appeared, and a restyle adds nothing"
         if op == "variation" and _psnr(look.output, look.base) >= MAX_SAME_PSNR:
             return "the output is the [base] again"
         return None

@@ -142,6 +142,19 @@ def test_restyle_and_variation_keep_every_object_in_place() -> None:
     assert verify(edit("variation", ""), restyled, base) == ["variation: verified"]
 
 
+def test_a_restyle_that_draws_a_new_object_fails() -> None:
+    """"make it brighter" on a default-model picture redrew the background full of coloured
+    shapes, and the restyle was verified: its objects were still there. A restyle draws
+    background around them, nothing else; a variation is not held to it (its objects drift)."""
+    base = canvas(("red", 0.25, 0.5, 0.1))
+    crowded = canvas(("red", 0.25, 0.5, 0.1), ("green", 0.75, 0.25, 0.1))
+    [line] = verify(edit("restyle", "brighter"), crowded, base)
+    assert "a green square at (0.75, 0.25) appeared" in line
+    speck = canvas(("red", 0.25, 0.5, 0.1), ("green", 0.75, 0.25, 0.04))  # under 1% of it
+    assert verify(edit("restyle", "brighter"), speck, base) == ["restyle brighter: verified"]
+    assert verify(edit("variation", ""), crowded, base) == ["variation: verified"]
+
+
 class StyledSquares(SquarePerception):
     """Squares as before, and a background read by its colour: "grey" or "night"."""
 
