@@ -86,6 +86,20 @@ _PLACE = re.compile(
     r"\s+(?:to|towards?|into|onto|on|in|at|up|down|left|right|closer|further|farther|higher|"
     r"lower|next to|behind|in front of|over|under|a bit|a little|slightly)\b", re.IGNORECASE)
 EMPTY = "background"  # what a removed object's blob says: the region shows the background
+# "a ring to the left of the triangle": an add's place said by an object the picture has
+_RELATIVE = re.compile(
+    r"^(?P<what>.+?)\s+(?P<rel>(?:to|on|at) the (?:left|right)(?: hand side)? of|(?:left|right) of|"
+    r"next to|beside|by|near|above|over|on top of|below|under|underneath|beneath)\s+"
+    r"(?P<anchor>(?:the|that|this)\s+.+)$",
+    re.IGNORECASE,
+)
+_SIDE_OF = {"left": "left", "right": "right", "above": "above", "over": "above", "top": "above",
+            "below": "below", "under": "below", "underneath": "below", "beneath": "below"}  # fmt: skip
+# px of the 64-px copy under which a region is a fleck: it is taken for the object only when no
+# larger region fits the phrase (a 16-px fleck outscored a 640-px triangle for "the triangle";
+# the world's smallest objects show about 40 px)
+FLECK = 40
+BESIDE_ROOM = 0.6  # share of the most room on that side a spot beside an object needs
 
 
 @dataclass(frozen=True)
@@ -187,11 +201,26 @@ class Locator:
         for op in plan.ops:
             if op.op in PLACED_OPS:
                 taken = [f.blob for f in found if f.op.op in PLACED_OPS and f.blob is not None]
-                description = op.target or op.ref or "an object"
-                found.append(Found(op, description, free_spot(image, description, taken), 0.0))
+                found.append(self._placed_add(op, image, taken))
             elif op.op in LOCATED_OPS and object_phrase(op):
                 found.append(self.find(op, image))
         return found
+
+    def _placed_add(self, op: Op, image: np.ndarray, taken: list[Blob]) -> Found:
+        """An add's blob: beside the object it is said to go by ("a ring to the left of the
+        triangle": the roomiest spot on that side of the triangle, nearest it), else the
+        picture's emptiest spot."""
+        description = op.target or op.ref or "an object"
+        relative = _RELATIVE.match(description)
+        if relative is None:
+            return Found(op, description, free_spot(image, description, taken), 0.0)
+        what, anchor = relative.group("what"), relative.group("anchor")
+        near = self.find(Op(op="remove", target=anchor), image)  # the object it goes by
+        if near.blob is None:
+            raise NotFoundError(anchor, "the image")
+        words = relative.group("rel").lower().split()
+        side = next((_SIDE_OF[word] for word in words if word in _SIDE_OF), None)
+        return Found(op, what, free_spot(image, what, taken, beside=(near.blob, side)), 0.0)
 
     def find(self, op: Op, image: np.ndarray) -> Found:
         """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object; raises
@@ -205,6 +234,9 @@ class Locator:
         images = self._embed_regions(small, regions)
         gains = self._gains(images, regions, words)
         best = int(np.argmax(gains))
+        sizeable = [i for i, region in enumerate(regions) if region.sum() >= FLECK]
+        if sizeable and max(gains[i] for i in sizeable) >= MARGIN:  # not a fleck beside it
+            best = max(sizeable, key=lambda i: gains[i])
         if gains[best] < MARGIN:
             return Found(op, phrase, None, float(gains[best]))
         alike, colours = self._alike(words, small, regions, images, gains)
@@ -399,11 +431,16 @@ def _alone(image: np.ndarray, mask: np.ndarray, background: np.ndarray) -> np.nd
     return np.where(mask[..., None], image, background).astype(np.uint8)
 
 
-def free_spot(image: np.ndarray, description: str, taken: list[Blob] | None = None) -> Blob:
+def free_spot(
+    image: np.ndarray, description: str, taken: list[Blob] | None = None,
+    beside: tuple[Blob, str | None] | None = None,
+) -> Blob:  # fmt: skip
     """A round blob saying ``description`` in the emptiest spot of ``image`` ((H, W, 3) uint8):
     the centre farthest from every object (:func:`~anypix.models.masks.objects_mask`), every
     ``taken`` blob and the border, nearest the middle among near-equals; its radius is most of
-    that clearance, within ``ROOM``."""
+    that clearance, within ``ROOM``. ``beside`` (an object's blob and a side: "left", "right",
+    "above", "below", or None for either side across) keeps the centre on that side of the
+    object, and takes the spot nearest it among those with room (``BESIDE_ROOM`` of the most)."""
     height, width = image.shape[:2]
     occupied = fill_holes(objects_mask(resize(image, SIDE)))  # not in a ring's hole
     for blob in taken or []:
@@ -418,11 +455,45 @@ def free_spot(image: np.ndarray, description: str, taken: list[Blob] | None = No
     if len(objects):
         gaps = np.sqrt(((centres[:, None, :] - objects[None]) ** 2).sum(-1)).min(1)
         clearance = np.minimum(clearance, gaps)
+    if beside is not None:
+        anchor, side = beside
+        on_side = _on_side(centres / span, anchor, side)
+        if not on_side.any():  # no room past its edge (it is against the canvas's): past its centre
+            on_side = _on_side(centres / span, anchor, side, past_edge=False)
+        if on_side.any():
+            clearance = np.where(on_side, clearance, -1.0)
+            near = np.linalg.norm(centres / span - [anchor.cx, anchor.cy], axis=1)
+            roomy = clearance >= BESIDE_ROOM * clearance.max()
+            best = int(np.argmin(np.where(roomy, near, np.inf)))
+            radius = float(np.clip(0.85 * clearance[best], *ROOM))
+            (x, y) = centres[best] / span
+            return Blob(description=description, cx=float(x), cy=float(y), a=radius, b=radius,
+                        angle=0.0)  # fmt: skip
     middle = np.linalg.norm(centres - span / 2, axis=1)
     best = int(np.argmin(np.where(clearance >= 0.95 * clearance.max(), middle, np.inf)))
     radius = float(np.clip(0.85 * clearance[best], *ROOM))
     (x, y) = centres[best] / span
     return Blob(description=description, cx=float(x), cy=float(y), a=radius, b=radius, angle=0.0)
+
+
+def _on_side(
+    centres: np.ndarray, anchor: Blob, side: str | None, *, past_edge: bool = True
+) -> np.ndarray:
+    """Which of ``centres`` ((N, 2) x, y as fractions) lie on ``side`` of ``anchor``'s blob:
+    further that way from its centre than across, and past its edge that way (or only past its
+    centre, with ``past_edge`` off)."""
+    half_w, half_h = _half_extent(anchor) if past_edge else (0.0, 0.0)
+    dx, dy = centres[:, 0] - anchor.cx, centres[:, 1] - anchor.cy
+    sides = {"left": (-dx > np.abs(dy)) & (dx < -half_w), "right": (dx > np.abs(dy)) & (dx > half_w),
+             "above": (-dy > np.abs(dx)) & (dy < -half_h), "below": (dy > np.abs(dx)) & (dy > half_h)}  # fmt: skip
+    return sides[side] if side is not None else sides["left"] | sides["right"]
+
+
+def _half_extent(blob: Blob) -> tuple[float, float]:
+    """Half the width and half the height of the blob's rotated ellipse."""
+    t = math.radians(blob.angle)
+    return (math.hypot(blob.a * math.cos(t), blob.b * math.sin(t)),
+            math.hypot(blob.a * math.sin(t), blob.b * math.cos(t)))  # fmt: skip
 
 
 def resize(image: np.ndarray, side: int) -> np.ndarray:
