@@ -27,6 +27,8 @@ The blob says what the region holds afterwards ("a green ring"; for a removal, t
 An add that says no place ("add a ring") gets a blob too, in the picture's emptiest spot
 (:func:`free_spot`): the centre farthest from every object and from the border, with a radius that
 fits there (between ``ROOM``'s bounds). Without one, the add would redraw the whole picture.
+An add said by an object the picture has ("a ring to the left of the triangle", "next to", "above",
+"under") gets that spot on that side of the object, nearest it among the roomy ones.
 
 A plan that already has blobs or boxes, or no [base], comes back unchanged. An object that is not
 there raises :class:`~anypix.errors.NotFoundError`, which tells the person to say where it is.
