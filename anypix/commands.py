@@ -13,11 +13,11 @@ planned as one instruction -- ``make it snowy`` + ``2`` -> ``make it snowy ([sce
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
 from anypix.errors import AnypixError, ClarificationNeeded, TurnFailed, UnknownAssetError
+from anypix.lexicon import history_step
 
 Argument = Literal["none", "required", "optional"]
 MAX_TURN_DIGITS = 9  # a turn number past this is a typo, and SQLite integers end at 2**63
@@ -60,29 +60,10 @@ class Command:
     argument: str
 
 
-# A step through the history typed without its slash, as people do: "undo", "go back", "undo
-# that", "redo". It is that command, never an edit (a planner read "undo" as "remove the same
-# scene").
-_HISTORY_STEP = re.compile(
-    r"^(?:(?:ok|okay|oops|hmm+|no|nah|ugh|please)[,.!]?\s+)*"
-    r"(undo|redo|revert|go back|step back|take (?:it|that) back|back)"
-    r"(?:\s+(?:it|that|this|the last (?:one|edit|change|step|turn)|one step|once|please))*\s*[.!]*$",
-    re.IGNORECASE,
-)
-
-
-def history_step(text: str) -> str | None:
-    """ "undo" or "redo" when ``text`` is only a step through the history, else None."""
-    match = _HISTORY_STEP.match(text.strip())
-    if match is None:
-        return None
-    return "redo" if match.group(1).lower() == "redo" else "undo"
-
-
 def parse_command(text: str) -> Command | None:
     """The command in ``text``, or None if it is an instruction. Raises AnypixError for an
     unknown command, a missing argument or one given to a command that takes none. A bare step
-    through the history ("undo", "go back") is that command (:func:`history_step`)."""
+    through the history ("undo", "go back") is that command (:func:`anypix.lexicon.history_step`)."""
     text = text.strip()
     step = history_step(text)
     if step is not None:

@@ -83,3 +83,22 @@ def needs_location(plan: EditPlan) -> bool:
     return not plan.blobs and any(
         op.op in PLACED_OPS or (op.op in LOCATED_OPS and object_phrase(op)) for op in plan.ops
     )
+
+
+# A step through the history typed without its slash, as people do: "undo", "go back", "undo
+# that", "redo". It is that command, never an edit (a planner read "undo" as "remove the same
+# scene").
+_HISTORY_STEP = re.compile(
+    r"^(?:(?:ok|okay|oops|hmm+|no|nah|ugh|please)[,.!]?\s+)*"
+    r"(undo|redo|revert|go back|step back|take (?:it|that) back|back)"
+    r"(?:\s+(?:it|that|this|the last (?:one|edit|change|step|turn)|one step|once|please))*\s*[.!]*$",
+    re.IGNORECASE,
+)
+
+
+def history_step(text: str) -> str | None:
+    """ "undo" or "redo" when ``text`` is only a step through the history, else None."""
+    match = _HISTORY_STEP.match(text.strip())
+    if match is None:
+        return None
+    return "redo" if match.group(1).lower() == "redo" else "undo"

@@ -51,7 +51,6 @@ from anypix.agent.prompting import (
     short_plan_messages,
 )
 from anypix.agent.protocol import PlannerBase, PlanResult
-from anypix.commands import history_step
 from anypix.errors import (
     BackendError,
     EmptyInstructionError,
@@ -64,6 +63,7 @@ from anypix.errors import (
     UnusedAttachmentQuestion,
     UserError,
 )
+from anypix.lexicon import history_step
 from anypix.plan import Blob, EditPlan, Op, parse_css_layout
 
 if TYPE_CHECKING:
