@@ -281,14 +281,22 @@ def _shrunk(blob: Blob, factor: float) -> Blob:
     return blob.model_copy(update={"a": blob.a * factor, "b": blob.b * factor})
 
 
+# How much of the room it is given an object said to be small or medium takes ("a big red ring
+# and a small blue triangle above it" drew the triangle as large as the ring: the blob is what a
+# blob-grounded model fills). Anything else fills its room, as before.
+SIZE_SHARE = {"tiny": 0.4, "little": 0.5, "small": 0.5, "mini": 0.5, "medium": 0.75}
+
+
 def _blob(obj: SceneObject, cx: float, cy: float, a: float, b: float, horizontal: bool) -> Blob:
+    share = min((SIZE_SHARE.get(w, 1.0) for w in re.findall(r"[a-z]+", obj.description.lower())),
+                default=1.0)  # fmt: skip
     return Blob(
         description=obj.description,
         label=re.sub(r"[^A-Za-z0-9_\-]", "", obj.noun)[:32] or "object",
         cx=min(max(cx, 0.0), 1.0),
         cy=min(max(cy, 0.0), 1.0),
-        a=a,
-        b=b,
+        a=a * share,
+        b=b * share,
         angle=0.0 if horizontal else 90.0,
     )
 

@@ -317,3 +317,15 @@ def test_several_of_one_object_in_a_row_keep_apart() -> None:
     assert all(b.a <= 2 * b.b for b in blobs)
     pair = scene_blobs("a red ring on the left and a blue rectangle on the right")
     assert [round(b.a, 3) for b in pair] == [0.368, 0.368]  # one object a cell: as large as before
+
+
+def test_an_object_said_to_be_small_gets_a_smaller_blob() -> None:
+    """ "a big red ring in the middle and a small blue triangle above it" drew the triangle as
+    large as the ring: each blob filled its room whatever the words said."""
+    ring, triangle = scene_blobs("a big red ring in the middle and a small blue triangle above it")
+    plain = scene_blobs("a big red ring in the middle and a blue triangle above it")[1]
+    assert triangle.a == pytest.approx(0.5 * plain.a, rel=1e-3)  # blobs are stored as fp16
+    assert triangle.b == pytest.approx(0.5 * plain.b, rel=1e-3)
+    assert (triangle.cx, triangle.cy) == (plain.cx, plain.cy) and triangle.cy < ring.cy
+    medium, large = scene_blobs("a medium ring"), scene_blobs("a large ring")
+    assert medium[0].a == pytest.approx(0.75 * large[0].a, rel=1e-3)
