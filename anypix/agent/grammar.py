@@ -355,13 +355,17 @@ def _answer_names_object(draft: Draft, reply: str) -> bool:
     nouns = [w for w in re.findall(r"[a-z]+", reply.lower()) if w not in _NOT_NOUNS]
     for op in draft.ops:
         for noun in nouns:
-            head = re.search(rf"\b{re.escape(noun)}s?\b", op["target"], re.IGNORECASE)
+            # the phrase that names it: "the ring", or "the ring" in "a star left of the ring"
+            head = re.search(rf"\b(?:(?:the|that|this)\s+(?:(?!{_NOT_ADJECTIVE})[\w-]+\s+){{0,3}})?"
+                             rf"{re.escape(noun)}s?\b", op["target"], re.IGNORECASE)  # fmt: skip
             if head and op["op"] != "generate":
-                op["target"] = clean(reply) + op["target"][head.end() :]
+                target = op["target"]
+                op["target"] = target[: head.start()] + clean(reply) + target[head.end() :]
                 return True
     return False
 
 
+_NOT_ADJECTIVE = r"(?:the|that|this|of|to|on|in|at|by|with|and)\b"  # ends a noun phrase's run of words
 _NOT_NOUNS = {"the", "a", "an", "one", "on", "at", "in", "of", "left", "right", "top", "bottom",
               "middle", "centre", "center", "side", "corner", "upper", "lower"}  # fmt: skip
 

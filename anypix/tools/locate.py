@@ -217,16 +217,18 @@ class Locator:
         if relative is None:
             return Found(op, description, free_spot(image, description, taken), 0.0)
         what, anchor = relative.group("what"), relative.group("anchor")
-        near = self.find(Op(op="remove", target=anchor), image)  # the object it goes by
+        # the object it goes by ("which ring should I put a green ellipse by?" when two are)
+        near = self.find(Op(op="move", target=anchor), image, verb=f"put {what} by")
         if near.blob is None:
             raise NotFoundError(anchor, "the image")
         words = relative.group("rel").lower().split()
         side = next((_SIDE_OF[word] for word in words if word in _SIDE_OF), None)
         return Found(op, what, free_spot(image, what, taken, beside=(near.blob, side)), 0.0)
 
-    def find(self, op: Op, image: np.ndarray) -> Found:
+    def find(self, op: Op, image: np.ndarray, verb: str | None = None) -> Found:
         """The region of ``image`` ((H, W, 3) uint8) that best matches the op's object; raises
-        :class:`ClarificationNeeded` when several match it as well and no place says which."""
+        :class:`ClarificationNeeded` when several match it as well and no place says which
+        ("which ring should I <verb>?", the op's own verb by default)."""
         phrase = object_phrase(op)
         words, where = split_place(phrase)
         small = resize(image, SIDE)
@@ -245,7 +247,8 @@ class Locator:
         if where and len(alike) > 1:  # "the ring on the left": the leftmost of the rings
             best = _placed(alike, [_centre(regions[i]) for i in alike], where)
         elif len({colours.get(i) for i in alike}) > 1:
-            raise self._which(op, words, [regions[i] for i in alike], [colours[i] for i in alike])
+            raise self._which(op, words, [regions[i] for i in alike], [colours[i] for i in alike],
+                              verb)  # fmt: skip
         blob = ellipse_of(fill_holes(regions[best]), outcome(op, phrase), image.shape[:2])
         return Found(op, phrase, blob, float(gains[best]))
 
@@ -313,8 +316,9 @@ class Locator:
         return "a " + _ARTICLES.sub("", phrase).lower()
 
     def _which(
-        self, op: Op, words: str, regions: list[np.ndarray], colours: list[str]
-    ) -> ClarificationNeeded:
+        self, op: Op, words: str, regions: list[np.ndarray], colours: list[str],
+        verb: str | None = None,
+    ) -> ClarificationNeeded:  # fmt: skip
         """The question "which one?", each candidate named by its colour and its place."""
         noun = _ARTICLES.sub("", words)  # it names no colour (else it would not be asked)
         choices = [f"the {colour} {noun} {place_words(_centre(region))}"
@@ -322,7 +326,7 @@ class Locator:
         if len(set(choices)) < len(choices):  # two alike in words: say where exactly
             choices = [f"{c} (at {x:.2f}, {y:.2f})" for c, (x, y) in
                        zip(choices, map(_centre, regions), strict=True)]  # fmt: skip
-        verb = {"recolor": "recolour"}.get(op.op, op.op)
+        verb = verb or {"recolor": "recolour"}.get(op.op, op.op)
         listed = ", ".join(choices[:-1]) + " or " + choices[-1]
         return ClarificationNeeded(f"Which {noun} should I {verb}: {listed}?", choices)
 

@@ -687,6 +687,9 @@ def test_a_correction_of_the_colours_is_a_treatment_of_the_picture(text: str, ta
         ("remove the ring (the red ring on the left)", "the red ring on the left"),
         ("make the ring green (the blue ring on the right)", "the blue ring on the right green"),
         ("replace the ring with a star (the red ring)", "the red ring with a star"),
+        # an add beside one of two rings: the answer is the ring it goes by, not what is added
+        ("add a star to the left of the ring (the red ring on the right)",
+         "a star to the left of the red ring on the right"),
     ],
 )
 def test_the_answer_to_which_object_takes_the_place_of_the_object_named(

@@ -322,3 +322,20 @@ def test_a_fleck_is_not_the_object_when_a_larger_region_fits(locator: Locator) -
     image = np.asarray(Image.open(path).convert("RGB"))
     found = locator.find(Op(op="remove", target="the triangle"), image)
     assert found.blob is not None and found.blob.cy < 0.4 and found.blob.a > 0.2
+
+
+def test_an_add_beside_one_of_two_alike_asks_which_one_it_goes_by(locator: Locator) -> None:
+    from anypix.models.miniworld.data import MiniObject, Scene, Style
+
+    def ring(colour: str, cx: float) -> MiniObject:
+        blob = Blob(description="x", label="ring", cx=cx, cy=0.5, a=0.16, b=0.16, angle=0)
+        return MiniObject(colour, "ring", "medium", blob)
+
+    image, _ = render(Scene(3, Style("warm", "flat"), (ring("red", 0.25), ring("blue", 0.75))), 64)
+    plan = EditPlan(base="scene", ops=[Op(op="add", target="a star to the left of the ring")])
+    with pytest.raises(ClarificationNeeded, match="Which ring should I put a star by: ") as asked:
+        locator.find_all(plan, image)
+    assert asked.value.choices == ["the red ring on the left", "the blue ring on the right"]
+    plan = EditPlan(base="scene", ops=[Op(op="add", target="a star to the left of the blue ring")])
+    (found,) = locator.find_all(plan, image)
+    assert found.blob is not None and 0.4 < found.blob.cx < 0.75
