@@ -89,7 +89,7 @@ _ASIDE = re.compile(
 # A clause that only says what stays: "leave the sky alone", "keep everything else as it is".
 _KEPT = re.compile(
     r"^(?:leave\s+.+?\s+(?:alone|as (?:it is|is|they are)|untouched|be)|"
-    r"keep\s+(?:everything|all|the rest|.+?)(?:\s+else)?(?:\s+(?:as (?:it is|is|they are)|the same|untouched|intact))?|"
+    r"keep\s+.+?|"  # "keep everything (else) as it is", "keep the people"
     r"(?:don'?t|do not) (?:touch|change|alter|mess with) (?:anything|everything|the rest)(?: else)?)$",
     re.IGNORECASE,
 )

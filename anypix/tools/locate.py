@@ -463,9 +463,9 @@ def free_spot(
         clearance = np.minimum(clearance, gaps)
     if beside is not None:
         anchor, side = beside
-        on_side = _on_side(centres / span, anchor, side)
+        on_side = _on_side(centres / span, anchor, side, (width, height))
         if not on_side.any():  # no room past its edge (it is against the canvas's): past its centre
-            on_side = _on_side(centres / span, anchor, side, past_edge=False)
+            on_side = _on_side(centres / span, anchor, side, (width, height), past_edge=False)
         if on_side.any():
             clearance = np.where(on_side, clearance, -1.0)
             near = np.linalg.norm(centres / span - [anchor.cx, anchor.cy], axis=1)
@@ -483,23 +483,19 @@ def free_spot(
 
 
 def _on_side(
-    centres: np.ndarray, anchor: Blob, side: str | None, *, past_edge: bool = True
-) -> np.ndarray:
-    """Which of ``centres`` ((N, 2) x, y as fractions) lie on ``side`` of ``anchor``'s blob:
-    further that way from its centre than across, and past its edge that way (or only past its
-    centre, with ``past_edge`` off)."""
-    half_w, half_h = _half_extent(anchor) if past_edge else (0.0, 0.0)
-    dx, dy = centres[:, 0] - anchor.cx, centres[:, 1] - anchor.cy
-    sides = {"left": (-dx > np.abs(dy)) & (dx < -half_w), "right": (dx > np.abs(dy)) & (dx > half_w),
-             "above": (-dy > np.abs(dx)) & (dy < -half_h), "below": (dy > np.abs(dx)) & (dy > half_h)}  # fmt: skip
+    centres: np.ndarray, anchor: Blob, side: str | None, canvas: tuple[int, int],
+    *, past_edge: bool = True,
+) -> np.ndarray:  # fmt: skip
+    """Which of ``centres`` ((N, 2) x, y as fractions of the (width, height) ``canvas``) lie on
+    ``side`` of ``anchor``'s blob: further that way from its centre than across, and past its
+    box's edge that way (or only past its centre, with ``past_edge`` off)."""
+    box = anchor.bbox(*canvas)
+    x0, y0, x1, y1 = (box.x0, box.y0, box.x1, box.y1) if past_edge else (anchor.cx, anchor.cy) * 2
+    x, y = centres[:, 0], centres[:, 1]
+    dx, dy = x - anchor.cx, y - anchor.cy
+    sides = {"left": (-dx > np.abs(dy)) & (x < x0), "right": (dx > np.abs(dy)) & (x > x1),
+             "above": (-dy > np.abs(dx)) & (y < y0), "below": (dy > np.abs(dx)) & (y > y1)}  # fmt: skip
     return sides[side] if side is not None else sides["left"] | sides["right"]
-
-
-def _half_extent(blob: Blob) -> tuple[float, float]:
-    """Half the width and half the height of the blob's rotated ellipse."""
-    t = math.radians(blob.angle)
-    return (math.hypot(blob.a * math.cos(t), blob.b * math.sin(t)),
-            math.hypot(blob.a * math.sin(t), blob.b * math.cos(t)))  # fmt: skip
 
 
 def resize(image: np.ndarray, side: int) -> np.ndarray:
