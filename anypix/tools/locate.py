@@ -446,7 +446,8 @@ def free_spot(
     ``taken`` blob and the border, nearest the middle among near-equals; its radius is most of
     that clearance, within ``ROOM``. ``beside`` (an object's blob and a side: "left", "right",
     "above", "below", or None for either side across) keeps the centre on that side of the
-    object, and takes the spot nearest it among those with room (``BESIDE_ROOM`` of the most)."""
+    object, and takes the spot nearest it among those with room (``BESIDE_ROOM`` of the most);
+    against the canvas's edge that way, the roomiest spot past its centre."""
     height, width = image.shape[:2]
     occupied = fill_holes(objects_mask(resize(image, SIDE)))  # not in a ring's hole
     for blob in taken or []:
@@ -464,13 +465,17 @@ def free_spot(
     if beside is not None:
         anchor, side = beside
         on_side = _on_side(centres / span, anchor, side, (width, height))
-        if not on_side.any():  # no room past its edge (it is against the canvas's): past its centre
+        cramped = not on_side.any()  # no room past its edge: it is against the canvas's
+        if cramped:
             on_side = _on_side(centres / span, anchor, side, (width, height), past_edge=False)
+        outside = on_side & ~anchor.mask(SIDE, SIDE)[ys.ravel(), xs.ravel()]
+        on_side = outside if outside.any() else on_side  # not in its ellipse (a ring's hole) if it can
         if on_side.any():
             clearance = np.where(on_side, clearance, -1.0)
             near = np.linalg.norm(centres / span - [anchor.cx, anchor.cy], axis=1)
             roomy = clearance >= BESIDE_ROOM * clearance.max()
-            best = int(np.argmin(np.where(roomy, near, np.inf)))
+            # cramped, the roomiest spot that way (the nearest one was in a ring's hole)
+            best = int(np.argmax(clearance) if cramped else np.argmin(np.where(roomy, near, np.inf)))
             radius = float(np.clip(0.85 * clearance[best], *ROOM))
             (x, y) = centres[best] / span
             return Blob(description=description, cx=float(x), cy=float(y), a=radius, b=radius,

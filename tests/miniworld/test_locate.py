@@ -339,3 +339,19 @@ def test_an_add_beside_one_of_two_alike_asks_which_one_it_goes_by(locator: Locat
     plan = EditPlan(base="scene", ops=[Op(op="add", target="a star to the left of the blue ring")])
     (found,) = locator.find_all(plan, image)
     assert found.blob is not None and 0.4 < found.blob.cx < 0.75
+
+
+def test_an_add_beside_an_object_against_the_edge_stays_out_of_its_hole(locator: Locator) -> None:
+    """ "put a yellow triangle under the ring" on the picture whose ring touches the bottom edge:
+    with no room past the ring's edge, the triangle went into the ring's hole."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(__file__).parent / "data" / "drawn-triangle-above-ring.png"
+    image = np.asarray(Image.open(path).convert("RGB"))
+    ring = locator.find(Op(op="move", target="the ring"), image).blob
+    plan = EditPlan(base="pic", ops=[Op(op="add", target="a yellow triangle under the ring")])
+    (found,) = locator.find_all(plan, image)
+    assert ring is not None and found.blob is not None and found.blob.cy > ring.cy
+    assert not ring.mask(64, 64)[int(found.blob.cy * 64), int(found.blob.cx * 64)]
