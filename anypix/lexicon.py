@@ -62,13 +62,15 @@ def place_axes(place: str) -> tuple[bool, bool]:
 
 def object_phrase(op: Op) -> str:
     """What the op points at: "the ring" of "the ring green" (recolour) or "the ring with a
-    star" (replace); "" when it names the whole image."""
+    star" (replace); "" when it names the whole image ("everything", except for a removal)."""
     target = op.target.strip()
     if op.op == "recolor":
         split = color_split(target)
         target = split[0] if split else target
     elif op.op == "replace":
         target = re.split(r"\s+with\s+", target, maxsplit=1)[0]
+    if op.op == "remove" and target.lower() == "everything":
+        return target  # every object, not the image: "remove everything" leaves the background
     return "" if target.lower() in ("", "everything", "the image", "it") else target
 
 

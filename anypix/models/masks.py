@@ -93,6 +93,13 @@ REPEATED_AREA = 3 * MIN_AREA  # px each of them has at least (a dotted backgroun
 EDGE_SHARE = 0.5
 EDGE_CLEAR = 0.9
 PIECE_COLOUR = 60.0  # RGB distance under which two touching regions are pieces of one object
+# A model draws an object's edge darker at times (a blue triangle's left side a dark blue, 110
+# apart in RGB): a touching region of the object's hue (within RIM_HUE degrees, both at least
+# RIM_CHROMA saturated) and at most RIM_SHARE of its size is its rim. The world's palette is 22
+# degrees apart at the closest (orange, yellow).
+RIM_HUE = 10.0
+RIM_CHROMA = 60
+RIM_SHARE = 0.25
 EDGE_BACK, EDGE_OUT = 1, 3
 _DIRECTIONS = ((0, 1), (0, -1), (1, 0), (-1, 0))
 
@@ -234,19 +241,54 @@ def objects_mask(image: np.ndarray) -> np.ndarray:
     return np.any(np.stack(regions), axis=0)
 
 
-def piece_of(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
-    """Whether region ``mask`` is a piece of the object ``other`` belongs to: they touch (4-way)
-    and their mean colours lie within ``PIECE_COLOUR`` of each other. A model draws an object in
-    two shades at times (two regions of one object); two objects of a scene differ in colour."""
+def _touch(mask: np.ndarray, other: np.ndarray) -> bool:
+    """Whether a pixel of ``mask`` is a 4-neighbour of (or one of) ``other``'s."""
     grown = mask.copy()
     grown[1:] |= mask[:-1]
     grown[:-1] |= mask[1:]
     grown[:, 1:] |= mask[:, :-1]
     grown[:, :-1] |= mask[:, 1:]
-    if not (grown & other).any():
+    return bool((grown & other).any())
+
+
+def piece_of(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
+    """Whether region ``mask`` is a piece of the object ``other`` belongs to: they touch (4-way)
+    and their mean colours lie within ``PIECE_COLOUR`` of each other. A model draws an object in
+    two shades at times (two regions of one object); two objects of a scene differ in colour."""
+    if not _touch(mask, other):
         return False
     apart = np.linalg.norm(image[mask].mean(axis=0) - image[other].mean(axis=0))
     return bool(apart < PIECE_COLOUR)
+
+
+def _hue(colour: np.ndarray) -> float | None:
+    """Hue in degrees of an RGB colour (0-255); None when it is too grey to have one."""
+    r, g, b = (float(c) for c in colour)
+    high, low = max(r, g, b), min(r, g, b)
+    if high - low < RIM_CHROMA:
+        return None
+    span = high - low
+    if high == r:
+        hue = (g - b) / span % 6
+    elif high == g:
+        hue = (b - r) / span + 2
+    else:
+        hue = (r - g) / span + 4
+    return 60.0 * hue
+
+
+def rim_of(image: np.ndarray, region: np.ndarray, mask: np.ndarray) -> bool:
+    """Whether ``region`` is the rim of the object ``mask`` shows, drawn in another shade of its
+    colour: it touches the object, is small beside it and has its hue (``RIM_*``)."""
+    if region.sum() > RIM_SHARE * mask.sum() or (region & mask).any():
+        return False
+    if not _touch(region, mask):
+        return False
+    hues = _hue(image[region].mean(axis=0)), _hue(image[mask].mean(axis=0))
+    if hues[0] is None or hues[1] is None:
+        return False
+    apart = abs(hues[0] - hues[1]) % 360
+    return min(apart, 360 - apart) <= RIM_HUE
 
 
 def with_pieces(image: np.ndarray, mask: np.ndarray, regions: Sequence[np.ndarray]) -> np.ndarray:

@@ -24,6 +24,12 @@ region of the [base] that best matches the op's object phrase:
 
 The blob says what the region holds afterwards ("a green ring"; for a removal, the background).
 
+A phrase that names several objects ("all the rings", "both red ones", "every triangle", "the
+rings"; "everything" for a removal) becomes one op on each of them (:meth:`Locator.find_each`),
+named by its colour and place ("remove the red ring on the left") and checked on its own: every
+object that is not a piece of another, of the colour and shape the phrase names (its outline read
+first, else the encoder's best words for it).
+
 An add that says no place ("add a ring") gets a blob too, in the picture's emptiest spot
 (:func:`free_spot`): the centre farthest from every object and from the border, with a radius that
 fits there (between ``ROOM``'s bounds). Without one, the add would redraw the whole picture.
@@ -112,6 +118,7 @@ class Found:
     phrase: str
     blob: Blob | None
     gain: float
+    source: Op | None = None  # the op as planned, when it named several objects and this is one
 
 
 def moved_object(target: str) -> str:
@@ -169,7 +176,10 @@ class Locator:
         found = self.find_all(plan, _image(assets[plan.base]))
         for missing in (f for f in found if f.blob is None):
             raise NotFoundError(missing.phrase, plan.base)
-        return plan.model_copy(update={"blobs": [f.blob for f in found]})
+        ops: list[Op] = []  # an op on several objects ("all the rings") becomes one op on each
+        for op in plan.ops:
+            ops.extend([f.op for f in found if f.source is op] or [op])
+        return plan.model_copy(update={"ops": ops, "blobs": [f.blob for f in found]})
 
     def locate_move(self, plan: EditPlan, image: np.ndarray) -> EditPlan:
         """A move's two blobs: where its object is ("background" once it has gone) and the same
@@ -204,9 +214,63 @@ class Locator:
             if op.op in PLACED_OPS:
                 taken = [f.blob for f in found if f.op.op in PLACED_OPS and f.blob is not None]
                 found.append(self._placed_add(op, image, taken))
+            elif op.op in LOCATED_OPS and every_of(object_phrase(op), self._names_shape) is not None:
+                found.extend(self.find_each(op, image))
             elif op.op in LOCATED_OPS and object_phrase(op):
                 found.append(self.find(op, image))
         return found
+
+    def find_each(self, op: Op, image: np.ndarray) -> list[Found]:
+        """Every object an op's plural phrase names ("all the rings", "both red ones",
+        "everything"), left to right, each as its own op on one object named by its colour and
+        place ("remove the red ring on the left"); one Found with no blob when none is there."""
+        phrase = object_phrase(op)
+        each = every_of(phrase, self._names_shape) or ""
+        small = resize(image, SIDE)
+        regions = candidate_regions(small)
+        by_size = sorted(range(len(regions)), key=lambda i: -int(regions[i].sum()))
+        objects = [i for i in _apart(by_size, regions, small) if regions[i].sum() >= FLECK]
+        if not objects:
+            return [Found(op, phrase, None, 0.0)]
+        canonical = set(re.findall(r"[a-z]+", self._canonical(each).lower())) if each else set()
+        named_colours, named_shapes = canonical & _COLOURS, canonical & set(SHAPE_NAMES)
+        colours, shapes = self._describe(small, [regions[i] for i in objects])
+        shapes = [read_shape(regions[i]) or shape for i, shape in zip(objects, shapes, strict=True)]
+        chosen = [
+            (i, colour, shape) for i, colour, shape in zip(objects, colours, shapes, strict=True)
+            if (not named_colours or colour in named_colours)
+            and (not named_shapes or shape in named_shapes)
+        ]
+        if not chosen:
+            return [Found(op, each or phrase, None, 0.0)]
+        chosen.sort(key=lambda c: _centre(regions[c[0]]))
+        noun = _ARTICLES.sub("", each).split()[-1] if named_shapes else ""
+        found = []
+        for i, colour, shape in chosen:
+            one = f"the {colour} {noun or shape} {place_words(_centre(regions[i]))}"
+            target = op.target.replace(phrase, one, 1) if phrase in op.target else one
+            each_op = op.model_copy(update={"target": target})
+            blob = ellipse_of(fill_holes(regions[i]), outcome(each_op, one), image.shape[:2])
+            found.append(Found(each_op, one, blob, 0.0, source=op))
+        return found
+
+    def _names_shape(self, word: str) -> bool:
+        """Whether ``word`` names one of the world's shapes in the encoder's words ("circle")."""
+        return bool(set(re.findall(r"[a-z]+", self._canonical(word).lower())) & set(SHAPE_NAMES))
+
+    def _describe(
+        self, small: np.ndarray, regions: list[np.ndarray]
+    ) -> tuple[list[str], list[str]]:
+        """The colour and the shape the encoder names each region alone on the background."""
+        import torch
+
+        images = self._embed_regions(small, regions)[:-1]
+        colours, kinds = sorted(_COLOURS), sorted(SHAPE_NAMES)
+        with torch.no_grad():
+            pairs = [self._canonical(f"a {c} {k}") for c in colours for k in kinds]
+            texts = self.encoder.embed_texts(pairs)
+        best = (images @ texts.T).argmax(dim=1).tolist()
+        return [colours[b // len(kinds)] for b in best], [kinds[b % len(kinds)] for b in best]
 
     def _placed_add(self, op: Op, image: np.ndarray, taken: list[Blob]) -> Found:
         """An add's blob: beside the object it is said to go by ("a ring to the left of the
@@ -394,6 +458,44 @@ def _apart(indices: list[int], regions: list[np.ndarray], image: np.ndarray) -> 
         if big and not any(piece_of(image, regions[i], regions[k]) for k in kept):
             kept.append(i)
     return kept
+
+
+# "all the rings", "every ring", "both of the red ones", "the two rings", "the rings": several
+_EVERY = re.compile(
+    r"^(?:(?:all|both|each|every|any)(?:\s+(?:single|one))?(?:\s+of)?(?:\s+(?:the|these|those|its|my))?"
+    r"|(?:the|these|those)(?:\s+(?:two|three|four|five|several))?|two|three|four|five)\s+", re.IGNORECASE)  # fmt: skip
+_QUANTIFIED = re.compile(r"^(?:all|both|each|every|any|two|three|four|five)\b|^\w+\s+(?:two|three|four|five|several)\b", re.IGNORECASE)  # fmt: skip
+# "everything", "all of them", "every shape", "all the stuff in the picture": every object
+_EVERYTHING = re.compile(
+    r"^(?:everything|all of them|them all|all(?:\s+of)?(?:\s+the)?\s+(?:objects?|shapes?|things?|stuff)|(?:every|each)\s+"
+    r"(?:object|shape|thing)|the\s+(?:objects|shapes|things))(?:\s+(?:in|on|from)\s+(?:it|here|the\s+"
+    r"(?:picture|image|photo|scene|pic)))?$", re.IGNORECASE)  # fmt: skip
+
+
+def every_of(phrase: str, names_shape: Callable[[str], bool]) -> str | None:
+    """What a phrase naming several objects names each of: "the ring" of "all the rings" or
+    "every ring", "the red ring" of "both red rings", "" of "everything" (any object); None
+    for a phrase naming one ("the ring", "the glasses"). ``names_shape`` tells whether a word
+    names one of the world's shapes ("circle": yes), so "the rings" is several and "the
+    glasses" (which may be one thing) is not."""
+    phrase = phrase.strip()
+    if _EVERYTHING.match(phrase):
+        return ""
+    match = _EVERY.match(phrase)
+    rest = phrase[match.end() :].split() if match else phrase.split()  # "rings"
+    if not rest:
+        return None
+    last = rest[-1].lower()
+    stem = last[:-2] if last.endswith(("xes", "ches", "shes")) else last[:-1]
+    if last in ("ones", "objects", "shapes", "things"):  # "all red ones": any shape
+        words = rest[:-1]
+    elif last.endswith("s") and not last.endswith("ss") and names_shape(stem):
+        words = [*rest[:-1], stem]
+    elif _QUANTIFIED.match(phrase) and names_shape(last):  # "every ring"
+        words = rest
+    else:
+        return None  # "the ring", "the glasses"
+    return " ".join(["the", *words]) if words else ""
 
 
 def _centre(mask: np.ndarray) -> tuple[float, float]:

@@ -43,7 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from anypix.models.masks import candidate_regions, objects_mask, with_pieces
+from anypix.models.masks import candidate_regions, objects_mask, rim_of, with_pieces
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.fill import continue_background, dilate, shift
 from anypix.tools.techniques import KeepOutside, RenderJob, Technique
@@ -117,7 +117,8 @@ def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
     """The object inside ``blob``: the connected region of one colour with the most pixels in
     the blob (at least ``MIN_INSIDE`` of it inside), with the regions that are pieces of it
     (:func:`~anypix.models.masks.piece_of`, at least ``PIECE_INSIDE`` inside: an object drawn
-    in two shades), holes left open; the blob's ellipse when no region fits (an image the
+    in two shades) and its rim (:func:`~anypix.models.masks.rim_of`, a darker edge, inside the
+    blob or not), holes left open; the blob's ellipse when no region fits (an image the
     segmentation cannot read)."""
     from anypix.tools.locate import resize
 
@@ -134,6 +135,9 @@ def object_mask(image: np.ndarray, blob: Blob) -> np.ndarray:
         return blob.mask(width, height)
     mostly_inside = [r for r in regions if (r & inside).sum() >= PIECE_INSIDE * r.sum()]
     best = with_pieces(small, best, mostly_inside)
+    for region in regions:  # its rim in a darker shade, wherever the blob ends
+        if rim_of(small, region, best):
+            best = best | region
     if (height, width) == best.shape:
         return best
     rows = np.arange(height) * SEGMENT_SIDE // height

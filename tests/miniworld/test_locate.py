@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from anypix.errors import ClarificationNeeded, NotFoundError
 from anypix.models.miniworld.data import random_scene, render
 from anypix.models.miniworld.naming import NAMINGS, named_object
 from anypix.plan import Blob, EditPlan, Op
 from anypix.tools.locate import (
+    Found,
     Locator,
     candidate_regions,
     ellipse_of,
+    every_of,
     fill_holes,
     found_iou,
     free_spot,
@@ -233,6 +236,49 @@ def test_a_shape_two_objects_share_is_asked_about_unless_a_place_says_which(
     assert only.blob is not None
 
 
+@pytest.mark.parametrize("phrase", ["all the rings", "both rings", "the rings", "every ring",
+                                    "each of the rings"])  # fmt: skip
+def test_an_edit_of_several_objects_is_an_op_on_each(locator: Locator, phrase: str) -> None:
+    """ "remove all the rings" removed one ring (the locator found the best match for "all the
+    rings"), then failed verification. Each ring gets its own op, named by colour and place,
+    with its own blob; the triangle stays."""
+    image, red, blue = _two_rings()
+    plan = EditPlan(base="photo", gen="x", ops=[Op(op="remove", target=phrase)])
+    located = locator(plan, {"photo": Image.fromarray(image)})
+    assert [op.target for op in located.ops] == ["the red ring on the left",
+                                                 "the blue ring on the right"]  # fmt: skip
+    assert [op.op for op in located.ops] == ["remove", "remove"]
+    assert found_iou(Found(plan.ops[0], "", located.blobs[0], 0.0), red) > 0.5
+    assert found_iou(Found(plan.ops[0], "", located.blobs[1], 0.0), blue) > 0.5
+    assert all(blob.description == "background" for blob in located.blobs)
+
+
+def test_everything_and_a_colour_of_several_objects(locator: Locator) -> None:
+    """ "remove everything" is every object (before: one of them); "make the red ones green"
+    only the red ring; a recolour of "all the rings" keeps each one's new colour."""
+    image, _, _ = _two_rings()
+    photo = {"photo": Image.fromarray(image)}
+    located = locator(EditPlan(base="photo", gen="x", ops=[Op(op="remove", target="everything")]),
+                      photo)  # fmt: skip
+    assert sorted(op.target for op in located.ops) == [
+        "the blue ring on the right", "the red ring on the left", "the yellow triangle at the bottom"]  # fmt: skip
+    recolour = EditPlan(base="photo", gen="x", ops=[Op(op="recolor", target="the red ones green")])
+    (op,) = locator(recolour, photo).ops
+    assert op.target == "the red ring on the left green"
+    rings = EditPlan(base="photo", gen="x", ops=[Op(op="recolor", target="all the rings green")])
+    located = locator(rings, photo)
+    assert [b.description.split()[:3] for b in located.blobs] == [["a", "green", "ring"]] * 2
+
+
+def test_a_phrase_naming_one_object_is_not_read_as_several(locator: Locator) -> None:
+    names = locator._names_shape
+    for one in ["the ring", "the glasses", "the glass", "the ring on the left", "the bus", "dogs"]:
+        assert every_of(one, names) is None, one
+    assert every_of("every red box", names) == "the red box"
+    assert every_of("both of the blue ellipses", names) == "the blue ellipse"
+    assert every_of("all the objects in the picture", names) == every_of("all of them", names) == ""
+
+
 def test_pieces_of_one_drawn_object_are_not_asked_about(locator: Locator) -> None:
     """The default model's "a green triangle on the left, a purple ring in the middle and a
     yellow rectangle on the right" (seed 3): its triangle came out as two touching greens and
@@ -271,6 +317,38 @@ def test_an_object_drawn_in_two_shades_is_emptied_and_checked_whole(locator: Loc
     assert all(mask[g].all() for g in greens)
     seen = load_perception().detect(image, ["a green triangle"])
     assert seen and all(max(seen, key=lambda d: d.score).mask[g].all() for g in greens)
+
+
+def test_an_object_whose_edge_is_drawn_darker_is_emptied_with_its_edge(locator: Locator) -> None:
+    """The default model drew this triangle's left side a dark blue (80, 96, 174 against the
+    body's 25, 64, 231), in two regions mostly outside the found blob. "remove the triangle"
+    filled the body only, the dark side stayed, and the verifier failed all three attempts ("a
+    blue triangle is there"). Its rim goes with it; the ring below it, another hue, stays."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    from anypix.models.masks import candidate_regions
+    from anypix.tools.ops import HOLE_GROW, object_mask
+
+    path = Path(__file__).parent / "data" / "drawn-triangle-above-ring.png"
+    image = np.asarray(Image.open(path).convert("RGB"))
+    found = locator.find(Op(op="remove", target="the triangle"), image)
+    assert found.blob is not None
+    mask = object_mask(image, found.blob)
+    channels = image.astype(int)
+    blue = (channels[..., 2] - channels[..., :2].max(-1) >= 60) & (channels[..., 2] >= 120)
+    rims = [r for r in candidate_regions(image) if r.sum() < 40 and blue[r].mean() > 0.5]
+    assert len(rims) == 2 and all(mask[r].all() for r in rims)
+    grown = mask.copy()
+    for _ in range(HOLE_GROW):
+        grown[1:] |= grown[:-1].copy()
+        grown[:-1] |= grown[1:].copy()
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+    assert (blue & ~grown).sum() <= 3  # what the fill leaves of the triangle
+    red = (channels[..., 0] - channels[..., 1:].max(-1) >= 80)
+    assert not (mask & red).any()
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from anypix.models.masks import (
     objects_mask,
     read_shape,
     region_medians,
+    rim_of,
     with_pieces,
 )
 from anypix.models.miniworld.data import (
@@ -198,6 +199,24 @@ def test_a_touching_region_of_a_near_colour_is_a_piece_of_the_object() -> None:
     image[other], image[apart] = (150, 60, 200), (40, 170, 60)
     found = with_pieces(image, light, [light, dark, other, apart])
     assert np.array_equal(found, light | dark)
+
+
+def test_a_small_touching_region_of_the_objects_hue_is_its_rim() -> None:
+    """A darker edge of the object's own hue (110 apart in RGB, too far for a piece) is its rim;
+    a touching region of the nearest other hue of the palette, a large one of its hue and a
+    grey one are not."""
+    image = np.full((16, 16, 3), 240, dtype=np.uint8)
+    body, edge, orange, big, grey = (np.zeros((16, 16), dtype=bool) for _ in range(5))
+    body[2:12, 4:12], edge[2:12, 2:4], orange[12:14, 4:8] = True, True, True
+    big[2:12, 12:16], grey[12:14, 8:12] = True, True
+    image[body], image[edge] = (13, 50, 254), (62, 68, 154)
+    image[orange], image[grey], image[big] = (245, 140, 20), (120, 120, 130), (30, 60, 200)
+    assert rim_of(image, edge, body)
+    assert not rim_of(image, orange, body) and not rim_of(image, grey, body)
+    assert not rim_of(image, big, body)  # half its size: an object of its own
+    yellow = image.copy()
+    yellow[body], yellow[orange] = (240, 220, 40), (245, 140, 20)  # 22 degrees apart
+    assert not rim_of(yellow, orange, body)
 
 
 def test_a_region_too_small_for_an_outline_reads_as_no_shape() -> None:
