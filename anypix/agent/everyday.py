@@ -38,6 +38,10 @@ _PLACE_WORDS = (
 )
 _WEARABLE_VERBS = r"wear|wearing|hold|holding|carry|carrying|have on|sport|sporting"
 _OUT_VERBS = r"scrub|rub|wipe|blot|paint|clone|edit|photoshop|crop|blur|cut"
+# what "clean up" takes away: dirt, not the thing it is on ("clean up the room" is no removal)
+_DIRT = (r"stains?|marks?|smudges?|smears?|dirt|dust|spots?|specks?|scratch(?:es)?|blemish(?:es)?|"
+         r"crumbs?|litter|trash|rubbish|mess|graffiti|fingerprints?|scuffs?|blotch(?:es)?|splotch(?:es)?|"
+         r"grime|mud|debris|lint|hairs?")  # fmt: skip
 _NICE = r"(?:really\s+|so\s+|way\s+)?(?:cool|nice|nicer|fun|great|lovely|awesome|neat|better|cute|sweet|good|prettier|cooler)"
 # "it'd be cool ...", "this would look nicer ...": a wish for the picture, said as a remark
 _WOULD_BE = rf"^(?:it|this|that)\s*(?:'d|would)\s+(?:be|look)\s+(?:{_NICE})\s+"
@@ -209,6 +213,12 @@ _ON_A_PICTURE: list[Rule] = [
     (re.compile(r"^(?:there(?:'s| is)\s+)?(?:way\s+|far\s+)?too\s+much\s+(\w+)$", _I),
      lambda m: f"make it less {m.group(1)}"),
     # "duplicate the bird": one more of it
+    # "... and the house painted yellow", "... and the bins gone": a wish's second object, its
+    # verb said once before it ("I'd like the car gone and the house painted yellow")
+    (re.compile(rf"^((?:{DEFINITE})\s+.+?)\s+(?:painted|coloured|colored|dyed|turned|made)\s+(.+)$", _I),
+     lambda m: _should_be(m.group(1), m.group(2))),
+    (re.compile(rf"^((?:{DEFINITE})\s+.+?)\s+(?:gone|removed|erased|deleted)$", _I),
+     lambda m: f"remove {m.group(1)}"),
     (re.compile(r"^(?:duplicate|clone|copy)\s+(?:the\s+)?(.+)$", _I), lambda m: f"add another {m.group(1)}"),
     # "same but at night", "the same thing but in winter", "this but cartoon", "I like it, but darker",
     # "again, only this time in fog"
@@ -234,6 +244,12 @@ _ON_A_PICTURE: list[Rule] = [
                 rf"(?:the|her|his|their|its)\s+(?!{PLACES}|style\b).+)$", _I),
      lambda m: f"add {m.group(1)}"),
 ]  # fmt: skip
+
+
+def _toned(quality: str) -> str:
+    """What "tone down the <quality> of ..." lessens: a colour stays one, anything else is how
+    saturated it is ("the colours", "the saturation")."""
+    return quality if quality.lower() in lexicon()["colors"] else "saturated"
 
 
 def _treated(quality: str) -> str:
@@ -302,6 +318,27 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
          lambda m: f"remove {m.group(1)} from {m.group(2)}"),
         (re.compile(r"^take\s+(.+?)\s+(?:away|off|out)$", _I), lambda m: f"remove {m.group(1)}"),
         (re.compile(r"^take away\s+(.+)$", _I), lambda m: f"remove {m.group(1)}"),
+        # "paint over the graffiti", "cover up the tattoo": it goes (not "paint over it in blue")
+        (re.compile(r"^(?:paint|draw|brush|cover)\s+(?:over|up)\s+((?:(?!\b(?:in|with)\b).)+)$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        (re.compile(r"^paint\s+over\s+(.+?)\s+(?:in|with)\s+(.+)$", _I),
+         lambda m: f"paint {m.group(1)} {m.group(2)}"),
+        # "clean up the stains on the shirt", "wipe off the smudges": dirt goes
+        (re.compile(rf"^(?:clean|wipe|scrub|brush|tidy)(?:\s+(?:up|off|away))?\s+((?:{DEFINITE}|any|all (?:the|of the))\s+"
+                    rf"(?:\w+\s+)?(?:{_DIRT})\b.*)$", _I),
+         lambda m: f"remove {m.group(1)}"),
+        # "throw a couple of ducks in the pond", "chuck in some clouds"
+        (re.compile(rf"^(?:throw|toss|chuck|plonk|plop|bung|slap)\s+(?:in\s+)?((?:{_SOME}|a couple of|a pair of)\s+.+)$", _I),
+         lambda m: f"{add_or_draw} {m.group(1)}"),
+        # "tone down the red of the barn", "tone down the colours"
+        (re.compile(r"^tone\s+down\s+(?:the\s+)?(\w+)\s+(?:of|in|on)\s+(.+)$", _I),
+         lambda m: f"make {m.group(2)} less {_toned(m.group(1))}"),
+        (re.compile(r"^tone\s+(?:down\s+(.+)|(.+?)\s+down)$", _I),
+         lambda m: f"make {m.group(1) or m.group(2)} less saturated"),
+        # "I need this in black and white", "we want it as a sketch"
+        (re.compile(r"^(?:i|we)\s*(?:need|want|'d like|would like|'d love)\s+(?:it|this|that|the (?:image|picture|photo))"
+                    r"\s+(in|as)\s+(.+)$", _I),
+         lambda m: f"it {m.group(1)} {m.group(2)}"),
         # "car -> yellow", "the dog → a wolf": what it becomes
         (re.compile(r"^(.+?)\s*(?:->|→|=>)\s*(.+)$", _I), lambda m: _should_be(m.group(1), m.group(2))),
         # "remove: the bin", "add - a moon"

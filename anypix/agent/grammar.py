@@ -44,6 +44,18 @@ __all__ = [
 ]
 
 _ANY_BRACKET = re.compile(r"\[([^\[\]]*)\]")
+_ALSO = re.compile(r",?\s+(?:as well|too)[.!]*$", re.IGNORECASE)
+_DEGREE_OR_BE = {"way", "far", "much", "bit", "tad", "also", "is", "are", "was", "not", "it's", "and"}
+
+
+def _drop_also(text: str) -> str:
+    """``text`` without a closing "as well" or "too" ("make the other car blue as well"): said
+    of this edit beside an earlier one, not a part of it ("way too", "it's too" are left)."""
+    match = _ALSO.search(text)
+    if match is None:
+        return text
+    before = text[: match.start()].split()
+    return text if not before or before[-1].lower() in _DEGREE_OR_BE else text[: match.start()]
 
 
 # -- clause splitting -------------------------------------------------------------------------------
@@ -418,6 +430,8 @@ def _build(draft: Draft, attached: Collection[str] | None, answer: Answer) -> Ed
 # added one by one.
 _EXACT_COUNT = re.compile(r"^(?:two|three|four|five|six|[2-6]|a pair of|a couple of)\s", re.I)
 MAX_COUNTED_ADDS = 6
+_WHERE_AFTER = re.compile(r"\s+(?=(?:in|on|at|by|near|under|over|into|onto|beside|behind|next to|"
+                         r"around|across|along|above|below)\s)", re.IGNORECASE)  # fmt: skip
 
 
 def _counted(target: str) -> tuple[int, str] | None:
@@ -427,11 +441,14 @@ def _counted(target: str) -> tuple[int, str] | None:
 
     if not _EXACT_COUNT.match(target.strip()):
         return None
-    read = noun_phrase(target)
+    # "two ducks in the pond": the things counted, then where they go ("a duck in the pond")
+    head, *rest = _WHERE_AFTER.split(target.strip(), maxsplit=1)
+    where = " " + rest[0] if rest else ""
+    read = noun_phrase(head)
     if read is None or read[0] is None or not 2 <= read[0] <= MAX_COUNTED_ADDS:
         return None
     one = re.sub(r"^(?:more|other|extra|new|further)\s+", "", read[2])
-    return read[0], ("an " if one[:1] in "aeiou" else "a ") + one
+    return read[0], ("an " if one[:1] in "aeiou" else "a ") + one + where
 
 
 def _each(op: str, target: str, ref: str | None) -> tuple[int, str]:
@@ -513,6 +530,7 @@ def parse_instruction(
     text = normalise(text)
     text = re.sub(r",?\s+(?:thanks|thank you|thx|ty)$", "", text, flags=re.IGNORECASE)
     text = re.sub(r",?\s*\b(?:please|pls|plz)\b", "", text, flags=re.IGNORECASE).strip(" ,")
+    text = _drop_also(text)
     if not text:
         raise EmptyInstructionError()
     text = _resolve_remark(text, assets)

@@ -754,3 +754,40 @@ def test_attachments_by_their_place_in_the_list_and_together(
     attachments in the order attached (before: which image? / an attachment left unused)."""
     plan = parse_instruction(text, assets, list(assets))
     assert (plan.base, plan.subs, plan.style_ref, [o.op for o in plan.ops]) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "ops"),
+    [
+        ("toss in a few balloons", [("add", "a few balloons")]),
+        ("add two swans on the lake", [("add", "a swan on the lake"), ("add", "a swan on the lake")]),
+        ("cover up the tattoo", [("remove", "the tattoo")]),
+        ("paint over the fence with white", [("recolor", "the fence white")]),
+        ("wipe off the smudges on the window", [("remove", "the smudges on the window")]),
+        ("tone down the blue of the sky", [("restyle", "the sky less blue")]),
+        ("we want it as a charcoal drawing", [("restyle", "a charcoal drawing")]),
+        ("I want the sign removed and the door painted red",
+         [("remove", "the sign"), ("recolor", "the door red")]),
+        ("then turn the bike green too", [("recolor", "the bike green")]),
+    ],
+)  # fmt: skip
+def test_fourteenth_sitting_wordings_edit_the_attached_picture(
+    text: str, ops: list[tuple[str, str]]
+) -> None:
+    """Throwing things in, a count with where they go ("two swans on the lake" was two "a swans
+    on the lake"), painting over and cleaning up, toning down, "I need this in ...", a wish's
+    second object with its own participle, a closing "too". Before, the fast path refused,
+    drew a new picture or misread each of them."""
+    plan = parse_instruction(text, {"pic": IMG}, ["pic"])
+    assert (plan.base, [(o.op, o.target) for o in plan.ops]) == ("pic", ops)
+
+
+def test_cleaning_and_too_are_read_only_where_they_mean_it() -> None:
+    """Guards: "clean up the room" is no removal of the room; "it's way too dark" keeps its
+    "too"; "paint over the wall in blue" is a recolour, not a removal."""
+    with pytest.raises(NotCanonicalError):
+        parse_instruction("clean up the room", {"pic": IMG}, ["pic"])
+    (op,) = parse_instruction("it's way too dark", {"pic": IMG}, ["pic"]).ops
+    assert (op.op, op.target) == ("restyle", "less dark")
+    (op,) = parse_instruction("paint over the wall in blue", {"pic": IMG}, ["pic"]).ops
+    assert (op.op, op.target) == ("recolor", "the wall blue")
