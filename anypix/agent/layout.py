@@ -228,16 +228,17 @@ def _spread(
     x0, y0, x1, y1 = box
     if arrangement == "column":
         cols = 1
-    elif arrangement == "row" or obj.count <= 3:
+    elif arrangement == "row":
         cols = obj.count
     else:
-        cols = max(1, min(obj.count, round(math.sqrt(obj.count * (x1 - x0) / (y1 - y0)))))
+        cols = _squarest(obj.count, x1 - x0, y1 - y0)
     rows = -(-obj.count // cols)
     blobs = []
     for index in range(obj.count):
         col, row_index = index % cols, index // cols
         cw, ch = (x1 - x0) / cols, (y1 - y0) / rows
-        cx, cy = x0 + cw * (col + 0.5), y0 + ch * (row_index + 0.5)
+        in_row = min(cols, obj.count - row_index * cols)  # a last row part full is centred
+        cx, cy = x0 + cw * (col + 0.5 + (cols - in_row) / 2), y0 + ch * (row_index + 0.5)
         if flanking and obj.count == 2:
             cw, cx = 1 / 3, (1 / 6, 5 / 6)[index]
         rx = (_FILL_IN_A_ROW if cols > 1 else _FILL) * cw
@@ -246,6 +247,19 @@ def _spread(
         a = min(max(rx, ry), 0.45, _ELONGATION * b)
         blobs.append(_blob(obj, cx, cy, a, b, rx >= ry))
     return blobs
+
+
+def _squarest(count: int, width: float, height: float) -> int:
+    """The columns of the grid of ``count`` cells over ``width`` x ``height`` whose cells are
+    nearest square (a row on a tie): two rings in the left half go one above the other, each in
+    a cell 0.5 x 0.4, not side by side in cells 0.25 x 0.8 that make them ellipses twice as tall
+    as wide."""
+
+    def stretch(cols: int) -> float:
+        ratio = (width / cols) / (height / -(-count // cols))
+        return max(ratio, 1 / ratio)
+
+    return min(range(count, 0, -1), key=stretch)
 
 
 def _inside(obj: SceneObject, container: Blob) -> list[Blob]:

@@ -307,14 +307,21 @@ def test_the_background_as_a_place_and_counted_patterns_are_still_read() -> None
 
 
 def test_several_of_one_object_in_a_row_keep_apart() -> None:
-    """Across a row each blob's radius is 0.36 of its cell (0.46 before): a triangle's base,
-    1.25 radii wide, no longer reaches its neighbour's; nor is a blob a 3:1 sliver."""
-    blobs = scene_blobs("three yellow triangles")
-    across = sorted(blobs, key=lambda b: b.cx)
-    for left, right in itertools.pairwise(across):
-        reach = 1.25 * (left.b + right.b)  # vertical blobs: their minor radius is across
-        assert right.cx - left.cx > reach * 1.05
-    assert all(b.a <= 2 * b.b for b in blobs)
+    """Each blob's radius is 0.36 of its cell across a row (0.46 before): a triangle's base,
+    1.25 radii wide, no longer reaches its neighbour's; nor is a blob a 3:1 sliver. Three of
+    them go in the grid whose cells are nearest square (two above, one below, centred)."""
+    for words in ("three yellow triangles", "three yellow triangles in a row"):
+        blobs = scene_blobs(words)
+        for one, other in itertools.combinations(blobs, 2):
+            a, b = one.bbox(1, 1), other.bbox(1, 1)
+            apart_x = abs(one.cx - other.cx) > 1.25 * 1.05 * ((a.x1 - a.x0) + (b.x1 - b.x0)) / 2
+            apart_y = abs(one.cy - other.cy) > 1.25 * 1.05 * ((a.y1 - a.y0) + (b.y1 - b.y0)) / 2
+            assert apart_x or apart_y, (words, one, other)
+        assert all(b.a <= 2 * b.b for b in blobs)
+    grid = scene_blobs("three yellow triangles")
+    assert sorted(round(b.cy, 2) for b in grid) == [0.3, 0.3, 0.7]
+    assert [round(b.cx, 2) for b in grid if b.cy > 0.5] == [0.5]
+    assert len({round(b.cy, 2) for b in scene_blobs("three yellow triangles in a row")}) == 1
     pair = scene_blobs("a red ring on the left and a blue rectangle on the right")
     assert [round(b.a, 3) for b in pair] == [0.368, 0.368]  # one object a cell: as large as before
 
