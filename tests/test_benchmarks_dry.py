@@ -78,3 +78,14 @@ def test_the_fill_benchmark_scores_only_holes_no_one_offset_fills(
     assert figures["all"]["holes"] == sum(figures[t]["holes"] for t in textures) > 0
     for row in figures.values():
         assert 0 <= row["period_fill_error"] <= 255 and 0 <= row["harmonic_fill_error"] <= 255
+
+
+def test_the_scenes_benchmark_draws_and_checks_each_prompt(one_thread: None) -> None:
+    """benchmarks/scenes.py on the dev prompts, one seed: each prompt planned, drawn by the
+    default model and checked; a failed check says why, a passed one says nothing."""
+    scenes = _load("scenes")
+    report = scenes.measure("dev", 1, "miniworld")
+    assert report["renders"] == report["prompts"] == len(scenes.prompts("dev")) >= 8
+    assert all(bool(row["why"]) != row["verified"] for row in report["rows"])
+    share = sum(row["verified"] for row in report["rows"]) / report["renders"]
+    assert report["first_try_verified"] == share
