@@ -16,7 +16,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from anypix.errors import AnypixError, ClarificationNeeded, TurnFailed, UnknownAssetError
+from anypix.errors import (
+    AnypixError,
+    ClarificationNeeded,
+    TurnFailed,
+    UnknownAssetError,
+    VerificationFailed,
+)
 from anypix.lexicon import history_step
 
 Argument = Literal["none", "required", "optional"]
@@ -111,6 +117,10 @@ def conversation_error(error: AnypixError) -> tuple[str, str | None]:
     cause = error.cause if isinstance(error, TurnFailed) else error
     if isinstance(cause, UnknownAssetError):
         return error.message, f"attach it with /attach {cause.name}=PATH"
+    if isinstance(error, TurnFailed) and isinstance(cause, VerificationFailed):
+        seq = error.turn.summary.seq  # its image is kept: the command line's flags do not apply
+        return error.message, (f"say it again to draw it anew (new seeds), rephrase it, or "
+                               f"continue from its image anyway: /branch {seq}")  # fmt: skip
     return error.message, error.hint
 
 

@@ -196,13 +196,21 @@ class VerificationFailed(ModelError):
     """The output still fails an op's check after every correction the agent loop may try; the
     turn is stored as failed, with its image and each attempt's verdict."""
 
-    def __init__(self, failure: str, attempts: int) -> None:
+    def __init__(self, failure: str, attempts: int, hint: str | None = None) -> None:
         tries = "1 attempt" if attempts == 1 else f"{attempts} attempts"
         super().__init__(
             f"not verified after {tries}: {failure}",
-            "rephrase the edit, try another --seed, allow more --attempts, or keep the image as "
-            "drawn with --no-verify",
+            hint or "rephrase the edit, try another --seed, allow more --attempts, or keep the "
+            "image as drawn with --no-verify",
         )
+        self.failure, self.attempts = failure, attempts
+
+    @classmethod
+    def kept(cls, error: VerificationFailed, command: str) -> VerificationFailed:
+        """The same failure, its hint naming ``command``, which continues from the image the
+        failed turn kept ("anypix branch 3", "/branch 3")."""
+        return cls(error.failure, error.attempts,
+                   f"{error.hint}; or continue from its image anyway: {command}")  # fmt: skip
 
 
 # -- files, sessions, settings ------------------------------------------------------------------------

@@ -23,7 +23,7 @@ except ImportError:  # older typer uses click itself
     from click.exceptions import ClickException, NoArgsIsHelpError, UsageError  # type: ignore
 
 from anypix.console import error_line, exit_code, json_text, visible
-from anypix.errors import AnypixError, TurnFailed, UserError
+from anypix.errors import AnypixError, TurnFailed, UserError, VerificationFailed
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,6 +47,9 @@ class AnypixGroup(TyperGroup):
         except TurnFailed as exc:
             if not isinstance(exc.cause, AnypixError | KeyboardInterrupt):
                 raise exc.cause from None  # a bug in anypix: keep its traceback
+            if isinstance(exc.cause, VerificationFailed):  # its image is kept with the turn
+                seq = exc.turn.summary.seq
+                exc = TurnFailed(exc.turn, VerificationFailed.kept(exc.cause, f"anypix branch {seq}"))
             _fail(error_line(exc), exit_code(exc))
         except AnypixError as exc:
             _fail(error_line(exc), exit_code(exc))

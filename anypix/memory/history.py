@@ -4,7 +4,8 @@ A session's cursor is the turn whose output is "the current image". A new turn b
 the cursor and the new cursor. ``undo`` moves the cursor to its parent and remembers where it came
 from; ``redo`` goes back down that way; ``branch N`` puts the cursor on any earlier turn, so the
 next turn starts a new branch beside the old one, which stays in the history. Failed and
-cancelled turns are kept (children of the cursor they ran from) but never become the cursor.
+cancelled turns are kept (children of the cursor they ran from) and do not become the cursor on
+their own; a person may ``branch`` to one that failed its checks, to go on from its image.
 
 Export/import live in ``archive.py``, replay in ``replay.py``, turn commits in ``turns.py``.
 """
@@ -314,13 +315,16 @@ def redo(engine: Engine, session_id: str) -> int:
 
 
 def branch(engine: Engine, session_id: str, seq: int) -> int | None:
-    """Put the cursor on turn ``seq`` (0: before the first turn); the next edit starts a branch."""
+    """Put the cursor on turn ``seq`` (0: before the first turn); the next edit starts a branch.
+    A turn that failed its checks keeps its image, and the person may continue from it anyway
+    (it stays marked failed); a turn without an image cannot be continued from."""
     with write_session(engine) as db:
         session = _session_row(db, session_id)
         target_id = None
         if seq != 0:
             turn = _turn_row(db, session_id, seq)
-            if turn.status != "ok":
+            drawn = db.exec(select(RenderRow.id).where(RenderRow.turn_id == turn.id)).first()
+            if turn.status != "ok" and (turn.status != "failed" or drawn is None):
                 raise HistoryError(
                     f"turn {seq} {turn.status}, so it has no image to continue from",
                     "branch from a turn whose status is ok",

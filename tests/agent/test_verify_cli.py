@@ -37,6 +37,7 @@ def test_each_attempts_checks_are_printed_and_a_failure_is_never_silent(scene: s
     else:  # the turn is stored as failed and says why, in one line after the checks
         assert ran.exit_code == 2 and len(checks) == 2
         assert "not verified after 2 attempts" in ran.error_lines[-1]
+        assert "--no-verify; or continue from its image anyway: anypix branch 1)" in ran.error_lines[-1]
 
 
 @pytest.mark.usefixtures("one_thread")

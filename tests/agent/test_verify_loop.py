@@ -155,3 +155,34 @@ def test_a_perception_that_is_not_on_this_machine_says_how_to_edit_without_it(
     with studio, pytest.raises(TurnFailed, match="cannot verify the edit") as raised:
         studio.session().edit("add a red square to [scene]", {"scene": scene})
     assert raised.value.exit_code == 3 and "--no-verify" in (raised.value.hint or "")
+
+
+def test_the_image_of_a_turn_that_failed_its_checks_can_be_gone_on_from(scene: Path) -> None:
+    """A person who likes what failed its checks goes on from it with /branch N (the error says
+    so); before, branching to a failed turn was refused, and chat's hint named command-line
+    flags it has not got. A turn that failed with no image still cannot be branched to."""
+    from anypix.commands import conversation_error
+    from anypix.errors import HistoryError, ModelError
+
+    with _studio(SquareRenderer("green")) as studio:
+        session = studio.session()
+        with pytest.raises(TurnFailed) as raised:
+            session.edit("add a red square to [scene]", {"scene": scene},
+                         options=EditOptions(attempts=1))  # fmt: skip
+        seq = raised.value.turn.summary.seq
+        _, hint = conversation_error(raised.value)
+        assert hint is not None and hint.endswith(f"/branch {seq}") and "--" not in hint
+        assert session.branch(seq) == seq and session.info().cursor == seq
+        kept = session.show(seq)
+        assert kept.summary.status == "failed"
+        assert session.assets()["last"].sha256 == kept.renders[0].sha256
+
+    def broken(plan: EditPlan, assets: Mapping[str, Path], **_: Any) -> Render:
+        raise ModelError("the model is broken")
+
+    with Studio(planner=lambda text, assets: ADD_RED, renderer=broken, locator=None) as studio:
+        session = studio.session()
+        with pytest.raises(TurnFailed) as raised:
+            session.edit("add a red square to [scene]", {"scene": scene})
+        with pytest.raises(HistoryError, match="no image to continue from"):
+            session.branch(raised.value.turn.summary.seq)
