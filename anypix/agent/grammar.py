@@ -368,8 +368,10 @@ def _answer_names_object(draft: Draft, reply: str) -> bool:
     for op in draft.ops:
         for noun in nouns:
             # the phrase that names it: "the ring", or "the ring" in "a star left of the ring"
-            head = re.search(rf"\b(?:(?:the|that|this)\s+(?:(?!{_NOT_ADJECTIVE})[\w-]+\s+){{0,3}})?"
-                             rf"{re.escape(noun)}s?\b", op["target"], re.IGNORECASE)  # fmt: skip
+            # ... and a quantifier before it: "all the rings" (several: "which first?")
+            head = re.search(rf"\b(?:(?:all|both|each|every)(?:\s+of)?\s+)?(?:(?:the|that|this)\s+"
+                             rf"(?:(?!{_NOT_ADJECTIVE})[\w-]+\s+){{0,3}})?{re.escape(noun)}s?\b",
+                             op["target"], re.IGNORECASE)  # fmt: skip
             if head and op["op"] != "generate":
                 target = op["target"]
                 op["target"] = target[: head.start()] + clean(reply) + target[head.end() :]

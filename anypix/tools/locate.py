@@ -127,6 +127,24 @@ def moved_object(target: str) -> str:
     return target[: match.start()].strip() if match and match.start() > 0 else target
 
 
+# where a move goes, said last: "the red ring on the left to the top"
+_DESTINATION = re.compile(r"\s+(?:to|towards?|into|onto)\s+(?!.*\s(?:to|towards?|into|onto)\s).*$", re.IGNORECASE)  # fmt: skip
+
+
+def _moving(target: str) -> tuple[str, str]:
+    """(the object a move's target moves, where it goes): "the ring" and " to the left" of "the
+    ring to the left"; "the red ring on the left" and " to the top" when the object is named by
+    its place too (an answer to "which ring?")."""
+    destination = _DESTINATION.search(target)
+    if destination is not None and destination.start() > 0:
+        head = target[: destination.start()].strip()
+        words, where = split_place(head)
+        if where and moved_object(words) == words.strip():
+            return head, destination.group(0)
+    phrase = moved_object(target)
+    return phrase, target[len(phrase) :]
+
+
 def outcome(op: Op, phrase: str) -> str:
     """The sentence the found blob carries: what the region holds after the edit."""
     noun = _ARTICLES.sub("", phrase)
@@ -187,19 +205,27 @@ class Locator:
         says one way only ("to the left", "to the top") keeps the object where it was the other
         way: it goes left at its own height."""
         (op,), (place,) = plan.ops, plan.blobs
-        phrase = moved_object(op.target)
+        phrase, rest = _moving(op.target)
+        if every_of(phrase, self._names_shape) is not None:  # a move takes one object
+            each = [f.phrase for f in self.find_each(Op(op="remove", target=phrase), image)]
+            if len(each) > 1:
+                noun = phrase.split()[-1]
+                raise ClarificationNeeded(
+                    f"I move one object at a time: which of the {noun} first: "
+                    + ", ".join(each[:-1]) + f" or {each[-1]}?", each)  # fmt: skip
+            phrase = each[0] if each else phrase
         found = self.find(Op(op="move", target=phrase), image)
         if found.blob is None:
             raise NotFoundError(phrase, plan.base or "the image")
         height, width = image.shape[:2]
         box = found.blob.bbox(width, height)
         half_w, half_h = (box.x1 - box.x0) / 2, (box.y1 - box.y0) / 2
-        across, up_down = place_axes(op.target[len(phrase) :])
+        across, up_down = place_axes(rest)
         if not (across or up_down):  # "next to the ring": the blob alone says where
             across = up_down = True
         cx = place.cx if across else found.blob.cx
         cy = place.cy if up_down else found.blob.cy
-        words = _ARTICLES.sub("", phrase)
+        words = _ARTICLES.sub("", split_place(phrase)[0])
         source = found.blob.model_copy(update={"description": EMPTY, "label": "was"})
         target = found.blob.model_copy(update={
             "description": f"a {words}", "label": "goes",
@@ -249,6 +275,11 @@ class Locator:
         for i, colour, shape in chosen:
             one = f"the {colour} {noun or shape} {place_words(_centre(regions[i]))}"
             target = op.target.replace(phrase, one, 1) if phrase in op.target else one
+            if op.op == "replace":  # "both rings with triangles": each with a triangle
+                old, _, new = target.partition(" with ")
+                each_new = every_of(new, self._names_shape)
+                if each_new:
+                    target = f"{old} with a {_ARTICLES.sub('', each_new)}"
             each_op = op.model_copy(update={"target": target})
             blob = ellipse_of(fill_holes(regions[i]), outcome(each_op, one), image.shape[:2])
             found.append(Found(each_op, one, blob, 0.0, source=op))

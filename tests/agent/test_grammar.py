@@ -690,6 +690,9 @@ def test_a_correction_of_the_colours_is_a_treatment_of_the_picture(text: str, ta
         # an add beside one of two rings: the answer is the ring it goes by, not what is added
         ("add a star to the left of the ring (the red ring on the right)",
          "a star to the left of the red ring on the right"),
+        # "which of the rings first?" (a move takes one): the answer, not "all the red ring..."
+        ("move all the rings to the top (the blue ring on the right)",
+         "the blue ring on the right to the top"),
     ],
 )
 def test_the_answer_to_which_object_takes_the_place_of_the_object_named(

@@ -270,6 +270,33 @@ def test_everything_and_a_colour_of_several_objects(locator: Locator) -> None:
     assert [b.description.split()[:3] for b in located.blobs] == [["a", "green", "ring"]] * 2
 
 
+def test_a_move_of_several_asks_which_first_and_the_answer_keeps_its_own_place(
+    locator: Locator,
+) -> None:
+    """ "move all the rings to the top" moved one ring, unasked. A move takes one object: it
+    asks which first. The answer names the ring by its place ("the blue ring on the right to the
+    top"): that place says which ring, not where it goes, so it keeps its own x (it went to the
+    middle). "replace both rings with triangles" replaces each with a triangle (was "a
+    triangles")."""
+    image, _, blue = _two_rings()
+    photo = {"photo": Image.fromarray(image)}
+    top = Blob(description="x", cx=0.5, cy=0.25, a=0.22, b=0.18)
+    move = EditPlan(base="photo", gen="x", ops=[Op(op="move", target="all the rings to the top")],
+                    blobs=[top])  # fmt: skip
+    with pytest.raises(ClarificationNeeded) as asked:
+        locator(move, photo)
+    assert asked.value.choices == ["the red ring on the left", "the blue ring on the right"]
+    answered = move.model_copy(update={"ops": [Op(op="move",
+                                                  target="the blue ring on the right to the top")]})  # fmt: skip
+    was, goes = locator(answered, photo).blobs
+    assert found_iou(Found(answered.ops[0], "", was, 0.0), blue) > 0.5
+    assert goes.cx == pytest.approx(was.cx) and goes.cy < was.cy and goes.description == "a blue ring"
+    replace = EditPlan(base="photo", gen="x",
+                       ops=[Op(op="replace", target="both rings with triangles")])  # fmt: skip
+    assert [op.target for op in locator(replace, photo).ops] == [
+        "the red ring on the left with a triangle", "the blue ring on the right with a triangle"]  # fmt: skip
+
+
 def test_a_phrase_naming_one_object_is_not_read_as_several(locator: Locator) -> None:
     names = locator._names_shape
     for one in ["the ring", "the glasses", "the glass", "the ring on the left", "the bus", "dogs"]:
