@@ -212,13 +212,13 @@ _ON_A_PICTURE: list[Rule] = [
      lambda m: f"make it less {m.group(1)}"),
     (re.compile(r"^(?:there(?:'s| is)\s+)?(?:way\s+|far\s+)?too\s+much\s+(\w+)$", _I),
      lambda m: f"make it less {m.group(1)}"),
-    # "duplicate the bird": one more of it
     # "... and the house painted yellow", "... and the bins gone": a wish's second object, its
     # verb said once before it ("I'd like the car gone and the house painted yellow")
     (re.compile(rf"^((?:{DEFINITE})\s+.+?)\s+(?:painted|coloured|colored|dyed|turned|made)\s+(.+)$", _I),
      lambda m: _should_be(m.group(1), m.group(2))),
     (re.compile(rf"^((?:{DEFINITE})\s+.+?)\s+(?:gone|removed|erased|deleted)$", _I),
      lambda m: f"remove {m.group(1)}"),
+    # "duplicate the bird": one more of it
     (re.compile(r"^(?:duplicate|clone|copy)\s+(?:the\s+)?(.+)$", _I), lambda m: f"add another {m.group(1)}"),
     # "same but at night", "the same thing but in winter", "this but cartoon", "I like it, but darker",
     # "again, only this time in fog"
@@ -328,7 +328,7 @@ def _rules(has_image: bool, audio: str | None) -> list[Rule]:
                     rf"(?:\w+\s+)?(?:{_DIRT})\b.*)$", _I),
          lambda m: f"remove {m.group(1)}"),
         # "throw a couple of ducks in the pond", "chuck in some clouds"
-        (re.compile(rf"^(?:throw|toss|chuck|plonk|plop|bung|slap)\s+(?:in\s+)?((?:{_SOME}|a couple of|a pair of)\s+.+)$", _I),
+        (re.compile(rf"^(?:throw|toss|chuck|plonk|plop|bung|slap)\s+(?:in\s+)?({_SOME}\s+.+)$", _I),
          lambda m: f"{add_or_draw} {m.group(1)}"),
         # "tone down the red of the barn", "tone down the colours"
         (re.compile(r"^tone\s+down\s+(?:the\s+)?(\w+)\s+(?:of|in|on)\s+(.+)$", _I),

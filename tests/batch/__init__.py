@@ -1,12 +1,15 @@
-"""Shared pieces of the batch tests: miniworld input scenes, the batch every backend runs, and
-how to read back what a data dir stored."""
+"""Shared pieces of the batch tests: miniworld input scenes, the batch every backend runs, a pool
+that loses a worker mid-render, and how to read back what a data dir stored."""
 
 from __future__ import annotations
 
 import hashlib
 import io
 import sqlite3
+import threading
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 
@@ -48,3 +51,36 @@ def stored_counts(data_dir: Path) -> dict[str, int]:
     counts["asset_files"] = sum(1 for p in (data_dir / "assets").rglob("*") if p.is_file()
                                 and not p.name.startswith("."))  # fmt: skip
     return counts
+
+
+class LosesAWorker:
+    """A pool as a studio renderer, except that one worker is killed (:meth:`kill`) while a job
+    is in flight: in the first render, from call ``first`` on, that has not finished when the
+    pool first checks on it (its cancel poll, a tenth of a second in). A check on the steps done
+    would miss a 4-step render that finishes between two polls on a fast machine."""
+
+    first = 2
+
+    def __init__(self, pool: Any) -> None:
+        self.pool, self.locator = pool, pool.locator
+        self.calls = self.killed = 0
+        self.lock = threading.Lock()
+
+    def kill(self) -> None:
+        raise NotImplementedError
+
+    def __call__(self, plan: Any, assets: Mapping[str, Path], **callbacks: Any) -> Any:
+        with self.lock:
+            self.calls += 1
+            eligible = self.calls >= self.first
+        asked = callbacks.pop("cancel", None)
+
+        def cancel() -> bool:  # the pool asks at each poll while the job is running
+            with self.lock:
+                kill = eligible and not self.killed
+                self.killed += kill
+            if kill:
+                self.kill()
+            return asked is not None and asked()
+
+        return self.pool(plan, assets, cancel=cancel, **callbacks)

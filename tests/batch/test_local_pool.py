@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -15,37 +13,22 @@ from anypix.batch.command import pool_studio
 from anypix.batch.local import ProcessPool
 from anypix.config import load_settings
 from anypix.knobs import EditOptions
-from anypix.plan import EditPlan
-from anypix.records import Render
-from batch import INSTRUCTION, KNOBS, output_hashes, quiet_console, scenes, stored_counts
+from batch import (
+    INSTRUCTION,
+    KNOBS,
+    LosesAWorker,
+    output_hashes,
+    quiet_console,
+    scenes,
+    stored_counts,
+)
 
 
-class KillsAWorker:
-    """The pool as a studio renderer, except that one worker process is killed (SIGKILL) while
-    a job is in flight: in the first render, from the second on, that has not finished when the
-    pool first checks on it (a tenth of a second in). A check on the steps done would miss a
-    4-step render that finishes between two polls on a fast machine."""
+class KillsAWorker(LosesAWorker):
+    """The pool, one of its worker processes killed (SIGKILL) mid-render, from the second on."""
 
-    def __init__(self, pool: ProcessPool) -> None:
-        self.pool, self.locator = pool, pool.locator
-        self.calls = self.killed = 0
-        self.lock = threading.Lock()
-
-    def __call__(self, plan: EditPlan, assets: Mapping[str, Path], **callbacks: Any) -> Render:
-        with self.lock:
-            self.calls += 1
-            eligible = self.calls >= 2
-        asked = callbacks.pop("cancel", None)
-
-        def cancel() -> bool:  # the pool asks at each poll while the job is running
-            with self.lock:
-                kill = eligible and not self.killed
-                self.killed += kill
-            if kill:
-                os.kill(next(iter(self.pool.pids.keys())), signal.SIGKILL)
-            return asked is not None and asked()
-
-        return self.pool(plan, assets, cancel=cancel, **callbacks)
+    def kill(self) -> None:
+        os.kill(next(iter(self.pool.pids.keys())), signal.SIGKILL)
 
 
 def run(renderer: Any, files: list[Path], folder: Path) -> Any:

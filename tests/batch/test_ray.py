@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,15 @@ from anypix.config import Settings, load_settings
 from anypix.errors import CancelledError, RenderTimeoutError
 from anypix.knobs import EditOptions
 from anypix.plan import EditPlan
-from anypix.records import Render
-from batch import INSTRUCTION, KNOBS, output_hashes, quiet_console, scenes, stored_counts
+from batch import (
+    INSTRUCTION,
+    KNOBS,
+    LosesAWorker,
+    output_hashes,
+    quiet_console,
+    scenes,
+    stored_counts,
+)
 
 BATCH = 16
 
@@ -115,35 +122,15 @@ def test_a_batch_on_two_actors_matches_a_single_process_run(
 # -- faults --------------------------------------------------------------------------------------------
 
 
-class KillsItsActor:
-    """The pool as a studio renderer, except that one render's actor is killed with ``ray.kill``
-    while its job is in flight: the first render, from the third on, that has not finished when
-    the pool first checks on it (a tenth of a second in). A check on the steps done would miss a
-    4-step render that finishes between two polls on a fast machine."""
+class KillsItsActor(LosesAWorker):
+    """The pool, one render's actor killed with ``ray.kill`` mid-render, from the third on."""
 
-    def __init__(self, pool: RayPool) -> None:
-        self.pool, self.calls, self.killed = pool, 0, 0
-        self.lock = threading.Lock()
-        self.locator = pool.locator
+    first = 3
 
-    def __call__(self, plan: EditPlan, assets: Mapping[str, Path], **callbacks: Any) -> Render:
+    def kill(self) -> None:
         import ray
 
-        with self.lock:
-            self.calls += 1
-            eligible = self.calls >= 3
-
-        asked = callbacks.pop("cancel", None)
-
-        def cancel() -> bool:  # the pool asks at each poll while the job is running
-            with self.lock:
-                kill = eligible and not self.killed
-                self.killed += kill
-            if kill:
-                ray.kill(self.pool.running[threading.get_ident()])
-            return asked is not None and asked()
-
-        return self.pool(plan, assets, cancel=cancel, **callbacks)
+        ray.kill(self.pool.running[threading.get_ident()])
 
 
 def test_an_actor_killed_mid_render_loses_nothing_and_stores_nothing_twice(
