@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from anypix.lexicon import color_split, lexicon, object_phrase
+from anypix.models.masks import touching
 from anypix.models.perception import Detection, Perception, describe_place
 
 if TYPE_CHECKING:
@@ -50,6 +51,10 @@ MIN_OUTLINE_IOU = 0.5  # a recoloured object's outline vs its old one
 MIN_FILL = 0.2  # share of its blob an object drawn there covers at least (the world's thinnest
 # shapes, a ring's disc or a triangle, cover about half of a blob fitted to them)
 SPECK = 0.06  # share of the smallest blob under which a region seen is a fleck, not an object
+# ... and a region of another colour touching an object (or in a ring's hole), under this share of
+# its size, is a fringe of that object: a cyan fleck in an orange ring's hole, a pink tip on a
+# purple triangle. Two of four dev scenes flagged "4 objects drawn, 3 asked for" were that.
+FRINGE = 0.15
 REMNANT = 0.1  # share of a removed object's area a leftover may cover and the object be gone
 # (what the ops benchmark's judge allows, MAX_LEFT)
 GROW = 0.04  # places are grown by this fraction of the canvas side (soft edges, shadows)
@@ -418,19 +423,31 @@ def _same_object(seen: Detection, phrase: str) -> bool:
 
 def _count_objects(seen: list[Detection], plan: EditPlan, shape: tuple[int, int]) -> int:
     """How many objects ``seen`` are: pieces of one colour inside one blob are one object (a
-    model's ring drawn with a gap reads as two arcs, each named on its own), and a speck smaller
-    than :data:`SPECK` of the smallest blob (a fleck of a textured background) is none."""
+    model's ring drawn with a gap reads as two arcs, each named on its own), a speck smaller
+    than :data:`SPECK` of the smallest blob (a fleck of a textured background) is none, and so
+    is a :func:`_fringe` of another object."""
     masks = [blob.mask(shape[1], shape[0]) for blob in plan.blobs]
     speck = SPECK * min((int(m.sum()) for m in masks), default=0)
     blobs = [_grow(mask, shape) for mask in masks]
     objects: set[tuple[str, int]] = set()
     for index, detection in enumerate(seen):
-        if detection.mask.sum() < speck:
+        if detection.mask.sum() < speck or _fringe(detection, seen):
             continue
         inside = [k for k, blob in enumerate(blobs) if detection.overlap(blob) >= MIN_OVERLAP]
         colour = _colour(detection.label)
         objects.add((colour, inside[0]) if inside and colour else (detection.label, -1 - index))
     return len(objects)
+
+
+def _fringe(detection: Detection, seen: list[Detection]) -> bool:
+    """Whether ``detection`` is a fringe of another object seen: of another colour, touching it
+    (or in its filled hole) and under :data:`FRINGE` of its size."""
+    size, colour = int(detection.mask.sum()), _colour(detection.label)
+    return any(
+        other is not detection and _colour(other.label) != colour
+        and size < FRINGE * int(other.mask.sum()) and touching(detection.mask, other.mask)
+        for other in seen
+    )  # fmt: skip
 
 
 def _colour(phrase: str) -> str:

@@ -241,7 +241,7 @@ def objects_mask(image: np.ndarray) -> np.ndarray:
     return np.any(np.stack(regions), axis=0)
 
 
-def _touch(mask: np.ndarray, other: np.ndarray) -> bool:
+def touching(mask: np.ndarray, other: np.ndarray) -> bool:
     """Whether a pixel of ``mask`` is a 4-neighbour of (or one of) ``other``'s."""
     grown = mask.copy()
     grown[1:] |= mask[:-1]
@@ -255,7 +255,7 @@ def piece_of(image: np.ndarray, mask: np.ndarray, other: np.ndarray) -> bool:
     """Whether region ``mask`` is a piece of the object ``other`` belongs to: they touch (4-way)
     and their mean colours lie within ``PIECE_COLOUR`` of each other. A model draws an object in
     two shades at times (two regions of one object); two objects of a scene differ in colour."""
-    if not _touch(mask, other):
+    if not touching(mask, other):
         return False
     apart = np.linalg.norm(image[mask].mean(axis=0) - image[other].mean(axis=0))
     return bool(apart < PIECE_COLOUR)
@@ -282,7 +282,7 @@ def rim_of(image: np.ndarray, region: np.ndarray, mask: np.ndarray) -> bool:
     colour: it touches the object, is small beside it and has its hue (``RIM_*``)."""
     if region.sum() > RIM_SHARE * mask.sum() or (region & mask).any():
         return False
-    if not _touch(region, mask):
+    if not touching(region, mask):
         return False
     hues = _hue(image[region].mean(axis=0)), _hue(image[mask].mean(axis=0))
     if hues[0] is None or hues[1] is None:

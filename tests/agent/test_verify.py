@@ -299,3 +299,17 @@ def test_a_remnant_under_a_tenth_of_a_removed_object_is_not_the_object() -> None
     half = canvas(("red", 0.25, 0.5, 0.06), ("blue", 0.75, 0.5, 0.1))  # 16 px: still there
     [line] = verify(plan, half, base)
     assert line.startswith("remove the red square: failed")
+
+
+def test_a_fringe_of_another_colour_on_an_object_is_no_object_of_its_own() -> None:
+    """The default model draws a cyan fleck in an orange ring's hole, a pink tip on a purple
+    triangle: "4 objects drawn, 3 asked for" failed two of four dev scenes that showed what was
+    asked. A region of another colour touching an object and under FRINGE of its size is part
+    of it; the same region apart from every object is one more object."""
+    plan = EditPlan(gen="a red square and a blue square", ops=[Op(op="generate")],
+                    blobs=[LEFT, RIGHT])  # fmt: skip
+    fringe = canvas(("red", 0.25, 0.5, 0.15), ("green", 0.43, 0.5, 0.05), ("blue", 0.75, 0.5, 0.1))
+    assert verify(plan, fringe) == ["generate: verified"]  # 12 px touching 96: a fringe
+    apart = canvas(("red", 0.25, 0.5, 0.15), ("green", 0.25, 0.85, 0.05), ("blue", 0.75, 0.5, 0.1))
+    [line] = verify(plan, apart)
+    assert "3 objects drawn, 2 asked for" in line
